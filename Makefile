@@ -1,0 +1,33 @@
+# sealtap — see README.md. Every target installs what it needs first.
+SHELL := /bin/bash
+BOARD ?= qemu-x86_64
+SRC := $(shell find firmware test examples tools bench -name '*.ts' 2>/dev/null)
+
+.PHONY: all deps build run test test-unit test-component bench bench-capture bench-anon bench-channel image qemu test-image clean
+
+all: build
+
+deps:
+	@scripts/setup.sh base
+
+build: deps dist/.built
+
+dist/.built: $(SRC) tsconfig.json package-lock.json
+	@npx tsc -p .
+	@touch $@
+
+run: build
+	@scripts/run-sample.sh
+
+test: build
+	@scripts/setup.sh test
+	@scripts/test.sh
+
+bench: bench-capture bench-anon bench-channel
+
+bench-capture bench-anon bench-channel: build
+	@scripts/setup.sh bench
+	@scripts/$@.sh
+
+clean:
+	rm -rf dist out build

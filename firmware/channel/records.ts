@@ -1,0 +1,131 @@
+// The record types carried on the results line, and the shape of each record's body.
+// Box and receiver both import this file: it is the contract of the line.
+// Bodies are JSON objects (UTF-8) except PACKET, which is binary (see PacketRecord).
+
+export const RecordType = {
+  BOOT: 1,
+  STATUS: 2,
+  LOG: 3,
+  FLOW: 4,
+  PACKET: 5,
+  DNS: 6,
+  FEC: 7,
+  CHECKPOINT: 8,
+  END: 9,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+
+export const recordTypeName: Record<number, string> = Object.fromEntries(
+  Object.entries(RecordType).map(([k, v]) => [v, k]),
+);
+
+/** Drain order when the line is slower than the box: lower drains first. */
+export const recordPriority: Record<number, number> = {
+  [RecordType.BOOT]: 0,
+  [RecordType.STATUS]: 0,
+  [RecordType.CHECKPOINT]: 0,
+  [RecordType.END]: 0,
+  [RecordType.LOG]: 1,
+  [RecordType.FLOW]: 2,
+  [RecordType.DNS]: 2,
+  [RecordType.PACKET]: 3,
+  [RecordType.FEC]: 0,
+};
+
+export interface BootRecord {
+  /** Session id as 16 hex digits: new every boot. */
+  session: string;
+  product: 'sealtap';
+  version: string;
+  board: string;
+  /** Analysis firmware identity: name, version, hash (or "dev" on a development host). */
+  firmware: { name: string; version: string; hash: string };
+  /** Link parameters of the results line. */
+  link: { kind: 'tty' | 'file'; baud: number | null };
+  /** Per-boot Ed25519 public key (hex) that signs CHECKPOINT records. */
+  checkpointKey: string;
+  /** Link type of PACKET records (pcap LINKTYPE_*). */
+  linkType: number;
+  /** Which outputs this run produces. */
+  outputs: string[];
+  /** Monotonic milliseconds since the supervisor started. */
+  uptimeMs: number;
+}
+
+export interface StatusRecord {
+  uptimeMs: number;
+  state: string;
+  cpuPercent: number;
+  memUsedBytes: number;
+  memTotalBytes: number;
+  spoolFill: number; // 0..1 of ring slots holding unanalysed data
+  captured: number;
+  kernelDropped: number;
+  spoolDropped: number;
+  analysed: number;
+  quarantined: number;
+  channelBacklogBytes: number;
+}
+
+export interface LogRecord {
+  uptimeMs: number;
+  /** RFC 5424 severity: 3 error, 4 warning, 5 notice, 6 info. */
+  severity: number;
+  /** The operator's one readable line. */
+  msg: string;
+}
+
+/** A bidirectional flow. "a" is the side that sent the first packet seen. */
+export interface FlowRecord {
+  ipVersion: 4 | 6;
+  protocol: number;
+  srcAddr: string; // anonymized
+  dstAddr: string; // anonymized
+  srcPort: number;
+  dstPort: number;
+  /** Microseconds since the epoch after the policy's time shift and coarsening. */
+  firstUs: number;
+  lastUs: number;
+  packets: number;
+  bytes: number;
+  revPackets: number;
+  revBytes: number;
+  tcpFlags: number;
+  revTcpFlags: number;
+  /** idle | active | end (TCP FIN/RST) | evicted | runEnd */
+  endReason: string;
+  /** Output level this record belongs to (policy levels), "default" if single. */
+  level?: string;
+}
+
+export interface DnsRecord {
+  tsUs: number;
+  /** Query name with each label keyed-hashed (public suffix kept when the policy says so). */
+  qname: string;
+  qtype: number;
+  rcode: number | null;
+  answers: number | null;
+  latencyUs: number | null;
+  level?: string;
+}
+
+export interface EndRecord {
+  reason: string;
+  captured: number;
+  kernelDropped: number;
+  spoolDropped: number;
+  spoolAuthFailures: number;
+  analysed: number;
+  quarantined: number;
+  egressRefused: number;
+  analysisRestarts: number;
+  records: Record<string, number>; // per record type name, as sent
+  outboxDropped: number;
+  uptimeMs: number;
+}
+
+/**
+ * PACKET body: one anonymized packet as a pcap record (16-byte little-endian header:
+ * ts_sec, ts_usec, caplen, origlen, then caplen bytes). The link type is in BOOT.
+ */
+export type PacketRecord = Buffer;
