@@ -1,0 +1,90 @@
+// Shared memory between the capture thread and the supervisor thread.
+// Capture fills preallocated segment buffers; the supervisor seals and writes them,
+// then hands them back. Nothing per packet crosses the thread boundary: only one
+// message per full segment. What fails if you change this: the capture thread must
+// never wait on disk or crypto, so these buffers are its only elastic room.
+
+/** Slot states in the control array. */
+export const SlotState = { free: 0, filling: 1, full: 2 } as const;
+
+/** Control array cells (Int32), after the per-slot states. */
+export const Ctl = {
+  /** Set to 1 by the supervisor to ask the capture thread to stop. */
+  stop: 0,
+  /** Bumped (and notified) whenever a slot is returned; the file replay waits on it. */
+  freed: 1,
+  /** Scratch cell used only for sleeping (original-speed replay). */
+  sleep: 2,
+  count: 3,
+} as const;
+
+export interface SlotPool {
+  slotBytes: number;
+  slots: number;
+  /** slots × slotBytes bytes. */
+  data: SharedArrayBuffer;
+  /** Ctl.count cells, then one state per slot. */
+  control: SharedArrayBuffer;
+}
+
+export function createSlotPool(slots: number, slotBytes: number): SlotPool {
+  return {
+    slotBytes,
+    slots,
+    data: new SharedArrayBuffer(slots * slotBytes),
+    control: new SharedArrayBuffer((Ctl.count + slots) * 4),
+  };
+}
+
+/** What the capture thread tells the supervisor about one full segment. */
+export interface SegmentReady {
+  type: 'segment';
+  slot: number;
+  /** Bytes of pcap records in the slot. */
+  used: number;
+  count: number;
+  firstSec: number;
+  firstUsec: number;
+  lastSec: number;
+  lastUsec: number;
+}
+
+export interface KernelStats {
+  type: 'stats';
+  /** Raw 32-bit counters from pcap_stats; they wrap. */
+  psRecv: number;
+  psDrop: number;
+  psIfdrop: number;
+}
+
+export interface CaptureDone {
+  type: 'done';
+  /** Why capture ended: "stopped" or "end of file". */
+  reason: string;
+  /** Packets handed to a slot. */
+  captured: number;
+  /** Packets dropped because every slot was busy (live sources only). */
+  slotDropped: number;
+  /** Set when libpcap reported an error while reading (e.g. a truncated file). */
+  readError: string | null;
+}
+
+export interface CaptureFailed {
+  type: 'failed';
+  message: string;
+}
+
+export type CaptureMessage = SegmentReady | KernelStats | CaptureDone | CaptureFailed;
+
+/** Counts a 32-bit counter that wraps around into a running total. */
+export class WrappingCounter {
+  private last = 0;
+  total = 0;
+
+  update(raw: number): number {
+    const now = raw >>> 0;
+    this.total += (now - this.last + 0x1_0000_0000) % 0x1_0000_0000;
+    this.last = now;
+    return this.total;
+  }
+}

@@ -1,0 +1,183 @@
+// run.json: what one run of the box does. Validated before any key is made or any
+// packet is read, so a bad config costs nothing but a clear one-line error.
+// Unknown keys are refused everywhere: a typo must never silently change a run.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type Output = 'flows' | 'packets' | 'dns';
+export const knownOutputs: readonly Output[] = ['flows', 'packets', 'dns'];
+
+export type Source =
+  | { kind: 'pcap'; path: string; speed: 'max' | 'original' }
+  | { kind: 'interface'; name: string; filter: string; snaplen: number; bufferBytes: number };
+
+export interface RunConfig {
+  /** Directory the config came from; relative paths in it are resolved against it. */
+  baseDir: string;
+  source: Source;
+  spool: { dir: string; bytes: number; segmentBytes: number; device: string | null; onFull: 'drop' | 'wait' };
+  channel: { path: string; baud: number; outboxBytes: number; drainSeconds: number; bootEverySeconds: number };
+  stop: { seconds: number | null; packets: number | null; endOfSource: boolean };
+  outputs: Output[];
+  /** Path of the policy file, or "default" for the built-in policy. */
+  policy: string;
+  analysis: { heartbeatSeconds: number; maxRestarts: number; module: string | null };
+  flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
+  status: { everySeconds: number };
+}
+
+export class ConfigError extends Error {}
+
+const MiB = 1024 * 1024;
+
+type Obj = Record<string, unknown>;
+
+function fail(where: string, what: string): never {
+  throw new ConfigError(`${where}: ${what}`);
+}
+
+function object(v: unknown, where: string, allowed: string[]): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'must be a JSON object');
+  for (const k of Object.keys(v as Obj)) {
+    if (!allowed.includes(k)) fail(`${where}.${k}`, `unknown key; allowed here: ${allowed.join(', ')}`);
+  }
+  return v as Obj;
+}
+
+function str(o: Obj, key: string, where: string, def?: string): string {
+  const v = o[key];
+  if (v === undefined && def !== undefined) return def;
+  if (typeof v !== 'string' || v.length === 0) fail(`${where}.${key}`, 'must be a non-empty string');
+  return v;
+}
+
+function num(o: Obj, key: string, where: string, def: number | null, min: number, max = Number.MAX_SAFE_INTEGER): number | null {
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${where}.${key}`, `must be a number, got ${JSON.stringify(v)}`);
+  if (v < min || v > max) fail(`${where}.${key}`, `must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function int(o: Obj, key: string, where: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = num(o, key, where, def, min, max) as number;
+  if (!Number.isInteger(v)) fail(`${where}.${key}`, `must be a whole number, got ${v}`);
+  return v;
+}
+
+function bool(o: Obj, key: string, where: string, def: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') fail(`${where}.${key}`, 'must be true or false');
+  return v;
+}
+
+function parseSource(v: unknown, baseDir: string): Source {
+  const o = object(v, 'source', ['pcap', 'speed', 'interface', 'filter', 'snaplen', 'bufferBytes']);
+  if (o.pcap !== undefined && o.interface !== undefined) fail('source', 'give either "pcap" or "interface", not both');
+  if (o.pcap !== undefined) {
+    for (const k of ['filter', 'snaplen', 'bufferBytes']) if (o[k] !== undefined) fail(`source.${k}`, 'only applies to an "interface" source');
+    const speed = o.speed ?? 'max';
+    if (speed !== 'max' && speed !== 'original') fail('source.speed', `must be "max" or "original", got ${JSON.stringify(speed)}`);
+    return { kind: 'pcap', path: path.resolve(baseDir, str(o, 'pcap', 'source')), speed };
+  }
+  if (o.interface !== undefined) {
+    if (o.speed !== undefined) fail('source.speed', 'only applies to a "pcap" source');
+    return {
+      kind: 'interface',
+      name: str(o, 'interface', 'source'),
+      filter: o.filter === undefined ? '' : str(o, 'filter', 'source'),
+      snaplen: int(o, 'snaplen', 'source', 65535, 64, 262144),
+      bufferBytes: int(o, 'bufferBytes', 'source', 64 * MiB, MiB, 2048 * MiB),
+    };
+  }
+  return fail('source', 'needs "pcap": FILE or "interface": NAME');
+}
+
+/** Validates a parsed run.json. Throws ConfigError naming the field and the fix. */
+export function validateConfig(raw: unknown, baseDir: string): RunConfig {
+  const top = object(raw, 'run.json', ['source', 'spool', 'channel', 'stop', 'outputs', 'policy', 'analysis', 'flows', 'status']);
+  if (top.source === undefined) fail('run.json.source', 'is required: {"pcap": FILE} or {"interface": NAME}');
+  if (top.spool === undefined) fail('run.json.spool', 'is required: {"dir": DIR, "bytes": N}');
+  if (top.channel === undefined) fail('run.json.channel', 'is required: {"path": TTY-or-FILE}');
+  const source = parseSource(top.source, baseDir);
+
+  const sp = object(top.spool, 'spool', ['dir', 'bytes', 'segmentBytes', 'device', 'onFull']);
+  const segmentBytes = int(sp, 'segmentBytes', 'spool', 4 * MiB, 64 * 1024, 64 * MiB);
+  const spoolBytes = int(sp, 'bytes', 'spool', 256 * MiB, 2 * segmentBytes);
+  const onFullDefault = source.kind === 'pcap' ? 'wait' : 'drop';
+  const onFull = sp.onFull ?? onFullDefault;
+  if (onFull !== 'drop' && onFull !== 'wait') fail('spool.onFull', 'must be "drop" or "wait"');
+  if (onFull === 'wait' && source.kind === 'interface') fail('spool.onFull', '"wait" is only possible for a pcap source: a live link cannot be paused');
+
+  const ch = object(top.channel, 'channel', ['path', 'baud', 'outboxBytes', 'drainSeconds', 'bootEverySeconds']);
+  const st = object(top.stop ?? {}, 'stop', ['seconds', 'packets', 'endOfSource']);
+  const stop = {
+    seconds: num(st, 'seconds', 'stop', null, 0.1),
+    packets: num(st, 'packets', 'stop', null, 1),
+    endOfSource: bool(st, 'endOfSource', 'stop', source.kind === 'pcap'),
+  };
+  if (stop.packets !== null && !Number.isInteger(stop.packets)) fail('stop.packets', 'must be a whole number');
+  if (source.kind === 'interface' && stop.endOfSource) fail('stop.endOfSource', 'a live interface has no end: use stop.seconds or stop.packets');
+  if (source.kind === 'interface' && stop.seconds === null && stop.packets === null) {
+    // A live run with no stop condition runs until SIGTERM: allowed, that is how the box runs.
+  }
+
+  const outputs = top.outputs ?? ['flows'];
+  if (!Array.isArray(outputs)) fail('outputs', `must be a list drawn from ${knownOutputs.join(', ')}`);
+  for (const o of outputs) if (!knownOutputs.includes(o as Output)) fail('outputs', `unknown output ${JSON.stringify(o)}; known: ${knownOutputs.join(', ')}`);
+  if (new Set(outputs).size !== outputs.length) fail('outputs', 'lists an output twice');
+
+  let policy = 'default';
+  if (top.policy !== undefined) {
+    if (typeof top.policy !== 'string' || top.policy.length === 0) fail('policy', 'must be a file path or "default"');
+    policy = top.policy === 'default' ? 'default' : path.resolve(baseDir, top.policy);
+  }
+
+  const an = object(top.analysis ?? {}, 'analysis', ['heartbeatSeconds', 'maxRestarts', 'module']);
+  const fl = object(top.flows ?? {}, 'flows', ['maxFlows', 'idleSeconds', 'activeSeconds']);
+  const stt = object(top.status ?? {}, 'status', ['everySeconds']);
+  return {
+    baseDir,
+    source,
+    spool: { dir: path.resolve(baseDir, str(sp, 'dir', 'spool')), bytes: spoolBytes, segmentBytes, device: sp.device === undefined ? null : str(sp, 'device', 'spool'), onFull },
+    channel: {
+      path: path.resolve(baseDir, str(ch, 'path', 'channel')),
+      baud: int(ch, 'baud', 'channel', 115200, 300, 12_000_000),
+      outboxBytes: int(ch, 'outboxBytes', 'channel', 64 * MiB, 4096),
+      drainSeconds: num(ch, 'drainSeconds', 'channel', 60, 0) as number,
+      bootEverySeconds: num(ch, 'bootEverySeconds', 'channel', 5, 0.1) as number,
+    },
+    stop,
+    outputs: outputs as Output[],
+    policy,
+    analysis: {
+      heartbeatSeconds: num(an, 'heartbeatSeconds', 'analysis', 5, 0.2) as number,
+      maxRestarts: int(an, 'maxRestarts', 'analysis', 50, 0),
+      module: an.module === undefined ? null : path.resolve(baseDir, str(an, 'module', 'analysis')),
+    },
+    flows: {
+      maxFlows: int(fl, 'maxFlows', 'flows', 65536, 16),
+      idleSeconds: num(fl, 'idleSeconds', 'flows', 60, 0.001) as number,
+      activeSeconds: num(fl, 'activeSeconds', 'flows', 300, 0.001) as number,
+    },
+    status: { everySeconds: num(stt, 'everySeconds', 'status', 1, 0.1) as number },
+  };
+}
+
+/** Reads and validates run.json. Throws ConfigError with a one-line message. */
+export function loadConfig(file: string): RunConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? e}; pass --config PATH to an existing run.json`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return validateConfig(raw, path.dirname(path.resolve(file)));
+}

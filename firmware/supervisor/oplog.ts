@@ -1,0 +1,52 @@
+// The operator log: one readable line per event, with a monotonic timestamp.
+// Lines go to the console and, once the channel is open, as LOG records.
+// Never pass a key, a raw address or packet bytes into a log line: the log leaves the box.
+import type { Sys } from './sys';
+
+export const Severity = { error: 3, warning: 4, notice: 5, info: 6 } as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+const label: Record<number, string> = { 3: 'ERROR', 4: 'WARN ', 5: 'NOTE ', 6: 'INFO ' };
+
+export interface LogSink {
+  (uptimeMs: number, severity: Severity, msg: string): void;
+}
+
+export class OperatorLog {
+  private sinks: LogSink[] = [];
+  readonly startMs: number;
+
+  constructor(private readonly sys: Sys) {
+    this.startMs = sys.now();
+  }
+
+  uptimeMs(): number {
+    return Math.round(this.sys.now() - this.startMs);
+  }
+
+  /** Adds a destination (the results channel) for every later line. */
+  attach(sink: LogSink): void {
+    this.sinks.push(sink);
+  }
+
+  line(severity: Severity, msg: string): void {
+    const up = this.uptimeMs();
+    this.sys.console(`[${formatUptime(up)}] ${label[severity]} ${msg}`);
+    for (const s of this.sinks) s(up, severity, msg);
+  }
+
+  info(msg: string): void { this.line(Severity.info, msg); }
+  notice(msg: string): void { this.line(Severity.notice, msg); }
+  warn(msg: string): void { this.line(Severity.warning, msg); }
+  error(msg: string): void { this.line(Severity.error, msg); }
+}
+
+/** 12.345 s since boot, padded so columns line up on the operator's terminal. */
+export function formatUptime(ms: number): string {
+  return (ms / 1000).toFixed(3).padStart(9, ' ');
+}
+
+/** 1234567 -> "1,234,567": operators read these on a small terminal. */
+export function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
