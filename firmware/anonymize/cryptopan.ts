@@ -1,0 +1,181 @@
+// Crypto-PAn: prefix-preserving address anonymization, bit for bit the reference
+// implementation (Xu, Fan, Ammar, Moon; the C++ "panonymizer"), so that the published
+// vectors in ../shared/vectors/cryptopan-reference.tsv match. IPv6 uses the same
+// construction over 128 bits, as the common ports (e.g. yacryptopan, Go cryptopan) do.
+//
+// Key: 32 bytes = AES-128 key ‖ 16-byte pad seed; pad = AES(pad seed). For output bit
+// i the AES input block is the first i bits of the original address followed by the
+// pad's bits i..127; the bit is the MSB of the encrypted block; the result is the
+// address XOR the collected bits. Changing any of this breaks the vectors and every
+// comparison with other tools' output.
+//
+// Every block depends only on the original address, so all 32 (or 128) blocks of an
+// address are built in one buffer and encrypted with ONE cipher.update call: ECB
+// has no chaining, and one call instead of 32 is what makes this fast in Node.
+//
+// Known limit: node:crypto copies the AES key into OpenSSL's memory, outside
+// libsodium's locked pages (it may be swapped or appear in a core dump; the box has
+// no swap and no core dumps). destroy() finalizes the cipher, which makes OpenSSL
+// cleanse and free its copy. The pad and the block scratch live in sodium memory.
+import { Cipher, createCipheriv } from 'crypto';
+import * as sodium from 'sodium-native';
+import { KeyMaterial, withKeyBytes, secureCopy, wipeSecureCopy } from './key-material';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-text';
+
+export const CRYPTOPAN_KEY_BYTES = 32;
+
+// Direct-mapped caches: a slot holds one address and is overwritten on a clash, so
+// memory is fixed and lookups never allocate. Traffic repeats addresses heavily, so
+// even a small cache removes most AES work. Sizes are powers of two (index = top bits
+// of a multiplicative hash).
+const V4_CACHE_BITS = 14;
+const V6_CACHE_BITS = 12;
+
+export class CryptoPan {
+  #cipher: Cipher | null;
+  readonly #pad: Buffer; // 16 bytes, secure memory, read-write only while building
+  readonly #blocks: Buffer; // 128 blocks of 16 bytes, secure memory
+  readonly #blocks4: Buffer; // view of the first 32 blocks
+  readonly #v4Keys = new Uint32Array(1 << V4_CACHE_BITS);
+  readonly #v4Vals = new Uint32Array(1 << V4_CACHE_BITS);
+  readonly #v4Used = new Uint8Array(1 << V4_CACHE_BITS);
+  readonly #v6Keys = new Uint32Array(4 << V6_CACHE_BITS);
+  readonly #v6Vals = new Uint32Array(4 << V6_CACHE_BITS);
+  readonly #v6Used = new Uint8Array(1 << V6_CACHE_BITS);
+  readonly #orig6 = Buffer.alloc(16);
+
+  /** key: a 32-byte SecretKey (keyring.subkey('address', 32)) or Buffer. */
+  constructor(key: KeyMaterial) {
+    const { cipher, pad } = withKeyBytes(key, CRYPTOPAN_KEY_BYTES, 'Crypto-PAn key', (bytes) => {
+      const c = createCipheriv('aes-128-ecb', bytes.subarray(0, 16), null);
+      c.setAutoPadding(false);
+      const p = c.update(bytes.subarray(16, 32));
+      const secure = secureCopy(p);
+      p.fill(0);
+      return { cipher: c, pad: secure };
+    });
+    this.#cipher = cipher;
+    this.#pad = pad;
+    this.#blocks = sodium.sodium_malloc(128 * 16);
+    this.#blocks4 = this.#blocks.subarray(0, 32 * 16);
+    // Every block starts as the pad; computing an address then only overwrites the
+    // leading bytes that carry address bits (never beyond byte i/8 of block i).
+    for (let i = 0; i < 128; i++) pad.copy(this.#blocks, i * 16);
+  }
+
+  /** Anonymizes an IPv4 address given as a u32 (network order value). */
+  anonymizeV4(addr: number): number {
+    addr >>>= 0;
+    const slot = Math.imul(addr, 0x9e3779b1) >>> (32 - V4_CACHE_BITS);
+    if (this.#v4Used[slot] === 1 && this.#v4Keys[slot] === addr) return this.#v4Vals[slot];
+    const out = this.#computeV4(addr);
+    this.#v4Keys[slot] = addr;
+    this.#v4Vals[slot] = out;
+    this.#v4Used[slot] = 1;
+    return out;
+  }
+
+  /** Rewrites the IPv4 address at buf[off..off+4) in place. */
+  anonymizeV4Into(buf: Buffer, off: number): void {
+    buf.writeUInt32BE(this.anonymizeV4(buf.readUInt32BE(off)), off);
+  }
+
+  /** Rewrites the IPv6 address at buf[off..off+16) in place. */
+  anonymizeV6Into(buf: Buffer, off: number): void {
+    const w0 = buf.readUInt32BE(off);
+    const w1 = buf.readUInt32BE(off + 4);
+    const w2 = buf.readUInt32BE(off + 8);
+    const w3 = buf.readUInt32BE(off + 12);
+    const h = Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f);
+    const slot = Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - V6_CACHE_BITS);
+    const k = this.#v6Keys;
+    const v = this.#v6Vals;
+    const s4 = slot * 4;
+    if (this.#v6Used[slot] === 1 && k[s4] === w0 && k[s4 + 1] === w1 && k[s4 + 2] === w2 && k[s4 + 3] === w3) {
+      buf.writeUInt32BE(v[s4], off);
+      buf.writeUInt32BE(v[s4 + 1], off + 4);
+      buf.writeUInt32BE(v[s4 + 2], off + 8);
+      buf.writeUInt32BE(v[s4 + 3], off + 12);
+      return;
+    }
+    this.#computeV6Into(buf, off);
+    k[s4] = w0; k[s4 + 1] = w1; k[s4 + 2] = w2; k[s4 + 3] = w3;
+    v[s4] = buf.readUInt32BE(off);
+    v[s4 + 1] = buf.readUInt32BE(off + 4);
+    v[s4 + 2] = buf.readUInt32BE(off + 8);
+    v[s4 + 3] = buf.readUInt32BE(off + 12);
+    this.#v6Used[slot] = 1;
+  }
+
+  /**
+   * Anonymizes one address in text form and returns the same family's text (IPv6 in
+   * RFC 5952 form). Throws when the text is not an address. Not for per-packet use.
+   */
+  anonymizeText(text: string): string {
+    const v4 = parseIPv4(text);
+    if (v4 >= 0) return formatIPv4(this.anonymizeV4(v4));
+    const v6 = parseIPv6(text);
+    if (v6) {
+      this.anonymizeV6Into(v6, 0);
+      return formatIPv6(v6);
+    }
+    const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+    throw new Error(`${JSON.stringify(shown)} is not an IPv4 or IPv6 address`);
+  }
+
+  /** Forgets cached mappings, wipes the pad and makes OpenSSL drop its key copy. */
+  destroy(): void {
+    if (!this.#cipher) return;
+    try { this.#cipher.final(); } catch { /* an ECB cipher with whole blocks never fails; ignore */ }
+    this.#cipher = null;
+    wipeSecureCopy(this.#pad);
+    sodium.sodium_memzero(this.#blocks);
+    this.#v4Keys.fill(0); this.#v4Vals.fill(0); this.#v4Used.fill(0);
+    this.#v6Keys.fill(0); this.#v6Vals.fill(0); this.#v6Used.fill(0);
+  }
+
+  #aes(blocks: Buffer): Buffer {
+    if (!this.#cipher) throw new Error('Crypto-PAn was destroyed: make a new CryptoPan with the key');
+    return this.#cipher.update(blocks);
+  }
+
+  #computeV4(addr: number): number {
+    const blocks = this.#blocks4;
+    const pad = this.#pad;
+    const pad0 = pad.readUInt32BE(0);
+    for (let i = 0; i < 32; i++) {
+      const base = i * 16;
+      // i = 0 must take the whole pad: a JS shift by 32 is a shift by 0.
+      const keep = i === 0 ? 0 : (0xffffffff << (32 - i)) >>> 0;
+      blocks.writeUInt32BE(((addr & keep) | (pad0 & ~keep)) >>> 0, base);
+    }
+    const enc = this.#aes(blocks);
+    let flips = 0;
+    for (let i = 0; i < 32; i++) flips |= (enc[i * 16] >>> 7) << (31 - i);
+    enc.fill(0);
+    return (addr ^ flips) >>> 0;
+  }
+
+  #computeV6Into(buf: Buffer, off: number): void {
+    const blocks = this.#blocks;
+    const pad = this.#pad;
+    const orig = this.#orig6;
+    buf.copy(orig, 0, off, off + 16);
+    for (let i = 0; i < 128; i++) {
+      const base = i * 16;
+      const full = i >>> 3;
+      for (let b = 0; b < full; b++) blocks[base + b] = orig[b];
+      const rem = i & 7;
+      if (rem !== 0) {
+        const mask = (0xff00 >>> rem) & 0xff;
+        blocks[base + full] = (orig[full] & mask) | (pad[full] & ~mask & 0xff);
+      }
+    }
+    const enc = this.#aes(blocks);
+    for (let i = 0; i < 128; i++) {
+      buf[off + (i >>> 3)] ^= (enc[i * 16] >>> 7) << (7 - (i & 7));
+    }
+    enc.fill(0);
+    orig.fill(0);
+  }
+}
