@@ -1,0 +1,49 @@
+// Tunnel headers whose payload is decoded again: GRE (IP, Ethernet, ERSPAN inside)
+// and ERSPAN types II and III (Ethernet inside). IP-in-IP needs no header of its own:
+// network.ts maps protocols 4 and 41 straight to the inner IP header.
+import { Layer } from './constants';
+import { DecodeCounter } from './counters';
+import { etherTypeNext, note, pushLayer, truncatedAt } from './layerStack';
+import { PacketView } from './packetView';
+
+const GRE_CHECKSUM = 0x8000;
+const GRE_ROUTING = 0x4000;
+const GRE_KEY = 0x2000;
+const GRE_SEQUENCE = 0x1000;
+const GRE_ACK = 0x0080; // version 1 (PPTP) only
+
+export function decodeGre(buf: Buffer, v: PacketView): number {
+  const p = v.cursor;
+  if (p + 4 > v.limit) return truncatedAt(v, Layer.GRE);
+  const flags = buf.readUInt16BE(p);
+  const version = flags & 7;
+  let len: number;
+  if (version === 0) {
+    // Source routing (RFC 1701) puts a variable list after the header: not decoded.
+    if (flags & GRE_ROUTING) return note(v, DecodeCounter.unsupportedTunnel);
+    len = 4 + (flags & GRE_CHECKSUM ? 4 : 0) + (flags & GRE_KEY ? 4 : 0) + (flags & GRE_SEQUENCE ? 4 : 0);
+  } else if (version === 1) {
+    // Enhanced GRE (PPTP): the key field (payload length, call id) is always present.
+    len = 8 + (flags & GRE_SEQUENCE ? 4 : 0) + (flags & GRE_ACK ? 4 : 0);
+  } else {
+    return note(v, DecodeCounter.unsupportedTunnel);
+  }
+  if (p + len > v.limit) return truncatedAt(v, Layer.GRE);
+  pushLayer(v, Layer.GRE, p, len);
+  return etherTypeNext(v, buf.readUInt16BE(p + 2));
+}
+
+export function decodeErspan(buf: Buffer, v: PacketView): number {
+  const p = v.cursor;
+  if (p + 8 > v.limit) return truncatedAt(v, Layer.ERSPAN);
+  const version = buf[p] >> 4;
+  let len: number;
+  if (version === 1) len = 8;
+  else if (version === 2) {
+    if (p + 12 > v.limit) return truncatedAt(v, Layer.ERSPAN);
+    len = 12 + (buf[p + 11] & 1 ? 8 : 0); // O bit: optional platform sub-header
+  } else return note(v, DecodeCounter.unsupportedTunnel);
+  if (p + len > v.limit) return truncatedAt(v, Layer.ERSPAN);
+  pushLayer(v, Layer.ERSPAN, p, len);
+  return Layer.ETHERNET;
+}
