@@ -1,0 +1,136 @@
+// Box side, at boot: picks the analysis firmware bundle to run from the medium.
+// The active slot is tried first, then the other one; a slot is used only if its
+// bundle passes every check in verify.ts (trusted signature, this board, no downgrade,
+// every payload hash) and matches what was recorded when it was flashed. Nothing in
+// a bundle is handed to the caller before all of that has passed.
+import * as fs from 'fs';
+import { MAX_BUNDLE_BYTES } from './format';
+import { blake2b256 } from './hash';
+import { closeMedium, commitSlotTable, openMedium, OpenMedium, readSlot, SLOT_NAMES, SlotName } from './medium';
+import { LoadedBundle, verifyBundle, VerifyResult } from './verify';
+
+export interface SelectOptions {
+  /** The bundle medium: bundleDevice from board/<name>/board.json, or a disk image file. */
+  device: string;
+  /** Ed25519 public keys (32 bytes each, e.g. from readPublicKeyFile) whose signatures this box accepts. */
+  trustedKeys: Buffer[];
+  /** This board's name; the bundle must list it. */
+  board: string;
+  /**
+   * A minimum security version kept outside the medium (a board's monotonic counter).
+   * The higher of it and the medium's stored minimum applies: whoever holds the medium
+   * can rewrite the medium's copy, so only such a counter stops a determined downgrade.
+   */
+  readMinSecurityVersion?: () => number;
+  /** Called with the new minimum when a bundle with a higher security version is selected. */
+  raiseMinSecurityVersion?: (securityVersion: number) => void;
+}
+
+export interface BundleIdentity {
+  name: string;
+  version: string;
+  securityVersion: number;
+  buildId: string;
+  /** BLAKE2b-256 of the signed manifest, hex: names this exact bundle. */
+  hash: string;
+  /** Key id of the trusted key that signed it. */
+  signer: string;
+}
+
+export type SelectResult =
+  | {
+    ok: true;
+    slot: SlotName;
+    bundle: LoadedBundle;
+    identity: BundleIdentity;
+    /** True when the active slot was refused and the other slot is used. */
+    fellBack: boolean;
+    /** Why each slot tried before this one was refused ("slot B: ..."). */
+    refusals: string[];
+    /** Things to log that do not stop the boot (a damaged table copy, a failed minimum update). */
+    warnings: string[];
+  }
+  | { ok: false; refusals: string[] };
+
+export function identityOf(bundle: LoadedBundle): BundleIdentity {
+  const m = bundle.manifest;
+  return { name: m.name, version: m.version, securityVersion: m.securityVersion, buildId: m.buildId, hash: bundle.hash, signer: bundle.signer ?? '' };
+}
+
+function trySlot(m: OpenMedium, slot: 0 | 1, opts: SelectOptions, min: number): VerifyResult {
+  const rec = m.table.slots[slot];
+  if (rec.length === 0) return { ok: false, reason: 'empty (nothing was flashed into it)' };
+  const bytes = readSlot(m, slot);
+  if (bytes.length !== rec.length) return { ok: false, reason: `the medium ends inside the bundle (${bytes.length} of ${rec.length} bytes): reflash` };
+  const result = verifyBundle(bytes, { trustedKeys: opts.trustedKeys, board: opts.board, minSecurityVersion: min });
+  if (result.ok && !blake2b256(bytes).equals(rec.hash)) {
+    return { ok: false, reason: 'the slot holds a different bundle than the one recorded when it was flashed: reflash with `sealtap bundle flash`' };
+  }
+  return result;
+}
+
+function raiseMinimum(device: string, securityVersion: number): void {
+  const m = openMedium(device, true);
+  try {
+    if (securityVersion > m.table.minSecurityVersion) {
+      commitSlotTable(m, { slotBytes: m.table.slotBytes, active: m.table.active, minSecurityVersion: securityVersion, slots: m.table.slots });
+    }
+  } finally {
+    closeMedium(m);
+  }
+}
+
+export function selectBundle(opts: SelectOptions): SelectResult {
+  let m: OpenMedium;
+  try {
+    m = openMedium(opts.device, false);
+  } catch (err) {
+    return { ok: false, refusals: [err instanceof Error ? err.message : String(err)] };
+  }
+  const refusals: string[] = [];
+  const warnings: string[] = m.damagedCopy ? [`${opts.device}: ${m.damagedCopy}; using the other copy`] : [];
+  let chosen: { slot: 0 | 1; bundle: LoadedBundle } | null = null;
+  let active: 0 | 1 | null;
+  let externalMin = 0;
+  try {
+    active = m.table.active;
+    if (active === null) {
+      return { ok: false, refusals: [`${opts.device} holds no bundle yet: flash one with \`sealtap bundle flash FILE.sfw --device ${opts.device}\``] };
+    }
+    externalMin = opts.readMinSecurityVersion ? opts.readMinSecurityVersion() : 0;
+    const min = Math.max(m.table.minSecurityVersion, externalMin);
+    for (const slot of [active, active === 0 ? 1 : 0] as const) {
+      const r = trySlot(m, slot, opts, min);
+      if (r.ok) { chosen = { slot, bundle: r.bundle }; break; }
+      refusals.push(`slot ${SLOT_NAMES[slot]}${slot === active ? ' (active)' : ''}: ${r.reason}`);
+    }
+  } finally {
+    closeMedium(m);
+  }
+  if (!chosen) return { ok: false, refusals };
+  const sv = chosen.bundle.manifest.securityVersion;
+  if (sv > m.table.minSecurityVersion) {
+    try {
+      raiseMinimum(opts.device, sv);
+    } catch (err) {
+      warnings.push(`could not raise the minimum security version on ${opts.device} to ${sv}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (opts.raiseMinSecurityVersion && sv > externalMin) opts.raiseMinSecurityVersion(sv);
+  return { ok: true, slot: SLOT_NAMES[chosen.slot], bundle: chosen.bundle, identity: identityOf(chosen.bundle), fellBack: chosen.slot !== active, refusals, warnings };
+}
+
+/**
+ * For a host without a bundle medium (board "dev"): verifies a .sfw file with the same
+ * checks. The size is checked before the file is read.
+ */
+export function loadBundleFile(path: string, opts: { trustedKeys: Buffer[]; board: string; minSecurityVersion?: number }): VerifyResult {
+  let size: number;
+  try {
+    size = fs.statSync(path).size;
+  } catch (err) {
+    return { ok: false, reason: `cannot read bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+  if (size > MAX_BUNDLE_BYTES) return { ok: false, reason: `${path} is ${size} bytes, over the ${MAX_BUNDLE_BYTES}-byte bundle limit` };
+  return verifyBundle(fs.readFileSync(path), opts);
+}

@@ -1,0 +1,128 @@
+// Workstation side: turns an analysis firmware directory (module.js, policy.json,
+// run.json, optional bundle.json) into a bundle, and re-signs existing bundles.
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  BundleError, encodeArchive, ENTRY_FORMAT, ENTRY_MANIFEST, ENTRY_SIGNATURE, FORMAT_MARKER, MAX_PAYLOAD_BYTES, PAYLOAD_NAMES,
+} from './format';
+import { encodeManifest, isBoardName, isSecurityVersion, isVersion, makeManifest, Manifest } from './manifest';
+import { signManifest } from './signing-keys';
+import { loadBundle } from './verify';
+
+/** DIR/bundle.json: defaults for the build options. */
+export interface BundleDefaults {
+  name?: string;
+  version?: string;
+  securityVersion?: number;
+  boards?: string[];
+}
+
+export interface BuildOptions {
+  dir: string;
+  boards?: string[];
+  version?: string;
+  securityVersion?: number;
+  name?: string;
+  /** From readSecretKeyFile; null builds an unsigned bundle (sign it later with signBundle). */
+  secretKey: Buffer | null;
+  /** Defaults to SOURCE_DATE_EPOCH if set (reproducible builds), else now. */
+  created?: Date;
+}
+
+const DEFAULT_KEYS = ['boards', 'name', 'securityVersion', 'version'];
+
+export function readBundleDefaults(dir: string): BundleDefaults {
+  const p = path.join(dir, 'bundle.json');
+  if (!fs.existsSync(p)) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(p, 'utf8'));
+  } catch (err) {
+    throw new BundleError(`${p} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BundleError(`${p} must be a JSON object like {"version": "1.0.0", "securityVersion": 1}`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!DEFAULT_KEYS.includes(k)) throw new BundleError(`${p}: unknown key ${JSON.stringify(k)} (allowed: ${DEFAULT_KEYS.join(', ')})`);
+  if (o.name !== undefined && typeof o.name !== 'string') throw new BundleError(`${p}: name must be a string`);
+  if (o.version !== undefined && typeof o.version !== 'string') throw new BundleError(`${p}: version must be a string like "1.0.0"`);
+  if (o.securityVersion !== undefined && !isSecurityVersion(o.securityVersion)) throw new BundleError(`${p}: securityVersion must be a non-negative integer`);
+  if (o.boards !== undefined && (!Array.isArray(o.boards) || !o.boards.every((b) => typeof b === 'string'))) throw new BundleError(`${p}: boards must be a list of board names`);
+  return o as BundleDefaults;
+}
+
+function readPayload(dir: string, name: string): Buffer {
+  const p = path.join(dir, name);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    throw new BundleError(`${p} is missing: an analysis firmware directory holds ${PAYLOAD_NAMES.join(', ')}`);
+  }
+  if (!st.isFile()) throw new BundleError(`${p} is not a regular file`);
+  if (st.size > MAX_PAYLOAD_BYTES) throw new BundleError(`${p} is ${st.size} bytes, over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
+  const data = fs.readFileSync(p);
+  if (name.endsWith('.json')) {
+    try {
+      JSON.parse(data.toString('utf8'));
+    } catch (err) {
+      throw new BundleError(`${p} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return data;
+}
+
+function createdTime(): Date {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000);
+  return new Date();
+}
+
+export function assembleBundle(manifest: Manifest, signature: Buffer, payloads: Buffer[]): Buffer {
+  return encodeArchive([
+    { name: ENTRY_FORMAT, data: FORMAT_MARKER },
+    { name: ENTRY_MANIFEST, data: encodeManifest(manifest) },
+    { name: ENTRY_SIGNATURE, data: signature },
+    ...PAYLOAD_NAMES.map((name, i) => ({ name, data: payloads[i] })),
+  ]);
+}
+
+export function buildBundle(opts: BuildOptions): { bytes: Buffer; manifest: Manifest } {
+  if (!fs.existsSync(opts.dir) || !fs.statSync(opts.dir).isDirectory()) throw new BundleError(`${opts.dir} is not a directory: pass the analysis firmware directory (e.g. examples/flows-basic)`);
+  const defaults = readBundleDefaults(opts.dir);
+  const boards = opts.boards ?? defaults.boards;
+  if (!boards || boards.length === 0) throw new BundleError('no board given: pass --board NAME (a directory name under board/, e.g. qemu-x86_64)');
+  for (const b of boards) if (!isBoardName(b)) throw new BundleError(`--board ${JSON.stringify(b)} is not a board name (letters, digits, ".", "_", "-")`);
+  const version = opts.version ?? defaults.version;
+  if (version === undefined) throw new BundleError(`no version given: pass --version X or set "version" in ${path.join(opts.dir, 'bundle.json')}`);
+  if (!isVersion(version)) throw new BundleError(`version ${JSON.stringify(version)} must be 1-32 characters of letters, digits, ".", "+", "-"`);
+  const securityVersion = opts.securityVersion ?? defaults.securityVersion ?? 0;
+  if (!isSecurityVersion(securityVersion)) throw new BundleError('--security-version must be a non-negative integer');
+  const name = opts.name ?? defaults.name ?? path.basename(path.resolve(opts.dir));
+  const payloads = PAYLOAD_NAMES.map((n) => readPayload(opts.dir, n));
+  const manifest = makeManifest({ name, boards, version, securityVersion, created: opts.created ?? createdTime() }, payloads);
+  const signature = opts.secretKey ? signManifest(encodeManifest(manifest), opts.secretKey) : Buffer.alloc(0);
+  return { bytes: assembleBundle(manifest, signature, payloads), manifest };
+}
+
+/**
+ * Signs (or re-signs with another key) an existing bundle. The manifest and payload
+ * are kept byte for byte; they are checked first so a broken bundle is never signed.
+ */
+export function signBundle(bytes: Buffer, secretKey: Buffer): { bytes: Buffer; manifest: Manifest } {
+  const bundle = loadBundle(bytes, { allowUnsigned: true });
+  const signature = signManifest(bundle.manifestBytes, secretKey);
+  return { bytes: assembleBundle(bundle.manifest, signature, [bundle.module, bundle.policy, bundle.run]), manifest: bundle.manifest };
+}
+
+/** Writes next to the target and renames, so a crash never leaves half a bundle under the final name. */
+export function writeFileAtomically(target: string, data: Buffer): void {
+  const tmp = `${target}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o644);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, target);
+}
