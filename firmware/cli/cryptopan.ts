@@ -1,11 +1,85 @@
-import { Command } from './command';
+// `sealtap cryptopan --key <64 hex>`: anonymizes addresses read from stdin, one a
+// line, with the same Crypto-PAn code the box uses, so output can be compared with
+// other implementations (traceanon, published vectors) on a workstation. The key is
+// never echoed: errors say what is wrong with it, not what it was.
+import * as readline from 'readline';
+import { Command, UsageError, parseArgs } from './command';
+import { CryptoPan } from '../anonymize/cryptopan';
+
+const HELP = `usage: sealtap cryptopan --key <64 hex digits>
+
+Reads IPv4 or IPv6 addresses from stdin, one a line, and writes each one
+anonymized with Crypto-PAn to stdout, in the same order: IPv4 stays dotted
+quad, IPv6 is printed in RFC 5952 form. The result matches the reference
+implementation (and its published vectors) bit for bit; IPv6 uses the same
+construction over 128 bits.
+
+  --key HEX   the 32-byte key as 64 hex digits: AES-128 key, then pad seed
+
+Blank lines are passed through as blank lines. A line that is not an address
+gets an error on stderr (line N: "x" is not an IPv4 or IPv6 address), an
+empty line on stdout so that output lines stay aligned with input lines, and
+processing goes on. Spaces around an address are ignored.
+
+Exit status: 0 when every line was an address or blank, 1 when a line was
+refused, 2 for a missing or malformed key.
+
+The key is on the command line, where other local users can see it: use
+this for interoperability checks and test keys, never for a run's key (the
+box generates those itself and never lets them out).`;
 
 export const cryptopanCommand: Command = {
   name: 'cryptopan',
-  summary: '(being built)',
-  help: 'usage: sealtap cryptopan',
-  async main() {
-    process.stderr.write('sealtap cryptopan: not available in this build\n');
-    return 1;
+  summary: 'anonymize addresses from stdin with Crypto-PAn (interoperability checks)',
+  help: HELP,
+  async main(argv: string[]): Promise<number> {
+    const { opts, rest } = parseArgs(argv, ['key']);
+    if (rest.length > 0) throw new UsageError(`cryptopan takes no arguments, addresses come on stdin (see --help)`);
+    const pan = new CryptoPan(parseKey(opts.get('key')));
+    try {
+      return await anonymizeLines(pan, process.stdin, process.stdout, process.stderr);
+    } finally {
+      pan.destroy();
+    }
   },
 };
+
+function parseKey(hex: string | undefined): Buffer {
+  if (hex === undefined) throw new UsageError('missing --key <64 hex digits> (the 32-byte Crypto-PAn key)');
+  if (hex.length !== 64) throw new UsageError(`--key must be 64 hex digits (32 bytes), got ${hex.length} characters`);
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError('--key must be 64 hex digits (32 bytes) and contains a character that is not a hex digit');
+  return Buffer.from(hex, 'hex');
+}
+
+/** Streams lines from input to output; returns the exit code. */
+export async function anonymizeLines(pan: CryptoPan, input: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  let refused = 0;
+  let pending: string[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const chunk = pending.join('');
+    pending = [];
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  };
+  for await (const raw of lines) {
+    lineNo++;
+    const text = raw.trim();
+    if (text === '') {
+      pending.push('\n');
+    } else {
+      try {
+        pending.push(pan.anonymizeText(text) + '\n');
+      } catch {
+        refused++;
+        const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+        err.write(`sealtap cryptopan: line ${lineNo}: ${JSON.stringify(shown)} is not an IPv4 or IPv6 address\n`);
+        pending.push('\n');
+      }
+    }
+    if (pending.length >= 1024) await flush();
+  }
+  await flush();
+  return refused > 0 ? 1 : 0;
+}
