@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pcapBinding, linkTypeNumber, NativePcapSession } from './pcap-binding';
 import { Ctl, SlotPool, SlotState, CaptureMessage } from './slots';
 import type { Source } from '../supervisor/config';
+import { maxRecordsPerSegment } from '../analysis/ipc';
 
 export interface CaptureWorkerData {
   source: Source;
@@ -103,7 +104,7 @@ function onPacket(): void {
   if (caplen > pktBuf.length) caplen = pktBuf.length;
   if (caplen > slotBytes - 16) caplen = slotBytes - 16;
   const need = 16 + caplen;
-  if (cur < 0 || used + need > slotBytes) {
+  if (cur < 0 || used + need > slotBytes || count >= maxRecordsPerSegment) {
     publish();
     if (!takeFreeSlot()) { slotDropped++; return; }
   }

@@ -1,11 +1,56 @@
-import { Command } from './command';
+// sealtap run: the supervisor. On the box it is the only long-lived program; on a
+// development host it runs the same pipeline and exits 0 after a clean stop.
+import { Command, UsageError, parseArgs } from './command';
+import { loadConfig, ConfigError } from '../supervisor/config';
+import { preflight, PreflightError } from '../supervisor/preflight';
+import { loadBoard } from '../supervisor/board';
+import { supervise } from '../supervisor/supervise';
+import { realSys } from '../supervisor/sys';
+import { productVersion } from './version';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: '(being built)',
-  help: 'usage: sealtap run',
-  async main() {
-    process.stderr.write('sealtap run: not available in this build\n');
-    return 1;
+  summary: 'the supervisor: capture, seal, analyse, and send results down the line',
+  help: `usage: sealtap run --config run.json [--board NAME]
+
+Runs one capture: boot, volatile keys, sealed spool, capture and analysis, then stops
+on the first stop condition in run.json (stop.seconds, stop.packets, stop.endOfSource)
+or on SIGTERM/SIGINT, lets analysis finish, drains the results line, wipes the keys
+and exits 0. A second SIGTERM/SIGINT while stopping stops at once (keys still wiped).
+
+Options:
+  --config FILE   the run configuration (JSON, see docs/run-config.md)
+  --board NAME    board/NAME/board.json or a path to a board.json (default: dev)
+
+The operator log goes to stderr and, as LOG records, down the results line.
+Exit codes: 0 clean stop; 1 a fatal fault during the run; 2 a bad config, board or
+command line, refused before any key was made or any packet read.`,
+  async main(argv) {
+    const { opts, rest } = parseArgs(argv, ['config', 'board']);
+    if (rest.length > 0) throw new UsageError(`run takes no positional arguments (got ${rest.join(' ')})`);
+    const configPath = opts.get('config');
+    if (!configPath) throw new UsageError('run needs --config run.json');
+    let config;
+    let board;
+    try {
+      config = loadConfig(configPath);
+      board = loadBoard(opts.get('board') ?? 'dev');
+      preflight(config);
+    } catch (e) {
+      if (e instanceof ConfigError || e instanceof PreflightError || e instanceof Error) {
+        process.stderr.write(`sealtap run: ${e.message}\n`);
+        return 2;
+      }
+      throw e;
+    }
+    const code = await supervise({
+      config,
+      board,
+      sys: realSys,
+      firmware: { name: 'dev', version: productVersion(), hash: 'unsigned' },
+      version: productVersion(),
+      signals: process,
+    });
+    return code;
   },
 };

@@ -1,0 +1,238 @@
+// The analysis process. Started by the supervisor under Node's permission model
+// (read-only file system access to the spool and its own code, no writes, no child
+// processes, no workers); its only ways out are the IPC channel and the position pipe.
+// It reads sealed segments in order, decodes every packet, runs the analyses, and
+// sends records with their places so a restart neither loses nor repeats one.
+import * as fs from 'node:fs';
+import { SecretKey } from '../keys/secret-key';
+import { openSegment } from '../spool/segment';
+import { PacketView } from './decode/packetView';
+import { decodePacket } from './decode/decode';
+import { decodeCountersByName } from './decode/counters';
+import { RecordType } from '../channel/records';
+import { AddressCollector } from './addresses';
+import { childKeyOrder, describePosition, FromChild, InitMessage, OutRecord, Place, position, SegmentMessage, ToChild } from './ipc';
+import { buildModules, BoundModule } from './modules';
+import { AnonPrimitives } from './anonymizer';
+import type { Emit } from './sdk';
+import type { Policy } from '../anonymize/policy';
+
+const POSITION_FD = 4;
+const CHUNK_PACKETS = 4096;
+const BATCH_RECORDS = 256;
+const TIMER_US = 1_000_000;
+
+type Keys = Record<(typeof childKeyOrder)[number], SecretKey>;
+
+function send(m: FromChild): void {
+  process.send!(m);
+}
+
+async function readKeys(): Promise<Keys> {
+  const want = childKeyOrder.length * 32;
+  const chunks: Buffer[] = [];
+  let have = 0;
+  for await (const c of process.stdin) {
+    chunks.push(c as Buffer);
+    have += (c as Buffer).length;
+  }
+  if (have !== want) throw new Error(`analysis expected ${want} key bytes on stdin, got ${have}`);
+  const all = Buffer.concat(chunks);
+  for (const c of chunks) c.fill(0);
+  const keys = {} as Keys;
+  childKeyOrder.forEach((name, i) => { keys[name] = SecretKey.fromBytes(all.subarray(i * 32, (i + 1) * 32)); });
+  all.fill(0);
+  return keys;
+}
+
+class Runtime {
+  private readonly view = new PacketView();
+  private readonly modules: BoundModule[];
+  private readonly addresses: AddressCollector;
+  private readonly quarantine: Set<number>;
+  private readonly posBuf = Buffer.alloc(8);
+  private readonly queue: SegmentMessage[] = [];
+  private finishing = false;
+  private busy = false;
+
+  // The segment being worked through.
+  private seg: SegmentMessage | null = null;
+  private body: Buffer | null = null;
+  private off = 0;
+  private index = 0;
+  private segPackets = 0;
+
+  // Places.
+  private pos = 0;
+  private ord = 0;
+  private committed: Place;
+  private batch: OutRecord[] = [];
+  private lastPlace: Place = { pos: -1, ord: -1 };
+  private nextTimerUs = -1;
+  private lastTsUs = 0;
+  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0 };
+  private readonly emit: Emit;
+
+  constructor(private readonly init: InitMessage, private readonly keys: Keys) {
+    this.committed = init.committed;
+    this.quarantine = new Set(init.quarantine);
+    this.addresses = new AddressCollector(keys.egress);
+    this.emit = {
+      flow: (r) => this.record(RecordType.FLOW, r as unknown as Record<string, unknown>),
+      dns: (r) => this.record(RecordType.DNS, r as unknown as Record<string, unknown>),
+      packet: (rec, len) => this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len))),
+    };
+    const prim = new AnonPrimitives(keys);
+    this.modules = buildModules(init.outputs, init.policy as Policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit, init.module);
+  }
+
+  private record(type: number, body: Record<string, unknown> | Uint8Array): void {
+    const ord = this.ord++;
+    if (this.committed.pos > this.pos || (this.committed.pos === this.pos && this.committed.ord >= ord)) {
+      this.counters.suppressed++;
+      return;
+    }
+    this.batch.push({ type, body });
+    this.lastPlace = { pos: this.pos, ord };
+  }
+
+  private flush(): void {
+    const hashes = this.addresses.take();
+    if (hashes) send({ t: 'addresses', hashes });
+    if (this.batch.length === 0) return;
+    send({ t: 'records', records: this.batch, last: this.lastPlace });
+    this.committed = this.lastPlace;
+    this.batch = [];
+  }
+
+  enqueue(m: SegmentMessage): void {
+    this.queue.push(m);
+    this.pump();
+  }
+
+  finish(): void {
+    this.finishing = true;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy) return;
+    this.busy = true;
+    setImmediate(() => this.step());
+  }
+
+  private step(): void {
+    this.busy = false;
+    if (!this.seg) {
+      const next = this.queue.shift();
+      if (next) this.open(next);
+      else if (this.finishing) return this.end();
+      else return;
+    }
+    if (this.seg) this.work();
+    this.pump();
+  }
+
+  private open(m: SegmentMessage): void {
+    let sealed: Buffer;
+    try {
+      sealed = fs.readFileSync(m.path);
+    } catch {
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {} });
+      return;
+    }
+    const opened = openSegment(this.keys.spool, sealed, m.seq);
+    if ('error' in opened) {
+      this.counters.segmentsSkipped++;
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {} });
+      return;
+    }
+    this.seg = m;
+    this.body = opened.body;
+    this.off = 0;
+    this.index = 0;
+    this.segPackets = 0;
+  }
+
+  /** Up to CHUNK_PACKETS packets, then back to the event loop for IPC and heartbeats. */
+  private work(): void {
+    const body = this.body!;
+    const seq = this.seg!.seq;
+    const careful = seq <= this.init.carefulUntilSeq;
+    const v = this.view;
+    let n = 0;
+    while (n < CHUNK_PACKETS && this.off + 16 <= body.length) {
+      const sec = body.readUInt32LE(this.off);
+      const usec = body.readUInt32LE(this.off + 4);
+      const caplen = body.readUInt32LE(this.off + 8);
+      const origLen = body.readUInt32LE(this.off + 12);
+      const start = this.off + 16;
+      const end = Math.min(start + caplen, body.length);
+      this.off = end;
+      const pos = position(seq, this.index++);
+      n++;
+      if (this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
+      if (careful) { this.posBuf.writeDoubleLE(pos, 0); fs.writeSync(POSITION_FD, this.posBuf); }
+      this.pos = pos;
+      this.ord = 0;
+      const tsUs = sec * 1e6 + usec;
+      this.lastTsUs = tsUs;
+      try {
+        if (this.nextTimerUs < 0) this.nextTimerUs = tsUs + TIMER_US;
+        else if (tsUs >= this.nextTimerUs) {
+          this.nextTimerUs = tsUs + TIMER_US;
+          for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
+        }
+        decodePacket(this.init.linkType, body, start, end - start, origLen, v);
+        this.addresses.note(v, body);
+        for (const b of this.modules) b.module.onPacket(v, body, tsUs, b.emit);
+      } catch (e) {
+        // Name the packet on the position pipe before dying: the supervisor
+        // quarantines it if the restarted analysis dies on it again.
+        this.posBuf.writeDoubleLE(pos, 0);
+        fs.writeSync(POSITION_FD, this.posBuf);
+        // The error's text may quote packet data: only its class is reported.
+        process.stderr.write(`analysis: a module failed (${e instanceof Error ? e.name : typeof e}) at ${describePosition(pos)}\n`);
+        process.exit(70);
+      }
+      this.counters.packets++;
+      this.segPackets++;
+      if (this.batch.length >= BATCH_RECORDS) this.flush();
+    }
+    if (this.off + 16 > body.length) {
+      this.flush();
+      send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(v.counters) });
+      this.seg = null;
+      this.body = null;
+    }
+  }
+
+  private end(): void {
+    // End-of-run records get places after every packet position.
+    this.pos = Number.MAX_SAFE_INTEGER;
+    this.ord = 0;
+    for (const b of this.modules) b.module.onEnd?.(this.lastTsUs, b.emit);
+    this.flush();
+    send({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) } });
+    setImmediate(() => process.exit(0));
+  }
+}
+
+async function main(): Promise<void> {
+  const keys = await readKeys();
+  let runtime: Runtime | null = null;
+  process.on('message', (m: ToChild) => {
+    if (m.t === 'init') {
+      runtime = new Runtime(m, keys);
+      setInterval(() => send({ t: 'heartbeat' }), Math.max(50, Math.floor(m.heartbeatMs))).unref();
+      send({ t: 'ready' });
+    } else if (m.t === 'segment') runtime?.enqueue(m);
+    else if (m.t === 'finish') runtime?.finish();
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`analysis: ${e.message}\n`);
+  process.exit(71);
+});

@@ -1,0 +1,86 @@
+// The messages between the supervisor and the analysis process. The analysis runs
+// with no file writes, no child processes and no network: this IPC channel (Node's
+// "advanced" serialization, so Buffers pass as bytes) is its only way out, plus two
+// pipes: stdin carries its subkeys once at start, fd 4 carries packet positions.
+import type { Output } from '../supervisor/config';
+
+/**
+ * A packet's position in the run: segment sequence × 2^20 + index in the segment.
+ * The capture thread closes a segment at maxRecordsPerSegment records whatever its
+ * size, so an index always fits; positions stay exact doubles up to segment 2^33.
+ */
+export const positionStride = 2 ** 20;
+export const maxRecordsPerSegment = positionStride - 1;
+export function position(seq: number, index: number): number {
+  return seq * positionStride + index;
+}
+export function describePosition(pos: number): string {
+  return `segment ${Math.floor(pos / positionStride)} packet ${pos % positionStride}`;
+}
+
+/**
+ * Every record the analysis emits has a place: the packet that caused it (or the
+ * end-of-run position) and its ordinal among the records of that packet. Replays
+ * after a restart are deterministic, so a place identifies a record across restarts:
+ * the supervisor commits places, and a restarted analysis emits nothing at or before
+ * the last committed one.
+ */
+export interface Place {
+  pos: number;
+  ord: number;
+}
+export function placeAfter(a: Place, b: Place): boolean {
+  return a.pos > b.pos || (a.pos === b.pos && a.ord > b.ord);
+}
+export const noPlace: Place = { pos: -1, ord: -1 };
+
+/** Subkeys sent on stdin, in this order, 32 bytes each. */
+export const childKeyOrder = ['spool', 'address', 'mac', 'ident', 'time', 'flow', 'egress'] as const;
+
+export interface InitMessage {
+  t: 'init';
+  linkType: number;
+  outputs: Output[];
+  /** Validated policy object. */
+  policy: unknown;
+  flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
+  /** Emit nothing at or before this place. */
+  committed: Place;
+  /** Positions to skip: packets that crashed the analysis twice. */
+  quarantine: number[];
+  /** Write each packet's position to fd 4 before processing it, up to this segment. */
+  carefulUntilSeq: number;
+  /** A researcher's module to load (path), or null for the built-in analyses only. */
+  module: string | null;
+  heartbeatMs: number;
+}
+
+export interface SegmentMessage {
+  t: 'segment';
+  seq: number;
+  path: string;
+  /** True when this segment is re-read only to rebuild state after a restart. */
+  replay: boolean;
+}
+
+export interface FinishMessage {
+  t: 'finish';
+}
+
+export type ToChild = InitMessage | SegmentMessage | FinishMessage;
+
+export interface OutRecord {
+  type: number;
+  body: Record<string, unknown> | Uint8Array;
+}
+
+export type FromChild =
+  | { t: 'ready' }
+  | { t: 'heartbeat' }
+  /** Keyed hashes (8 bytes each) of raw addresses first seen since the last message. */
+  | { t: 'addresses'; hashes: Uint8Array }
+  /** Records in order; `last` is the place of the last one. */
+  | { t: 'records'; records: OutRecord[]; last: Place }
+  /** A segment fully analysed (or skipped): its records were all sent before this. */
+  | { t: 'segmentDone'; seq: number; packets: number; skipped: 'auth' | 'format' | 'torn' | 'gone' | null; decodeCounters: Record<string, number> }
+  | { t: 'finished'; counters: Record<string, number> };

@@ -1,0 +1,65 @@
+// Which analyses run: for each output level of the policy, the built-in analyses that
+// run.json "outputs" and the level both name, each with the level's anonymizer; plus an
+// optional researcher's module loaded from a file (inside the sandbox, read-only).
+import type { Output } from '../supervisor/config';
+import type { Policy } from '../anonymize/policy';
+import type { AnalysisModule, Emit, ModuleContext, ModuleFactory } from './sdk';
+import { AnonPrimitives, bindAnonymizer } from './anonymizer';
+import { flowsModule } from './builtin/flows';
+import { dnsModule } from './builtin/dns';
+import { packetsModule } from './builtin/packets';
+
+const builtIns: Record<Output, ModuleFactory> = {
+  flows: flowsModule,
+  dns: dnsModule,
+  packets: packetsModule,
+};
+
+export interface BoundModule {
+  module: AnalysisModule;
+  emit: Emit;
+}
+
+/** Tags flow and DNS records with their level when the policy has more than one. */
+function levelEmit(emit: Emit, level: string | null): Emit {
+  if (level === null) return emit;
+  return {
+    flow: (r) => emit.flow({ ...r, level }),
+    dns: (r) => emit.dns({ ...r, level }),
+    packet: (r, n) => emit.packet(r, n),
+  };
+}
+
+export function buildModules(outputs: Output[], policy: Policy, prim: AnonPrimitives, base: Omit<ModuleContext, 'anon' | 'policy' | 'fields' | 'prim'>, emit: Emit, researcherModule: string | null): BoundModule[] {
+  const levels = Object.entries(policy.levels);
+  const tagged = levels.length > 1;
+  const out: BoundModule[] = [];
+  let packetsTaken = false;
+  for (const [name, level] of levels) {
+    const ctx: ModuleContext = { ...base, anon: bindAnonymizer(prim, policy, level.fields), policy, fields: level.fields, prim };
+    for (const o of outputs) {
+      if (!level.outputs.includes(o)) continue;
+      // One trace.pcap per run: the first level that asks for packets gets them.
+      if (o === 'packets') { if (packetsTaken) continue; packetsTaken = true; }
+      out.push({ module: builtIns[o](ctx), emit: levelEmit(emit, tagged ? name : null) });
+    }
+  }
+  if (researcherModule) {
+    const first = levels[0][1];
+    const ctx: ModuleContext = { ...base, anon: bindAnonymizer(prim, policy, first.fields), policy, fields: first.fields, prim };
+    out.push({ module: loadResearcherModule(researcherModule, ctx), emit });
+  }
+  return out;
+}
+
+export function loadResearcherModule(file: string, ctx: ModuleContext): AnalysisModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exported = require(file) as ModuleFactory | { default?: ModuleFactory };
+  const factory = typeof exported === 'function' ? exported : exported.default;
+  if (typeof factory !== 'function') {
+    throw new Error(`analysis module ${file} must export a function made with defineModule(ctx => ({ name, onPacket }))`);
+  }
+  const m = factory(ctx);
+  if (!m || typeof m.onPacket !== 'function') throw new Error(`analysis module ${file}: its factory must return an object with onPacket(view, buf, tsUs, emit)`);
+  return m;
+}

@@ -1,0 +1,65 @@
+// The SDK for analysis modules: the built-in analyses (flows, dns, packets) and a
+// researcher's own module are written against exactly this. A module sees decoded
+// views of raw packets inside the sealed analysis process; everything it emits goes
+// through the supervisor's egress guard before it can leave the box, so a module that
+// tries to emit a raw address is refused and counted.
+import type { PacketView } from './decode/packetView';
+import type { FlowRecord, DnsRecord } from '../channel/records';
+import type { AnonPrimitives } from './anonymizer';
+import type { FieldActions } from '../anonymize/policy';
+
+/** Anonymization bound to this run's keys and policy. */
+export interface Anonymizer {
+  /** Prefix-preserving (Crypto-PAn) text form of the address at buf[off..off+len). */
+  addr(buf: Buffer, off: number, len: 4 | 16): string;
+  /** Rewrites an address in place (packets output). */
+  addrInPlace(buf: Buffer, off: number, len: 4 | 16): void;
+  /** Keyed permutation of a MAC address in place, keeping the multicast and local bits. */
+  macInPlace(buf: Buffer, off: number): void;
+  /** Keyed hash of a DNS name; the policy says how many suffix labels stay readable. */
+  name(labels: string): string;
+  /** A timestamp shifted by the run's secret origin and coarsened as the policy says. */
+  time(us: number): number;
+  /** Keyed 32-bit offset for a flow direction's TCP sequence numbers. */
+  flowOffset(key: Buffer): number;
+}
+
+/** Typed record emitters. The runtime gives each record its place for crash-safe replay. */
+export interface Emit {
+  flow(record: FlowRecord): void;
+  dns(record: DnsRecord): void;
+  /** One packet as a pcap record (16-byte little-endian header + bytes); copied at once. */
+  packet(record: Buffer, length: number): void;
+}
+
+export interface ModuleContext {
+  anon: Anonymizer;
+  linkType: number;
+  /** The run's flows settings (maxFlows, idleSeconds, activeSeconds). */
+  flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
+  /** The validated policy, for modules that need to read it. */
+  policy: unknown;
+  /** This level's field actions and the keyed primitives, for header rewriting. */
+  fields: FieldActions;
+  prim: AnonPrimitives;
+}
+
+export interface AnalysisModule {
+  readonly name: string;
+  /**
+   * Called for every packet in capture order. `view` and `buf` are reused for the next
+   * packet: copy what you keep. Throwing quarantines the packet (after a retry).
+   */
+  onPacket(view: PacketView, buf: Buffer, tsUs: number, emit: Emit): void;
+  /** Called about once per second of packet time, for timeouts. */
+  onTimer?(tsUs: number, emit: Emit): void;
+  /** Called once at the end of the run: flush what is left. */
+  onEnd?(tsUs: number, emit: Emit): void;
+}
+
+/** What a researcher's module file exports (module.exports = defineModule(...)). */
+export type ModuleFactory = (ctx: ModuleContext) => AnalysisModule;
+
+export function defineModule(factory: ModuleFactory): ModuleFactory {
+  return factory;
+}

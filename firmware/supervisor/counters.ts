@@ -1,0 +1,15 @@
+// The run's own counters: what STATUS, the progress log line and END report.
+// captured = spooled + spoolDropped; spooled = analysed + quarantined + lost to
+// failed segment authentication. Any other difference is a bug the tests look for.
+export class RunCounters {
+  captured = 0;
+  spooled = 0;
+  spoolDropped = 0;
+  spoolAuthFailures = 0;
+  analysed = 0;
+  quarantined = 0;
+  egressRefused = 0;
+  analysisRestarts = 0;
+  segmentsSealed = 0;
+  records: Record<string, number> = {};
+}

@@ -1,0 +1,67 @@
+// STATUS every second (from systeminformation and the pipeline's own counters) and a
+// progress line in the operator log every ten seconds.
+import type { StatusRecord } from '../channel/records';
+import type { RunCounters } from './counters';
+import { OperatorLog, count } from './oplog';
+import { sampleHealth } from './health';
+
+export interface PipelineView {
+  state: string;
+  spoolFill: number;
+  kernelDropped: number;
+  backlog: number;
+  counters: RunCounters;
+}
+
+const PROGRESS_EVERY_MS = 10_000;
+
+export class StatusReporter {
+  private timer: NodeJS.Timeout | null = null;
+  private lastProgress = 0;
+  private sampling = false;
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly log: OperatorLog,
+    private readonly view: () => PipelineView,
+    private readonly emit: (s: StatusRecord) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.everyMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.sampling) return; // a slow probe never piles up
+    this.sampling = true;
+    const h = await sampleHealth();
+    this.sampling = false;
+    if (!this.timer) return;
+    const v = this.view();
+    const c = v.counters;
+    this.emit({
+      uptimeMs: this.log.uptimeMs(),
+      state: v.state,
+      cpuPercent: h.cpuPercent,
+      memUsedBytes: h.memUsedBytes,
+      memTotalBytes: h.memTotalBytes,
+      spoolFill: Math.round(v.spoolFill * 1000) / 1000,
+      captured: c.captured,
+      kernelDropped: v.kernelDropped,
+      spoolDropped: c.spoolDropped,
+      analysed: c.analysed,
+      quarantined: c.quarantined,
+      channelBacklogBytes: v.backlog,
+    });
+    const now = this.log.uptimeMs();
+    if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
+      this.lastProgress = now;
+      this.log.info(`progress: captured ${count(c.captured)}, analysed ${count(c.analysed)}, dropped ${count(c.spoolDropped + v.kernelDropped)}, spool ${(v.spoolFill * 100).toFixed(0)}% full, line backlog ${count(v.backlog)} bytes, cpu ${h.cpuPercent}%`);
+    }
+  }
+}
