@@ -1,11 +1,63 @@
-import { Command } from './command';
+// sealtap receive: the workstation end of the results line.
+import { Command, parseArgs, UsageError } from './command';
+import { receive } from '../receiver/receive';
+
+const help = `usage: sealtap receive <tty|file> --out DIR [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
+
+Reads the box's results line — a tty wired to the box, or a recording of the line —
+and writes into DIR:
+  trace.pcap    anonymized packet headers (link type from the box's BOOT record)
+  flows.ipfix   flows as IPFIX (RFC 7011) messages, standard information elements
+  flows.jsonl   one flow record (JSON) per line
+  dns.jsonl     one DNS record (JSON) per line
+  log.txt       the box's operator log, RFC 5424 lines (host time, device uptime)
+  summary.json  box counters from END, records per type, frames, bad and missing frames
+  line.raw      a raw recording of everything read (can be given back to receive)
+
+A file is read to its end. A tty is read until Ctrl-C / SIGTERM (the files are
+finished and the exit code is 0), or with --until-end until the box's END record.
+
+options:
+  --out DIR        output directory (created if missing)
+  --baud N         tty speed, default 115200
+  --follow         print the operator log as it arrives and a status line
+  --until-end      stop after the END record of the session
+  --ipfix URL      also send the IPFIX messages to a collector, e.g. udp://127.0.0.1:4739
+`;
 
 export const receiveCommand: Command = {
   name: 'receive',
-  summary: '(being built)',
-  help: 'usage: sealtap receive',
-  async main() {
-    process.stderr.write('sealtap receive: not available in this build\n');
-    return 1;
+  summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files',
+  help,
+  async main(argv: string[]): Promise<number> {
+    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix'], ['follow', 'until-end']);
+    if (rest.length !== 1) throw new UsageError('receive needs exactly one tty or file (see --help)');
+    const out = opts.get('out');
+    if (!out) throw new UsageError('receive needs --out DIR');
+    const baud = opts.has('baud') ? Number(opts.get('baud')) : 115200;
+    if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`--baud ${opts.get('baud')} is not a positive integer`);
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    try {
+      const s = await receive({
+        input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
+        ipfix: opts.get('ipfix'), signal: ac.signal,
+      });
+      if (!opts.has('follow')) {
+        const recs = Object.entries(s.records).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+        process.stdout.write(
+          `received ${s.frames} frames (${s.badFrames} bad, ${s.missingFrames} missing), records: ${recs}\n` +
+          (s.complete ? `box: captured ${s.captured}, analysed ${s.analysed}, kernel dropped ${s.kernelDropped}, spool dropped ${s.spoolDropped}, quarantined ${s.quarantined}\n`
+            : 'no END record: the run did not finish on this line (or its end was lost)\n') +
+          `files in ${out}\n`,
+        );
+      }
+      return 0;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
   },
 };

@@ -1,0 +1,181 @@
+// The frame format of the results line: encoder, decoder and constants in one place.
+//
+//   line  = frame*            frame = COBS(header ‖ payload ‖ crc) 0x00
+//   header (16 bytes, big-endian):
+//     0      version (high 4 bits) | flags (low 4 bits)
+//     1      record type (records.ts RecordType)
+//     2..9   session id (random per boot)
+//     10..13 sequence number, u32, +1 per frame of the session, starting at 0
+//     14..15 payload length in bytes as carried (after deflate)
+//   crc     = CRC-32C of header ‖ payload, u32 big-endian
+//   payload = if FLAG_DEFLATED: raw deflate (RFC 1951) of the body, else the body
+//   body    = FLAG_FRAGMENT clear: (u16 length ‖ record)+, all of the header's type
+//             FLAG_FRAGMENT set:   u32 record length ‖ u32 offset ‖ bytes of one record
+// docs/channel.md has the same layout with examples. Changing any offset or constant
+// here is a new FRAME_VERSION: receivers refuse versions they do not know.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { cobsDecode, cobsEncode } from './cobs';
+import { crc32c } from './crc32c';
+import { recordTypeName } from './records';
+
+export const FRAME_VERSION = 1;
+export const HEADER_BYTES = 16;
+export const CRC_BYTES = 4;
+export const SESSION_BYTES = 8;
+/** Body size the framer aims for: big enough for deflate to help, small enough that one bad byte loses little. */
+export const TARGET_BODY_BYTES = 1024;
+/** A record longer than this is carried in fragments. */
+export const MAX_UNFRAGMENTED_RECORD = TARGET_BODY_BYTES - 2;
+export const FRAGMENT_CHUNK_BYTES = TARGET_BODY_BYTES - 8;
+/** Decoders refuse longer payloads/bodies: bounds memory against a corrupted or hostile line. */
+export const MAX_PAYLOAD_BYTES = 4096;
+export const MAX_BODY_BYTES = 8192;
+/** Largest record a receiver reassembles from fragments (a PACKET of 256 KiB plus its header). */
+export const MAX_RECORD_BYTES = 262144 + 16;
+
+export const FLAG_DEFLATED = 0x1;
+export const FLAG_ENCRYPTED = 0x2;
+export const FLAG_FEC = 0x4;
+export const FLAG_FRAGMENT = 0x8;
+
+export interface FrameFields {
+  flags: number;
+  type: number;
+  session: Buffer;
+  seq: number;
+  payload: Buffer;
+}
+
+export interface DecodedFrame extends FrameFields {
+  /** header ‖ payload ‖ crc as it was on the line (before COBS): what checkpoints hash. */
+  raw: Buffer;
+}
+
+/** Why a block between two delimiters is not a frame; the receiver counts each reason. */
+export type FrameError = 'cobs' | 'short' | 'crc' | 'version' | 'length' | 'type';
+
+/** header ‖ payload ‖ crc, before COBS. */
+export function buildFrame(f: FrameFields): Buffer {
+  if (f.session.length !== SESSION_BYTES) throw new Error(`session id must be ${SESSION_BYTES} bytes, got ${f.session.length}`);
+  if (f.payload.length > MAX_PAYLOAD_BYTES) throw new Error(`frame payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  const raw = Buffer.allocUnsafe(HEADER_BYTES + f.payload.length + CRC_BYTES);
+  raw[0] = (FRAME_VERSION << 4) | (f.flags & 0x0f);
+  raw[1] = f.type;
+  f.session.copy(raw, 2);
+  raw.writeUInt32BE(f.seq >>> 0, 10);
+  raw.writeUInt16BE(f.payload.length, 14);
+  f.payload.copy(raw, HEADER_BYTES);
+  const end = HEADER_BYTES + f.payload.length;
+  raw.writeUInt32BE(crc32c(raw, 0, end), end);
+  return raw;
+}
+
+/** What goes on the line for one frame: COBS(raw) followed by the 0x00 delimiter. */
+export function frameToWire(raw: Buffer): Buffer {
+  const enc = cobsEncode(raw);
+  const wire = Buffer.allocUnsafe(enc.length + 1);
+  enc.copy(wire, 0);
+  wire[enc.length] = 0;
+  return wire;
+}
+
+/** Decodes the bytes between two 0x00 delimiters (delimiters excluded). */
+export function decodeFrame(block: Uint8Array): DecodedFrame | FrameError {
+  const raw = cobsDecode(block);
+  if (raw === null) return 'cobs';
+  if (raw.length < HEADER_BYTES + CRC_BYTES) return 'short';
+  const end = raw.length - CRC_BYTES;
+  if (crc32c(raw, 0, end) !== raw.readUInt32BE(end)) return 'crc';
+  if (raw[0] >> 4 !== FRAME_VERSION) return 'version';
+  const len = raw.readUInt16BE(14);
+  if (len !== end - HEADER_BYTES || len > MAX_PAYLOAD_BYTES) return 'length';
+  const type = raw[1];
+  if (recordTypeName[type] === undefined) return 'type';
+  return {
+    flags: raw[0] & 0x0f,
+    type,
+    session: raw.subarray(2, 10),
+    seq: raw.readUInt32BE(10),
+    payload: raw.subarray(HEADER_BYTES, end),
+    raw,
+  };
+}
+
+/** Body of a batch frame: each record with a u16 length prefix. */
+export function packRecords(records: Buffer[]): Buffer {
+  let n = 0;
+  for (const r of records) {
+    if (r.length > MAX_UNFRAGMENTED_RECORD) throw new Error(`record of ${r.length} bytes must be fragmented`);
+    n += 2 + r.length;
+  }
+  const body = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (const r of records) {
+    body.writeUInt16BE(r.length, o);
+    r.copy(body, o + 2);
+    o += 2 + r.length;
+  }
+  return body;
+}
+
+/** Splits a batch body back into records; null if a length runs past the end. */
+export function unpackRecords(body: Buffer): Buffer[] | null {
+  const out: Buffer[] = [];
+  let o = 0;
+  while (o < body.length) {
+    if (o + 2 > body.length) return null;
+    const len = body.readUInt16BE(o);
+    if (o + 2 + len > body.length) return null;
+    out.push(body.subarray(o + 2, o + 2 + len));
+    o += 2 + len;
+  }
+  return out;
+}
+
+/** Bodies of the fragment frames that carry one long record, in order. */
+export function fragmentRecord(record: Buffer, chunk = FRAGMENT_CHUNK_BYTES): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off < record.length; off += chunk) {
+    const piece = record.subarray(off, Math.min(record.length, off + chunk));
+    const body = Buffer.allocUnsafe(8 + piece.length);
+    body.writeUInt32BE(record.length, 0);
+    body.writeUInt32BE(off, 4);
+    piece.copy(body, 8);
+    out.push(body);
+  }
+  return out;
+}
+
+export interface Fragment {
+  total: number;
+  offset: number;
+  bytes: Buffer;
+}
+
+export function parseFragment(body: Buffer): Fragment | null {
+  if (body.length < 8) return null;
+  const total = body.readUInt32BE(0);
+  const offset = body.readUInt32BE(4);
+  const bytes = body.subarray(8);
+  if (total > MAX_RECORD_BYTES || offset + bytes.length > total || bytes.length === 0) return null;
+  return { total, offset, bytes };
+}
+
+/** Deflates a body when that makes it shorter (never across frames: each frame inflates alone). */
+export function compressBody(body: Buffer): { payload: Buffer; flags: number } {
+  if (body.length >= 64) {
+    const z = deflateRawSync(body, { level: 6 });
+    if (z.length < body.length) return { payload: z, flags: FLAG_DEFLATED };
+  }
+  return { payload: body, flags: 0 };
+}
+
+/** The body of a decoded frame, or null if the deflate stream is bad or too large. */
+export function frameBody(f: FrameFields): Buffer | null {
+  if (!(f.flags & FLAG_DEFLATED)) return f.payload;
+  try {
+    return inflateRawSync(f.payload, { maxOutputLength: MAX_BODY_BYTES });
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,97 @@
+// FrameSequencer: turns outbox records into numbered frames, keeps the hash chain and
+// emits signed CHECKPOINT frames, and produces END last. One per session.
+import { RecordType, recordTypeName } from './records';
+import { Outbox } from './outbox';
+import {
+  buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
+  FLAG_FRAGMENT, MAX_UNFRAGMENTED_RECORD, TARGET_BODY_BYTES,
+} from './frame';
+import { chainHash, checkpointMessage, CheckpointRecord, frameDigest, ZERO_HASH } from './checkpoint';
+
+export class FrameSequencer {
+  private seq = 0;
+  private frames = 0;
+  private readonly counts: Record<string, number> = {};
+  private digests: Buffer[] = [];
+  private firstUncovered = 0;
+  private prevHash: Buffer = ZERO_HASH;
+  private end: Buffer | null = null;
+  private endSent = false;
+
+  constructor(
+    private readonly session: Buffer,
+    private readonly signer: { sign(msg: Buffer): Buffer },
+    private readonly checkpointEveryFrames: number,
+  ) {}
+
+  framesSent(): number {
+    return this.frames;
+  }
+
+  recordsSent(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  /** Frames sent since the last CHECKPOINT (not yet covered by a signature). */
+  uncovered(): number {
+    return this.digests.length;
+  }
+
+  /** END goes out after everything in the outbox and after a final CHECKPOINT. */
+  setEnd(body: Buffer): void {
+    this.end = body;
+  }
+
+  endWritten(): boolean {
+    return this.endSent;
+  }
+
+  /**
+   * Wire bytes of the next frame(s) to write, or null if there is nothing to send.
+   * `timeForCheckpoint` asks for a CHECKPOINT now if any frame is uncovered.
+   */
+  next(outbox: Outbox, timeForCheckpoint: boolean): Buffer | null {
+    const n = this.digests.length;
+    if (n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
+    const type = outbox.nextType();
+    if (type >= 0) return this.recordFrames(type, outbox.takeBatch(type, TARGET_BODY_BYTES));
+    if (this.end && !this.endSent) {
+      if (n > 0) return this.checkpointFrame();
+      this.endSent = true;
+      return this.recordFrames(RecordType.END, [this.end]);
+    }
+    return null;
+  }
+
+  private recordFrames(type: number, records: Buffer[]): Buffer {
+    const name = recordTypeName[type];
+    this.counts[name] = (this.counts[name] ?? 0) + records.length;
+    if (records.length === 1 && records[0].length > MAX_UNFRAGMENTED_RECORD) {
+      return Buffer.concat(fragmentRecord(records[0]).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
+    }
+    return this.frame(type, packRecords(records), 0);
+  }
+
+  private checkpointFrame(): Buffer {
+    const hash = chainHash(this.prevHash, this.digests);
+    const firstSeq = this.firstUncovered;
+    const lastSeq = this.firstUncovered + this.digests.length - 1;
+    const sig = this.signer.sign(checkpointMessage(this.session, firstSeq, lastSeq, this.prevHash, hash));
+    const cp: CheckpointRecord = { firstSeq, lastSeq, prev: this.prevHash.toString('hex'), hash: hash.toString('hex'), sig: sig.toString('hex') };
+    this.prevHash = hash;
+    this.digests = [];
+    this.counts.CHECKPOINT = (this.counts.CHECKPOINT ?? 0) + 1;
+    const wire = this.frame(RecordType.CHECKPOINT, packRecords([Buffer.from(JSON.stringify(cp))]), 0, false);
+    this.firstUncovered = this.seq;
+    return wire;
+  }
+
+  private frame(type: number, body: Buffer, extraFlags: number, chained = true): Buffer {
+    const { payload, flags } = compressBody(body);
+    const raw = buildFrame({ flags: flags | extraFlags, type, session: this.session, seq: this.seq, payload });
+    this.seq = (this.seq + 1) >>> 0;
+    this.frames++;
+    if (chained) this.digests.push(frameDigest(raw));
+    return frameToWire(raw);
+  }
+}

@@ -1,0 +1,88 @@
+// Opens the results line for writing only. The box never reads it: a line that can be
+// read is a way in (invariant 2). That is why this does not use the `serialport`
+// package (it always opens read-write) nor `stty -F` (which opens the device to read).
+import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { isatty } from 'node:tty';
+
+export interface WriteOnlyLine {
+  fd: number;
+  /** 'tty' for a serial/USB device (paced at baud/10 bytes/s), 'file' for a recording. */
+  kind: 'tty' | 'file';
+  path: string;
+  baud: number;
+}
+
+/**
+ * Opens `path` O_WRONLY|O_NOCTTY|O_NONBLOCK and, if it is a tty, sets raw mode with the
+ * receiver disabled (-cread) and no flow control, so a peer can neither send us bytes
+ * nor stop our output. A path that is not a tty is created/truncated as a recording of
+ * the line (development and tests). A USB gadget tty (ttyGS*) with no host attached
+ * opens fine; its writes return EAGAIN until a host drains it.
+ */
+export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
+  if (!path) throw new Error('results line path is empty: set channel.path in run.json to a tty (e.g. /dev/ttyS1) or a file');
+  if (!Number.isInteger(baud) || baud <= 0) throw new Error(`results line baud ${baud} is not a positive integer: set channel.baud in run.json (e.g. 115200)`);
+  const C = fs.constants;
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw lineError(path, e);
+  }
+  if (st && st.isCharacterDevice()) {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, C.O_WRONLY | C.O_NOCTTY | C.O_NONBLOCK);
+    } catch (e) {
+      throw lineError(path, e);
+    }
+    if (isatty(fd)) {
+      setRawTermios(fd, path, baud);
+      return { fd, kind: 'tty', path, baud };
+    }
+    return { fd, kind: 'file', path, baud };
+  }
+  if (st && st.isDirectory()) throw new Error(`results line ${path} is a directory: give a tty device or a file name`);
+  if (!st && path.startsWith('/dev/')) {
+    throw new Error(`results line ${path} does not exist: check the board's results tty (board.json) or plug in the USB/serial adapter`);
+  }
+  try {
+    const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND, 0o644);
+    return { fd, kind: 'file', path, baud };
+  } catch (e) {
+    throw lineError(path, e);
+  }
+}
+
+function setRawTermios(fd: number, path: string, baud: number): void {
+  // stty works on its stdin; handing it our write-only fd sets termios (an ioctl, which
+  // needs no read access) without anyone opening the device for reading.
+  const r = spawnSync('stty', ['raw', '-echo', '-cread', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)], {
+    stdio: [fd, 'ignore', 'pipe'],
+  });
+  if (r.error || r.status !== 0) {
+    fs.closeSync(fd);
+    const why = r.error ? r.error.message : String(r.stderr).trim();
+    throw new Error(`cannot set ${path} to raw ${baud} baud (${why}): check that the baud rate is one the tty supports`);
+  }
+}
+
+function lineError(path: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return new Error(`results line ${path} does not exist: check channel.path in run.json`);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new Error(`results line ${path} is not writable (${code}): fix its permissions or choose another path`);
+    case 'EBUSY':
+      return new Error(`results line ${path} is busy (EBUSY): another program holds it; stop that program (e.g. a getty) first`);
+    case 'ENXIO':
+    case 'ENODEV':
+      return new Error(`results line ${path} has no device behind it (${code}): check the adapter or the board's tty name`);
+    default:
+      return new Error(`cannot open results line ${path}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,241 @@
+// openChannel: the box's side of the results line. Records go into the bounded outbox;
+// the framer takes them out only as fast as the line drains (baud/10 bytes/s on a tty),
+// so the backlog sits in the outbox — where it is counted and dropped by priority — and
+// never in the kernel's tty buffer. Nothing here ever blocks the event loop.
+import * as fs from 'node:fs';
+import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
+import { MemoryOutbox, Outbox } from './outbox';
+import { openWriteOnlyTty, WriteOnlyLine } from './tty';
+import { FrameSequencer } from './sequencer';
+
+
+export interface ChannelSigner {
+  publicKey: Buffer;
+  sign(msg: Buffer): Buffer;
+}
+
+export interface ChannelOptions {
+  path: string;
+  baud: number;
+  outboxBytes: number;
+  bootEveryMs: number;
+  /** 8 random bytes, new every boot. */
+  session: Buffer;
+  boot: BootRecord;
+  /** Signs CHECKPOINT records with the per-boot Ed25519 key (the supervisor keeps the key). */
+  signer: ChannelSigner;
+  /** Reserved: repair frames are not produced yet (docs/channel.md). */
+  fec?: boolean;
+  now?: () => number;
+  /** A CHECKPOINT after this many frames… */
+  checkpointEveryFrames?: number;
+  /** …or after this long with frames not yet covered. */
+  checkpointEveryMs?: number;
+}
+
+export interface ChannelStats {
+  backlogBytes: number;
+  framesSent: number;
+  bytesWritten: number;
+  recordsSent: Record<string, number>;
+  dropped: Record<string, number>;
+  /** Writes that failed with something other than EAGAIN (e.g. EIO when a USB host goes away). */
+  writeErrors: number;
+}
+
+export interface Channel {
+  /** Queues one record; false if it was dropped (counted in stats().dropped). */
+  send(type: RecordType, body: object | Buffer): boolean;
+  stats(): ChannelStats;
+  /** Drains for at most drainMs, sends END (with the channel's own record and drop counts), closes the line. */
+  close(end: EndRecord, drainMs: number): Promise<{ drained: boolean; leftBytes: number }>;
+}
+
+const EAGAIN_RETRY_MS = 20;
+const ERROR_RETRY_MS = 500;
+/** Pacing granularity: small enough to keep the kernel buffer near empty, large enough to batch syscalls. */
+const PACE_TICK_MS = 10;
+
+export function openChannel(opts: ChannelOptions): Channel {
+  const now = opts.now ?? (() => Date.now());
+  if (opts.session.length !== 8) throw new Error(`channel session id must be 8 bytes, got ${opts.session.length}`);
+  if (!(opts.bootEveryMs > 0)) throw new Error(`channel bootEveryMs ${opts.bootEveryMs} must be positive`);
+  const line: WriteOnlyLine = openWriteOnlyTty(opts.path, opts.baud);
+  const outbox: Outbox = new MemoryOutbox(opts.outboxBytes);
+  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64);
+  const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
+  const openedAt = now();
+  const bytesPerMs = line.kind === 'tty' ? opts.baud / 10 / 1000 : Infinity;
+  const closeDrops: Record<string, number> = {};
+
+  let pending: Buffer | null = null; // wire bytes of the frame being written
+  let pendingOff = 0;
+  let inflight = false;
+  let timer: NodeJS.Timeout | null = null;
+  let immediate: NodeJS.Immediate | null = null;
+  let credit = 0;
+  let creditAt = now();
+  let lastCheckpointAt = now();
+  let bytesWritten = 0;
+  let writeErrors = 0;
+  let closing = false;
+  let closed = false;
+  let idleWaiters: Array<() => void> = [];
+
+  const bootRecord = (): BootRecord => ({
+    ...opts.boot,
+    session: opts.session.toString('hex'),
+    link: { kind: line.kind, baud: line.kind === 'tty' ? opts.baud : null },
+    checkpointKey: opts.signer.publicKey.toString('hex'),
+    uptimeMs: opts.boot.uptimeMs + (now() - openedAt),
+  });
+  const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
+
+  // A leading delimiter lets a receiver that saw noise before us start clean.
+  pending = Buffer.from([0]);
+  outbox.push(RecordType.BOOT, encode(bootRecord()));
+  const bootTimer = setInterval(() => {
+    if (!closing) send(RecordType.BOOT, bootRecord());
+  }, opts.bootEveryMs);
+  const checkpointTimer = setInterval(() => {
+    if (seq.uncovered() > 0 && now() - lastCheckpointAt >= checkpointEveryMs) kick();
+  }, Math.min(checkpointEveryMs, 1000));
+  bootTimer.unref();
+  checkpointTimer.unref();
+  kick();
+
+  function send(type: RecordType, body: object | Buffer): boolean {
+    if (closing || type === RecordType.END || type === RecordType.CHECKPOINT || type === RecordType.FEC) {
+      // END and CHECKPOINT come from the channel itself; after close() nothing is accepted.
+      const name = recordTypeName[type] ?? String(type);
+      closeDrops[name] = (closeDrops[name] ?? 0) + 1;
+      return false;
+    }
+    const ok = outbox.push(type, encode(body));
+    kick();
+    return ok;
+  }
+
+  function kick(): void {
+    if (closed || inflight || timer || immediate) return;
+    immediate = setImmediate(pump);
+  }
+
+  function later(ms: number): void {
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      pump();
+    }, ms);
+  }
+
+  /** Next wire bytes to write: the rest of the current frame, or a new frame. */
+  function nextBytes(): boolean {
+    if (pending && pendingOff < pending.length) return true;
+    pending = null;
+    pendingOff = 0;
+    const timeForCheckpoint = now() - lastCheckpointAt >= checkpointEveryMs;
+    const before = seq.recordsSent().CHECKPOINT ?? 0;
+    pending = seq.next(outbox, timeForCheckpoint);
+    if ((seq.recordsSent().CHECKPOINT ?? 0) !== before) lastCheckpointAt = now();
+    return pending !== null;
+  }
+
+  function pump(): void {
+    immediate = null;
+    if (closed || inflight) return;
+    if (!nextBytes()) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+      return;
+    }
+    const buf = pending as Buffer;
+    let len = buf.length - pendingOff;
+    if (bytesPerMs !== Infinity) {
+      const t = now();
+      // Burst allowance of one tick: the kernel buffer never holds more than ~10 ms of line time.
+      credit = Math.min(credit + (t - creditAt) * bytesPerMs, Math.max(64, bytesPerMs * PACE_TICK_MS));
+      creditAt = t;
+      if (credit < 1) return later(Math.max(1, Math.ceil((1 - credit) / bytesPerMs)));
+      len = Math.min(len, Math.floor(credit));
+    }
+    inflight = true;
+    fs.write(line.fd, buf, pendingOff, len, null, (err, n) => {
+      inflight = false;
+      if (err) {
+        if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK') return later(EAGAIN_RETRY_MS);
+        writeErrors++;
+        return later(ERROR_RETRY_MS);
+      }
+      pendingOff += n;
+      bytesWritten += n;
+      if (bytesPerMs !== Infinity) credit -= n;
+      kick();
+    });
+  }
+
+  function stats(): ChannelStats {
+    const dropped = outbox.dropped();
+    for (const [k, v] of Object.entries(closeDrops)) dropped[k] = (dropped[k] ?? 0) + v;
+    const unwritten = pending ? pending.length - pendingOff : 0;
+    return {
+      backlogBytes: outbox.backlogBytes() + unwritten,
+      framesSent: seq.framesSent(),
+      bytesWritten,
+      recordsSent: seq.recordsSent(),
+      dropped,
+      writeErrors,
+    };
+  }
+
+  function idleOrDeadline(deadline: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(t);
+        resolve(ok);
+      };
+      const t = setTimeout(() => done(false), Math.max(0, deadline - now()));
+      idleWaiters.push(() => done(true));
+      kick();
+      if (!inflight && !timer && !immediate) done(true);
+    });
+  }
+
+  async function close(end: EndRecord, drainMs: number): Promise<{ drained: boolean; leftBytes: number }> {
+    if (closing) throw new Error('channel already closed');
+    closing = true;
+    clearInterval(bootTimer);
+    clearInterval(checkpointTimer);
+    const start = now();
+    // Keep time for the final CHECKPOINT and END: two frames at line rate.
+    const reserve = Math.min(drainMs / 2, bytesPerMs === Infinity ? 0 : 2400 / bytesPerMs);
+    await idleOrDeadline(start + drainMs - reserve);
+    const droppedAtClose = outbox.backlogBytes() > 0 ? outbox.dropAll() : 0;
+    let outboxDropped = 0;
+    for (const v of Object.values(stats().dropped)) outboxDropped += v;
+    // END counts itself and the final CHECKPOINT that the sequencer puts before it.
+    const records = seq.recordsSent();
+    if (seq.uncovered() > 0) records.CHECKPOINT = (records.CHECKPOINT ?? 0) + 1;
+    records.END = (records.END ?? 0) + 1;
+    const endBody = encode({ ...end, records, outboxDropped });
+    seq.setEnd(endBody);
+    const finished = await idleOrDeadline(start + drainMs);
+    const unwritten = (pending ? pending.length - pendingOff : 0) + (seq.endWritten() ? 0 : endBody.length);
+    closed = true;
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    await waitInflight();
+    await new Promise<void>((resolve) => fs.close(line.fd, () => resolve()));
+    return { drained: finished && unwritten === 0 && droppedAtClose === 0, leftBytes: unwritten + droppedAtClose };
+  }
+
+  function waitInflight(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => (inflight ? void setTimeout(check, 5) : resolve());
+      check();
+    });
+  }
+
+  return { send, stats, close };
+}

@@ -1,0 +1,179 @@
+// LineDecoder: bytes of the line in, records of each session out. Resyncs at 0x00,
+// counts bad frames by reason, tracks sequence gaps, reassembles fragments, verifies
+// checkpoints, and notices a new session when the box reboots.
+import { BootRecord, EndRecord, LogRecord, RecordType, StatusRecord, recordTypeName } from '../channel/records';
+import {
+  decodeFrame, DecodedFrame, frameBody, FrameError, parseFragment, unpackRecords,
+  FLAG_ENCRYPTED, FLAG_FRAGMENT,
+} from '../channel/frame';
+import { frameDigest } from '../channel/checkpoint';
+import { BlockSplitter } from './splitter';
+import { SessionState } from './session';
+import { verifyCheckpoint } from './verify';
+
+export interface RecordSink {
+  boot(s: SessionState, boot: BootRecord): void;
+  status(s: SessionState, st: StatusRecord): void;
+  log(s: SessionState, log: LogRecord): void;
+  /** FLOW and DNS records: parsed JSON. */
+  result(s: SessionState, type: number, body: Record<string, unknown>): void;
+  packet(s: SessionState, pcapRecord: Buffer): void;
+  end(s: SessionState, end: EndRecord): void;
+  sessionClosed(s: SessionState): void;
+}
+
+/** Frames of a session held while waiting for its BOOT; beyond that they are counted lost. */
+const MAX_HELD_FRAMES = 16384;
+
+export class LineDecoder {
+  private readonly splitter = new BlockSplitter((b) => this.block(b));
+  readonly sessions = new Map<string, SessionState>();
+  current: SessionState | null = null;
+  badFrames = 0;
+  readonly badFrameReasons: Partial<Record<FrameError, number>> = {};
+  bytesRead = 0;
+
+  constructor(private readonly sink: RecordSink) {}
+
+  push(chunk: Uint8Array): void {
+    this.bytesRead += chunk.length;
+    this.splitter.push(chunk);
+  }
+
+  skippedBytes(): number {
+    return this.splitter.skippedBytes;
+  }
+
+  /** Noise runs longer than any frame count as bad frames too. */
+  totalBadFrames(): number {
+    return this.badFrames + this.splitter.overlongBlocks;
+  }
+
+  /** End of input: close every open session. */
+  finish(): void {
+    for (const s of this.sessions.values()) {
+      if (!s.opened()) {
+        s.lostBeforeBoot += s.heldBeforeBoot.length;
+        s.heldBeforeBoot = [];
+      }
+      if (s.closedBy === null && s.opened()) this.close(s, 'end of input');
+    }
+  }
+
+  private block(b: Buffer): void {
+    const f = decodeFrame(b);
+    if (typeof f === 'string') {
+      this.badFrames++;
+      this.badFrameReasons[f] = (this.badFrameReasons[f] ?? 0) + 1;
+      return;
+    }
+    const id = f.session.toString('hex');
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = new SessionState(id, Buffer.from(f.session));
+      this.sessions.set(id, s);
+    }
+    s.lastSeenMs = Date.now();
+    if (s.opened()) return this.frame(s, f);
+    // Not synced to this session yet: hold frames until its BOOT says what they are.
+    if (f.type !== RecordType.BOOT) {
+      if (s.heldBeforeBoot.length < MAX_HELD_FRAMES) s.heldBeforeBoot.push({ ...f, raw: Buffer.from(f.raw), payload: Buffer.from(f.payload) });
+      else s.lostBeforeBoot++;
+      return;
+    }
+    const boot = this.parseBoot(f);
+    if (!boot) return void s.badRecords++;
+    if (this.current && this.current !== s && this.current.closedBy === null) this.close(this.current, 'new session');
+    this.current = s;
+    s.boot = boot;
+    s.checkpointKey = Buffer.from(boot.checkpointKey ?? '', 'hex');
+    const held = s.heldBeforeBoot;
+    s.heldBeforeBoot = [];
+    for (const h of held) this.frame(s, { ...h, session: s.sessionBytes });
+    this.frame(s, f);
+  }
+
+  private parseBoot(f: DecodedFrame): BootRecord | null {
+    const body = frameBody(f);
+    const recs = body && !(f.flags & FLAG_FRAGMENT) ? unpackRecords(body) : null;
+    if (!recs || recs.length === 0) return null;
+    try {
+      return JSON.parse(recs[recs.length - 1].toString('utf8')) as BootRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  private close(s: SessionState, why: 'end' | 'new session' | 'end of input'): void {
+    s.closedBy = why;
+    this.sink.sessionClosed(s);
+  }
+
+  private frame(s: SessionState, f: DecodedFrame): void {
+    if (!s.seq.accept(f.seq)) return;
+    s.frames++;
+    if (f.type !== RecordType.CHECKPOINT) s.digests.set(f.seq, frameDigest(f.raw));
+    if (f.flags & FLAG_ENCRYPTED) return void s.encryptedFrames++;
+    if (f.type === RecordType.FEC) return void s.count('FEC');
+    const body = frameBody(f);
+    if (!body) return void s.badRecords++;
+    if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
+    const recs = unpackRecords(body);
+    if (!recs) return void s.badRecords++;
+    for (const r of recs) this.record(s, f.type, r, f.seq);
+  }
+
+  private fragment(s: SessionState, f: DecodedFrame, body: Buffer): void {
+    const p = parseFragment(body);
+    if (!p) return void s.badRecords++;
+    let a = s.fragment;
+    if (a && (p.offset === 0 || a.type !== f.type || a.total !== p.total || a.got !== p.offset || a.lastSeq + 1 !== f.seq)) {
+      s.lostFragmentedRecords++;
+      a = s.fragment = null;
+    }
+    if (!a) {
+      if (p.offset !== 0) return; // a piece of a record whose start we lost: counted when that was noticed
+      a = s.fragment = { type: f.type, total: p.total, buf: Buffer.allocUnsafe(p.total), got: 0, lastSeq: f.seq };
+    }
+    p.bytes.copy(a.buf, a.got);
+    a.got += p.bytes.length;
+    a.lastSeq = f.seq;
+    if (a.got === a.total) {
+      s.fragment = null;
+      this.record(s, f.type, a.buf, f.seq);
+    }
+  }
+
+  private record(s: SessionState, type: number, r: Buffer, seq: number): void {
+    const name = recordTypeName[type];
+    s.count(name);
+    if (type === RecordType.PACKET) return this.sink.packet(s, r);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(r.toString('utf8'));
+      if (body === null || typeof body !== 'object') throw new Error('not an object');
+    } catch {
+      s.badRecords++;
+      return;
+    }
+    switch (type) {
+      case RecordType.BOOT:
+        s.bootRecords++;
+        s.boot = body as unknown as BootRecord;
+        return this.sink.boot(s, s.boot);
+      case RecordType.STATUS:
+        s.status = body as unknown as StatusRecord;
+        return this.sink.status(s, s.status);
+      case RecordType.LOG:
+        return this.sink.log(s, body as unknown as LogRecord);
+      case RecordType.CHECKPOINT:
+        return verifyCheckpoint(s, body, seq);
+      case RecordType.END:
+        s.end = body as unknown as EndRecord;
+        this.sink.end(s, s.end);
+        return this.close(s, 'end');
+      default:
+        return this.sink.result(s, type, body);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// IPFIX (RFC 7011) export of flow records, and a decoder to read such files back.
+// Each bidirectional FlowRecord becomes one or two unidirectional IPFIX data records
+// (a→b, and b→a if the reverse side sent anything) with standard information
+// elements only, so that any collector (nfdump, tshark over UDP…) reads them without
+// RFC 5103 support. Messages stay under 1400 bytes so each fits one UDP datagram.
+import { FlowRecord } from '../channel/records';
+
+export const IPFIX_VERSION = 10;
+export const TEMPLATE_SET_ID = 2;
+export const TEMPLATE_V4 = 256;
+export const TEMPLATE_V6 = 257;
+const MAX_MESSAGE_BYTES = 1400;
+const NTP_EPOCH_OFFSET = 2208988800n;
+
+/** IANA information element ids used here, with their field lengths. */
+export const IE = {
+  octetDeltaCount: 1, packetDeltaCount: 2, protocolIdentifier: 4, tcpControlBits: 6,
+  sourceTransportPort: 7, sourceIPv4Address: 8, destinationTransportPort: 11, destinationIPv4Address: 12,
+  sourceIPv6Address: 27, destinationIPv6Address: 28, flowEndReason: 136,
+  flowStartMilliseconds: 152, flowEndMilliseconds: 153, flowStartMicroseconds: 154, flowEndMicroseconds: 155,
+} as const;
+
+type Field = [id: number, len: number];
+function template(v6: boolean): Field[] {
+  return [
+    [v6 ? IE.sourceIPv6Address : IE.sourceIPv4Address, v6 ? 16 : 4],
+    [v6 ? IE.destinationIPv6Address : IE.destinationIPv4Address, v6 ? 16 : 4],
+    [IE.sourceTransportPort, 2], [IE.destinationTransportPort, 2], [IE.protocolIdentifier, 1], [IE.tcpControlBits, 2],
+    // Milliseconds too: older collectors (nfdump 1.7) ignore the microsecond elements.
+    [IE.flowStartMilliseconds, 8], [IE.flowEndMilliseconds, 8], [IE.flowStartMicroseconds, 8], [IE.flowEndMicroseconds, 8],
+    [IE.packetDeltaCount, 8], [IE.octetDeltaCount, 8], [IE.flowEndReason, 1],
+  ];
+}
+const FIELDS = { [TEMPLATE_V4]: template(false), [TEMPLATE_V6]: template(true) };
+const recordBytes = (t: number): number => FIELDS[t as 256].reduce((n, [, l]) => n + l, 0);
+
+const END_REASON: Record<string, number> = { idle: 1, active: 2, end: 3, runEnd: 4, evicted: 5 };
+
+/** Builds IPFIX messages: feed flows, collect finished messages. */
+export class IpfixEncoder {
+  private seq = 0;
+  private messages = 0;
+  private pending: Array<{ t: number; rec: Buffer }> = [];
+  private pendingBytes = 0;
+  records = 0;
+  /** Flows whose addresses do not parse: not exported. */
+  skipped = 0;
+
+  /** templateEvery: resend templates every N messages (UDP collectors may start late); 0 = only in the first. */
+  constructor(private readonly domain = 1, private readonly templateEvery = 0) {}
+
+  /** Adds a flow; returns the messages that became full. */
+  add(f: FlowRecord): Buffer[] {
+    const out: Buffer[] = [];
+    const t = f.ipVersion === 6 ? TEMPLATE_V6 : TEMPLATE_V4;
+    const fwd = encodeDirection(t, f.srcAddr, f.dstAddr, f.srcPort, f.dstPort, f, f.packets, f.bytes, f.tcpFlags);
+    const rev = f.revPackets > 0 ? encodeDirection(t, f.dstAddr, f.srcAddr, f.dstPort, f.srcPort, f, f.revPackets, f.revBytes, f.revTcpFlags) : null;
+    if (!fwd || (f.revPackets > 0 && !rev)) {
+      this.skipped++;
+      return out;
+    }
+    for (const rec of rev ? [fwd, rev] : [fwd]) {
+      if (this.pendingBytes + rec.length + 4 + 16 + 80 > MAX_MESSAGE_BYTES) out.push(...this.flush());
+      this.pending.push({ t, rec });
+      this.pendingBytes += rec.length;
+    }
+    return out;
+  }
+
+  /** The pending records as one message (or none). */
+  flush(exportTime = Math.floor(Date.now() / 1000)): Buffer[] {
+    if (this.pending.length === 0) return [];
+    const parts: Buffer[] = [];
+    if (this.messages === 0 || (this.templateEvery > 0 && this.messages % this.templateEvery === 0)) parts.push(templateSet());
+    for (const t of [TEMPLATE_V4, TEMPLATE_V6]) {
+      const recs = this.pending.filter((p) => p.t === t).map((p) => p.rec);
+      if (recs.length > 0) parts.push(set(t, Buffer.concat(recs)));
+    }
+    const body = Buffer.concat(parts);
+    const h = Buffer.alloc(16);
+    h.writeUInt16BE(IPFIX_VERSION, 0);
+    h.writeUInt16BE(16 + body.length, 2);
+    h.writeUInt32BE(exportTime >>> 0, 4);
+    h.writeUInt32BE(this.seq >>> 0, 8);
+    h.writeUInt32BE(this.domain, 12);
+    this.seq += this.pending.length;
+    this.records += this.pending.length;
+    this.messages++;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return [Buffer.concat([h, body])];
+  }
+}
+
+function set(id: number, content: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(4 + content.length, 2);
+  return Buffer.concat([h, content]);
+}
+
+function templateSet(): Buffer {
+  const parts: Buffer[] = [];
+  for (const t of [TEMPLATE_V4, TEMPLATE_V6]) {
+    const fields = FIELDS[t as 256];
+    const b = Buffer.alloc(4 + 4 * fields.length);
+    b.writeUInt16BE(t, 0);
+    b.writeUInt16BE(fields.length, 2);
+    fields.forEach(([id, len], i) => {
+      b.writeUInt16BE(id, 4 + 4 * i);
+      b.writeUInt16BE(len, 6 + 4 * i);
+    });
+    parts.push(b);
+  }
+  return set(TEMPLATE_SET_ID, Buffer.concat(parts));
+}
+
+function encodeDirection(t: number, src: string, dst: string, sport: number, dport: number, f: FlowRecord, packets: number, bytes: number, flags: number): Buffer | null {
+  const v6 = t === TEMPLATE_V6;
+  const sa = parseAddr(src, v6);
+  const da = parseAddr(dst, v6);
+  if (!sa || !da) return null;
+  const b = Buffer.alloc(recordBytes(t));
+  let o = 0;
+  sa.copy(b, o); o += sa.length;
+  da.copy(b, o); o += da.length;
+  b.writeUInt16BE(sport & 0xffff, o); o += 2;
+  b.writeUInt16BE(dport & 0xffff, o); o += 2;
+  b.writeUInt8(f.protocol & 0xff, o); o += 1;
+  b.writeUInt16BE(flags & 0xffff, o); o += 2;
+  b.writeBigUInt64BE(BigInt(Math.floor(f.firstUs / 1000)), o); o += 8;
+  b.writeBigUInt64BE(BigInt(Math.floor(f.lastUs / 1000)), o); o += 8;
+  ntpMicros(f.firstUs).copy(b, o); o += 8;
+  ntpMicros(f.lastUs).copy(b, o); o += 8;
+  b.writeBigUInt64BE(BigInt(packets), o); o += 8;
+  b.writeBigUInt64BE(BigInt(bytes), o); o += 8;
+  b.writeUInt8(END_REASON[f.endReason] ?? 0, o);
+  return b;
+}
+
+/** dateTimeMicroseconds: NTP format, seconds since 1900 and a 32-bit binary fraction. */
+function ntpMicros(us: number): Buffer {
+  const b = Buffer.alloc(8);
+  const whole = BigInt(Math.floor(us / 1e6));
+  const frac = BigInt(us % 1e6);
+  b.writeUInt32BE(Number((whole + NTP_EPOCH_OFFSET) & 0xffffffffn), 0);
+  b.writeUInt32BE(Number((frac << 32n) / 1000000n), 4);
+  return b;
+}
+
+export function parseAddr(s: string, v6: boolean): Buffer | null {
+  if (!v6) {
+    const p = s.split('.');
+    if (p.length !== 4 || !p.every((x) => /^\d{1,3}$/.test(x) && Number(x) < 256)) return null;
+    return Buffer.from(p.map(Number));
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const groups = (h: string): string[] => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const fill = 8 - head.length - tail.length;
+  if ((halves.length === 1 && fill !== 0) || fill < 0) return null;
+  const all = [...head, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...tail];
+  if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return null;
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), 2 * i));
+  return b;
+}

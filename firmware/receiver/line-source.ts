@@ -1,0 +1,65 @@
+// Where the receiver reads the line from: a recording (file, read to its end) or a tty
+// (with the `serialport` package, until stopped). Workstation side only.
+import * as fs from 'node:fs';
+import { SerialPort } from 'serialport';
+
+export interface LineSource {
+  kind: 'tty' | 'file';
+  /** Resolves when the input ends (end of file, tty closed) or after stop(). */
+  done: Promise<void>;
+  stop(): void;
+}
+
+export async function openLineSource(input: string, baud: number, onData: (chunk: Buffer) => void): Promise<LineSource> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(input);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${input} does not exist: give the tty the box is wired to (e.g. /dev/ttyUSB0) or a recording of the line`);
+    throw new Error(`cannot read ${input}: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new Error(`${input} is a directory: give a tty or a recording file`);
+  return st.isCharacterDevice() ? openTty(input, baud, onData) : openFile(input, onData);
+}
+
+function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
+  try {
+    fs.accessSync(input, fs.constants.R_OK);
+  } catch {
+    throw new Error(`cannot read ${input}: permission denied; check its permissions`);
+  }
+  const stream = fs.createReadStream(input, { highWaterMark: 64 * 1024 });
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('data', (c) => onData(c as Buffer));
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', (e) => reject(new Error(`cannot read ${input}: ${e.message}`)));
+  });
+  return { kind: 'file', done, stop: () => stream.destroy() };
+}
+
+async function openTty(input: string, baud: number, onData: (chunk: Buffer) => void): Promise<LineSource> {
+  const port = new SerialPort({ path: input, baudRate: baud, autoOpen: false });
+  await new Promise<void>((resolve, reject) => {
+    port.open((err) => {
+      if (!err) return resolve();
+      const m = err.message;
+      if (/lock|busy|EBUSY|temporarily unavailable/i.test(m)) reject(new Error(`${input} is busy: another program (screen, minicom, another receive) holds it; close that first`));
+      else if (/permission|EACCES/i.test(m)) reject(new Error(`cannot open ${input}: permission denied; add yourself to the dialout group or run with access to the tty`));
+      else reject(new Error(`cannot open ${input}: ${m}`));
+    });
+  });
+  const done = new Promise<void>((resolve) => {
+    port.on('data', (c: Buffer) => onData(c));
+    port.on('close', () => resolve());
+    port.on('error', () => resolve());
+  });
+  return {
+    kind: 'tty',
+    done,
+    stop: () => {
+      if (port.isOpen) port.close(() => undefined);
+    },
+  };
+}

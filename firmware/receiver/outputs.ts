@@ -1,0 +1,131 @@
+// The files `sealtap receive` writes into DIR, fed record by record by the LineDecoder.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BootRecord, EndRecord, FlowRecord, LogRecord, RecordType, StatusRecord } from '../channel/records';
+import { RecordSink } from './decoder';
+import { SessionState } from './session';
+import { PcapFileWriter } from './pcap-file';
+import { IpfixEncoder } from './ipfix';
+import { syslogLine } from './syslog-line';
+
+export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json'] as const;
+
+export class OutputFiles implements RecordSink {
+  private readonly flows: number;
+  private readonly dns: number;
+  private readonly logFd: number;
+  private readonly ipfixFd: number;
+  private readonly pcaps = new Map<number, PcapFileWriter>();
+  private readonly ipfix = new IpfixEncoder(1, 10);
+  flowRecords = 0;
+  dnsRecords = 0;
+  logLines = 0;
+
+  constructor(
+    readonly dir: string,
+    /** Operator lines (the box's LOG records and the receiver's own notices), for --follow. */
+    private readonly onLine: (line: string) => void,
+    /** Each finished IPFIX message, for --ipfix forwarding. */
+    private readonly onIpfix: (msg: Buffer) => void = () => undefined,
+  ) {
+    const open = (name: string): number => fs.openSync(path.join(dir, name), 'w');
+    this.flows = open('flows.jsonl');
+    this.dns = open('dns.jsonl');
+    this.logFd = open('log.txt');
+    this.ipfixFd = open('flows.ipfix');
+  }
+
+  boot(s: SessionState, boot: BootRecord): void {
+    if (s.bootRecords === 1) {
+      this.notice(s, 5, `session ${s.id} started: ${boot.product ?? '?'} ${boot.version ?? '?'} on board ${boot.board ?? '?'}, firmware ${boot.firmware?.name ?? '?'} ${boot.firmware?.version ?? ''}`.trim());
+      this.pcapFor(s);
+    }
+  }
+
+  status(_s: SessionState, _st: StatusRecord): void {
+    // Kept in the session state; shown by the --follow status line.
+  }
+
+  log(s: SessionState, log: LogRecord): void {
+    this.writeLog(syslogLine(Date.now(), s.boot?.board ?? '-', 'sealtap', s.id, log));
+    this.onLine(`[${s.id.slice(0, 8)} +${(Number(log.uptimeMs) / 1000).toFixed(1)}s] ${String(log.msg).replace(/[\r\n]+/g, ' ')}`);
+  }
+
+  result(_s: SessionState, type: number, body: Record<string, unknown>): void {
+    const line = JSON.stringify(body) + '\n';
+    if (type === RecordType.DNS) {
+      fs.writeSync(this.dns, line);
+      this.dnsRecords++;
+    } else if (type === RecordType.FLOW) {
+      fs.writeSync(this.flows, line);
+      this.flowRecords++;
+      for (const m of this.ipfix.add(body as unknown as FlowRecord)) this.emitIpfix(m);
+    }
+  }
+
+  packet(s: SessionState, rec: Buffer): void {
+    this.pcapFor(s).write(rec);
+  }
+
+  end(s: SessionState, end: EndRecord): void {
+    this.notice(s, 5, `session ${s.id} ended (${end.reason}): captured ${end.captured}, analysed ${end.analysed}`);
+  }
+
+  sessionClosed(s: SessionState): void {
+    if (s.closedBy === 'end') return;
+    const holes = s.seq.holes.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') || 'none';
+    this.notice(s, 4, `session ${s.id} closed by ${s.closedBy} without END: last frame ${s.seq.last()}, missing frames ${s.seq.missing} (${holes}); anything after frame ${s.seq.last()} is lost`);
+  }
+
+  pcapPackets(): number {
+    let n = 0;
+    for (const p of this.pcaps.values()) n += p.packets;
+    return n;
+  }
+
+  pcapMalformed(): number {
+    let n = 0;
+    for (const p of this.pcaps.values()) n += p.malformed;
+    return n;
+  }
+
+  ipfixRecords(): number {
+    return this.ipfix.records;
+  }
+
+  close(): void {
+    for (const m of this.ipfix.flush()) this.emitIpfix(m);
+    // trace.pcap exists even when no BOOT arrived, so tools that expect it do not fail.
+    if (!fs.existsSync(path.join(this.dir, 'trace.pcap'))) new PcapFileWriter(path.join(this.dir, 'trace.pcap'), 1).close();
+    for (const p of this.pcaps.values()) p.close();
+    for (const fd of [this.flows, this.dns, this.logFd, this.ipfixFd]) fs.closeSync(fd);
+  }
+
+  /** The receiver's own remarks go to log.txt too, as app "sealtap-receive". */
+  notice(s: SessionState | null, severity: number, msg: string): void {
+    this.writeLog(syslogLine(Date.now(), s?.boot?.board ?? '-', 'sealtap-receive', s?.id ?? '-', { uptimeMs: 0, severity, msg }));
+    this.onLine(`[receive] ${msg}`);
+  }
+
+  private writeLog(line: string): void {
+    fs.writeSync(this.logFd, line + '\n');
+    this.logLines++;
+  }
+
+  private emitIpfix(m: Buffer): void {
+    fs.writeSync(this.ipfixFd, m);
+    this.onIpfix(m);
+  }
+
+  /** PACKET records go to trace.pcap; a later session with another link type gets trace-<session>.pcap. */
+  private pcapFor(s: SessionState): PcapFileWriter {
+    const lt = Number(s.boot?.linkType ?? 1);
+    let w = this.pcaps.get(lt);
+    if (!w) {
+      const name = this.pcaps.size === 0 ? 'trace.pcap' : `trace-${s.id}.pcap`;
+      w = new PcapFileWriter(path.join(this.dir, name), lt);
+      this.pcaps.set(lt, w);
+    }
+    return w;
+  }
+}

@@ -1,0 +1,50 @@
+// What the receiver knows about one session (one boot of the box).
+import { BootRecord, EndRecord, StatusRecord } from '../channel/records';
+import { SeqTracker } from './gaps';
+
+export interface CheckpointReport {
+  verified: number;
+  failed: number;
+  /** Frame ranges [first, last] proven intact by a signed checkpoint. */
+  verifiedRanges: Array<[number, number]>;
+  /** Ranges a checkpoint covered but that could not be proven, with the reason. */
+  unverifiedRanges: Array<{ from: number; to: number; reason: string }>;
+}
+
+export class SessionState {
+  boot: BootRecord | null = null;
+  checkpointKey: Buffer | null = null;
+  bootRecords = 0;
+  readonly seq = new SeqTracker();
+  frames = 0;
+  readonly records: Record<string, number> = {};
+  end: EndRecord | null = null;
+  status: StatusRecord | null = null;
+  /** Records whose body did not parse (JSON) or whose frame body did not inflate. */
+  badRecords = 0;
+  /** Long records lost because one of their fragments was lost. */
+  lostFragmentedRecords = 0;
+  /** Frames with the encrypted flag: this receiver has no key for them. */
+  encryptedFrames = 0;
+  /** Frames held until the session's BOOT arrived (late attach), and frames dropped because it never came. */
+  heldBeforeBoot: Array<{ seq: number; type: number; flags: number; payload: Buffer; raw: Buffer }> = [];
+  lostBeforeBoot = 0;
+  readonly digests = new Map<number, Buffer>();
+  lastVerifiedHash: string | null = null;
+  readonly checkpoints: CheckpointReport = { verified: 0, failed: 0, verifiedRanges: [], unverifiedRanges: [] };
+  fragment: { type: number; total: number; buf: Buffer; got: number; lastSeq: number } | null = null;
+  /** Host time the first frame and the last frame of this session arrived. */
+  firstSeenMs = Date.now();
+  lastSeenMs = Date.now();
+  closedBy: 'end' | 'new session' | 'end of input' | null = null;
+
+  constructor(readonly id: string, readonly sessionBytes: Buffer) {}
+
+  opened(): boolean {
+    return this.boot !== null;
+  }
+
+  count(name: string): void {
+    this.records[name] = (this.records[name] ?? 0) + 1;
+  }
+}

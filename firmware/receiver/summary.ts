@@ -1,0 +1,111 @@
+// summary.json: what arrived, what was lost, and the box's own final counters (END).
+// Top-level counters describe the whole line (all sessions); the box counters
+// (captured … quarantined) come from the END of the last session that sent one, and
+// each session is listed with its own numbers under `sessions`.
+import { LineDecoder } from './decoder';
+import { OutputFiles } from './outputs';
+import { SessionState } from './session';
+
+export interface Summary {
+  captured: number | null;
+  kernelDropped: number | null;
+  spoolDropped: number | null;
+  analysed: number | null;
+  quarantined: number | null;
+  /** Records received, per record type name, all sessions. */
+  records: Record<string, number>;
+  frames: number;
+  badFrames: number;
+  missingFrames: number;
+  /** True when the last session's END arrived. */
+  complete: boolean;
+  /** Records the box says it sent (END.records) and whether that equals what arrived. */
+  endRecords: Record<string, number> | null;
+  recordsMatchEnd: boolean | null;
+  channel: {
+    bytesRead: number;
+    skippedBytes: number;
+    badFrameReasons: Record<string, number>;
+    duplicateFrames: number;
+    outboxDropped: number | null;
+    egressRefused: number | null;
+    durationMs: number;
+    bytesPerSecond: number;
+  };
+  outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; logLines: number };
+  sessions: Array<ReturnType<typeof sessionSummary>>;
+}
+
+export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number, nowMs: number): Summary {
+  const opened = [...d.sessions.values()].filter((s) => s.opened() || s.lostBeforeBoot > 0);
+  const records: Record<string, number> = {};
+  let frames = 0;
+  let missing = 0;
+  let dups = 0;
+  for (const s of opened) {
+    frames += s.frames;
+    missing += s.seq.missing;
+    dups += s.seq.duplicates;
+    for (const [k, v] of Object.entries(s.records)) records[k] = (records[k] ?? 0) + v;
+  }
+  const withEnd = opened.filter((s) => s.end);
+  const last = withEnd[withEnd.length - 1]?.end ?? null;
+  const lastSession = d.current;
+  const durationMs = Math.max(1, nowMs - startedMs);
+  return {
+    captured: last?.captured ?? null,
+    kernelDropped: last?.kernelDropped ?? null,
+    spoolDropped: last?.spoolDropped ?? null,
+    analysed: last?.analysed ?? null,
+    quarantined: last?.quarantined ?? null,
+    records,
+    frames,
+    badFrames: d.totalBadFrames(),
+    missingFrames: missing,
+    complete: lastSession?.end != null,
+    endRecords: lastSession?.end?.records ?? null,
+    recordsMatchEnd: lastSession?.end ? sameCounts(lastSession.end.records, lastSession.records) : null,
+    channel: {
+      bytesRead: d.bytesRead,
+      skippedBytes: d.skippedBytes(),
+      badFrameReasons: { ...d.badFrameReasons, ...(d.totalBadFrames() > d.badFrames ? { overlong: d.totalBadFrames() - d.badFrames } : {}) },
+      duplicateFrames: dups,
+      outboxDropped: last?.outboxDropped ?? null,
+      egressRefused: last?.egressRefused ?? null,
+      durationMs,
+      bytesPerSecond: Math.round((d.bytesRead * 1000) / durationMs),
+    },
+    outputs: {
+      flows: out.flowRecords, dns: out.dnsRecords, packets: out.pcapPackets(), malformedPackets: out.pcapMalformed(),
+      ipfixRecords: out.ipfixRecords(), logLines: out.logLines,
+    },
+    sessions: opened.map(sessionSummary),
+  };
+}
+
+function sessionSummary(s: SessionState) {
+  return {
+    session: s.id,
+    board: s.boot?.board ?? null,
+    firmware: s.boot?.firmware ?? null,
+    closedBy: s.closedBy,
+    frames: s.frames,
+    lastSeq: s.seq.last(),
+    records: s.records,
+    missingFrames: s.seq.missing,
+    missingRanges: s.seq.holes,
+    duplicateFrames: s.seq.duplicates,
+    framesBeforeBootLost: s.lostBeforeBoot,
+    lostFragmentedRecords: s.lostFragmentedRecords,
+    badRecords: s.badRecords,
+    encryptedFrames: s.encryptedFrames,
+    checkpoints: s.checkpoints,
+    end: s.end,
+  };
+}
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b)]);
+  for (const k of keys) if ((a?.[k] ?? 0) !== (b[k] ?? 0)) return false;
+  return true;
+}
