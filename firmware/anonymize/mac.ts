@@ -67,6 +67,11 @@ export class MacPermutation {
     if (isBroadcast(buf, off)) this.#permute(buf, off, false);
   }
 
+  /** Tests only: the Feistel inverse without the broadcast cycle walk. */
+  debugRawInverseInto(buf: Buffer, off: number): void {
+    this.#permute(buf, off, false);
+  }
+
   /** Wipes the key copy and the cache. */
   destroy(): void {
     if (this.#destroyed) return;
