@@ -1,0 +1,30 @@
+// The built-in "packets" analysis: every packet's headers, rewritten by the level's
+// field actions (firmware/analysis/packets/), emitted as a pcap record for trace.pcap.
+import type { FieldActions, Policy } from '../../anonymize/policy';
+import type { AnonPrimitives } from '../anonymizer';
+import type { AnalysisModule, ModuleFactory } from '../sdk';
+import { PacketRewriter, PacketsCounters } from '../packets/rewriter';
+
+export interface PacketsModule extends AnalysisModule {
+  /** What the rewriter counted so far (cut undecoded tails, oversize packets, ...). */
+  readonly counters: PacketsCounters;
+}
+
+/** A packets module bound to explicit primitives and field actions (tests, benchmarks, other runtimes). */
+export function makePacketsModule(prim: AnonPrimitives, _policy: Policy, fields: FieldActions): ModuleFactory {
+  return () => packetsAnalysis(new PacketRewriter(prim, fields));
+}
+
+/** The module the runtime builds per level: ctx.fields are that level's actions. */
+export const packetsModule: ModuleFactory = (ctx) => packetsAnalysis(new PacketRewriter(ctx.prim, ctx.fields));
+
+function packetsAnalysis(rw: PacketRewriter): PacketsModule {
+  return {
+    name: 'packets',
+    counters: rw.counters,
+    onPacket(view, buf, tsUs, emit) {
+      const n = rw.rewrite(view, buf, tsUs);
+      emit.packet(rw.out, n);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// Rewriting of IPv4 and IPv6 headers and the IPv6 extension headers (hop-by-hop,
+// routing, fragment, destination options, AH, ESP), outer, inner and quoted alike.
+// p: the header's offset in the input, o: in the output buffer.
+import type { FieldName } from '../../anonymize/policy';
+import { applyAddressAction } from '../anonymizer';
+import { Act, numericField } from './fieldCodes';
+import { ScopeKind } from './checksum';
+import { keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
+import type { PacketRewriter } from './rewriter';
+
+/** An address field: the field's own action, or zeros inside an ICMP quote whose policy is "zero". */
+export function addressField(r: PacketRewriter, name: FieldName, quoted: boolean, o: number, len: 4 | 16): void {
+  if (quoted && r.f.code['icmp.quoted'] === Act.zero) r.out.fill(0, o, o + len);
+  else applyAddressAction(r.prim, r.f.actions[name], r.out, o, len);
+}
+
+export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number, quoted: boolean): void {
+  const out = r.out;
+  r.scopes.add(ScopeKind.PLAIN, 10, p, p + ihl, o);
+  if (!quoted) {
+    // A quoted header's total length describes the original packet, not the quote.
+    const total = out.readUInt16BE(o + 2);
+    if (total !== 0 && p + total < r.ipEnd) r.ipEnd = p + total;
+    r.addLengthField(o + 2);
+  }
+  if (r.f.code['ip4.tos'] !== Act.keep) out[o + 1] = 0;
+  out.writeUInt16BE(numericField(r.prim, r.f, 'ip4.id', out.readUInt16BE(o + 4), 16), o + 4);
+  out[o + 8] = numericField(r.prim, r.f, 'ip4.ttl', out[o + 8], 8);
+  addressField(r, 'ip4.src', quoted, o + 12, 4);
+  addressField(r, 'ip4.dst', quoted, o + 16, 4);
+  r.setIp(p + 12, p + 16, o + 12, o + 16, 4);
+  if (ihl <= 20) return;
+  const code = r.f.code['ip4.options'];
+  if (code === Act.keep) keepIpv4Options(r, o + 20, o + ihl);
+  else if (code === Act.drop && !quoted) {
+    // Removing the options shortens this header and every length that encloses it;
+    // inside a quote there is no length to fix, so quoted options are padded instead.
+    out[o] = (out[o] & 0xf0) | 5;
+    r.removeBytes(p + 20, o + 20, ihl - 20);
+  } else nopIpv4Options(out, o + 20, o + ihl);
+}
+
+export function rewriteIpv6(r: PacketRewriter, p: number, o: number, quoted: boolean): void {
+  const out = r.out;
+  const word = out.readUInt32BE(o);
+  let tclass = (word >>> 20) & 0xff;
+  let flow = word & 0xfffff;
+  if (r.f.code['ip6.tclass'] !== Act.keep) tclass = 0;
+  // Flow label 0 means "unlabelled" and says nothing; hashing it would invent a label.
+  if (flow !== 0) flow = numericField(r.prim, r.f, 'ip6.flowlabel', flow, 20);
+  out.writeUInt32BE(((6 << 28) | (tclass << 20) | flow) >>> 0, o);
+  if (!quoted) {
+    const plen = out.readUInt16BE(o + 4);
+    if (plen !== 0 && p + 40 + plen < r.ipEnd) r.ipEnd = p + 40 + plen;
+    r.addLengthField(o + 4);
+  }
+  out[o + 7] = numericField(r.prim, r.f, 'ip6.hoplimit', out[o + 7], 8);
+  addressField(r, 'ip6.src', quoted, o + 8, 16);
+  addressField(r, 'ip6.dst', quoted, o + 24, 16);
+  r.setIp(p + 8, p + 24, o + 8, o + 24, 16);
+}
+
+/** Hop-by-hop and destination options headers. */
+export function rewriteIpv6OptionsHeader(r: PacketRewriter, o: number, len: number): void {
+  const code = r.f.code['ip6.options'];
+  rewriteIpv6Options(r, o + 2, o + len, code === Act.keep ? 'keep' : code === Act.drop ? 'drop' : 'nop');
+}
+
+/**
+ * Routing header: the addresses of types 0 (source route), 2 (mobile IPv6 home
+ * address) and 4 (segment routing) get ip6.routing; other types (RPL's compressed
+ * addresses among them) have their type-specific data zeroed. While segments are
+ * left, TCP/UDP/ICMPv6 checksums use the final destination from this header, so it
+ * becomes the pseudo-header's destination.
+ */
+export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
+  const out = r.out;
+  const type = out[o + 2];
+  const segmentsLeft = out[o + 3];
+  let count = 0;
+  let final = -1;
+  if (type === 0) {
+    count = (len - 8) >> 4;
+    final = count - 1;
+  } else if (type === 2) {
+    count = len >= 24 ? 1 : 0;
+    final = 0;
+  } else if (type === 4) {
+    count = Math.min(out[o + 4] + 1, (len - 8) >> 4);
+    final = 0;
+  } else {
+    out.fill(0, o + 8, o + len);
+    return;
+  }
+  for (let k = 0; k < count; k++) addressField(r, 'ip6.routing', quoted, o + 8 + 16 * k, 16);
+  if (segmentsLeft > 0 && final >= 0 && final < count) r.setPseudoDst(p + 8 + 16 * final, o + 8 + 16 * final);
+}
+
+/** IPv6 fragment header: its identification gets the ip4.id action (the same kind of per-host counter). */
+export function rewriteIpv6Fragment(r: PacketRewriter, o: number): void {
+  r.out.writeUInt32BE(numericField(r.prim, r.f, 'ip4.id', r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+}
+
+/** AH: SPI per esp.spi; the integrity check value is zeroed (it was computed over the raw addresses). */
+export function rewriteAh(r: PacketRewriter, o: number, len: number): void {
+  r.out.writeUInt32BE(numericField(r.prim, r.f, 'esp.spi', r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+  r.out.fill(0, o + 12, o + len);
+}
+
+export function rewriteEsp(r: PacketRewriter, o: number): void {
+  r.out.writeUInt32BE(numericField(r.prim, r.f, 'esp.spi', r.out.readUInt32BE(o), 32) >>> 0, o);
+}

@@ -1,0 +1,119 @@
+// Rewriting of TCP and UDP headers: ports, sequence numbers with per-direction keyed
+// offsets, window, TCP options. Inside an ICMP quote only the bytes the quote holds
+// (ports, and the sequence number when 8 bytes are there) are rewritten, the same way
+// as in the packet's own direction, so a quote still matches its connection.
+import type { FieldName } from '../../anonymize/policy';
+import { applyOffset } from '../../anonymize/transforms';
+import { Act, numericField } from './fieldCodes';
+import { ScopeKind } from './checksum';
+import type { PacketRewriter } from './rewriter';
+
+const TCP_ACK = 0x10;
+const OPT_EOL = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2;
+const OPT_WSCALE = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+const OPT_TIMESTAMP = 8;
+
+/**
+ * Keyed offset of the sequence space sent from (srcOff, sport) to (dstOff, dport),
+ * addresses read raw from the input. A packet's seq uses its own direction's offset;
+ * its ack and SACK edges acknowledge the other direction's space, so they use the
+ * offset with source and destination swapped (transforms.ts, FlowOffsets).
+ */
+function offsetOf(r: PacketRewriter, srcOff: number, dstOff: number, sport: number, dport: number): number {
+  if (r.ipAddrLen === 4) return r.prim.offsets.offsetV4(r.inBuf.readUInt32BE(srcOff), r.inBuf.readUInt32BE(dstOff), sport, dport);
+  return r.prim.offsets.offsetV6(r.inBuf, srcOff, dstOff, sport, dport);
+}
+
+export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
+  const inb = r.inBuf;
+  const out = r.out;
+  const sport = inb.readUInt16BE(p);
+  const dport = inb.readUInt16BE(p + 2);
+  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.sport', sport, 16), o);
+  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.dport', dport, 16), o + 2);
+  if (len < 8 || r.ipAddrLen === 0) return;
+  const seqCode = r.f.code['tcp.seq'];
+  if (seqCode === Act.offset) out.writeUInt32BE(applyOffset(inb.readUInt32BE(p + 4), offsetOf(r, r.ipInSrc, r.ipInDst, sport, dport)), o + 4);
+  else if (seqCode !== Act.keep) out.writeUInt32BE(0, o + 4);
+  if (quoted || len < 20) return;
+  const ackCode = r.f.code['tcp.ack'];
+  const sackOffset = r.f.code['tcp.options.sack'] === Act.offset && len > 20;
+  const hasAck = (inb[p + 13] & TCP_ACK) !== 0;
+  const rev = (ackCode === Act.offset && hasAck) || sackOffset ? offsetOf(r, r.ipInDst, r.ipInSrc, dport, sport) : 0;
+  // Without the ACK flag the field means nothing, but offsetting a zero there would
+  // publish the reverse direction's offset; under "offset" it is zeroed instead.
+  if (ackCode === Act.offset) out.writeUInt32BE(hasAck ? applyOffset(inb.readUInt32BE(p + 8), rev) : 0, o + 8);
+  else if (ackCode !== Act.keep) out.writeUInt32BE(0, o + 8);
+  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.window', inb.readUInt16BE(p + 14), 16), o + 14);
+  const s = r.scopes.add(ScopeKind.PSEUDO, 16, p, r.ipEnd, o);
+  r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
+  if (len > 20) rewriteTcpOptions(r, p + 20, o + 20, len - 20, rev);
+}
+
+function optionField(kind: number): FieldName {
+  switch (kind) {
+    case OPT_MSS: return 'tcp.options.mss';
+    case OPT_WSCALE: return 'tcp.options.wscale';
+    case OPT_SACK_PERMITTED:
+    case OPT_SACK: return 'tcp.options.sack';
+    case OPT_TIMESTAMP: return 'tcp.options.timestamp';
+  }
+  return 'tcp.options.unknown';
+}
+
+/**
+ * Options are read from the input and written to the output at a write cursor: "drop"
+ * skips an option, so the ones after it move up and the freed tail becomes end-of-list
+ * padding. The header keeps its length, so nothing else in the packet changes.
+ */
+function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number, rev: number): void {
+  const inb = r.inBuf;
+  const out = r.out;
+  let i = 0;
+  let w = 0;
+  while (i < n) {
+    const kind = inb[pin + i];
+    if (kind === OPT_EOL) break;
+    if (kind === OPT_NOP) { out[o + w++] = OPT_NOP; i++; continue; }
+    const len = i + 1 < n ? inb[pin + i + 1] : 0;
+    if (len < 2 || i + len > n) {
+      // A malformed length leaves the rest unparseable: it is one unknown option.
+      const code = r.f.code['tcp.options.unknown'];
+      if (code === Act.keep) { inb.copy(out, o + w, pin + i, pin + n); w += n - i; }
+      else if (code === Act.nop) { out.fill(OPT_NOP, o + w, o + w + n - i); w += n - i; }
+      break;
+    }
+    let code = r.f.code[optionField(kind)];
+    if (kind === OPT_SACK_PERMITTED && code === Act.offset) code = Act.keep;
+    if (code === Act.nop) {
+      out.fill(OPT_NOP, o + w, o + w + len);
+      w += len;
+    } else if (code !== Act.drop) {
+      inb.copy(out, o + w, pin + i, pin + i + len);
+      if (kind === OPT_SACK && code === Act.offset) {
+        for (let e = o + w + 2; e + 4 <= o + w + len; e += 4) out.writeUInt32BE(applyOffset(out.readUInt32BE(e), rev), e);
+      } else if (code === Act.zero) {
+        out.fill(0, o + w + 2, o + w + len);
+      }
+      w += len;
+    }
+    i += len;
+  }
+  out.fill(OPT_EOL, o + w, o + n);
+}
+
+export function rewriteUdp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
+  const inb = r.inBuf;
+  const out = r.out;
+  out.writeUInt16BE(numericField(r.prim, r.f, 'udp.sport', inb.readUInt16BE(p), 16), o);
+  out.writeUInt16BE(numericField(r.prim, r.f, 'udp.dport', inb.readUInt16BE(p + 2), 16), o + 2);
+  if (len < 8 || r.ipAddrLen === 0) return;
+  const udpLen = inb.readUInt16BE(p + 4);
+  const end = !quoted && udpLen >= 8 && p + udpLen < r.ipEnd ? p + udpLen : r.ipEnd;
+  const s = r.scopes.add(ScopeKind.UDP, 6, p, end, o);
+  r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
+}
