@@ -14,6 +14,8 @@ export interface LogSink {
 
 export class OperatorLog {
   private sinks: LogSink[] = [];
+  /** Lines logged before the channel opened: replayed to it, so the line tells the whole boot. */
+  private early: Array<[number, Severity, string]> | null = [];
   readonly startMs: number;
 
   constructor(private readonly sys: Sys) {
@@ -27,12 +29,15 @@ export class OperatorLog {
   /** Adds a destination (the results channel) for every later line. */
   attach(sink: LogSink): void {
     this.sinks.push(sink);
+    for (const [up, sev, msg] of this.early ?? []) sink(up, sev, msg);
+    this.early = null;
   }
 
   line(severity: Severity, msg: string): void {
     const up = this.uptimeMs();
     this.sys.console(`[${formatUptime(up)}] ${label[severity]} ${msg}`);
     for (const s of this.sinks) s(up, severity, msg);
+    if (this.early && this.early.length < 100) this.early.push([up, severity, msg]);
   }
 
   info(msg: string): void { this.line(Severity.info, msg); }

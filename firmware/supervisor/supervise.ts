@@ -2,6 +2,7 @@
 // stop condition → stop capture → let analysis finish → drain the channel → wipe keys.
 // Every step logs one operator line; every failure before capture is fatal with a
 // clear message, every failure after it is counted and reported.
+import * as fs from 'node:fs';
 import * as sodium from 'sodium-native';
 import { Keyring, KeyPurpose } from '../keys/keyring';
 import type { SecretKey } from '../keys/secret-key';
@@ -11,8 +12,8 @@ import { Capture } from '../capture/capture';
 import { AnalysisHost } from '../analysis/host';
 import { childKeyOrder } from '../analysis/ipc';
 import { EgressGuard } from '../egress/guard';
-import { RecordType, recordTypeName, EndRecord } from '../channel/records';
-import { openChannel, Channel } from '../channel/channel';
+import { RecordType, recordTypeName, EndRecord, BootRecord } from '../channel/records';
+import { openChannel, Channel } from '../channel/writer';
 import type { RunConfig } from './config';
 import type { Board } from './board';
 import type { Sys } from './sys';
@@ -41,6 +42,14 @@ export interface SuperviseOptions {
 }
 
 const CAPTURE_SLOTS = 8;
+
+function isTtyPath(p: string): boolean {
+  try {
+    return fs.realpathSync(p).startsWith('/dev/');
+  } catch {
+    return p.startsWith('/dev/');
+  }
+}
 
 export async function supervise(o: SuperviseOptions): Promise<number> {
   const { config: cfg, board, sys } = o;
@@ -98,7 +107,21 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
 
   let linkType = -1;
   let channel: Channel;
-  const isTty = cfg.channel.path.startsWith('/dev/');
+  const isTty = isTtyPath(cfg.channel.path);
+  // The channel re-sends this object as BOOT every few seconds; the link type is filled
+  // in when capture reports it, before the first PACKET record can exist.
+  const boot: BootRecord = {
+    session: session.toString('hex'),
+    product: 'sealtap',
+    version: o.version,
+    board: board.name,
+    firmware: o.firmware,
+    link: { kind: isTty ? 'tty' : 'file', baud: isTty ? cfg.channel.baud : null },
+    checkpointKey: signer.publicKey.toString('hex'),
+    linkType: -1,
+    outputs: cfg.outputs,
+    uptimeMs: log.uptimeMs(),
+  };
   try {
     channel = openChannel({
       path: cfg.channel.path,
@@ -106,18 +129,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       outboxBytes: cfg.channel.outboxBytes,
       bootEveryMs: cfg.channel.bootEverySeconds * 1000,
       session,
-      boot: {
-        session: session.toString('hex'),
-        product: 'sealtap',
-        version: o.version,
-        board: board.name,
-        firmware: o.firmware,
-        link: { kind: isTty ? 'tty' : 'file', baud: isTty ? cfg.channel.baud : null },
-        checkpointKey: signer.publicKey.toString('hex'),
-        linkType: 1,
-        outputs: cfg.outputs,
-        uptimeMs: log.uptimeMs(),
-      },
+      boot,
       signer,
     });
   } catch (e) {
@@ -253,7 +265,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     onLinkType: (lt) => {
       linkType = lt;
       spooler.setLinkType(lt);
-      channel.updateBoot?.({ linkType: lt });
+      boot.linkType = lt;
+      channel.send(RecordType.BOOT, boot);
       startAnalysis();
       leds.show('capturing');
       const what = cfg.source.kind === 'pcap' ? `file ${cfg.source.path} at ${cfg.source.speed} speed` : `interface ${cfg.source.name}${cfg.source.filter ? ` filter "${cfg.source.filter}"` : ''}`;
@@ -334,7 +347,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     egressRefused: counters.egressRefused,
     analysisRestarts: counters.analysisRestarts,
     records: { ...counters.records },
-    outboxDropped: Object.values(channel.stats().dropped).reduce((a, b) => a + b, 0),
+    outboxDropped: Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0),
     uptimeMs: log.uptimeMs(),
   };
   const drainMs = aborted ? 0 : cfg.channel.drainSeconds * 1000;
