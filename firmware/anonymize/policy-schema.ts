@@ -61,7 +61,8 @@ export function parseAction(path: string, field: FieldName, value: unknown): Act
   const action = name as ActionName;
   if (!spec.actions.includes(action)) {
     if (action === 'keep' && (spec.addrBits !== undefined || spec.actions.includes('mac'))) {
-      throw new PolicyError(path, `"keep" would publish raw ${spec.addrBits ? 'addresses' : 'MAC addresses'}, which the egress guard refuses; expected one of ${allowed}`);
+      const why = spec.addrBits ? 'raw addresses, which the egress guard refuses' : 'raw MAC addresses, which identify hosts';
+      throw new PolicyError(path, `"keep" would publish ${why}; expected one of ${allowed}`);
     }
     throw new PolicyError(path, `action "${action}" does not apply to ${spec.what}; expected one of ${allowed}`);
   }
