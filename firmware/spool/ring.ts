@@ -37,6 +37,8 @@ export interface SpoolRingOptions {
 
 export const MIN_SLOT_BYTES = 4096;
 const MAX_SLOT_BYTES = 0xffff_ffff; // the sealed length is a u32 in the segment header
+// One file per slot, created and checked at boot: bounds boot time and directory size.
+export const MAX_SLOTS = 1_000_000;
 
 export class SpoolRing {
   readonly dir: string;
@@ -70,6 +72,9 @@ export class SpoolRing {
     }
     checkDirectory(dir);
     const slots = Math.floor(bytes / slotBytes);
+    if (slots > MAX_SLOTS) {
+      throw new Error(`spool.bytes ${bytes} makes ${slots} slots of ${slotBytes} bytes, more than ${MAX_SLOTS}: use larger slots or lower run.json spool.bytes`);
+    }
     const needed = slots * slotBytes;
     const available = freeBytes(dir) + reusableSlotBytes(dir, slots, slotBytes);
     if (available < needed) {

@@ -71,15 +71,21 @@ export function preallocateSlots(dir: string, slots: number, slotBytes: number):
   }
 }
 
-/** Bytes of existing slot files 0..slots-1 that preallocation can reuse. */
+/**
+ * Bytes of existing slot files 0..slots-1 that preallocation can reuse. Walks the
+ * directory listing rather than every possible slot, so a huge slot count in a bad
+ * config costs nothing before it is refused.
+ */
 export function reusableSlotBytes(dir: string, slots: number, slotBytes: number): number {
   let n = 0;
-  for (let slot = 0; slot < slots; slot++) {
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^slot-(\d+)\.seg$/.exec(name);
+    if (m === null || Number(m[1]) >= slots || name !== slotFileName(Number(m[1]))) continue;
     try {
-      const st = fs.statSync(path.join(dir, slotFileName(slot)));
-      n += Math.min(st.blocks * 512, slotBytes);
+      const st = fs.statSync(path.join(dir, name));
+      if (st.isFile()) n += Math.min(st.blocks * 512, slotBytes);
     } catch {
-      // missing: nothing to reuse
+      // vanished meanwhile: nothing to reuse
     }
   }
   return n;
