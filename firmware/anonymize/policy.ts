@@ -74,6 +74,7 @@ export function validatePolicy(obj: unknown): Policy {
     throw new PolicyError('policy.fields', `no action for ${shown}; every header field needs one (default-deny): add them, or add "extends": "default" to inherit the built-in defaults`);
   }
   const full = fields as FieldActions;
+  checkSequenceFields(full, 'policy.fields');
   let levels: Record<string, Level>;
   if (obj.levels !== undefined) {
     levels = parseLevels(obj.levels, full);
@@ -175,11 +176,25 @@ function parseLevels(v: unknown, base: FieldActions): Record<string, Level> {
       outputs: outputs.slice() as OutputName[],
       fields: { ...base, ...(raw.fields === undefined ? {} : parseFields(raw.fields, `${path}.fields`)) },
     };
+    checkSequenceFields(level.fields, `${path}.fields`);
     const description = optionalText(raw.description, `${path}.description`);
     if (description !== undefined) level.description = description;
     levels[name] = level;
   }
   return levels;
+}
+
+// seq, ack and SACK edges live in the same sequence spaces: offsetting some of them
+// while keeping others publishes the raw numbers the offset was meant to hide.
+const SEQUENCE_FIELDS: readonly FieldName[] = ['tcp.seq', 'tcp.ack', 'tcp.options.sack'];
+function checkSequenceFields(fields: FieldActions, path: string): void {
+  if (!SEQUENCE_FIELDS.some((f) => fields[f].action === 'offset')) return;
+  for (const f of SEQUENCE_FIELDS) {
+    if (fields[f].action === 'keep') {
+      const others = SEQUENCE_FIELDS.filter((o) => o !== f && fields[o].action === 'offset').join(' and ');
+      throw new PolicyError(`${path}[${JSON.stringify(f)}]`, `"keep" would publish the raw sequence numbers that ${others} offset; use the same action for tcp.seq, tcp.ack and tcp.options.sack`);
+    }
+  }
 }
 
 function parseDisclose(v: unknown): Prefix[] {

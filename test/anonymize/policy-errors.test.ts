@@ -119,6 +119,14 @@ test('refuses coarsen with a shift that is not true or false', () => {
   refuses(field('time', { action: 'coarsen', granularityUs: 1000, shift: 'yes' }), 'policy.fields["time"].shift', 'must be true');
 });
 
+test('refuses keeping SACK edges while sequence numbers are offset', () => {
+  refuses(field('tcp.options.sack', 'keep'), 'policy.fields["tcp.options.sack"]', 'raw sequence numbers that tcp.seq and tcp.ack offset');
+});
+
+test('refuses a level that keeps acks while its sequence numbers are offset', () => {
+  refuses(ext({ levels: { a: { outputs: ['packets'], fields: { 'tcp.ack': 'keep' } } } }), 'policy.levels["a"].fields["tcp.ack"]', 'raw sequence numbers');
+});
+
 test('refuses disclose that is not a list', () => {
   refuses(ext({ disclose: '192.0.2.0/24' }), 'policy.disclose', 'must be a list of prefixes');
 });
