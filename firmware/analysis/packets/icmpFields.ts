@@ -4,7 +4,7 @@
 // any other header (rewriter.ts walks into it); its addresses follow icmp.quoted.
 import { truncatePrefix } from '../../anonymize/transforms';
 import { applyAddressAction } from '../anonymizer';
-import { Act, numericField } from './fieldCodes';
+import { numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { addressField } from './ipFields';
 import { macField } from './linkFields';

@@ -15,11 +15,27 @@ const IPOPT_TS = 68;
 const IPOPT_LSRR = 131;
 const IPOPT_SSRR = 137;
 
-/** Every option byte before the first end-of-list becomes NOP; end-of-list and what follows become 0. */
+/**
+ * Every option becomes NOPs over its own length; end-of-list and what follows become 0.
+ * Options are walked by their lengths: an option's data may hold 0 bytes that are not
+ * an end-of-list. A malformed length makes the rest NOPs.
+ */
 export function nopIpv4Options(out: Buffer, from: number, to: number): void {
   let i = from;
-  while (i < to && out[i] !== IPOPT_EOL) out[i++] = IPOPT_NOP;
-  out.fill(0, i, to);
+  while (i < to) {
+    const type = out[i];
+    if (type === IPOPT_EOL) {
+      out.fill(0, i, to);
+      return;
+    }
+    const len = type === IPOPT_NOP ? 1 : i + 1 < to ? out[i + 1] : 0;
+    if (len < 1 || (type !== IPOPT_NOP && len < 2) || i + len > to) {
+      out.fill(IPOPT_NOP, i, to);
+      return;
+    }
+    out.fill(IPOPT_NOP, i, i + len);
+    i += len;
+  }
 }
 
 /** Keeps IPv4 options, anonymizing the addresses inside route and timestamp options. */
