@@ -11,6 +11,8 @@ export interface WriteOnlyLine {
   kind: 'tty' | 'file';
   path: string;
   baud: number;
+  /** True when the tty's receiver is disabled (-cread). Ptys refuse that; real UARTs accept it. */
+  receiverOff: boolean;
 }
 
 /**
@@ -38,10 +40,10 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
       throw lineError(path, e);
     }
     if (isatty(fd)) {
-      setRawTermios(fd, path, baud);
-      return { fd, kind: 'tty', path, baud };
+      const receiverOff = setRawTermios(fd, path, baud);
+      return { fd, kind: 'tty', path, baud, receiverOff };
     }
-    return { fd, kind: 'file', path, baud };
+    return { fd, kind: 'file', path, baud, receiverOff: false };
   }
   if (st && st.isDirectory()) throw new Error(`results line ${path} is a directory: give a tty device or a file name`);
   if (!st && path.startsWith('/dev/')) {
@@ -49,26 +51,31 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
   }
   try {
     const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND, 0o644);
-    return { fd, kind: 'file', path, baud };
+    return { fd, kind: 'file', path, baud, receiverOff: false };
   } catch (e) {
     throw lineError(path, e);
   }
 }
 
-function setRawTermios(fd: number, path: string, baud: number): void {
+/**
+ * Sets raw mode and the speed, then turns the tty's receiver off (-cread) separately:
+ * a pty refuses -cread (EINVAL), which is harmless there — the box never reads either
+ * way — so that one flag is reported in `receiverOff` rather than failing the open.
+ */
+function setRawTermios(fd: number, path: string, baud: number): boolean {
   // stty works on its stdin; handing it our write-only fd sets termios (an ioctl, which
   // needs no read access) without anyone opening the device for reading.
-  const r = spawnSync('stty', ['raw', '-echo', '-cread', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)], {
-    stdio: [fd, 'ignore', 'pipe'],
-  });
+  const stty = (args: string[]) => spawnSync('stty', args, { stdio: [fd, 'ignore', 'pipe'] });
+  const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)]);
   if (r.error || r.status !== 0) {
     fs.closeSync(fd);
     const why = r.error ? r.error.message : String(r.stderr).trim();
     throw new Error(`cannot set ${path} to raw ${baud} baud (${why}): check that the baud rate is one the tty supports`);
   }
+  return stty(['-cread']).status === 0;
 }
 
-function lineError(path: string, e: unknown): Error {
+export function lineError(path: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOENT':

@@ -65,6 +65,8 @@ export function openChannel(opts: ChannelOptions): Channel {
   const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const openedAt = now();
+  // The supervisor may update the boot object later (link type); uptime stays on this base.
+  const bootUptimeAtOpen = opts.boot.uptimeMs;
   const bytesPerMs = line.kind === 'tty' ? opts.baud / 10 / 1000 : Infinity;
   const closeDrops: Record<string, number> = {};
 
@@ -87,7 +89,7 @@ export function openChannel(opts: ChannelOptions): Channel {
     session: opts.session.toString('hex'),
     link: { kind: line.kind, baud: line.kind === 'tty' ? opts.baud : null },
     checkpointKey: opts.signer.publicKey.toString('hex'),
-    uptimeMs: opts.boot.uptimeMs + (now() - openedAt),
+    uptimeMs: bootUptimeAtOpen + (now() - openedAt),
   });
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 

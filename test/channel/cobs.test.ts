@@ -1,0 +1,43 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../../firmware/channel/cobs';
+
+function sample(len: number, zeroEvery: number, seed: number): Buffer {
+  const b = Buffer.alloc(len);
+  let x = seed;
+  for (let i = 0; i < len; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = zeroEvery > 0 && i % zeroEvery === 0 ? 0 : (x >>> 16) & 0xff;
+  }
+  return b;
+}
+
+test('round-trips empty, short, block-boundary and long inputs', () => {
+  for (const len of [0, 1, 2, 253, 254, 255, 256, 508, 509, 1024, 5000]) {
+    for (const zeroEvery of [0, 1, 7, 300]) {
+      const src = sample(len, zeroEvery, len + zeroEvery);
+      const enc = cobsEncode(src);
+      assert.ok(enc.length <= cobsMaxEncodedLength(len), `encoded ${len} bytes too long`);
+      assert.is(enc.indexOf(0), -1, `encoded ${len}/${zeroEvery} contains a zero`);
+      assert.equal(cobsDecode(enc), src, `round trip of ${len}/${zeroEvery}`);
+    }
+  }
+});
+
+test('encodes the known example 11 22 00 33 as 03 11 22 02 33', () => {
+  assert.equal([...cobsEncode(Buffer.from([0x11, 0x22, 0x00, 0x33]))], [0x03, 0x11, 0x22, 0x02, 0x33]);
+});
+
+test('refuses a block with a zero inside', () => {
+  assert.is(cobsDecode(Buffer.from([0x03, 0x11, 0x00, 0x02, 0x33])), null);
+});
+
+test('refuses a length code that runs past the end', () => {
+  assert.is(cobsDecode(Buffer.from([0x05, 0x11, 0x22])), null);
+});
+
+test('refuses a zero length code', () => {
+  assert.is(cobsDecode(Buffer.from([0x00])), null);
+});
+
+test.run();
