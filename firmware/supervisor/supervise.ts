@@ -39,6 +39,12 @@ export interface SuperviseOptions {
   version: string;
   /** Process signals to stop on; tests pass an EventEmitter of their own. */
   signals: NodeJS.EventEmitter;
+  /**
+   * In-process tests only (no command line or environment reaches these): a keyring
+   * whose bytes the test knows, so it can scan every output for them; and a look at
+   * each segment as it is published, so a test can tamper with it.
+   */
+  testHooks?: { keyring?: () => Keyring; published?: (seq: number, file: string) => void };
 }
 
 const CAPTURE_SLOTS = 8;
@@ -69,7 +75,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   }
 
   // Keys: nothing secret exists before this line, and nothing survives the run.
-  const keyring = Keyring.generate();
+  const keyring = o.testHooks?.keyring?.() ?? Keyring.generate();
   const keys: Record<(typeof childKeyOrder)[number], SecretKey> = {
     spool: keyring.subkey(KeyPurpose.spool),
     address: keyring.subkey(KeyPurpose.address),
@@ -183,7 +189,10 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   let droppedSinceLog = 0;
 
   const spooler = new Spooler(ring, keys.spool, runId, 1, cfg.spool.onFull === 'wait', counters, {
-    published: (seq) => analysis?.segmentPublished(seq),
+    published: (seq) => {
+      o.testHooks?.published?.(seq, ring.slotPath(seq));
+      analysis?.segmentPublished(seq);
+    },
     release: (slot) => capture.release(slot),
     dropped: (n, why) => {
       droppedSinceLog += n;
