@@ -172,9 +172,10 @@ async function flash(argv: string[]): Promise<number> {
   const { opts, rest } = parseArgs(pubs.argv, ['device', 'board']);
   const file = one(rest, 'bundle file');
   const device = need(opts, 'device');
+  const chunkDelayMs = flashChunkDelayFromEnv(process.env);
   const r = flashBundle({
     device, bundle: readBundleFile(file), trustedKeys: pubs.values.length ? pubs.values.map(readPublicKeyFile) : undefined,
-    board: opts.get('board'), chunkDelayMs: flashChunkDelayFromEnv(process.env),
+    board: opts.get('board'), chunkDelayMs,
   });
   const m = r.bundle.manifest;
   say(`flashed ${m.name} ${m.version} into slot ${r.slot} of ${device}; slot ${r.slot} is now active${r.previous ? ` (slot ${r.previous} kept as fallback)` : ''}`);
