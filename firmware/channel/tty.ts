@@ -63,16 +63,24 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
  * way — so that one flag is reported in `receiverOff` rather than failing the open.
  */
 function setRawTermios(fd: number, path: string, baud: number): boolean {
-  // stty works on its stdin; handing it our write-only fd sets termios (an ioctl, which
+  // stty works on its stdin; handing it a write-only fd sets termios (an ioctl, which
   // needs no read access) without anyone opening the device for reading.
-  const stty = (args: string[]) => spawnSync('stty', args, { stdio: [fd, 'ignore', 'pipe'] });
-  const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)]);
-  if (r.error || r.status !== 0) {
-    fs.closeSync(fd);
-    const why = r.error ? r.error.message : String(r.stderr).trim();
-    throw new Error(`cannot set ${path} to raw ${baud} baud (${why}): check that the baud rate is one the tty supports`);
+  // stty gets its own write-only open of the device: libuv clears O_NONBLOCK on a child's
+  // stdin, and that flag lives in the open file description, so sharing `fd` with stty
+  // would leave our writes blocking (and capture waiting on the line).
+  const sttyFd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  try {
+    const stty = (args: string[]) => spawnSync('stty', args, { stdio: [sttyFd, 'ignore', 'pipe'] });
+    const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)]);
+    if (r.error || r.status !== 0) {
+      fs.closeSync(fd);
+      const why = r.error ? r.error.message : String(r.stderr).trim();
+      throw new Error(`cannot set ${path} to raw ${baud} baud (${why}): check that the baud rate is one the tty supports`);
+    }
+    return stty(['-cread']).status === 0;
+  } finally {
+    fs.closeSync(sttyFd);
   }
-  return stty(['-cread']).status === 0;
 }
 
 export function lineError(path: string, e: unknown): Error {
