@@ -35,7 +35,9 @@ export const cryptopanCommand: Command = {
   async main(argv: string[]): Promise<number> {
     const { opts, rest } = parseArgs(argv, ['key']);
     if (rest.length > 0) throw new UsageError(`cryptopan takes no arguments, addresses come on stdin (see --help)`);
-    const pan = new CryptoPan(parseKey(opts.get('key')));
+    const key = parseKey(opts.get('key'));
+    const pan = new CryptoPan(key);
+    key.fill(0);
     try {
       return await anonymizeLines(pan, process.stdin, process.stdout, process.stderr);
     } finally {
@@ -51,19 +53,37 @@ function parseKey(hex: string | undefined): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-/** Streams lines from input to output; returns the exit code. */
+/**
+ * Streams lines from input to output; returns the exit code. Stops quietly when the
+ * reader of the output goes away (`... | head`), like other filters.
+ */
 export async function anonymizeLines(pan: CryptoPan, input: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let closed = false;
+  let wake: (() => void) | null = null;
+  const onGone = (): void => {
+    closed = true;
+    if (wake) wake();
+  };
+  out.on('error', onGone);
+  out.on('close', onGone);
   let lineNo = 0;
   let refused = 0;
   let pending: string[] = [];
   const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
+    if (pending.length === 0 || closed) return;
     const chunk = pending.join('');
     pending = [];
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    if (!out.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        out.once('drain', resolve);
+      });
+      wake = null;
+    }
   };
   for await (const raw of lines) {
+    if (closed) break;
     lineNo++;
     const text = raw.trim();
     if (text === '') {
@@ -80,6 +100,9 @@ export async function anonymizeLines(pan: CryptoPan, input: NodeJS.ReadableStrea
     }
     if (pending.length >= 1024) await flush();
   }
+  lines.close();
   await flush();
+  out.off('error', onGone);
+  out.off('close', onGone);
   return refused > 0 ? 1 : 0;
 }

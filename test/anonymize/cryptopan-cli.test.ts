@@ -64,6 +64,13 @@ test('refuses positional arguments (addresses come on stdin)', () => {
   assert.match(r.err, /stdin/);
 });
 
+test('stops quietly when the reader of its output goes away', () => {
+  const script = `yes 24.5.0.80 | head -n 100000 | "${SEALTAP}" cryptopan --key ${vectors.keyHex} | head -n 1`;
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+  assert.is(r.stdout, '100.9.15.210\n');
+  assert.is(r.stderr, '');
+});
+
 test('--help describes the key, blank lines, bad lines and exit codes', () => {
   const r = cryptopan(['--help'], '');
   assert.is(r.code, 0);

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CryptoPan } from '../../firmware/anonymize/cryptopan';
+import { SecretKey } from '../../firmware/keys/secret-key';
 import { parseIPv4, parseIPv6, formatIPv4 } from '../../firmware/anonymize/ip-text';
 import { commonPrefixBits, randomBytes, readCryptoPanVectors, seededRandom, slowCryptoPan } from '../lib/anonymize-fixtures';
 
@@ -125,6 +126,12 @@ test('accepts a SecretKey-like key and reads it only inside use()', () => {
   assert.not.ok(inside);
   assert.is(calls, 1);
   assert.is(pan.anonymizeText('24.5.0.80'), '100.9.15.210');
+});
+
+test('works with a SecretKey from the keyring', () => {
+  const pan = new CryptoPan(SecretKey.fromBytes(Buffer.from(vectors.key)));
+  for (const [raw, anon] of vectors.v4.slice(0, 10)) assert.is(pan.anonymizeText(raw), anon);
+  for (const [raw, anon] of vectors.v6) assert.is(pan.anonymizeText(raw), anon);
 });
 
 test('refuses a key that is not 32 bytes', () => {
