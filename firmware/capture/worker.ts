@@ -92,11 +92,14 @@ function paceToOriginalSpeed(sec: number, usec: number): void {
 }
 
 const originalSpeed = wd.source.kind === 'pcap' && wd.source.speed === 'original';
+const live = wd.source.kind === 'interface';
 const maxPackets = wd.maxPackets;
 
 function onPacket(): void {
   if (done) return;
-  if (Atomics.load(ctl, Ctl.stop) !== 0) { done = true; return; }
+  // A file replay is one long dispatch call: the stop flag is checked per packet there.
+  // A live capture checks it between dispatch calls (runLive) so it can drain at stop.
+  if (!live && Atomics.load(ctl, Ctl.stop) !== 0) { done = true; return; }
   const sec = hdr.readUInt32LE(0);
   const usec = hdr.readUInt32LE(4);
   if (originalSpeed) paceToOriginalSpeed(sec, usec);
@@ -146,33 +149,31 @@ function runLive(name: string, filter: string, bufferBytes: number, session: Nat
   // A read timeout > 0 keeps TPACKET_V3 block batching on; immediate mode would wake us per packet.
   const linkName = session.open_live(name, filter, bufferBytes, pktBuf.length, '', onPacket, false, 50, warn, true);
   port.postMessage({ type: 'linktype', linkType: linkTypeNumber(linkName) });
-  session.read_callback = () => {
-    if (!done) session.dispatch(pktBuf, hdr);
-    if (done) stopLive();
+  // The handle is non-blocking. We poll it from a plain loop that sleeps on the shared
+  // control array when the kernel has nothing ready, rather than with node-pcap's
+  // start_polling: its uv_poll handle is stopped but never closed, which aborts the
+  // whole process when a worker thread's event loop is torn down at stop.
+  const postStats = (): void => {
+    const s = session.stats();
+    post({ type: 'stats', psRecv: s.ps_recv, psDrop: s.ps_drop, psIfdrop: s.ps_ifdrop });
   };
-  session.start_polling();
-  const flush = setInterval(() => {
-    if (cur >= 0 && count > 0 && Date.now() - filledAt >= wd.flushMs) publish();
-    if (Atomics.load(ctl, Ctl.stop) !== 0) stopLive();
-  }, Math.max(10, Math.floor(wd.flushMs / 2)));
-  const stats = setInterval(() => {
-    const s = session.stats();
-    post({ type: 'stats', psRecv: s.ps_recv, psDrop: s.ps_drop, psIfdrop: s.ps_ifdrop });
-  }, wd.statsMs);
-  let stopped = false;
-  function stopLive(): void {
-    if (stopped) return;
-    stopped = true;
-    done = true;
-    // Take what the kernel still holds before closing, then the final counters.
-    session.dispatch(pktBuf, hdr);
-    const s = session.stats();
-    post({ type: 'stats', psRecv: s.ps_recv, psDrop: s.ps_drop, psIfdrop: s.ps_ifdrop });
-    clearInterval(flush);
-    clearInterval(stats);
-    finish('stopped', null, session);
+  let lastStats = Date.now();
+  while (!done && Atomics.load(ctl, Ctl.stop) === 0) {
+    const r = session.dispatch(pktBuf, hdr);
+    const now = Date.now();
+    if (cur >= 0 && count > 0 && now - filledAt >= wd.flushMs) publish();
+    if (now - lastStats >= wd.statsMs) { postStats(); lastStats = now; }
+    if (r <= 0) Atomics.wait(ctl, Ctl.sleep, 0, 2);
   }
-  port.on('message', (m: { type: string }) => { if (m.type === 'stop') stopLive(); });
+  // Take what the kernel still holds: a partly filled TPACKET_V3 block is handed
+  // over when its read timeout (50 ms) expires.
+  if (!done) {
+    Atomics.wait(ctl, Ctl.sleep, 0, 60);
+    session.dispatch(pktBuf, hdr);
+  }
+  done = true;
+  postStats();
+  finish('stopped', null, session);
 }
 
 function main(): void {
