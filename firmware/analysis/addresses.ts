@@ -7,15 +7,63 @@ import { Layer } from './decode/constants';
 
 export const addressHashBytes = 8;
 
+/**
+ * Addresses already reported, so a packet of a known conversation costs no hash. A
+ * fixed open-addressing table over a Buffer (no allocation per packet); when it is
+ * three quarters full it is emptied and starts over. That only costs hashes: an
+ * address seen again is reported again, and the guard ignores what it knows.
+ */
+export class SeenAddresses {
+  private readonly table: Buffer;
+  private readonly used: Uint8Array;
+  private readonly mask: number;
+  private count = 0;
+
+  constructor(private readonly width: 4 | 16, slots: number) {
+    let n = 16;
+    while (n < slots) n *= 2;
+    this.table = Buffer.alloc(n * width);
+    this.used = new Uint8Array(n);
+    this.mask = n - 1;
+  }
+
+  /** True when buf[off..off+width] was already in the set; adds it otherwise. */
+  addIfNew(buf: Buffer, off: number): boolean {
+    let h = buf.readUInt32BE(off);
+    if (this.width === 16) h ^= buf.readUInt32BE(off + 4) ^ buf.readUInt32BE(off + 8) ^ buf.readUInt32BE(off + 12);
+    let i = Math.imul(h, 0x9e3779b1) >>> 0 & this.mask;
+    const w = this.width;
+    while (this.used[i] === 1) {
+      if (this.table.compare(buf, off, off + w, i * w, i * w + w) === 0) return false;
+      i = (i + 1) & this.mask;
+    }
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) {
+      this.used.fill(0);
+      this.count = 0;
+      return this.addIfNew(buf, off);
+    }
+    buf.copy(this.table, i * w, off, off + w);
+    this.used[i] = 1;
+    this.count++;
+    return true;
+  }
+
+  size(): number {
+    return this.count;
+  }
+}
+
 export class AddressCollector {
-  private readonly seen4 = new Set<number>();
-  private readonly seen6 = new Set<string>();
+  private readonly seen4: SeenAddresses;
+  private readonly seen6: SeenAddresses;
   private pending: Buffer;
   private pendingCount = 0;
   private readonly out = Buffer.alloc(32);
 
   /** `hashKey` is the egress subkey (32 bytes, in secure memory; read under use()). */
-  constructor(private readonly hashKey: { use<T>(fn: (k: Buffer) => T): T }, private readonly limit = 1 << 20) {
+  constructor(private readonly hashKey: { use<T>(fn: (k: Buffer) => T): T }, slots = 1 << 18) {
+    this.seen4 = new SeenAddresses(4, slots);
+    this.seen6 = new SeenAddresses(16, slots >> 2);
     this.pending = Buffer.alloc(1024 * addressHashBytes);
   }
 
@@ -39,17 +87,7 @@ export class AddressCollector {
   }
 
   private add(buf: Buffer, off: number, len: 4 | 16): void {
-    if (len === 4) {
-      const a = buf.readUInt32BE(off);
-      if (this.seen4.has(a)) return;
-      if (this.seen4.size >= this.limit) return;
-      this.seen4.add(a);
-    } else {
-      const s = buf.toString('latin1', off, off + 16);
-      if (this.seen6.has(s)) return;
-      if (this.seen6.size >= this.limit) return;
-      this.seen6.add(s);
-    }
+    if (!(len === 4 ? this.seen4 : this.seen6).addIfNew(buf, off)) return;
     if ((this.pendingCount + 1) * addressHashBytes > this.pending.length) {
       const bigger = Buffer.alloc(this.pending.length * 2);
       this.pending.copy(bigger);

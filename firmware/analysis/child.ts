@@ -11,21 +11,39 @@ import { decodePacket } from './decode/decode';
 import { decodeCountersByName } from './decode/counters';
 import { RecordType } from '../channel/records';
 import { AddressCollector } from './addresses';
-import { childKeyOrder, describePosition, FromChild, InitMessage, OutRecord, Place, position, SegmentMessage, ToChild } from './ipc';
+import { betweenPackets, ChildExit, childKeyOrder, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
+import { guardModuleLoading } from './module-guard';
 import { buildModules, BoundModule } from './modules';
 import { AnonPrimitives } from './anonymizer';
 import type { Emit } from './sdk';
 import type { Policy } from '../anonymize/policy';
 
 const POSITION_FD = 4;
-const CHUNK_PACKETS = 4096;
 const BATCH_RECORDS = 256;
 const TIMER_US = 1_000_000;
 
 type Keys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
+// Taken before any module is loaded, and removed from `process`: a module cannot send
+// messages of its own (a forged segmentDone or finished would lose packets).
+const ipcSend = process.send!.bind(process);
+delete (process as { send?: unknown }).send;
+
 function send(m: FromChild): void {
-  process.send!(m);
+  ipcSend(m);
+}
+
+/** Writes one position (or betweenPackets) to the pipe; a full pipe only delays it. */
+function writePosition(buf: Buffer, pos: number): void {
+  buf.writeDoubleLE(pos, 0);
+  for (;;) {
+    try {
+      fs.writeSync(POSITION_FD, buf);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
 }
 
 async function readKeys(): Promise<Keys> {
@@ -43,6 +61,10 @@ async function readKeys(): Promise<Keys> {
   childKeyOrder.forEach((name, i) => { keys[name] = SecretKey.fromBytes(all.subarray(i * 32, (i + 1) * 32)); });
   all.fill(0);
   return keys;
+}
+
+function nextTick(tsUs: number): number {
+  return (Math.floor(tsUs / TIMER_US) + 1) * TIMER_US;
 }
 
 class Runtime {
@@ -70,8 +92,14 @@ class Runtime {
   private lastPlace: Place = { pos: -1, ord: -1 };
   private nextTimerUs = -1;
   private lastTsUs = 0;
-  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0 };
+  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0 };
   private readonly emit: Emit;
+  /**
+   * Wall-clock time one turn of work may take before going back to the event loop,
+   * where heartbeats and IPC run. A count of packets would not do: a module slow per
+   * packet would starve the heartbeat and be killed as hung.
+   */
+  private readonly sliceMs: number;
 
   constructor(private readonly init: InitMessage, private readonly keys: Keys) {
     this.committed = init.committed;
@@ -84,6 +112,7 @@ class Runtime {
     };
     const prim = new AnonPrimitives(keys);
     this.modules = buildModules(init.outputs, init.policy as Policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit, init.module);
+    this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
   }
 
   private record(type: number, body: Record<string, unknown> | Uint8Array): void {
@@ -154,14 +183,16 @@ class Runtime {
     this.segPackets = 0;
   }
 
-  /** Up to CHUNK_PACKETS packets, then back to the event loop for IPC and heartbeats. */
+  /** Packets until sliceMs has passed, then back to the event loop for IPC and heartbeats. */
   private work(): void {
     const body = this.body!;
     const seq = this.seg!.seq;
     const careful = seq <= this.init.carefulUntilSeq;
     const v = this.view;
+    const started = performance.now();
     let n = 0;
-    while (n < CHUNK_PACKETS && this.off + 16 <= body.length) {
+    while (this.off + 16 <= body.length) {
+      if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
       const sec = body.readUInt32LE(this.off);
       const usec = body.readUInt32LE(this.off + 4);
       const caplen = body.readUInt32LE(this.off + 8);
@@ -170,17 +201,20 @@ class Runtime {
       const end = Math.min(start + caplen, body.length);
       this.off = end;
       const pos = position(seq, this.index++);
-      n++;
       if (this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
-      if (careful) { this.posBuf.writeDoubleLE(pos, 0); fs.writeSync(POSITION_FD, this.posBuf); }
+      if (careful) writePosition(this.posBuf, pos);
       this.pos = pos;
       this.ord = 0;
       const tsUs = sec * 1e6 + usec;
       this.lastTsUs = tsUs;
       try {
-        if (this.nextTimerUs < 0) this.nextTimerUs = tsUs + TIMER_US;
+        // Ticks fall on whole seconds of packet time, not on seconds since the first
+        // packet this process saw: a restarted analysis that replays from another
+        // segment must expire flows at the same packets, or its records would get
+        // other places and the committed place would no longer suppress them.
+        if (this.nextTimerUs < 0) this.nextTimerUs = nextTick(tsUs);
         else if (tsUs >= this.nextTimerUs) {
-          this.nextTimerUs = tsUs + TIMER_US;
+          this.nextTimerUs = nextTick(tsUs);
           for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
         }
         decodePacket(this.init.linkType, body, start, end - start, origLen, v);
@@ -189,12 +223,12 @@ class Runtime {
       } catch (e) {
         // Name the packet on the position pipe before dying: the supervisor
         // quarantines it if the restarted analysis dies on it again.
-        this.posBuf.writeDoubleLE(pos, 0);
-        fs.writeSync(POSITION_FD, this.posBuf);
+        writePosition(this.posBuf, pos);
         // The error's text may quote packet data: only its class is reported.
         process.stderr.write(`analysis: a module failed (${e instanceof Error ? e.name : typeof e}) at ${describePosition(pos)}\n`);
-        process.exit(70);
+        process.exit(ChildExit.moduleThrew);
       }
+      if (careful) writePosition(this.posBuf, betweenPackets);
       this.counters.packets++;
       this.segPackets++;
       if (this.batch.length >= BATCH_RECORDS) this.flush();
@@ -211,7 +245,16 @@ class Runtime {
     // End-of-run records get places after every packet position.
     this.pos = Number.MAX_SAFE_INTEGER;
     this.ord = 0;
-    for (const b of this.modules) b.module.onEnd?.(this.lastTsUs, b.emit);
+    for (const b of this.modules) {
+      // A module failing at the end loses only its own last records: the others still
+      // flush, and the run ends instead of dying here on every restart.
+      try {
+        b.module.onEnd?.(this.lastTsUs, b.emit);
+      } catch (e) {
+        this.counters.moduleEndFailures++;
+        process.stderr.write(`analysis: module ${b.module.name} failed at the end (${e instanceof Error ? e.name : typeof e})\n`);
+      }
+    }
     this.flush();
     send({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) } });
     setImmediate(() => process.exit(0));
@@ -223,7 +266,13 @@ async function main(): Promise<void> {
   let runtime: Runtime | null = null;
   process.on('message', (m: ToChild) => {
     if (m.t === 'init') {
-      runtime = new Runtime(m, keys);
+      guardModuleLoading();
+      try {
+        runtime = new Runtime(m, keys);
+      } catch (e) {
+        process.stderr.write(`analysis: modules failed to start (${e instanceof Error ? e.name : typeof e})\n`);
+        process.exit(ChildExit.moduleLoad);
+      }
       setInterval(() => send({ t: 'heartbeat' }), Math.max(50, Math.floor(m.heartbeatMs))).unref();
       send({ t: 'ready' });
     } else if (m.t === 'segment') runtime?.enqueue(m);
@@ -234,5 +283,5 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   process.stderr.write(`analysis: ${e.message}\n`);
-  process.exit(71);
+  process.exit(ChildExit.noKeys);
 });

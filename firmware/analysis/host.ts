@@ -4,11 +4,12 @@
 // the ring (to rebuild flow state) and emits nothing at or before the last committed
 // place, so a crash costs neither a gap nor a duplicate. A packet that kills the
 // analysis twice is quarantined: skipped, counted, reported by position only.
-import { ChildProcess, fork } from 'node:child_process';
-import * as path from 'node:path';
+import { ChildProcess } from 'node:child_process';
 import type { SecretKey } from '../keys/secret-key';
 import type { Output } from '../supervisor/config';
-import { childKeyOrder, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, positionStride } from './ipc';
+import { analysisRecordTypes, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter } from './ipc';
+import { CrashVerdicts } from './crash-verdict';
+import { forkSandboxed } from './sandbox';
 
 export interface AnalysisHostOptions {
   linkType: number;
@@ -21,7 +22,7 @@ export interface AnalysisHostOptions {
   keys: Record<(typeof childKeyOrder)[number], SecretKey>;
   /** Paths the sandbox may read: the spool directory and the researcher's module. */
   readablePaths: string[];
-  ring: { oldestRetainedSeq(): number; slotPath(seq: number): string };
+  ring: { oldestRetainedSeq(): number; slotPath(seq: number): string; isRetained?(seq: number): boolean };
 }
 
 export interface AnalysisEvents {
@@ -34,44 +35,71 @@ export interface AnalysisEvents {
   finished(counters: Record<string, number>): void;
   /** The analysis keeps dying; nothing more will be analysed this run. */
   gaveUp(why: string): void;
+  /** Records the analysis sent that no analysis may send (wrong type or shape): dropped. */
+  refused?(count: number, why: string): void;
 }
 
-const codeRoot = path.resolve(__dirname, '..', '..', '..');
+/** Time a new process gets to load its modules before its first message is due. */
+const startGraceMs = 10_000;
+const restartDelayMs = 100;
 
 export class AnalysisHost {
   private child: ChildProcess | null = null;
   private committed: Place = noPlace;
-  private readonly quarantine: number[] = [];
-  private suspect = -1;
-  private lastPipePos = -1;
+  private readonly verdicts = new CrashVerdicts();
+  private lastPipePos = betweenPackets;
   private published = -1; // highest segment seq published
   private doneUpTo = -1; // highest seq the analysis finished (new work, not replay)
   private finishing = false;
   private finishedOk = false;
   private gaveUp = false;
+  private reportedFinished = false;
+  private answered = false; // the current process sent its first message
   private lastBeat = 0;
+  private lastCheck = 0;
+  private hung = false;
+  private exitCode: number | null = null;
+  private exitSignal: NodeJS.Signals | null = null;
   private watchdog: NodeJS.Timeout | null = null;
-  private carefulUntilSeq = -1;
+  private readonly checkEveryMs: number;
   restarts = 0;
+  /** Records dropped because no analysis may send them (see AnalysisEvents.refused). */
+  refusedRecords = 0;
 
-  constructor(private readonly opts: AnalysisHostOptions, private readonly events: AnalysisEvents) {}
+  constructor(private readonly opts: AnalysisHostOptions, private readonly events: AnalysisEvents) {
+    this.checkEveryMs = Math.max(50, opts.heartbeatMs / 4);
+  }
 
   start(): void {
     this.spawn();
-    this.watchdog = setInterval(() => this.checkHeartbeat(), Math.max(50, this.opts.heartbeatMs / 4));
+    this.lastCheck = performance.now();
+    this.watchdog = setInterval(() => this.checkHeartbeat(), this.checkEveryMs);
+  }
+
+  /** Process id of the running analysis, or null between a death and its restart. */
+  pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** Positions quarantined so far. */
+  quarantined(): readonly number[] {
+    return this.verdicts.quarantine;
   }
 
   /** A new sealed segment is on the spool. */
   segmentPublished(seq: number): void {
     this.published = seq;
-    this.child?.send({ t: 'segment', seq, path: this.opts.ring.slotPath(seq), replay: false });
+    // After giving up nothing reads the ring: let its slots go, or a file replay
+    // waiting for room (spool.onFull "wait") would wait forever.
+    if (this.gaveUp) return this.release(seq, seq);
+    this.sendTo(this.child, { t: 'segment', seq, path: this.opts.ring.slotPath(seq), replay: false });
   }
 
   /** No more segments will come: analyse what is left, flush, and finish. */
   finish(): void {
     this.finishing = true;
-    this.child?.send({ t: 'finish' });
-    if (this.gaveUp) this.events.finished({});
+    if (this.gaveUp) return this.reportFinished({});
+    this.sendTo(this.child, { t: 'finish' });
   }
 
   stop(): void {
@@ -89,42 +117,44 @@ export class AnalysisHost {
 
   private spawn(): void {
     const o = this.opts;
-    const execArgv = [
-      '--experimental-permission',
-      `--allow-fs-read=${codeRoot}/`,
-      // sodium-native's loader probes this file; it reveals nothing.
-      '--allow-fs-read=/etc/alpine-release',
-      ...o.readablePaths.map((p) => `--allow-fs-read=${p}`),
-      '--allow-addons',
-      '--no-warnings',
-      '--disable-proto=throw',
-    ];
-    const child = fork(path.join(__dirname, 'child.js'), [], {
-      execArgv,
-      stdio: ['pipe', 'ignore', 'pipe', 'ipc', 'pipe'],
-      serialization: 'advanced',
-      env: {},
-    });
+    const child = forkSandboxed(o.readablePaths);
     this.child = child;
-    this.lastPipePos = -1;
+    this.lastPipePos = betweenPackets;
+    this.answered = false;
+    this.exitCode = null;
+    this.exitSignal = null;
     this.lastBeat = performance.now();
     const pipe = child.stdio[4]!;
-    let tail = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
     pipe.on('data', (d: Buffer) => {
-      tail = Buffer.concat([tail, d]);
+      tail = tail.length === 0 ? d : Buffer.concat([tail, d]);
       const whole = tail.length - (tail.length % 8);
       if (whole >= 8) this.lastPipePos = tail.readDoubleLE(whole - 8);
       tail = tail.subarray(whole);
     });
+    // A process that dies at once breaks these pipes: an unhandled 'error' on any of
+    // them would take the supervisor down with it.
+    pipe.on('error', () => {});
+    child.stdin!.on('error', () => {});
     // The analysis's stderr may quote packet data (a stack trace of a module error):
     // it is read and withheld, never shown.
     child.stderr!.on('data', () => {});
+    child.stderr!.on('error', () => {});
     child.on('message', (m: FromChild) => this.onMessage(child, m));
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
-    child.on('error', () => { /* exit follows */ });
+    child.on('exit', (code, signal) => { this.exitCode = code; this.exitSignal = signal; });
+    // 'close' comes after every pipe of the process has ended, so the last position
+    // it wrote has been read: acting on 'exit' could blame the packet before it.
+    child.on('close', () => this.onDeath(child));
+    child.on('error', () => { /* close follows */ });
 
-    // Subkeys go down the stdin pipe as raw bytes, never through IPC (which serializes).
-    for (const name of childKeyOrder) o.keys[name].use((k) => child.stdin!.write(Buffer.from(k)));
+    // Subkeys go down the stdin pipe as raw bytes, never through IPC (which
+    // serializes); the copy handed to the pipe is wiped once written.
+    for (const name of childKeyOrder) {
+      o.keys[name].use((k) => {
+        const copy = Buffer.from(k);
+        child.stdin!.write(copy, () => copy.fill(0));
+      });
+    }
     child.stdin!.end();
 
     const init: InitMessage = {
@@ -134,31 +164,37 @@ export class AnalysisHost {
       policy: o.policy,
       flows: o.flows,
       committed: this.committed,
-      quarantine: this.quarantine.slice(),
-      carefulUntilSeq: this.carefulUntilSeq,
+      quarantine: this.verdicts.quarantine.slice(),
+      carefulUntilSeq: this.verdicts.carefulUntilSeq,
       module: o.module,
       heartbeatMs: Math.max(50, o.heartbeatMs / 5),
     };
-    child.send(init);
-    // Replay what the ring still holds, then the new work, in order.
+    this.sendTo(child, init);
+    // Replay what the ring still holds, then the new work, in order. Seqs the ring
+    // does not hold (a write that failed left a hole) are not sent: reading their slot
+    // would count a false authentication failure.
     if (this.published >= 0) {
       const from = Math.max(0, Math.min(o.ring.oldestRetainedSeq(), this.doneUpTo + 1));
       for (let s = from; s <= this.published; s++) {
-        child.send({ t: 'segment', seq: s, path: o.ring.slotPath(s), replay: s <= this.doneUpTo });
+        if (s <= this.doneUpTo && o.ring.isRetained && !o.ring.isRetained(s)) continue;
+        this.sendTo(child, { t: 'segment', seq: s, path: o.ring.slotPath(s), replay: s <= this.doneUpTo });
       }
     }
-    if (this.finishing) child.send({ t: 'finish' });
+    if (this.finishing) this.sendTo(child, { t: 'finish' });
+  }
+
+  private sendTo(child: ChildProcess | null, m: object): void {
+    if (!child || !child.connected) return; // a dead process's replacement gets everything again
+    child.send(m, (err) => { if (err) { /* it died; 'close' handles that */ } });
   }
 
   private onMessage(child: ChildProcess, m: FromChild): void {
     if (child !== this.child) return;
     this.lastBeat = performance.now();
+    this.answered = true;
     switch (m.t) {
       case 'addresses': this.events.addresses(m.hashes); break;
-      case 'records':
-        this.committed = m.last;
-        this.events.records(m.records);
-        break;
+      case 'records': this.onRecords(m.records, m.last); break;
       case 'segmentDone':
         if (m.seq > this.doneUpTo) {
           this.doneUpTo = m.seq;
@@ -168,7 +204,7 @@ export class AnalysisHost {
       case 'finished':
         this.finishedOk = true;
         this.stop();
-        this.events.finished(m.counters);
+        this.reportFinished(m.counters);
         break;
       case 'ready':
       case 'heartbeat':
@@ -176,46 +212,84 @@ export class AnalysisHost {
     }
   }
 
+  private onRecords(records: OutRecord[], last: Place): void {
+    // Places only move forward: a batch at or before the committed place is a replay
+    // the analysis should have suppressed, and must not be sent twice.
+    if (!Array.isArray(records) || !last || !placeAfter(last, this.committed)) return;
+    this.committed = last;
+    const ok: OutRecord[] = [];
+    let bad = 0;
+    for (const r of records) {
+      const isPacket = r.body instanceof Uint8Array;
+      if (analysisRecordTypes.includes(r.type) && isPacket === (r.type === 5) && (isPacket || isPlainObject(r.body))) ok.push(r);
+      else bad++;
+    }
+    if (bad > 0) {
+      this.refusedRecords += bad;
+      this.events.refused?.(bad, 'the analysis may only send FLOW, DNS and PACKET records');
+    }
+    if (ok.length > 0) this.events.records(ok);
+  }
+
   private checkHeartbeat(): void {
+    const now = performance.now();
+    const sinceCheck = now - this.lastCheck;
+    this.lastCheck = now;
     if (!this.child) return;
-    if (performance.now() - this.lastBeat > this.opts.heartbeatMs) {
-      // A hang looks like a crash from here: kill it and let onExit decide.
+    // When the supervisor itself was busy, the heartbeats are still waiting in the
+    // pipe: this tick runs before they are read. Count from now, not from then.
+    if (sinceCheck > this.checkEveryMs * 3) {
+      this.lastBeat = now;
+      return;
+    }
+    const limit = this.answered ? this.opts.heartbeatMs : Math.max(this.opts.heartbeatMs, startGraceMs);
+    if (now - this.lastBeat > limit) {
+      // A hang looks like a crash from here: kill it and let onDeath decide.
       this.hung = true;
       this.child.kill('SIGKILL');
     }
   }
 
-  private hung = false;
-
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private onDeath(child: ChildProcess): void {
     if (child !== this.child || this.finishedOk) return;
     this.child = null;
-    const why = this.hung ? 'stopped answering (heartbeat timeout)' : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const why = describeExit(this.exitCode, this.exitSignal, this.hung);
     this.hung = false;
     this.restarts++;
-    if (this.lastPipePos >= 0) {
-      if (this.lastPipePos === this.suspect) {
-        this.quarantine.push(this.suspect);
-        this.events.quarantined(this.suspect);
-        this.suspect = -1;
-      } else {
-        this.suspect = this.lastPipePos;
-      }
-      this.carefulUntilSeq = Math.floor(this.lastPipePos / positionStride);
-    } else {
-      // We do not know which packet it died on: retrace the next stretch carefully,
-      // announcing each packet's position before touching it.
-      this.carefulUntilSeq = Math.max(this.carefulUntilSeq, Math.min(this.published, this.doneUpTo + 2));
-    }
+    const v = this.verdicts.died(this.lastPipePos, this.published, this.doneUpTo);
+    if (v.quarantined >= 0) this.events.quarantined(v.quarantined);
     if (this.restarts > this.opts.maxRestarts) {
+      this.restarts = this.opts.maxRestarts;
       this.gaveUp = true;
       this.stop();
-      this.events.gaveUp(`analysis ${why}; ${this.restarts} restarts is over the limit of ${this.opts.maxRestarts} (analysis.maxRestarts)`);
-      if (this.finishing) this.events.finished({});
+      this.events.gaveUp(`analysis ${why}; it died ${this.restarts + 1} times, more than analysis.maxRestarts (${this.opts.maxRestarts}) allows: fix the module or raise analysis.maxRestarts in run.json`);
+      this.release(this.doneUpTo + 1, this.published);
+      if (this.finishing) this.reportFinished({});
       return;
     }
-    const suspectNote = this.suspect >= 0 ? `, suspect packet ${describePosition(this.suspect)}` : '';
-    this.events.restarted(`analysis ${why}; restart ${this.restarts}${suspectNote}`);
-    setTimeout(() => { if (this.watchdog) this.spawn(); }, 100);
+    const note = v.quarantined >= 0 ? `, quarantined packet ${describePosition(v.quarantined)}` : v.suspect >= 0 ? `, suspect packet ${describePosition(v.suspect)}` : '';
+    this.events.restarted(`analysis ${why}; restart ${this.restarts} of at most ${this.opts.maxRestarts}${note}`);
+    setTimeout(() => { if (this.watchdog) this.spawn(); }, restartDelayMs);
   }
+
+  /** Hands segments from..to back to the ring unanalysed (after giving up). */
+  private release(from: number, to: number): void {
+    if (to < from) return;
+    setImmediate(() => {
+      for (let s = Math.max(from, this.doneUpTo + 1); s <= to; s++) {
+        this.doneUpTo = s;
+        this.events.segmentDone(s, 0, null, {});
+      }
+    });
+  }
+
+  private reportFinished(counters: Record<string, number>): void {
+    if (this.reportedFinished) return;
+    this.reportedFinished = true;
+    this.events.finished(counters);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }

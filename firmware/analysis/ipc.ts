@@ -3,6 +3,7 @@
 // "advanced" serialization, so Buffers pass as bytes) is its only way out, plus two
 // pipes: stdin carries its subkeys once at start, fd 4 carries packet positions.
 import type { Output } from '../supervisor/config';
+import { RecordType } from '../channel/records';
 
 /**
  * A packet's position in the run: segment sequence × 2^20 + index in the segment.
@@ -17,6 +18,36 @@ export function position(seq: number, index: number): number {
 export function describePosition(pos: number): string {
   return `segment ${Math.floor(pos / positionStride)} packet ${pos % positionStride}`;
 }
+
+/**
+ * Written to the position pipe after a packet is fully analysed in careful mode: a
+ * death after it happened between packets (idle, flushing, reading a segment) and
+ * names no packet. Without it an analysis killed twice while idle would quarantine
+ * the last packet it finished, which did nothing wrong.
+ */
+export const betweenPackets = -1;
+
+/** Exit codes of the analysis process, so the operator log can say what happened. */
+export const ChildExit = {
+  /** A module threw on a packet; its position is on the pipe. */
+  moduleThrew: 70,
+  /** Could not read its keys from stdin. */
+  noKeys: 71,
+  /** The researcher's module (or a built-in) failed to load or construct. */
+  moduleLoad: 72,
+} as const;
+
+export function describeExit(code: number | null, signal: string | null, hung: boolean): string {
+  if (hung) return 'stopped answering (heartbeat timeout)';
+  if (signal) return `was killed by ${signal}`;
+  if (code === ChildExit.moduleThrew) return 'stopped: a module threw on a packet';
+  if (code === ChildExit.noKeys) return 'could not read its keys at start';
+  if (code === ChildExit.moduleLoad) return 'could not load or start its analysis modules (check run.json analysis.module)';
+  return `exited with code ${code}`;
+}
+
+/** Record types the analysis may send; anything else is refused by the supervisor. */
+export const analysisRecordTypes: readonly number[] = [RecordType.FLOW, RecordType.PACKET, RecordType.DNS];
 
 /**
  * Every record the analysis emits has a place: the packet that caused it (or the
@@ -84,3 +115,6 @@ export type FromChild =
   /** A segment fully analysed (or skipped): its records were all sent before this. */
   | { t: 'segmentDone'; seq: number; packets: number; skipped: 'auth' | 'format' | 'torn' | 'gone' | null; decodeCounters: Record<string, number> }
   | { t: 'finished'; counters: Record<string, number> };
+
+/** Packets per wall-clock check while analysing: small enough that a slow module still yields often. */
+export const packetsPerClockCheck = 64;

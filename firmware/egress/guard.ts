@@ -11,9 +11,17 @@ import type { SecretKey } from '../keys/secret-key';
 import { PacketView } from '../analysis/decode/packetView';
 import { decodePacket } from '../analysis/decode/decode';
 import { Layer } from '../analysis/decode/constants';
-import { parseAddress } from './address-text';
+import { someAddressIn } from './address-text';
 
 const EMPTY = 0;
+/** Deeper than any record an analysis sends (flow and DNS records are flat). */
+const maxJsonDepth = 8;
+/** Byte strings in JSON records are at most this long: scanning them costs two hashes a byte. */
+const maxJsonBytes = 4096;
+
+function isByteValue(x: unknown): boolean {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255;
+}
 
 export class EgressGuard {
   private table: Buffer;
@@ -24,6 +32,10 @@ export class EgressGuard {
   refused = 0;
 
   constructor(private readonly key: SecretKey, initialSlots = 1 << 12) {
+    // A power of two: slots are found by masking the hash.
+    let n = 16;
+    while (n < initialSlots) n *= 2;
+    initialSlots = n;
     this.slots = initialSlots;
     this.table = sodium.sodium_malloc(initialSlots * addressHashBytes);
     sodium.sodium_memzero(this.table);
@@ -45,14 +57,47 @@ export class EgressGuard {
     return this.find(h, 0) >= 0;
   }
 
-  /** True when a JSON record carries no raw address in any of its string fields. */
+  /**
+   * True when a JSON record carries no raw address: not as a string or inside one, not
+   * as an object key, not as a list of byte values (how a Buffer looks as JSON), and
+   * not as a 32-bit number (an IPv4 address as an integer). Nested objects and lists
+   * are searched too; a record nested deeper than any analysis record is refused.
+   */
   passesJson(body: Record<string, unknown>): boolean {
-    for (const v of Object.values(body)) {
-      if (typeof v !== 'string') continue;
-      const a = parseAddress(v);
-      if (a && this.isRaw(a)) return false;
+    return !this.carriesRaw(body, 0);
+  }
+
+  private carriesRaw(v: unknown, depth: number): boolean {
+    if (typeof v === 'string') return someAddressIn(v, this.rawTest);
+    if (typeof v === 'number') return Number.isInteger(v) && v >= 2 ** 24 && v < 2 ** 32 && this.isRawV4Number(v);
+    if (typeof v !== 'object' || v === null) return false;
+    if (depth >= maxJsonDepth) return true;
+    if (v instanceof Uint8Array) return this.bytesCarryRaw(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    if (Array.isArray(v)) {
+      if (v.length >= 4 && v.every(isByteValue)) return this.bytesCarryRaw(Buffer.from(v as number[]));
+      return v.some((x) => this.carriesRaw(x, depth + 1));
     }
-    return true;
+    for (const [k, x] of Object.entries(v)) {
+      if (someAddressIn(k, this.rawTest) || this.carriesRaw(x, depth + 1)) return true;
+    }
+    return false;
+  }
+
+  private readonly rawTest = (addr: Buffer): boolean => this.isRaw(addr);
+
+  private isRawV4Number(n: number): boolean {
+    this.scratch.writeUInt32BE(n, 16);
+    return this.isRaw(this.scratch.subarray(16, 20));
+  }
+
+  /** Every 4- and 16-byte window of a byte string. */
+  private bytesCarryRaw(b: Buffer): boolean {
+    if (b.length > maxJsonBytes) return true;
+    for (let i = 0; i + 4 <= b.length; i++) {
+      if (this.isRaw(b.subarray(i, i + 4))) return true;
+      if (i + 16 <= b.length && this.isRaw(b.subarray(i, i + 16))) return true;
+    }
+    return false;
   }
 
   /** True when an anonymized packet (pcap record) carries no raw address in its headers. */
@@ -72,6 +117,11 @@ export class EgressGuard {
     if (v.arpSpaOff >= 0 && v.arpPln === 4 && this.isRaw(record.subarray(v.arpSpaOff, v.arpSpaOff + 4))) return false;
     if (v.arpTpaOff >= 0 && v.arpPln === 4 && this.isRaw(record.subarray(v.arpTpaOff, v.arpTpaOff + 4))) return false;
     if (v.ndTargetOff >= 0 && v.ndTargetOff + 16 <= v.end && this.isRaw(record.subarray(v.ndTargetOff, v.ndTargetOff + 16))) return false;
+    if (v.ndRedirectDstOff >= 0 && v.ndRedirectDstOff + 16 <= v.end && this.isRaw(record.subarray(v.ndRedirectDstOff, v.ndRedirectDstOff + 16))) return false;
+    // The packet quoted inside an ICMP error carries the addresses of another packet.
+    const q = v.quotedAddrLen;
+    if ((q === 4 || q === 16) && v.quotedSrcOff >= 0 && v.quotedSrcOff + q <= v.end && this.isRaw(record.subarray(v.quotedSrcOff, v.quotedSrcOff + q))) return false;
+    if ((q === 4 || q === 16) && v.quotedDstOff >= 0 && v.quotedDstOff + q <= v.end && this.isRaw(record.subarray(v.quotedDstOff, v.quotedDstOff + q))) return false;
     return true;
   }
 

@@ -1,0 +1,74 @@
+// Starts the analysis process in its sandbox. Node's permission model (Node 20) gives
+// it no file writes, no child processes and no workers, and reads only of its own code,
+// the one native addon it needs (sodium-native and what that loads), the spool and the
+// researcher's module. Other installed packages stay unreadable on purpose: serialport
+// or pcap would hand a module native code that opens devices behind the permission
+// model's back. The permission model of Node 20 has no network switch, so when the
+// supervisor runs as root (always, on the box) the process also gets a network
+// namespace of its own with nothing in it (util-linux unshare), and child.ts refuses
+// the network modules to a module's require() on every host.
+import { ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const firmwareDir = path.resolve(__dirname, '..');
+const codeRoot = path.resolve(firmwareDir, '..', '..');
+const unshare = '/usr/bin/unshare';
+
+/** The native addon's package and every package it loads, as readable directories. */
+export function addonPackageDirs(root = codeRoot): string[] {
+  const out: string[] = [];
+  const todo = ['sodium-native'];
+  const seen = new Set<string>();
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const dir = path.join(root, 'node_modules', name);
+    let pkg: { dependencies?: Record<string, string> };
+    try {
+      pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    out.push(dir + '/');
+    todo.push(...Object.keys(pkg.dependencies ?? {}));
+  }
+  return out;
+}
+
+let cachedAddonDirs: string[] | null = null;
+
+export function sandboxArgs(readablePaths: string[]): string[] {
+  cachedAddonDirs ??= addonPackageDirs();
+  return [
+    '--experimental-permission',
+    `--allow-fs-read=${firmwareDir}/`,
+    ...cachedAddonDirs.map((d) => `--allow-fs-read=${d}`),
+    // sodium-native's loader probes this file; it reveals nothing.
+    '--allow-fs-read=/etc/alpine-release',
+    ...readablePaths.map((p) => `--allow-fs-read=${p}`),
+    '--allow-addons',
+    '--no-warnings',
+    '--disable-proto=throw',
+  ];
+}
+
+/** True when the analysis gets an empty network namespace. */
+export function networkIsolated(): boolean {
+  return process.getuid?.() === 0 && fs.existsSync(unshare);
+}
+
+export function forkSandboxed(readablePaths: string[]): ChildProcess {
+  const nodeArgs = sandboxArgs(readablePaths);
+  const isolate = networkIsolated();
+  // fork() runs execPath with execArgv before the script: with unshare as execPath,
+  // unshare makes the namespace and execs node in it, keeping the IPC and pipe fds.
+  return fork(path.join(__dirname, 'child.js'), [], {
+    execPath: isolate ? unshare : process.execPath,
+    execArgv: isolate ? ['--net', '--', process.execPath, ...nodeArgs] : nodeArgs,
+    stdio: ['pipe', 'ignore', 'pipe', 'ipc', 'pipe'],
+    serialization: 'advanced',
+    env: {},
+  });
+}
