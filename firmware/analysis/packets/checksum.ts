@@ -90,14 +90,14 @@ export class ChecksumScopes {
 
   /**
    * Writes every scope's updated checksum into `out`, innermost (last recorded) first.
-   * keptIn: end of the input bytes present in the output; mapOut: input offset → output
+   * copiedIn: end of the input bytes present in the output; mapOut: input offset → output
    * offset (they differ when IPv4 options were removed).
    */
-  settle(inBuf: Buffer, out: Buffer, keptIn: number, mapOut: (inOff: number) => number): void {
+  settle(inBuf: Buffer, out: Buffer, copiedIn: number, mapOut: (inOff: number) => number): void {
     for (let i = this.count - 1; i >= 0; i--) {
       const start = this.inStart[i];
       const ck = start + this.field[i];
-      const end = Math.min(this.inEnd[i], keptIn);
+      const end = Math.min(this.inEnd[i], copiedIn);
       if (ck + 2 > end) continue; // the checksum field itself was not kept
       const hc = (inBuf[ck] << 8) | inBuf[ck + 1];
       const kind = this.kind[i];

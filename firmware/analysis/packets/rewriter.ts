@@ -116,7 +116,8 @@ export class PacketRewriter {
     this.removedTotal = 0;
     this.scopes.reset();
     this.rewriteLayers(v);
-    this.scopes.settle(buf, this.out, kept, this.mapOutFn);
+    // Zeroed payload changed bytes too: the checksums take in everything copied.
+    this.scopes.settle(buf, this.out, end, this.mapOutFn);
     const caplen = this.outEnd - RECORD_HEADER;
     this.writeRecordHeader(tsUs, caplen, Math.max(caplen, v.origLen - this.removedTotal));
     this.counters.packets++;
