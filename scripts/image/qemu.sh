@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Boots a built image (scripts/image/build.sh) in QEMU the way the box is wired:
+#   ttyS0 = console (operator log), ttyS1 = results line, vda = root, vdb = spool,
+#   a virtio NIC on a host tap device = the capture port (feed it with tcpreplay).
+# Uses KVM when /dev/kvm is usable, TCG otherwise (SEALTAP_ACCEL=tcg forces TCG).
+#
+# Usage: scripts/image/qemu.sh [options]
+#   --board NAME        image to boot (default qemu-x86_64)
+#   --tap IF            host tap device for the capture NIC (created if missing; default sealtap0)
+#   --netns NS          create the tap and run QEMU inside this network namespace
+#   --no-nic            boot without a capture NIC (bad-case test)
+#   --spool FILE|none   spool disk image (default build/image/BOARD/spool.img, 64 MiB, fresh each boot)
+#   --console SPEC      QEMU chardev for the console: stdio (default), file:PATH, pipe:PATH
+#   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
+#   --receive DIR       also run `sealtap receive FILE --follow --out DIR` on the results line
+#   --append ARGS       extra kernel command line (e.g. "loglevel=7" to see the kernel boot)
+# QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+board=qemu-x86_64 tap=sealtap0 netns= nic=1 spool= console=stdio results= receive= append=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --board) board=$2; shift 2 ;;
+    --tap) tap=$2; shift 2 ;;
+    --netns) netns=$2; shift 2 ;;
+    --no-nic) nic=0; shift ;;
+    --spool) spool=$2; shift 2 ;;
+    --console) console=$2; shift 2 ;;
+    --results) results=$2; shift 2 ;;
+    --receive) receive=$2; shift 2 ;;
+    --append) append=$2; shift 2 ;;
+    *) echo "qemu.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+img=build/image/$board
+for f in vmlinuz initramfs.cpio.gz rootfs.squashfs cmdline; do
+  [ -f "$img/$f" ] || { echo "qemu.sh: $img/$f missing: run make image BOARD=$board" >&2; exit 1; }
+done
+spool=${spool:-$img/spool.img}
+results=${results:-$img/results.raw}
+inns() { if [ -n "$netns" ]; then ip netns exec "$netns" "$@"; else "$@"; fi; }
+
+# /dev/kvm alone is not enough: inside some containers it exists while the CPU does not
+# expose vmx/svm, and a KVM guest then hangs silently. Require both.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qw -E 'vmx|svm' /proc/cpuinfo && [ "${SEALTAP_ACCEL:-}" != tcg ]; then
+  accel=(-accel kvm -cpu host)
+else
+  accel=(-accel tcg -cpu max)
+fi
+
+args=(-machine pc -m 1024 -smp 2 "${accel[@]}" -nodefaults -display none -no-reboot -no-user-config
+  -kernel "$img/vmlinuz" -initrd "$img/initramfs.cpio.gz" -append "$(cat "$img/cmdline") $append"
+  -drive "file=$img/rootfs.squashfs,format=raw,if=virtio,readonly=on"
+  -device virtio-rng-pci)
+if [ "$spool" != none ]; then
+  # A fresh, zero-filled disk: the test scans it afterwards for anything left readable.
+  rm -f "$spool"
+  truncate -s 64M "$spool"
+  args+=(-drive "file=$spool,format=raw,if=virtio,cache=writethrough")
+fi
+if [ "$nic" = 1 ]; then
+  if ! inns ip link show "$tap" >/dev/null 2>&1; then
+    inns ip tuntap add dev "$tap" mode tap
+    # The host side must not chatter (router solicitations, MLD) into the capture.
+    inns sh -c "echo 1 > /proc/sys/net/ipv6/conf/$tap/disable_ipv6"
+  fi
+  inns ip link set "$tap" up
+  args+=(-netdev "tap,id=capture,ifname=$tap,script=no,downscript=no"
+    -device "virtio-net-pci,netdev=capture,mac=52:54:00:5e:a1:01")
+fi
+case "$console" in
+  stdio) args+=(-chardev stdio,id=console,signal=on -serial chardev:console) ;;
+  *) args+=(-serial "$console") ;;
+esac
+: >"$results"
+args+=(-serial "file:$results" -monitor none)
+
+rpid=
+if [ -n "$receive" ]; then
+  bin/sealtap receive "$results" --follow --out "$receive" &
+  rpid=$!
+fi
+echo "qemu.sh: booting $img (${accel[1]}), console $console, results $results, spool $spool" >&2
+status=0
+inns qemu-system-x86_64 "${args[@]}" || status=$?
+if [ -n "$rpid" ]; then sleep 2; kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
+exit "$status"
