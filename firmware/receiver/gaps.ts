@@ -5,6 +5,8 @@
 
 export class SeqTracker {
   private next = -1;
+  /** First sequence number seen (a late receiver starts mid-session), or -1. */
+  first = -1;
   /** Missing ranges [from, to] inclusive, in order. */
   readonly holes: Array<[number, number]> = [];
   missing = 0;
@@ -14,6 +16,7 @@ export class SeqTracker {
   /** True if the frame is new (process it), false if it is a duplicate. */
   accept(seq: number): boolean {
     if (this.next < 0 || seq === this.next) {
+      if (this.next < 0) this.first = seq;
       this.next = seq + 1;
       this.received++;
       return true;

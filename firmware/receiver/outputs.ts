@@ -17,6 +17,7 @@ export class OutputFiles implements RecordSink {
   private readonly ipfixFd: number;
   private readonly pcaps = new Map<number, PcapFileWriter>();
   private readonly ipfix = new IpfixEncoder(1, 10);
+  private lastLinkType = 1;
   flowRecords = 0;
   dnsRecords = 0;
   logLines = 0;
@@ -38,8 +39,9 @@ export class OutputFiles implements RecordSink {
   boot(s: SessionState, boot: BootRecord): void {
     if (s.bootRecords === 1) {
       this.notice(s, 5, `session ${s.id} started: ${boot.product ?? '?'} ${boot.version ?? '?'} on board ${boot.board ?? '?'}, firmware ${boot.firmware?.name ?? '?'} ${boot.firmware?.version ?? ''}`.trim());
-      this.pcapFor(s);
     }
+    // The box learns its link type only when capture starts: a later BOOT carries it.
+    if (Number(boot.linkType) >= 0) this.lastLinkType = Number(boot.linkType);
   }
 
   status(_s: SessionState, _st: StatusRecord): void {
@@ -96,7 +98,7 @@ export class OutputFiles implements RecordSink {
   close(): void {
     for (const m of this.ipfix.flush()) this.emitIpfix(m);
     // trace.pcap exists even when no BOOT arrived, so tools that expect it do not fail.
-    if (!fs.existsSync(path.join(this.dir, 'trace.pcap'))) new PcapFileWriter(path.join(this.dir, 'trace.pcap'), 1).close();
+    if (!fs.existsSync(path.join(this.dir, 'trace.pcap'))) new PcapFileWriter(path.join(this.dir, 'trace.pcap'), this.lastLinkType).close();
     for (const p of this.pcaps.values()) p.close();
     for (const fd of [this.flows, this.dns, this.logFd, this.ipfixFd]) fs.closeSync(fd);
   }
@@ -119,7 +121,8 @@ export class OutputFiles implements RecordSink {
 
   /** PACKET records go to trace.pcap; a later session with another link type gets trace-<session>.pcap. */
   private pcapFor(s: SessionState): PcapFileWriter {
-    const lt = Number(s.boot?.linkType ?? 1);
+    const announced = Number(s.boot?.linkType ?? -1);
+    const lt = announced >= 0 ? announced : this.lastLinkType;
     let w = this.pcaps.get(lt);
     if (!w) {
       const name = this.pcaps.size === 0 ? 'trace.pcap' : `trace-${s.id}.pcap`;

@@ -90,6 +90,7 @@ function sessionSummary(s: SessionState) {
     firmware: s.boot?.firmware ?? null,
     closedBy: s.closedBy,
     frames: s.frames,
+    firstSeq: s.seq.first,
     lastSeq: s.seq.last(),
     records: s.records,
     missingFrames: s.seq.missing,

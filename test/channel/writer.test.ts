@@ -1,0 +1,132 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RecordType } from '../../firmware/channel/records';
+import { buildFrame, decodeFrame, frameToWire, DecodedFrame } from '../../firmware/channel/frame';
+import { makeEnd, makePacket, tmpDir } from '../lib/channel-fixtures';
+import { channelOn, decodeBytes, decodeFile, recordLine, sendMix, sleep } from '../lib/channel-recording';
+
+test('BOOT goes first and END last; END counts every record type as sent', async () => {
+  const { file, end } = await recordLine({ rounds: 5, perRound: 30 });
+  const { d, got } = decodeFile(file);
+  assert.is(got.types[0], RecordType.BOOT);
+  assert.is(got.types[got.types.length - 1], RecordType.END);
+  const s = [...d.sessions.values()][0];
+  assert.equal(got.ends[0].records, s.records);
+  assert.is(got.ends[0].records.FLOW, 150);
+  assert.is(got.ends[0].records.PACKET, 150);
+  assert.is(got.ends[0].records.END, 1);
+  assert.is(got.ends[0].captured, end.captured);
+  assert.is(got.ends[0].outboxDropped, 0);
+});
+
+test('re-sends BOOT every bootEveryMs so a late receiver can sync', async () => {
+  const { file } = await recordLine({ rounds: 10, perRound: 2, pauseMs: 25, bootEveryMs: 40 });
+  const { d } = decodeFile(file);
+  const s = [...d.sessions.values()][0];
+  assert.ok(s.records.BOOT >= 4, `BOOT sent ${s.records.BOOT} times in 250 ms`);
+});
+
+test('signs a CHECKPOINT every N frames and the receiver verifies every one', async () => {
+  const { file } = await recordLine({ rounds: 20, perRound: 20, over: { checkpointEveryFrames: 8 } });
+  const { d } = decodeFile(file);
+  const s = [...d.sessions.values()][0];
+  assert.ok(s.checkpoints.verified >= 10, `verified ${s.checkpoints.verified}`);
+  assert.is(s.checkpoints.failed, 0);
+  assert.is(s.checkpoints.verifiedRanges.length, 1, 'one contiguous verified range');
+  assert.is(s.checkpoints.verifiedRanges[0][0], 0);
+});
+
+test('a frame altered with a valid CRC fails its checkpoint ("hash mismatch")', async () => {
+  const { file } = await recordLine({ rounds: 4, perRound: 10, over: { checkpointEveryFrames: 8 } });
+  const bytes = fs.readFileSync(file);
+  // Rebuild frame 3 with a different body and a correct CRC: only the signed chain can tell.
+  const blocks: Buffer[] = [];
+  let start = 1;
+  for (let i = 1; i < bytes.length; i++) if (bytes[i] === 0) { blocks.push(bytes.subarray(start, i)); start = i + 1; }
+  const f = decodeFrame(blocks[3]) as DecodedFrame;
+  const payload = Buffer.from(f.payload);
+  payload[payload.length - 1] ^= 1;
+  blocks[3] = frameToWire(buildFrame({ ...f, payload })).subarray(0, -1);
+  const forged = Buffer.concat([Buffer.from([0]), ...blocks.map((b) => Buffer.concat([b, Buffer.from([0])]))]);
+  const { d } = decodeBytes(forged);
+  const s = [...d.sessions.values()][0];
+  assert.is(d.badFrames, 0, 'the forged frame passes its CRC');
+  assert.ok(s.checkpoints.failed >= 1);
+  assert.ok(s.checkpoints.unverifiedRanges.some((r) => r.reason === 'hash mismatch' && r.from <= 3 && r.to >= 3));
+});
+
+test('a tiny outbox drops packets first, keeps logs, and END reports the drops', async () => {
+  const dir = tmpDir('tiny');
+  const { ch } = channelOn(path.join(dir, 'line.bin'), { outboxBytes: 4096 });
+  let refused = 0;
+  for (let i = 0; i < 60; i++) {
+    if (!ch.send(RecordType.PACKET, makePacket(i, 200))) refused++;
+    if (!ch.send(RecordType.LOG, { uptimeMs: i, severity: 6, msg: `log line ${i}` })) refused++;
+  }
+  const st = ch.stats();
+  assert.ok((st.dropped.PACKET ?? 0) > 30, `packets dropped: ${st.dropped.PACKET}`);
+  assert.is(st.dropped.LOG, undefined, 'no log dropped while packets could be');
+  assert.ok(st.backlogBytes <= 4096 + 2048);
+  const r = await ch.close(makeEnd(), 2000);
+  assert.ok(r.drained);
+  const { got } = decodeFile(path.join(dir, 'line.bin'));
+  const end = got.ends[0];
+  assert.is(end.outboxDropped, st.dropped.PACKET);
+  assert.is(end.records.LOG, 60);
+  assert.is(end.records.PACKET + st.dropped.PACKET, 60);
+  assert.is(got.logs.length, 60);
+  assert.ok(refused > 0 && refused <= st.dropped.PACKET, `refused ${refused}`);
+});
+
+test('records sent after close are refused and counted', async () => {
+  const dir = tmpDir('closed');
+  const { ch } = channelOn(path.join(dir, 'line.bin'));
+  const closing = ch.close(makeEnd(), 1000);
+  assert.not.ok(ch.send(RecordType.FLOW, { x: 1 }));
+  await closing;
+  assert.is(ch.stats().dropped.FLOW, 1);
+});
+
+test('END and CHECKPOINT cannot be sent by callers', async () => {
+  const dir = tmpDir('own');
+  const { ch } = channelOn(path.join(dir, 'line.bin'));
+  assert.not.ok(ch.send(RecordType.END, makeEnd()));
+  assert.not.ok(ch.send(RecordType.CHECKPOINT, {}));
+  await ch.close(makeEnd(), 1000);
+  const { got } = decodeFile(path.join(dir, 'line.bin'));
+  assert.is(got.ends.length, 1);
+});
+
+test('fragments a PACKET longer than a frame and the receiver gets it whole', async () => {
+  const dir = tmpDir('frag');
+  const file = path.join(dir, 'line.bin');
+  const { ch } = channelOn(file);
+  const big = makePacket(1, 9000);
+  ch.send(RecordType.PACKET, big);
+  await ch.close(makeEnd(), 1000);
+  const { got } = decodeFile(file);
+  assert.is(got.packets.length, 1);
+  assert.equal(got.packets[0], big);
+});
+
+test('stats count frames, bytes and records; backlog returns to zero', async () => {
+  const dir = tmpDir('stats');
+  const file = path.join(dir, 'line.bin');
+  const { ch } = channelOn(file);
+  const sent = await sendMix(ch, 3, 10);
+  await sleep(20);
+  const st = ch.stats();
+  assert.is(st.backlogBytes, 0);
+  assert.is(st.recordsSent.FLOW, sent.FLOW);
+  assert.ok(st.framesSent > 3);
+  assert.is(st.bytesWritten, fs.statSync(file).size);
+  await ch.close(makeEnd(), 1000);
+});
+
+test('refuses a session id that is not 8 bytes', () => {
+  assert.throws(() => channelOn('/tmp/never', { session: Buffer.alloc(4) }), /8 bytes/);
+});
+
+test.run();
