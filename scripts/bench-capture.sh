@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Capture benchmark: sealtap's capture into its sealed spool against `tcpdump -w`, on the
+# same replayed traffic, the same kernel buffer and the same filesystem, side by side.
+#
+# A veth pair joins two private network namespaces; tcpreplay --topspeed sends each trace
+# out of the peer end; the capturer runs in the other namespace under /usr/bin/time.
+# Traces (made with tools/samplegen, deterministic): all 64-byte frames, and IMIX.
+# Prints packets sent, captured, dropped and CPU-seconds per million packets for each
+# capturer, and the sealtap/tcpdump ratios. Targets: no loss wherever tcpdump has none,
+# and CPU per packet at most 1.2x tcpdump's.
+#
+# Run by `make bench-capture` (after the build and scripts/setup.sh bench). Needs root.
+# Environment (defaults in brackets):
+#   BENCH_PACKETS [1000000]    packets per trace
+#   BENCH_BUFFER_KIB [65536]   kernel buffer: tcpdump -B, sealtap source.bufferBytes
+#   BENCH_TRACES ["small64 imix"]
+#   BENCH_TOOLS ["tcpdump sealtap"]   e.g. BENCH_TOOLS=tcpdump for the reference alone
+#   BENCH_DIR [out/bench-capture]     traces, captures and the spool (one filesystem)
+#   BENCH_SPOOL_BYTES [2147483648]    sealtap spool size
+# Exit: 0 measured and targets met; 1 a target missed; 2 cannot run here; 3 a capturer failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+PACKETS=${BENCH_PACKETS:-1000000}
+BUFFER_KIB=${BENCH_BUFFER_KIB:-65536}
+TRACES=${BENCH_TRACES:-small64 imix}
+TOOLS=${BENCH_TOOLS:-tcpdump sealtap}
+DIR=${BENCH_DIR:-out/bench-capture}
+SPOOL_BYTES=${BENCH_SPOOL_BYTES:-2147483648}
+SNAPLEN=65535
+# Both capturers use TPACKET_V3 blocks retired after a 1 s timeout at most; waiting longer
+# than that after the replay lets the last partial block reach the capturer before it stops.
+SETTLE_SECONDS=3
+
+die() { echo "bench-capture: $*" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, veth, tcpreplay): run it as root"
+for t in ip tcpreplay tcpdump /usr/bin/time node; do
+  command -v "$t" >/dev/null || die "$t is missing: run scripts/setup.sh bench"
+done
+[ -f dist/tools/samplegen/main.js ] || die "dist/tools/samplegen/main.js is missing: run make build"
+[ -f dist/firmware/cli/main.js ] || die "dist/firmware/cli/main.js is missing: run make build"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+
+# Namespaces follow test/lib/netns.ts: st-<pid>-<n>-cap/-peer, so a stale pair left by a
+# killed run is recognised (its pid is dead) and removed by the next run of either.
+CAP_NS="st-$$-0-cap"
+PEER_NS="st-$$-0-peer"
+CAP_IF=stcap0
+PEER_IF=stpeer0
+bg_pids=()
+
+cleanup() {
+  for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for ns in "$CAP_NS" "$PEER_NS"; do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+remove_stale_namespaces() {
+  local name pid
+  for name in $(ip netns list | awk '{print $1}'); do
+    [[ $name =~ ^st-([0-9]+)-[0-9]+-(cap|peer)$ ]] || continue
+    pid=${BASH_REMATCH[1]}
+    kill -0 "$pid" 2>/dev/null && continue
+    ip netns del "$name" 2>/dev/null || true
+  done
+}
+
+make_veth_pair() {
+  for ns in "$CAP_NS" "$PEER_NS"; do
+    ip netns add "$ns"
+    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  done
+  ip -n "$CAP_NS" link add name "$CAP_IF" type veth peer name "$PEER_IF" netns "$PEER_NS"
+  ip -n "$CAP_NS" link set "$CAP_IF" arp off multicast off up
+  ip -n "$PEER_NS" link set "$PEER_IF" arp off multicast off up
+}
+
+# rx packets and rx dropped of the capture end, from its own namespace.
+rx_counters() {
+  ip -n "$CAP_NS" -s -j link show dev "$CAP_IF" |
+    node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8"))[0].stats64.rx;console.log(s.packets,s.dropped)'
+}
+
+# Waits until a packet socket is bound to the capture interface (libpcap has opened it).
+# sealtap first preallocates its spool, which takes a while for gigabytes on a slow disk.
+wait_for_capture() {
+  local pid=$1 index i
+  index=$(ip netns exec "$CAP_NS" cat "/sys/class/net/$CAP_IF/ifindex")
+  for i in $(seq 1 3000); do
+    if ip netns exec "$CAP_NS" awk -v idx="$index" 'NR>1 && $5==idx {found=1} END {exit !found}' /proc/net/packet; then
+      sleep 0.3
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# The pid /usr/bin/time runs (ip netns exec replaces itself with the capturer).
+child_of() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
+
+cpu_seconds() { tail -n 1 "$1" | awk '{printf "%.2f", $1 + $2}'; }
+
+# utime + stime of a process (all its threads), in clock ticks: fields 14 and 15 of
+# /proc/PID/stat, counted after the ") " that ends the command name.
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+ticks_to_seconds() { awk -v t="$1" -v hz="$TICKS_PER_SECOND" 'BEGIN { printf "%.2f", t / hz }'; }
+
+replay() {
+  local out
+  out=$(ip netns exec "$PEER_NS" tcpreplay -i "$PEER_IF" --topspeed "$1" 2>&1) || { echo "$out" >&2; return 1; }
+  echo "$out" | sed -n 's/^Actual: \([0-9]*\) packets.*sent in \([0-9.]*\) seconds.*/\1 \2/p'
+}
+
+# Result of the last measurement, read by report().
+R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0
+
+run_tcpdump() {
+  local trace=$1 log="$DIR/tcpdump.log" out="$DIR/tcpdump.pcap" timepid child before after drop_before ifdrop sent secs t0 t1
+  rm -f "$out"
+  read -r before drop_before <<<"$(rx_counters)"
+  /usr/bin/time -f '%U %S' -o "$DIR/tcpdump.time" \
+    ip netns exec "$CAP_NS" tcpdump -i "$CAP_IF" -n -B "$BUFFER_KIB" -s "$SNAPLEN" -w "$out" 2>"$log" &
+  timepid=$!
+  bg_pids+=("$timepid")
+  wait_for_capture "$timepid" || { echo "tcpdump did not start:"; cat "$log"; return 1; }
+  child=$(child_of "$timepid")
+  t0=$(cpu_ticks "$child")
+  read -r sent secs <<<"$(replay "$trace")"
+  [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
+  sleep "$SETTLE_SECONDS"
+  t1=$(cpu_ticks "$child")
+  kill -INT "$child"
+  wait "$timepid" || true
+  read -r after ifdrop <<<"$(rx_counters)"
+  R_SENT=$sent R_SECONDS=$secs
+  R_CAPTURED=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$log")
+  R_KERNEL=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$log")
+  R_IFDROP=$((ifdrop - drop_before))
+  R_CPU=$(ticks_to_seconds $((t1 - t0)))
+  R_TOTAL=$(cpu_seconds "$DIR/tcpdump.time")
+  [ -n "$R_CAPTURED" ] || { echo "tcpdump printed no packet count:"; cat "$log"; return 1; }
+  R_DROPPED=$((sent - R_CAPTURED))
+  [ "$((after - before))" = "$sent" ] || echo "note: the capture interface received $((after - before)) of $sent packets sent"
+  rm -f "$out"
+}
+
+run_sealtap() {
+  local trace=$1 log="$DIR/sealtap.log" spool="$DIR/spool" channel="$DIR/channel.bin" recv="$DIR/received"
+  local timepid child sent secs drop_before ifdrop summary t0 t1
+  rm -rf "$spool" "$recv" "$channel"
+  mkdir -p "$spool"
+  cat >"$DIR/run.json" <<EOF
+{
+  "source": { "interface": "$CAP_IF", "bufferBytes": $((BUFFER_KIB * 1024)), "snaplen": $SNAPLEN },
+  "spool": { "dir": "$spool", "bytes": $SPOOL_BYTES },
+  "channel": { "path": "$channel" },
+  "stop": { "seconds": 900 },
+  "outputs": []
+}
+EOF
+  drop_before=$(rx_counters | awk '{print $2}')
+  /usr/bin/time -f '%U %S' -o "$DIR/sealtap.time" \
+    ip netns exec "$CAP_NS" "$root/bin/sealtap" run --config "$DIR/run.json" 2>"$log" &
+  timepid=$!
+  bg_pids+=("$timepid")
+  if ! wait_for_capture "$timepid"; then
+    echo "sealtap run did not open $CAP_IF; its log:"
+    tail -n 20 "$log"
+    return 1
+  fi
+  child=$(child_of "$timepid")
+  t0=$(cpu_ticks "$child")
+  read -r sent secs <<<"$(replay "$trace")"
+  [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
+  sleep "$SETTLE_SECONDS"
+  t1=$(cpu_ticks "$child")
+  # SIGTERM is how the box is stopped: capture stops, analysis finishes, the line drains.
+  kill -TERM "$child"
+  local rc=0
+  wait "$timepid" || rc=$?
+  ifdrop=$(rx_counters | awk '{print $2}')
+  R_SENT=$sent R_SECONDS=$secs R_IFDROP=$((ifdrop - drop_before))
+  R_CPU=$(ticks_to_seconds $((t1 - t0)))
+  R_TOTAL=$(cpu_seconds "$DIR/sealtap.time")
+  if [ "$rc" != 0 ]; then
+    echo "sealtap run exited with status $rc; its log:"
+    tail -n 20 "$log"
+    return 1
+  fi
+  # The receiver's summary is the contract; the last log line is the fallback.
+  if "$root/bin/sealtap" receive "$channel" --out "$recv" >"$DIR/receive.log" 2>&1 && [ -f "$recv/summary.json" ]; then
+    summary=$(node -e 'const s=require(process.argv[1]);console.log(s.captured,s.kernelDropped,s.spoolDropped)' "$recv/summary.json")
+  else
+    summary=$(grep 'run finished' "$log" | tail -n 1 | tr -d , |
+      sed -n 's/.*captured \([0-9]*\) kernel dropped \([0-9]*\) spool dropped \([0-9]*\).*/\1 \2 \3/p')
+  fi
+  [ -n "$summary" ] || { echo "no packet counts from sealtap (no summary.json, no 'run finished' line); see $log"; return 1; }
+  local captured kernel spooldrop
+  read -r captured kernel spooldrop <<<"$summary"
+  # captured counts what entered the spool path; packets dropped for a full spool are lost too.
+  R_CAPTURED=$((captured - spooldrop))
+  R_KERNEL=$kernel
+  R_DROPPED=$((sent - R_CAPTURED))
+  rm -rf "$spool"
+}
+
+printf_row() { printf '%-8s %-8s %10s %10s %9s %7s %7s %9s %11s %9s\n' "$@"; }
+
+per_million() { awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", c * 1e6 / n; else print "-" }'; }
+
+status=0
+remove_stale_namespaces
+make_veth_pair
+echo "capture benchmark: $PACKETS packets per trace, kernel buffer $BUFFER_KIB KiB, snaplen $SNAPLEN, $(nproc) CPUs, kernel $(uname -r)"
+cat <<'EOF'
+captured: packets the capturer wrote; dropped: sent - captured; kdrop: drops the capturer's
+kernel socket reports; ifdrop: veth rx drops. cpu-s: CPU of the capturer process (all its
+threads) from just before the replay until 3 s after it; cpu-s/Mpkt: that per million
+packets sent (the compared figure); run-cpu-s: the whole run under /usr/bin/time, with
+start-up (sealtap preallocates its spool), shutdown and child processes (sealtap's analysis).
+EOF
+printf_row trace tool sent captured dropped kdrop ifdrop cpu-s cpu-s/Mpkt run-cpu-s
+for kind in $TRACES; do
+  trace="$DIR/$kind-$PACKETS.pcap"
+  if [ ! -s "$trace" ]; then
+    echo "generating $trace"
+    node dist/tools/samplegen/main.js --kind "$kind" --packets "$PACKETS" --seed 1 --out "$trace" --expect 2>/dev/null
+  fi
+  declare -A cpu=() lost=()
+  for tool in $TOOLS; do
+    R_SENT=0
+    if "run_$tool" "$trace"; then
+      printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_SENT")" "$R_TOTAL"
+      cpu[$tool]=$(per_million "$R_CPU" "$R_SENT")
+      lost[$tool]=$R_DROPPED
+    else
+      printf_row "$kind" "$tool" "$R_SENT" FAILED - - - - - -
+      status=3
+    fi
+  done
+  if [ -n "${cpu[tcpdump]:-}" ] && [ -n "${cpu[sealtap]:-}" ]; then
+    ratio=$(awk -v s="${cpu[sealtap]}" -v t="${cpu[tcpdump]}" 'BEGIN { if (t > 0) printf "%.2f", s / t; else print "inf" }')
+    verdict_cpu=$(awk -v r="$ratio" 'BEGIN { print (r != "inf" && r <= 1.2) ? "ok" : "MISSED" }')
+    if [ "${lost[tcpdump]}" = 0 ] && [ "${lost[sealtap]}" != 0 ]; then verdict_loss=MISSED; else verdict_loss=ok; fi
+    echo "$kind: sealtap/tcpdump CPU per packet ${ratio}x (target <= 1.2x: $verdict_cpu); loss sealtap ${lost[sealtap]} vs tcpdump ${lost[tcpdump]} (target: none where tcpdump has none: $verdict_loss)"
+    if [ "$verdict_cpu" != ok ] || [ "$verdict_loss" != ok ]; then [ "$status" = 0 ] && status=1; fi
+  fi
+  unset cpu lost
+done
+exit "$status"
