@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePacket, DecodeCounter, Layer, LayerFlag, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { arp, build, eth, gre, icmp, icmpv6, ip4, ip6, ipv4, ipv6, loopback, mpls, pppoe, raw, sll, sll2, tcp, udp, vlan, erspan2 } from '../lib/craft';
+import { arp, build, eth, gre, icmp, icmpv6, ip4, ip6, ipv4, ipv6, loopback, mpls, pppoe, raw, sll, sll2, tcp, udp, vlan, erspan2, vxlan, geneve } from '../lib/craft';
 
 function decode(linkType: number, pkt: Buffer, off = 0): PacketView {
   const v = new PacketView();
@@ -264,6 +264,30 @@ test('ERSPAN type II inside GRE carries a mirrored Ethernet frame', () => {
   const v = decode(LinkType.EN10MB, pkt);
   assert.equal(kinds(v), [Layer.ETHERNET, Layer.IPV4, Layer.GRE, Layer.ERSPAN, Layer.ETHERNET, Layer.IPV4, Layer.UDP]);
   assert.equal(at(pkt, v.ipSrcOff, 4), ip4('5.5.5.5'));
+});
+
+test('ERSPAN type I (GRE without sequence number) carries Ethernet directly', () => {
+  const pkt = build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), gre({ protocol: 0x88be }), eth(), ipv4({ src: '5.5.5.5', dst: '6.6.6.6' }), udp({ sport: 7, dport: 8 }));
+  const v = decode(LinkType.EN10MB, pkt);
+  assert.equal(kinds(v), [Layer.ETHERNET, Layer.IPV4, Layer.GRE, Layer.ETHERNET, Layer.IPV4, Layer.UDP]);
+});
+
+test('VXLAN: the inner flow replaces the outer UDP ports', () => {
+  const pkt = build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 33333, dport: 4789 }), vxlan({ vni: 42 }), eth(), ipv4({ src: '5.5.5.5', dst: '6.6.6.6' }), icmp({ type: 8, id: 3 }));
+  const v = decode(LinkType.EN10MB, pkt);
+  assert.equal(kinds(v), [Layer.ETHERNET, Layer.IPV4, Layer.UDP, Layer.VXLAN, Layer.ETHERNET, Layer.IPV4, Layer.ICMP]);
+  assert.equal(at(pkt, v.ipSrcOff, 4), ip4('5.5.5.5'));
+  assert.is(v.srcPort, -1);
+  assert.is(v.icmpId, 3);
+  assert.is(v.tunnelDepth, 1);
+});
+
+test('Geneve with options carries Ethernet/IPv6', () => {
+  const pkt = build(eth(), ipv6({ src: '::1', dst: '::2' }), udp({ sport: 1, dport: 6081 }), geneve({ vni: 7, options: Buffer.alloc(8) }), eth(), ipv6({ src: '::a', dst: '::b' }), tcp({ sport: 9, dport: 10 }));
+  const v = decode(LinkType.EN10MB, pkt);
+  assert.equal(kinds(v), [Layer.ETHERNET, Layer.IPV6, Layer.UDP, Layer.GENEVE, Layer.ETHERNET, Layer.IPV6, Layer.TCP]);
+  assert.is(v.len[3], 16);
+  assert.is(v.dstPort, 10);
 });
 
 test('MPLS label stack and PPPoE sessions reach the IP header', () => {

@@ -133,6 +133,13 @@ test('counts GRE with source routing as an unsupported tunnel', () => {
   assert.is(v.problem, DecodeCounter.unsupportedTunnel);
 });
 
+test('counts a VXLAN header without the I flag as an unsupported tunnel, keeping the UDP ports', () => {
+  const v = decode(LinkType.EN10MB, build(eth(), ipv4({ src: '1.1.1.1', dst: '2.2.2.2' }), udp({ sport: 5, dport: 4789 }), raw(Buffer.alloc(30))));
+  assert.is(v.problem, DecodeCounter.unsupportedTunnel);
+  assert.is(v.srcPort, 5);
+  assert.is(v.lastParsedEnd, 14 + 20 + 8);
+});
+
 test('counts an IPv6 extension header longer than the packet', () => {
   const pkt = build(eth(), ipv6({ src: '::1', dst: '::2', ext: [{ type: 'dst', len: 200 }] }));
   const v = decode(LinkType.EN10MB, pkt.subarray(0, 14 + 40 + 64));

@@ -227,3 +227,31 @@ export function erspan2(o: { session: number; vlan?: number }): CraftLayer {
     },
   };
 }
+
+/** VXLAN header (put it after udp({ dport: 4789 })); Ethernet follows. */
+export function vxlan(o: { vni: number; flags?: number }): CraftLayer {
+  return {
+    name: 'vxlan',
+    encode(inner) {
+      const h = Buffer.alloc(8);
+      h[0] = o.flags ?? 0x08;
+      h.writeUInt32BE((o.vni << 8) >>> 0, 4);
+      return Buffer.concat([h, inner]);
+    },
+  };
+}
+
+/** Geneve header (put it after udp({ dport: 6081 })) with `options` bytes (multiple of 4). */
+export function geneve(o: { vni: number; options?: Buffer }): CraftLayer {
+  return {
+    name: 'geneve',
+    encode(inner, ctx) {
+      const opts = o.options ?? Buffer.alloc(0);
+      const h = Buffer.alloc(8);
+      h[0] = opts.length / 4;
+      h.writeUInt16BE(ctx.next?.ethertype ?? 0x6558, 2);
+      h.writeUInt32BE((o.vni << 8) >>> 0, 4);
+      return Buffer.concat([h, opts, inner]);
+    },
+  };
+}

@@ -73,13 +73,21 @@ export const Layer = {
   ICMPV6: 20,
   GRE: 21,
   ERSPAN: 22,
+  VXLAN: 23,
+  GENEVE: 24,
 } as const;
 
 export const layerNames: readonly string[] = [
   'none', 'ethernet', 'vlan', 'sll', 'sll2', 'loopback', 'mpls', 'pppoe', 'arp', 'ipv4',
   'ipv6', 'ipv6-hopopts', 'ipv6-routing', 'ipv6-fragment', 'ipv6-dstopts', 'ah', 'esp',
-  'tcp', 'udp', 'icmp', 'icmpv6', 'gre', 'erspan',
+  'tcp', 'udp', 'icmp', 'icmpv6', 'gre', 'erspan', 'vxlan', 'geneve',
 ];
+
+/** UDP destination ports of the tunnels decoded inside UDP (IANA assignments). */
+export const UdpTunnelPort = {
+  VXLAN: 4789,
+  GENEVE: 6081,
+} as const;
 export const LAYER_KIND_COUNT = layerNames.length;
 
 /** PacketView.flags bits of one layer. */

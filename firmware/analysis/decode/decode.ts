@@ -9,7 +9,7 @@ import { note } from './layerStack';
 import { decodeEthernet, decodeLoopback, decodeMpls, decodePppoe, decodeSll, decodeSll2, decodeVlan, firstLayer } from './link';
 import { decodeAh, decodeArp, decodeEsp, decodeIpv4, decodeIpv6, decodeIpv6Fragment, decodeIpv6Options } from './network';
 import { decodeIcmp, decodeIcmpv6, decodeTcp, decodeUdp } from './transport';
-import { decodeErspan, decodeGre } from './tunnel';
+import { decodeErspan, decodeGeneve, decodeGre, decodeVxlan } from './tunnel';
 import { MAX_LAYERS, PacketView } from './packetView';
 
 /**
@@ -62,6 +62,8 @@ function decodeLayer(kind: number, buf: Buffer, v: PacketView): number {
     case Layer.ICMPV6: return decodeIcmpv6(buf, v);
     case Layer.GRE: return decodeGre(buf, v);
     case Layer.ERSPAN: return decodeErspan(buf, v);
+    case Layer.VXLAN: return decodeVxlan(buf, v);
+    case Layer.GENEVE: return decodeGeneve(buf, v);
   }
   return Layer.NONE;
 }

@@ -20,7 +20,17 @@ function setInnermostIp(v: PacketView, i: number, version: number, addrOff: numb
   v.ipSrcOff = addrOff;
   v.ipDstOff = addrOff + addrLen;
   v.ipAddrLen = addrLen;
-  // A tunnel's inner packet has its own fragmentation state.
+  // A tunnel's inner packet has its own transport and fragmentation state.
+  v.l4Layer = -1;
+  v.l4Off = -1;
+  v.srcPort = -1;
+  v.dstPort = -1;
+  v.tcpFlags = 0;
+  v.tcpSeqOff = -1;
+  v.tcpOptOff = -1;
+  v.tcpOptLen = 0;
+  v.payloadOff = -1;
+  v.payloadLen = 0;
   v.isFragment = 0;
   v.fragOffset = 0;
   v.moreFragments = 0;

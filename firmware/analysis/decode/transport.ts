@@ -1,7 +1,7 @@
 // Transport headers of the innermost IP header: TCP, UDP, ICMP, ICMPv6. ICMP errors
 // quote the offending packet: its IP header and ports are decoded as QUOTED layers.
 // Inside a quote only the ports are read (an error quotes just 8 transport bytes).
-import { Layer } from './constants';
+import { Layer, UdpTunnelPort } from './constants';
 import { DecodeCounter } from './counters';
 import { note, pushLayer, truncatedAt } from './layerStack';
 import { PacketView } from './packetView';
@@ -53,6 +53,10 @@ export function decodeUdp(buf: Buffer, v: PacketView): number {
   const len = buf.readUInt16BE(p + 4);
   if (len >= 8 && p + len < v.limit) v.limit = p + len;
   setPayload(v, p + 8);
+  // Mirrored cloud traffic arrives in VXLAN or Geneve: decode what they carry. A packet
+  // that merely uses the port is decoded as far as it looks like the tunnel header.
+  if (v.dstPort === UdpTunnelPort.VXLAN) return Layer.VXLAN;
+  if (v.dstPort === UdpTunnelPort.GENEVE) return Layer.GENEVE;
   return Layer.NONE;
 }
 

@@ -1,7 +1,7 @@
-// Tunnel headers whose payload is decoded again: GRE (IP, Ethernet, ERSPAN inside)
-// and ERSPAN types II and III (Ethernet inside). IP-in-IP needs no header of its own:
+// Tunnel headers whose payload is decoded again: GRE (IP, Ethernet, ERSPAN inside),
+// ERSPAN types I, II and III (Ethernet inside), VXLAN and Geneve (inside UDP). IP-in-IP needs no header of its own:
 // network.ts maps protocols 4 and 41 straight to the inner IP header.
-import { Layer } from './constants';
+import { EtherType, Layer } from './constants';
 import { DecodeCounter } from './counters';
 import { etherTypeNext, note, pushLayer, truncatedAt } from './layerStack';
 import { PacketView } from './packetView';
@@ -30,7 +30,10 @@ export function decodeGre(buf: Buffer, v: PacketView): number {
   }
   if (p + len > v.limit) return truncatedAt(v, Layer.GRE);
   pushLayer(v, Layer.GRE, p, len);
-  return etherTypeNext(v, buf.readUInt16BE(p + 2));
+  const proto = buf.readUInt16BE(p + 2);
+  // ERSPAN type I has no ERSPAN header (and no GRE sequence number): Ethernet follows.
+  if (proto === EtherType.ERSPAN2 && !(flags & GRE_SEQUENCE)) return Layer.ETHERNET;
+  return etherTypeNext(v, proto);
 }
 
 export function decodeErspan(buf: Buffer, v: PacketView): number {
@@ -46,4 +49,24 @@ export function decodeErspan(buf: Buffer, v: PacketView): number {
   if (p + len > v.limit) return truncatedAt(v, Layer.ERSPAN);
   pushLayer(v, Layer.ERSPAN, p, len);
   return Layer.ETHERNET;
+}
+
+/** VXLAN (RFC 7348): 8 bytes, the I flag says the VNI is valid; Ethernet follows. */
+export function decodeVxlan(buf: Buffer, v: PacketView): number {
+  const p = v.cursor;
+  if (p + 8 > v.limit) return truncatedAt(v, Layer.VXLAN);
+  if (!(buf[p] & 0x08)) return note(v, DecodeCounter.unsupportedTunnel);
+  pushLayer(v, Layer.VXLAN, p, 8);
+  return Layer.ETHERNET;
+}
+
+/** Geneve (RFC 8926): 8 bytes plus options, then the frame named by an ethertype. */
+export function decodeGeneve(buf: Buffer, v: PacketView): number {
+  const p = v.cursor;
+  if (p + 8 > v.limit) return truncatedAt(v, Layer.GENEVE);
+  if (buf[p] >> 6 !== 0) return note(v, DecodeCounter.unsupportedTunnel);
+  const len = 8 + (buf[p] & 0x3f) * 4;
+  if (p + len > v.limit) return truncatedAt(v, Layer.GENEVE);
+  pushLayer(v, Layer.GENEVE, p, len);
+  return etherTypeNext(v, buf.readUInt16BE(p + 2));
 }
