@@ -256,8 +256,9 @@ class Runtime {
       }
     }
     this.flush();
-    send({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) } });
-    setImmediate(() => process.exit(0));
+    // Exit only once 'finished' is written: process.exit drops IPC messages still
+    // queued, and a lost 'finished' reads as a crash and costs a restart and a replay.
+    ipcSend({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) } }, undefined, undefined, () => process.exit(0));
   }
 }
 
