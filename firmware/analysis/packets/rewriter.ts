@@ -15,6 +15,7 @@ import type { AnonPrimitives } from '../anonymizer';
 import { Layer, LayerFlag } from '../decode/constants';
 import type { PacketView } from '../decode/packetView';
 import { ChecksumScopes } from './checksum';
+import { OffsetCache } from './offsetCache';
 import { Act, FieldCodes } from './fieldCodes';
 import { rewriteIcmp, rewriteIcmpv6, rewriteNdOptions } from './icmpFields';
 import { rewriteAh, rewriteEsp, rewriteIpv4, rewriteIpv6, rewriteIpv6Fragment, rewriteIpv6OptionsHeader, rewriteIpv6Routing } from './ipFields';
@@ -49,6 +50,7 @@ export class PacketRewriter {
   readonly scopes = new ChecksumScopes();
   readonly f: FieldCodes;
   readonly scratch16 = Buffer.alloc(16);
+  readonly offsetCache: OffsetCache;
   readonly counters: PacketsCounters = { packets: 0, undecodedTail: 0, oversize: 0, quotesDropped: 0, optionsRemoved: 0, timeClamped: 0 };
 
   // Per packet. Offsets are absolute: `in` ones into inBuf, `out` ones into this.out.
@@ -82,6 +84,7 @@ export class PacketRewriter {
 
   constructor(readonly prim: AnonPrimitives, fields: FieldActions) {
     this.f = new FieldCodes(fields);
+    this.offsetCache = new OffsetCache(prim.offsets);
     const time = fields.time;
     this.granularityUs = time.action === 'coarsen' ? time.granularityUs : 1;
     this.shiftUs = time.action === 'coarsen' && time.shift ? prim.timeShiftUs : 0;

@@ -24,8 +24,7 @@ const OPT_TIMESTAMP = 8;
  * offset with source and destination swapped (transforms.ts, FlowOffsets).
  */
 function offsetOf(r: PacketRewriter, srcOff: number, dstOff: number, sport: number, dport: number): number {
-  if (r.ipAddrLen === 4) return r.prim.offsets.offsetV4(r.inBuf.readUInt32BE(srcOff), r.inBuf.readUInt32BE(dstOff), sport, dport);
-  return r.prim.offsets.offsetV6(r.inBuf, srcOff, dstOff, sport, dport);
+  return r.offsetCache.offset(r.inBuf, srcOff, dstOff, r.ipAddrLen, sport, dport);
 }
 
 export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
