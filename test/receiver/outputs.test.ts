@@ -1,0 +1,138 @@
+// The files receive writes, checked with independent readers: tshark, nfcapd/nfdump,
+// and the IPFIX decoder.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { RecordType } from '../../firmware/channel/records';
+import { receive } from '../../firmware/receiver/receive';
+import { readIpfix } from '../../firmware/receiver/ipfix-read';
+import { makeBoot, makeDns, makeEnd, makeFlow, newSession, tmpDir } from '../lib/channel-fixtures';
+import { channelOn, sleep } from '../lib/channel-recording';
+
+const CORPUS = path.resolve(__dirname, '../../../../shared/corpus/tcpdump-tests');
+
+/** The records of a little-endian classic pcap file, each as header+bytes. */
+function pcapRecords(file: string): { linkType: number; records: Buffer[] } {
+  const b = fs.readFileSync(file);
+  assert.is(b.readUInt32LE(0), 0xa1b2c3d4, `${file} is a little-endian pcap`);
+  const records: Buffer[] = [];
+  for (let o = 24; o + 16 <= b.length;) {
+    const n = b.readUInt32LE(o + 8);
+    records.push(b.subarray(o, o + 16 + n));
+    o += 16 + n;
+  }
+  return { linkType: b.readUInt32LE(20), records };
+}
+
+async function sendAndReceive(send: (ch: ReturnType<typeof channelOn>['ch']) => void, linkType = 1, ipfix?: string) {
+  const dir = tmpDir('out');
+  const line = path.join(dir, 'line.bin');
+  const session = newSession();
+  const { ch } = channelOn(line, { session, boot: makeBoot(session, linkType) });
+  send(ch);
+  await ch.close(makeEnd(), 5000);
+  const out = path.join(dir, 'out');
+  const summary = await receive({ input: line, out, ipfix });
+  return { out, summary };
+}
+
+for (const name of ['mptcp-v0.pcap', 'resp_1_benchmark.pcap']) {
+  test(`trace.pcap holds the PACKET records of ${name} byte for byte, and tshark reads them`, async () => {
+    const { linkType, records } = pcapRecords(path.join(CORPUS, name));
+    const { out, summary } = await sendAndReceive((ch) => records.forEach((r) => ch.send(RecordType.PACKET, Buffer.from(r))), linkType);
+    const written = fs.readFileSync(path.join(out, 'trace.pcap'));
+    assert.is(written.readUInt32LE(20), linkType, 'link type from BOOT');
+    assert.equal(written.subarray(24), Buffer.concat(records));
+    assert.is(summary.outputs.packets, records.length);
+    const t = spawnSync('tshark', ['-r', path.join(out, 'trace.pcap'), '-T', 'fields', '-e', 'frame.cap_len'], { encoding: 'utf8' });
+    assert.is(t.status, 0, t.stderr);
+    const lens = t.stdout.trim().split('\n').map(Number);
+    assert.equal(lens, records.map((r) => r.length - 16));
+  });
+}
+
+test('a PACKET record whose header disagrees with its length is counted, not written', async () => {
+  const bad = Buffer.alloc(40);
+  bad.writeUInt32LE(100, 8); // claims 100 bytes, carries 24
+  const { out, summary } = await sendAndReceive((ch) => ch.send(RecordType.PACKET, bad));
+  assert.is(summary.outputs.malformedPackets, 1);
+  assert.is(fs.statSync(path.join(out, 'trace.pcap')).size, 24);
+});
+
+test('log.txt: RFC 5424 lines with host time, the box uptime and severity', async () => {
+  const before = Date.now();
+  const { out } = await sendAndReceive((ch) => {
+    ch.send(RecordType.LOG, { uptimeMs: 1234, severity: 4, msg: 'spool 80% full\nsecond line' });
+  });
+  const lines = fs.readFileSync(path.join(out, 'log.txt'), 'utf8').trim().split('\n');
+  const box = lines.find((l) => l.includes(' sealtap - LOG '));
+  assert.ok(box, lines.join('\n'));
+  const m = /^<(\d+)>1 (\S+) dev sealtap - LOG \[sealtap@32473 session="([0-9a-f]{16})" uptimeMs="1234"\] spool 80% full second line$/.exec(box!);
+  assert.ok(m, box);
+  assert.is(Number(m![1]), 8 + 4, 'facility user, severity warning');
+  assert.ok(Date.parse(m![2]) >= before - 1000 && Date.parse(m![2]) <= Date.now() + 1000, 'host time');
+});
+
+test('flows.jsonl and dns.jsonl hold the records as sent', async () => {
+  const flows = Array.from({ length: 50 }, (_, i) => makeFlow(i));
+  const dns = Array.from({ length: 30 }, (_, i) => makeDns(i));
+  const { out } = await sendAndReceive((ch) => {
+    flows.forEach((f) => ch.send(RecordType.FLOW, f));
+    dns.forEach((d) => ch.send(RecordType.DNS, d));
+  });
+  const read = (f: string) => fs.readFileSync(path.join(out, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(read('flows.jsonl'), flows);
+  assert.equal(read('dns.jsonl'), dns);
+});
+
+test('flows.ipfix reads back: one record per direction with standard elements, totals equal', async () => {
+  const flows = Array.from({ length: 200 }, (_, i) => makeFlow(i));
+  const { out } = await sendAndReceive((ch) => flows.forEach((f) => ch.send(RecordType.FLOW, f)));
+  const ipfix = readIpfix(fs.readFileSync(path.join(out, 'flows.ipfix')));
+  const withReverse = flows.filter((f) => f.revPackets > 0).length;
+  assert.is(ipfix.records.length, flows.length + withReverse);
+  const sum = (k: string) => ipfix.records.reduce((n, r) => n + Number(r[k]), 0);
+  assert.is(sum('packetDeltaCount'), flows.reduce((n, f) => n + f.packets + f.revPackets, 0));
+  assert.is(sum('octetDeltaCount'), flows.reduce((n, f) => n + f.bytes + f.revBytes, 0));
+  const v4 = ipfix.records.find((r) => r.sourceIPv4Address === flows[1].srcAddr)!;
+  assert.is(v4.destinationIPv4Address, flows[1].dstAddr);
+  assert.is(v4.sourceTransportPort, flows[1].srcPort);
+  assert.is(v4.protocolIdentifier, flows[1].protocol);
+  assert.is(v4.flowStartMicroseconds, flows[1].firstUs);
+  assert.is(v4.flowEndMicroseconds, flows[1].lastUs);
+  const v6 = ipfix.records.find((r) => r.sourceIPv6Address === flows[5].srcAddr);
+  assert.ok(v6, 'IPv6 flow exported with the IPv6 template');
+  assert.ok(ipfix.messages > 5, 'messages small enough for UDP');
+});
+
+test('--ipfix forwards to a real nfcapd; nfdump reads the same flow count and totals', async () => {
+  const dir = tmpDir('nfcapd');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const nfcapd = spawn('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  nfcapd.stdout!.on('data', (d) => (log += d));
+  nfcapd.stderr!.on('data', (d) => (log += d));
+  try {
+    for (let i = 0; i < 50 && !/Startup/.test(log); i++) await sleep(50);
+    assert.match(log, /Startup/, `nfcapd started: ${log}`);
+    const flows = Array.from({ length: 300 }, (_, i) => makeFlow(i));
+    const { summary } = await sendAndReceive((ch) => flows.forEach((f) => ch.send(RecordType.FLOW, f)), 1, `udp://127.0.0.1:${port}`);
+    await sleep(300);
+    const exited = new Promise((r) => nfcapd.once('exit', r));
+    nfcapd.kill('SIGTERM');
+    await exited;
+    const stat = spawnSync('nfdump', ['-R', dir, '-I'], { encoding: 'utf8' });
+    assert.is(stat.status, 0, stat.stderr);
+    const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(stat.stdout)![1]);
+    assert.is(field('Flows'), summary.outputs.ipfixRecords);
+    assert.is(field('Flows'), flows.length + flows.filter((f) => f.revPackets > 0).length);
+    assert.is(field('Packets'), flows.reduce((n, f) => n + f.packets + f.revPackets, 0));
+    assert.is(field('Bytes'), flows.reduce((n, f) => n + f.bytes + f.revBytes, 0));
+  } finally {
+    if (nfcapd.exitCode === null) nfcapd.kill('SIGKILL');
+  }
+});
+
+test.run();
