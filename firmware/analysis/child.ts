@@ -76,6 +76,8 @@ class Runtime {
   private readonly queue: SegmentMessage[] = [];
   private finishing = false;
   private busy = false;
+  /** True while the runtime is calling into the modules (see record()). */
+  private inHandler = false;
 
   // The segment being worked through.
   private seg: SegmentMessage | null = null;
@@ -92,7 +94,7 @@ class Runtime {
   private lastPlace: Place = { pos: -1, ord: -1 };
   private nextTimerUs = -1;
   private lastTsUs = 0;
-  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0 };
+  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0, emittedOutsideHandlers: 0 };
   private readonly emit: Emit;
   /**
    * Wall-clock time one turn of work may take before going back to the event loop,
@@ -116,6 +118,13 @@ class Runtime {
   }
 
   private record(type: number, body: Record<string, unknown> | Uint8Array): void {
+    // A record emitted from a timer or promise of a module's own has no packet to
+    // belong to: its place would differ after a restart, so it could be lost or sent
+    // twice. Only records emitted inside onPacket, onTimer and onEnd are kept.
+    if (!this.inHandler) {
+      this.counters.emittedOutsideHandlers++;
+      return;
+    }
     const ord = this.ord++;
     if (this.committed.pos > this.pos || (this.committed.pos === this.pos && this.committed.ord >= ord)) {
       this.counters.suppressed++;
@@ -158,7 +167,11 @@ class Runtime {
       else if (this.finishing) return this.end();
       else return;
     }
-    if (this.seg) this.work();
+    if (this.seg) {
+      this.inHandler = true;
+      this.work();
+      this.inHandler = false;
+    }
     this.pump();
   }
 
@@ -245,6 +258,7 @@ class Runtime {
     // End-of-run records get places after every packet position.
     this.pos = Number.MAX_SAFE_INTEGER;
     this.ord = 0;
+    this.inHandler = true;
     for (const b of this.modules) {
       // A module failing at the end loses only its own last records: the others still
       // flush, and the run ends instead of dying here on every restart.

@@ -3,6 +3,10 @@
 // views of raw packets inside the sealed analysis process; everything it emits goes
 // through the supervisor's egress guard before it can leave the box, so a module that
 // tries to emit a raw address is refused and counted.
+//
+// A module file loads the SDK by a fixed name, wherever its bundle is unpacked:
+//   const { defineModule } = require('sealtap/sdk');
+// The guide is docs/sdk.md; examples/port-histogram is a complete module.
 import type { PacketView } from './decode/packetView';
 import type { FlowRecord, DnsRecord } from '../channel/records';
 import type { AnonPrimitives } from './anonymizer';
@@ -24,7 +28,12 @@ export interface Anonymizer {
   flowOffset(key: Buffer): number;
 }
 
-/** Typed record emitters. The runtime gives each record its place for crash-safe replay. */
+/**
+ * Typed record emitters. The runtime gives each record its place (the packet being
+ * analysed and the record's ordinal) for crash-safe replay, so emit only inside
+ * onPacket, onTimer and onEnd: records emitted from a module's own timers or promises
+ * have no place and are dropped (counted as emittedOutsideHandlers).
+ */
 export interface Emit {
   flow(record: FlowRecord): void;
   dns(record: DnsRecord): void;
@@ -44,16 +53,24 @@ export interface ModuleContext {
   prim: AnonPrimitives;
 }
 
+/**
+ * A module must be deterministic: the same packets in the same order give the same
+ * records in the same order. After a crash the analysis replays the ring and relies on
+ * that to skip what was already sent (no wall clock, no randomness, no reliance on
+ * Map/Set order of anything but insertion).
+ */
 export interface AnalysisModule {
   readonly name: string;
   /**
    * Called for every packet in capture order. `view` and `buf` are reused for the next
-   * packet: copy what you keep. Throwing quarantines the packet (after a retry).
+   * packet: copy what you keep. Throwing stops the analysis; it restarts, and a packet
+   * that stops it twice is quarantined (skipped and counted). Taking longer than
+   * run.json analysis.heartbeatSeconds counts as a hang and is treated the same.
    */
   onPacket(view: PacketView, buf: Buffer, tsUs: number, emit: Emit): void;
-  /** Called about once per second of packet time, for timeouts. */
+  /** Called at the first packet of each new second of packet time (whole seconds), for timeouts. */
   onTimer?(tsUs: number, emit: Emit): void;
-  /** Called once at the end of the run: flush what is left. */
+  /** Called once at the end of the run: flush what is left. A throw here loses only this module's last records. */
   onEnd?(tsUs: number, emit: Emit): void;
 }
 
