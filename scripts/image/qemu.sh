@@ -12,7 +12,7 @@
 #   --spool FILE|none   spool disk image (default build/image/BOARD/spool.img, 64 MiB, fresh each boot)
 #   --console SPEC      QEMU chardev for the console: stdio (default), file:PATH, pipe:PATH
 #   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
-#   --receive DIR       also run `sealtap receive FILE --follow --out DIR` on the results line
+#   --receive DIR       put the results line on a pty and run `sealtap receive PTY --follow --out DIR`
 #   --append ARGS       extra kernel command line (e.g. "loglevel=7" to see the kernel boot)
 # QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
 set -euo pipefail
@@ -73,14 +73,21 @@ case "$console" in
   *) args+=(-serial "$console") ;;
 esac
 : >"$results"
-args+=(-serial "file:$results" -monitor none)
-
 rpid=
 if [ -n "$receive" ]; then
-  bin/sealtap receive "$results" --follow --out "$receive" &
+  # Live: the results UART on a pty (QEMU links it at $img/results.tty) read by the
+  # workstation's receiver, as a USB-serial adapter would be. receive keeps line.raw.
+  rm -f "$img/results.tty"
+  args+=(-chardev "pty,id=results,path=$img/results.tty" -serial chardev:results -monitor none)
+  (
+    for _ in $(seq 100); do [ -e "$img/results.tty" ] && break; sleep 0.1; done
+    exec bin/sealtap receive "$img/results.tty" --follow --out "$receive"
+  ) &
   rpid=$!
+else
+  args+=(-serial "file:$results" -monitor none)
 fi
-echo "qemu.sh: booting $img (${accel[1]}), console $console, results $results, spool $spool" >&2
+echo "qemu.sh: booting $img (${accel[1]}), console $console, results ${receive:+pty -> sealtap receive --out }${receive:-$results}, spool $spool" >&2
 status=0
 inns qemu-system-x86_64 "${args[@]}" || status=$?
 if [ -n "$rpid" ]; then sleep 2; kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
