@@ -28,6 +28,7 @@ function samples(): Buffer[] {
     build(eth(), ipv6({ src: '2001:db8::1', dst: '2001:db8:1::2' }), icmpv6({ type: 128, body: Buffer.from([0, 5, 0, 1]) }), raw('echo')),
     build(eth(), ipv6({ src: 'fe80::1', dst: 'ff02::1:ff00:99' }), icmpv6({ type: 135, body: Buffer.concat([ns, Buffer.from([1, 1, 0, 0x11, 0x22, 0x33, 0x44, 0x55])]) })),
     build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), ipv4({ src: '10.7.0.1', dst: '10.7.0.2' }), udp({ sport: 1, dport: 2 }), raw('inner')),
+    build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), ipv4({ src: '10.7.0.1', dst: '10.7.0.2', options: Buffer.from([148, 4, 0, 0]) }), tcp({ sport: 3, dport: 4, flags: 'A' }), raw('inner with options')),
     build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), gre({ key: 5, checksum: true }), ipv4({ src: '10.7.0.1', dst: '10.7.0.2' }), tcp({ sport: 3, dport: 4, seq: 5, ack: 6 }), raw('tunnelled')),
   ];
 }

@@ -157,6 +157,14 @@ test('drops IPv4 options: removes them and fixes IHL and total length', () => {
   assert.is(t.rw.counters.optionsRemoved, 1);
 });
 
+test('dropping a tunnelled header\'s options shortens the outer header\'s length too', () => {
+  const pkt = build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), ipv4({ src: '10.0.0.1', dst: '10.0.0.2', options: Buffer.from([148, 4, 0, 0]) }), udp({ sport: 1, dport: 2 }), raw('abcd'));
+  const r = new TestRewriter({ 'ip4.options': 'drop' }).run(pkt);
+  assert.is(r.data.readUInt16BE(16), 20 + 20 + 8 + 4);
+  assert.is(r.data.readUInt16BE(36), 20 + 8 + 4);
+  assert.is(r.origLen, pkt.length - 4);
+});
+
 test('keeps IPv4 options but anonymizes the addresses they record', () => {
   const rr = Buffer.from([7, 7, 4, 10, 0, 0, 9, 0]);
   const pkt = build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2', options: rr }), udp({ sport: 1, dport: 2 }));

@@ -5,7 +5,7 @@
 // raw addresses, like Crypto-PAn's own cache, only in this process's memory.
 import type { FlowOffsets } from '../../anonymize/transforms';
 
-const BITS = 12;
+const BITS = 16; // 64k directions, 2.6 MB: a busy link has tens of thousands of open connections
 const SLOTS = 1 << BITS;
 /** Words per slot: family|sport|dport, then up to 8 address words (src, dst). */
 const WORDS = 9;
