@@ -10,7 +10,8 @@ export interface LineSource {
   stop(): void;
 }
 
-export async function openLineSource(input: string, baud: number, onData: (chunk: Buffer) => void): Promise<LineSource> {
+/** Checks that `input` can be a line source before anything is created; returns its kind. */
+export function checkLineInput(input: string): 'tty' | 'file' {
   let st: fs.Stats;
   try {
     st = fs.statSync(input);
@@ -20,7 +21,11 @@ export async function openLineSource(input: string, baud: number, onData: (chunk
     throw new Error(`cannot read ${input}: ${(e as Error).message}`);
   }
   if (st.isDirectory()) throw new Error(`${input} is a directory: give a tty or a recording file`);
-  return st.isCharacterDevice() ? openTty(input, baud, onData) : openFile(input, onData);
+  return st.isCharacterDevice() ? 'tty' : 'file';
+}
+
+export async function openLineSource(input: string, baud: number, onData: (chunk: Buffer) => void): Promise<LineSource> {
+  return checkLineInput(input) === 'tty' ? openTty(input, baud, onData) : openFile(input, onData);
 }
 
 function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { LineDecoder } from './decoder';
 import { OutputFiles } from './outputs';
 import { buildSummary, Summary } from './summary';
-import { openLineSource } from './line-source';
+import { checkLineInput, openLineSource } from './line-source';
 import { IpfixForwarder } from './ipfix-udp';
 
 export interface ReceiveOptions {
@@ -39,6 +39,7 @@ export function prepareOutDir(dir: string): void {
 export async function receive(o: ReceiveOptions): Promise<Summary> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
   const follow = o.follow === true;
+  checkLineInput(o.input);
   prepareOutDir(o.out);
   const forward = o.ipfix ? IpfixForwarder.parse(o.ipfix) : null;
   const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
