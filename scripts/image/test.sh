@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 board=${BOARD:-qemu-x86_64}
 [ "$(id -u)" = 0 ] || { echo "test-image: needs root (network namespace and tap device)" >&2; exit 1; }
 t0=$(date +%s)
+scripts/setup.sh image
 scripts/image/build.sh "$board"
 test/image/boot-test.sh "$board"
 echo "test-image: passed in $(($(date +%s) - t0))s"
