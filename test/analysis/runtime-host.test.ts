@@ -1,0 +1,206 @@
+// AnalysisHost and the analysis process on their own, without capture or the line:
+// sealed segments in slot files, a ring whose retention the test controls, and every
+// record the host hands on, checked one for one.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AnalysisHost, AnalysisEvents } from '../../firmware/analysis/host';
+import { childKeyOrder, OutRecord } from '../../firmware/analysis/ipc';
+import { SecretKey } from '../../firmware/keys/secret-key';
+import { appendRecord, sealedSize, sealSegment } from '../../firmware/spool/segment';
+import { loadRunPolicy } from '../../firmware/supervisor/policy';
+import { PacketView } from '../../firmware/analysis/decode/packetView';
+import { decodePacket } from '../../firmware/analysis/decode/decode';
+import { RecordType } from '../../firmware/channel/records';
+import { build, eth, ipv4, udp, raw } from '../lib/craft';
+import { tempDir } from '../lib/run-box';
+import { fixture, sleep } from '../lib/runtime-box';
+import { TEST_RUN_ID } from '../lib/spool-segments';
+
+const PER_SEGMENT = 40;
+const SLOTS = 4;
+
+function keys(): Record<(typeof childKeyOrder)[number], SecretKey> {
+  const k = {} as Record<(typeof childKeyOrder)[number], SecretKey>;
+  childKeyOrder.forEach((name, i) => { k[name] = SecretKey.fromBytes(Buffer.alloc(32, 0x30 + i)); });
+  return k;
+}
+
+/** Packet i of segment seq is a UDP packet whose source port is seq * 100 + i. */
+function sealed(spoolKey: SecretKey, seq: number): Buffer {
+  const body = Buffer.alloc(PER_SEGMENT * 200);
+  let off = 0;
+  for (let i = 0; i < PER_SEGMENT; i++) {
+    const pkt = build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: seq * 100 + i, dport: 9 }), raw('payload'));
+    // One packet a second: module timers tick inside every segment.
+    off = appendRecord(body, off, 1_700_000_000 + seq * PER_SEGMENT + i, 0, pkt, pkt.length);
+  }
+  const b = body.subarray(0, off);
+  const out = Buffer.alloc(sealedSize(b.length));
+  const n = sealSegment(spoolKey, {
+    linkType: 1, runId: TEST_RUN_ID, seq, firstTsSec: 0, firstTsUsec: 0, lastTsSec: 0, lastTsUsec: 0, packetCount: PER_SEGMENT,
+  }, b, out);
+  return out.subarray(0, n);
+}
+
+class Harness {
+  readonly dir = tempDir('host');
+  readonly k = keys();
+  oldest = 0;
+  next = 0;
+  readonly records: OutRecord[] = [];
+  readonly done: number[] = [];
+  readonly restarts: string[] = [];
+  finished = false;
+  readonly host: AnalysisHost;
+
+  constructor(module: string | null = null) {
+    const events: AnalysisEvents = {
+      addresses: () => {},
+      records: (r) => this.records.push(...r),
+      segmentDone: (seq) => {
+        this.done.push(seq);
+        // The ring keeps SLOTS segments: once seq is analysed, the oldest may be overwritten.
+        this.oldest = Math.max(this.oldest, seq + 1 - SLOTS);
+      },
+      restarted: (why) => this.restarts.push(why),
+      quarantined: () => {},
+      finished: () => { this.finished = true; },
+      gaveUp: (why) => { throw new Error(`gave up: ${why}`); },
+    };
+    this.host = new AnalysisHost({
+      linkType: 1, outputs: ['packets'], policy: loadRunPolicy('default'),
+      flows: { maxFlows: 1024, idleSeconds: 60, activeSeconds: 300 },
+      module, heartbeatMs: 5000, maxRestarts: 5, keys: this.k,
+      readablePaths: [this.dir + '/', ...(module ? [module] : [])],
+      ring: {
+        oldestRetainedSeq: () => this.oldest,
+        slotPath: (seq) => this.slotPath(seq),
+        isRetained: (seq) => seq >= this.oldest && seq < this.next,
+      },
+    }, events);
+  }
+
+  slotPath(seq: number): string {
+    return path.join(this.dir, `slot-${seq % SLOTS}`);
+  }
+
+  publish(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const seq = this.next++;
+      fs.writeFileSync(this.slotPath(seq), sealed(this.k.spool, seq));
+      this.host.segmentPublished(seq);
+    }
+  }
+
+  async until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  }
+
+  /** Source ports of the PACKET records, in arrival order. */
+  ports(): number[] {
+    const v = new PacketView();
+    return this.records.filter((r) => r.type === RecordType.PACKET).map((r) => {
+      const b = Buffer.from(r.body as Uint8Array);
+      decodePacket(1, b, 16, b.length - 16, b.readUInt32LE(12), v);
+      return v.srcPort;
+    });
+  }
+
+  expectedPorts(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.next; s++) for (let i = 0; i < PER_SEGMENT; i++) out.push(s * 100 + i);
+    return out;
+  }
+
+  async kill(): Promise<void> {
+    const pid = this.host.pid();
+    assert.ok(pid !== null, 'no analysis running');
+    process.kill(pid!, 'SIGKILL');
+    await this.until('the restart', () => this.host.pid() !== null && this.host.pid() !== pid);
+  }
+}
+
+test('after a kill the new analysis sends every packet once, in order', async () => {
+  const h = new Harness();
+  h.host.start();
+  h.publish(3);
+  await h.until('segment 1', () => h.done.includes(1));
+  await h.kill();
+  h.publish(3);
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.is(h.restarts.length, 1);
+  assert.equal(h.done, [0, 1, 2, 3, 4, 5]);
+});
+
+test('a segment overwritten while the analysis replays it is skipped, and nothing is lost', async () => {
+  const h = new Harness();
+  h.host.start();
+  h.publish(4);
+  await h.until('segment 3', () => h.done.includes(3));
+  // Down, then the slot of segment 1 is rewritten by a later segment before the replay reads it.
+  h.host.killForTest();
+  fs.writeFileSync(h.slotPath(1), Buffer.from('not a segment any more'));
+  fs.rmSync(h.slotPath(2));
+  await h.until('the restart', () => h.restarts.length === 1 && h.host.pid() !== null);
+  h.publish(2);
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  // Replayed segments are not reported done again (the supervisor would count them twice).
+  assert.equal(h.done, [0, 1, 2, 3, 4, 5]);
+});
+
+test('segments published while the analysis is down are analysed once it is back', async () => {
+  const h = new Harness();
+  h.host.start();
+  h.publish(2);
+  await h.until('segment 1', () => h.done.includes(1));
+  h.host.killForTest();
+  await h.until('the death', () => h.restarts.length === 1);
+  assert.is(h.host.pid(), null);
+  h.publish(3); // within the restart delay: nobody to send them to yet
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.equal(h.done, [0, 1, 2, 3, 4]);
+});
+
+test('a death while the analysis finishes is restarted, and the end-of-run records arrive once', async () => {
+  const h = new Harness(fixture('runtime-slow-end-module.js'));
+  h.host.start();
+  h.publish(3);
+  await h.until('segment 2', () => h.done.includes(2));
+  h.host.finish();
+  await sleep(400); // inside the module's second-long onEnd
+  await h.kill();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.is(h.records.filter((r) => r.type === RecordType.DNS).length, 1);
+  assert.is(h.restarts.length, 1);
+});
+
+test('a kill while the analysis is idle blames no packet, however often it happens', async () => {
+  const h = new Harness();
+  h.host.start();
+  h.publish(2);
+  await h.until('segment 1', () => h.done.includes(1));
+  for (let i = 0; i < 3; i++) {
+    await sleep(300); // idle: all published work is done
+    await h.kill();
+  }
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.host.quarantined(), []);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.is(h.restarts.length, 3);
+});
+
+test.run();
