@@ -84,6 +84,13 @@ export class AddressCollector {
     if (v.arpTpaOff >= 0 && v.arpPln === 4) this.add(buf, v.arpTpaOff, 4);
     if (v.ndTargetOff >= 0 && v.ndTargetOff + 16 <= v.end) this.add(buf, v.ndTargetOff, 16);
     if (v.ndRedirectDstOff >= 0 && v.ndRedirectDstOff + 16 <= v.end) this.add(buf, v.ndRedirectDstOff, 16);
+    // The packet an ICMP error quotes: usually in the layer stack too, but a quote cut
+    // short may only have its addresses located.
+    const q = v.quotedAddrLen;
+    if (q === 4 || q === 16) {
+      if (v.quotedSrcOff >= 0 && v.quotedSrcOff + q <= v.end) this.add(buf, v.quotedSrcOff, q);
+      if (v.quotedDstOff >= 0 && v.quotedDstOff + q <= v.end) this.add(buf, v.quotedDstOff, q);
+    }
   }
 
   private add(buf: Buffer, off: number, len: 4 | 16): void {

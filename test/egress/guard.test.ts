@@ -179,4 +179,19 @@ test('the collector reports each address once, and again after its table starts 
   assert.ok(g.isRaw(v4('10.0.0.2')));
 });
 
+test('the collector reports the addresses of the packet an ICMP error quotes', () => {
+  const k = key(7);
+  const c = new AddressCollector(k);
+  const v = new PacketView();
+  const quoted = build(ipv4({ src: '192.0.2.77', dst: '10.3.3.3' }), udp({ sport: 5, dport: 6 }));
+  const f = record(build(eth(), ipv4({ src: '10.1.1.1', dst: '10.2.2.2' }), icmp({ type: 3, code: 1 }), rawBytes(quoted)));
+  decodePacket(1, f, 16, f.length - 16, f.length - 16, v);
+  c.note(v, f);
+  const g = new EgressGuard(k);
+  g.learn(c.take()!);
+  assert.ok(g.isRaw(v4('192.0.2.77')));
+  assert.ok(g.isRaw(v4('10.3.3.3')));
+  assert.ok(g.isRaw(v4('10.1.1.1')));
+});
+
 test.run();
