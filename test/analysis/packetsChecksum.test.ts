@@ -25,6 +25,7 @@ function samples(): Buffer[] {
     build(eth(), ipv4({ src: '10.0.0.1', dst: '192.0.2.80' }), icmp({ type: 8, id: 9, seq: 1 }), raw('ping data')),
     build(eth(), ipv4({ src: '203.0.113.1', dst: '10.0.0.1' }), icmp({ type: 3, code: 3 }), raw(quoted)),
     build(eth(), ipv6({ src: '2001:db8::1', dst: '2001:db8:1::2' }), tcp({ sport: 1, dport: 2, flags: 'PA', seq: 77, ack: 99, options: mss }), raw('v6 data')),
+    build(eth(), ipv6({ src: '2001:db8::1', dst: '2001:db8:1::2', ext: [{ type: 'hop', len: 1 }, { type: 'dst' }] }), udp({ sport: 7, dport: 9 }), raw('v6 options')),
     build(eth(), ipv6({ src: '2001:db8::1', dst: '2001:db8:1::2' }), icmpv6({ type: 128, body: Buffer.from([0, 5, 0, 1]) }), raw('echo')),
     build(eth(), ipv6({ src: 'fe80::1', dst: 'ff02::1:ff00:99' }), icmpv6({ type: 135, body: Buffer.concat([ns, Buffer.from([1, 1, 0, 0x11, 0x22, 0x33, 0x44, 0x55])]) })),
     build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), ipv4({ src: '10.7.0.1', dst: '10.7.0.2' }), udp({ sport: 1, dport: 2 }), raw('inner')),
@@ -32,6 +33,10 @@ function samples(): Buffer[] {
     build(eth(), ipv4({ src: '198.51.100.1', dst: '198.51.100.2' }), gre({ key: 5, checksum: true }), ipv4({ src: '10.7.0.1', dst: '10.7.0.2' }), tcp({ sport: 3, dport: 4, seq: 5, ack: 6 }), raw('tunnelled')),
   ];
 }
+
+/** Every action that moves bytes or changes lengths, plus hashed ids. */
+const DROPPING = { 'ip4.options': 'drop', 'ip6.options': 'drop', 'tcp.options.timestamp': 'drop', 'tcp.options.unknown': 'drop', 'ip4.id': 'hash', 'ip6.flowlabel': 'hash' };
+const DROPPING_ALL = { ...DROPPING, payload: 'zero' };
 
 function rewriteAll(pkts: Buffer[], overrides: Record<string, unknown>): { data: Buffer; origLen: number }[] {
   const t = new TestRewriter(overrides);
@@ -56,7 +61,7 @@ test('inputs are valid to begin with (the judge agrees with the builder)', () =>
 });
 
 test('valid checksums stay valid when the payload is kept zeroed', () => {
-  const s = statuses(rewriteAll(samples(), { payload: 'zero', 'ip4.options': 'drop', 'ip4.id': 'hash', 'ip6.flowlabel': 'hash' }), 'zeroed.pcap');
+  const s = statuses(rewriteAll(samples(), DROPPING_ALL), 'zeroed.pcap');
   assert.is(s.length, samples().length);
   for (const line of s) {
     assert.not.match(line, /0|2/, `every checksum Good: ${line}`);
@@ -64,13 +69,16 @@ test('valid checksums stay valid when the payload is kept zeroed', () => {
   }
 });
 
-test('checksums updated over dropped payload verify when the payload is put back', () => {
-  const pkts = samples();
-  const out = rewriteAll(pkts, {});
-  const whole = out.map((o, i) => ({ data: Buffer.concat([o.data, pkts[i].subarray(o.data.length)]) }));
-  for (let i = 0; i < pkts.length; i++) assert.ok(out[i].data.length < pkts[i].length || i === 6, `packet ${i} lost its payload`);
-  for (const line of statuses(whole, 'restored.pcap')) assert.not.match(line, /0|2/, line);
-});
+for (const [name, overrides] of [['default policy', {}], ['options dropped', DROPPING]] as const) {
+  test(`checksums updated over dropped payload verify when the payload is put back (${name})`, () => {
+    const pkts = samples();
+    const out = rewriteAll(pkts, overrides);
+    // The dropped payload is the input's tail: origLen - caplen bytes of it.
+    const whole = out.map((o, i) => ({ data: Buffer.concat([o.data, pkts[i].subarray(pkts[i].length - (o.origLen - o.data.length))]) }));
+    for (let i = 0; i < pkts.length; i++) assert.ok(out[i].data.length < pkts[i].length || i === 7, `packet ${i} lost its payload`);
+    for (const line of statuses(whole, 'restored.pcap')) assert.not.match(line, /0|2/, line);
+  });
+}
 
 test('rewritten headers with dropped payload read as a cut capture, not as malformed packets', () => {
   const file = path.join(dir, 'dropped.pcap');
@@ -84,13 +92,13 @@ test('a packet with a wrong checksum in stays wrong out', () => {
   bad[1][34 + 6] ^= 0x01; // UDP
   bad[2][34 + 2] ^= 0x10; // ICMP
   bad[4][54 + 16] ^= 0x01; // TCP over IPv6
-  bad[5][54 + 2] ^= 0x01; // ICMPv6
+  bad[6][54 + 2] ^= 0x01; // ICMPv6
   const s = statuses(rewriteAll(bad, { payload: 'zero' }), 'bad.pcap');
   assert.match(s[0].split(' ')[0], /^0$/);
   assert.match(s[1], /0/);
   assert.match(s[2], /0/);
   assert.match(s[4], /0/);
-  assert.match(s[5], /0/);
+  assert.match(s[6], /0/);
   assert.not.match(s[3], /0/, 'untouched packets stay Good');
 });
 

@@ -29,11 +29,23 @@ test('keeps MSS and window scale, pads unknown options with NOPs', () => {
   assert.equal(opts(r.data, 12), [2, 4, 0x05, 0xb4, 3, 3, 7, 1, 1, 1, 1, 0]);
 });
 
-test('drops options by moving the rest up and padding with end-of-list', () => {
+test('drops options: takes them out and shortens the header and the IP length', () => {
   const o = Buffer.from([8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 2, 4, 0x05, 0xb4, 1, 0]);
+  const pkt = build(eth(), ipv4({ src: A, dst: B }), tcp({ sport: 1, dport: 2, flags: 'S', options: o }));
+  const t = new TestRewriter({ 'tcp.options.timestamp': 'drop' });
+  const r = t.run(pkt);
+  assert.equal(opts(r.data, 8), [2, 4, 0x05, 0xb4, 1, 0, 0, 0]);
+  assert.is(r.data[46] >> 4, 7, 'data offset: 20 + 8 bytes');
+  assert.is(r.data.readUInt16BE(16), 20 + 28);
+  assert.is(r.caplen, pkt.length - 8);
+  assert.is(r.origLen, pkt.length - 8);
+  assert.is(t.rw.counters.optionsRemoved, 1);
+});
+
+test('keeps the header length when no option is dropped', () => {
+  const o = Buffer.from([2, 4, 0x05, 0xb4, 0, 0, 0, 0]); // MSS, end of list, padding
   const r = new TestRewriter({ 'tcp.options.timestamp': 'drop' }).run(build(eth(), ipv4({ src: A, dst: B }), tcp({ sport: 1, dport: 2, flags: 'S', options: o })));
-  assert.equal(opts(r.data, 16), [2, 4, 0x05, 0xb4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.is(r.data[46] >> 4, 9, 'header length unchanged');
+  assert.is(r.data[46] >> 4, 7);
 });
 
 test('pads the rest with NOPs after an option with a bad length', () => {

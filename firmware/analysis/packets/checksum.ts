@@ -61,6 +61,8 @@ export class ChecksumScopes {
   readonly outSrc = new Int32Array(MAX_SCOPES);
   readonly outDst = new Int32Array(MAX_SCOPES);
   readonly addrLen = new Uint8Array(MAX_SCOPES);
+  /** Bytes removed from the segment the pseudo-header's length counts (TCP options dropped). */
+  readonly lengthCut = new Int32Array(MAX_SCOPES);
 
   reset(): void {
     this.count = 0;
@@ -76,6 +78,7 @@ export class ChecksumScopes {
     this.inEnd[i] = inEnd;
     this.outStart[i] = outStart;
     this.addrLen[i] = 0;
+    this.lengthCut[i] = 0;
     return i;
   }
 
@@ -110,6 +113,10 @@ export class ChecksumScopes {
       if (kind !== ScopeKind.PLAIN && n > 0) {
         oldSum = fold(oldSum + onesSum(inBuf, this.inSrc[i], this.inSrc[i] + n) + onesSum(inBuf, this.inDst[i], this.inDst[i] + n));
         newSum = fold(newSum + onesSum(out, this.outSrc[i], this.outSrc[i] + n) + onesSum(out, this.outDst[i], this.outDst[i] + n));
+        // The pseudo-header's length went down by lengthCut. Only the difference of the
+        // sums matters, and a 32-bit length's words sum to the length modulo 0xffff, so
+        // counting the cut on the old side is exact for IPv4 and IPv6 alike.
+        oldSum = fold(oldSum + this.lengthCut[i]);
       }
       let sum = updateChecksum(hc, oldSum, newSum);
       if (kind === ScopeKind.UDP && sum === 0) sum = 0xffff;

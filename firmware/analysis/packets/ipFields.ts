@@ -5,7 +5,7 @@ import type { FieldName } from '../../anonymize/policy';
 import { applyAddressAction } from '../anonymizer';
 import { Act, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
-import { keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
+import { fillIpv6Padding, keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
 import type { PacketRewriter } from './rewriter';
 
 /** An address field: the field's own action, or zeros inside an ICMP quote whose policy is "zero". */
@@ -60,9 +60,20 @@ export function rewriteIpv6(r: PacketRewriter, p: number, o: number, quoted: boo
   r.setIp(p + 8, p + 24, o + 8, o + 24, 16);
 }
 
-/** Hop-by-hop and destination options headers. */
-export function rewriteIpv6OptionsHeader(r: PacketRewriter, o: number, len: number): void {
+/**
+ * Hop-by-hop and destination options headers. "drop" takes every option out and
+ * shortens the header to its 8-byte minimum (next header, length 0, one PadN), fixing
+ * the enclosing lengths; inside an ICMP quote, where no length can be fixed, the
+ * options are padded over instead.
+ */
+export function rewriteIpv6OptionsHeader(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
   const code = r.f.code['ip6.options'];
+  if (code === Act.drop && !quoted) {
+    r.out[o + 1] = 0;
+    fillIpv6Padding(r.out, o + 2, o + 8);
+    if (len > 8) r.removeBytes(p + 8, o + 8, len - 8);
+    return;
+  }
   rewriteIpv6Options(r, o + 2, o + len, code === Act.keep ? 'keep' : code === Act.drop ? 'drop' : 'nop');
 }
 

@@ -38,7 +38,7 @@ export interface PacketsCounters {
   oversize: number;
   /** ICMP errors whose quoted packet was dropped by icmp.quoted "drop". */
   quotesDropped: number;
-  /** IPv4 headers whose options were removed (ip4.options "drop"). */
+  /** Headers whose options were removed ("drop" of ip4.options, ip6.options, tcp.options.*). */
   optionsRemoved: number;
   /** Packet times that would be before 1970 after the secret shift, written as 0. */
   timeClamped: number;
@@ -145,6 +145,11 @@ export class PacketRewriter {
       if (p + len > this.keptIn) return;
       const o = p - this.base;
       const quoted = (v.flags[i] & LayerFlag.QUOTED) !== 0;
+      if (quoted && this.f.code['icmp.quoted'] === Act.zero) {
+        // The quote is the stack's last part: zeroed whole, nothing in it to rewrite.
+        this.out.fill(0, o, this.keptIn - this.base);
+        return;
+      }
       switch (v.kind[i]) {
         case Layer.ETHERNET: rewriteEthernet(this, o); break;
         case Layer.VLAN: rewriteVlan(this, o); break;
@@ -156,7 +161,7 @@ export class PacketRewriter {
         case Layer.IPV4: rewriteIpv4(this, p, o, len, quoted); break;
         case Layer.IPV6: rewriteIpv6(this, p, o, quoted); break;
         case Layer.IPV6_HOPOPTS:
-        case Layer.IPV6_DSTOPTS: rewriteIpv6OptionsHeader(this, o, len); break;
+        case Layer.IPV6_DSTOPTS: rewriteIpv6OptionsHeader(this, p, o, len, quoted); break;
         case Layer.IPV6_ROUTING: rewriteIpv6Routing(this, p, o, len, quoted); break;
         case Layer.IPV6_FRAGMENT: rewriteIpv6Fragment(this, o); break;
         case Layer.AH: rewriteAh(this, o, len); break;

@@ -50,7 +50,16 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.window', inb.readUInt16BE(p + 14), 16), o + 14);
   const s = r.scopes.add(ScopeKind.PSEUDO, 16, p, r.ipEnd, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
-  if (len > 20) rewriteTcpOptions(r, p + 20, o + 20, len - 20, rev);
+  if (len <= 20) return;
+  const n = len - 20;
+  const used = rewriteTcpOptions(r, p + 20, o + 20, n, rev);
+  if (used < 0) return;
+  // Options were dropped: the header shrinks to what is left, padded to 4 bytes.
+  const keep = (used + 3) & ~3;
+  if (keep >= n) return;
+  out[o + 12] = (((20 + keep) >> 2) << 4) | (out[o + 12] & 0x0f);
+  r.removeBytes(p + 20 + keep, o + 20 + keep, n - keep);
+  if (s >= 0) r.scopes.lengthCut[s] += n - keep;
 }
 
 function optionField(kind: number): FieldName {
@@ -66,14 +75,16 @@ function optionField(kind: number): FieldName {
 
 /**
  * Options are read from the input and written to the output at a write cursor: "drop"
- * skips an option, so the ones after it move up and the freed tail becomes end-of-list
- * padding. The header keeps its length, so nothing else in the packet changes.
+ * skips an option, so the ones after it move up, and the rest of the option space
+ * becomes end-of-list padding. Returns the bytes written when something was dropped
+ * (the caller then shortens the header), or -1 when the header keeps its length.
  */
-function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number, rev: number): void {
+function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number, rev: number): number {
   const inb = r.inBuf;
   const out = r.out;
   let i = 0;
   let w = 0;
+  let dropped = false;
   while (i < n) {
     const kind = inb[pin + i];
     if (kind === OPT_EOL) break;
@@ -84,6 +95,7 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
       const code = r.f.code['tcp.options.unknown'];
       if (code === Act.keep) { inb.copy(out, o + w, pin + i, pin + n); w += n - i; }
       else if (code === Act.nop) { out.fill(OPT_NOP, o + w, o + w + n - i); w += n - i; }
+      else dropped = true;
       break;
     }
     let code = r.f.code[optionField(kind)];
@@ -99,10 +111,11 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
         out.fill(0, o + w + 2, o + w + len);
       }
       w += len;
-    }
+    } else dropped = true;
     i += len;
   }
   out.fill(OPT_EOL, o + w, o + n);
+  return dropped ? w : -1;
 }
 
 export function rewriteUdp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
