@@ -75,13 +75,21 @@ esac
 : >"$results"
 rpid=
 if [ -n "$receive" ]; then
-  # Live: the results UART on a pty (QEMU links it at $img/results.tty) read by the
-  # workstation's receiver, as a USB-serial adapter would be. receive keeps line.raw.
-  rm -f "$img/results.tty"
-  args+=(-chardev "pty,id=results,path=$img/results.tty" -serial chardev:results -monitor none)
+  # Live: the results UART on a pty read by the workstation's receiver, as a
+  # USB-serial adapter would be (receive keeps a raw recording, line.raw, in DIR).
+  # QEMU 7 names the pty only in a line on its stdout:
+  # "char device redirected to /dev/pts/N (label results)".
+  args+=(-chardev pty,id=results -serial chardev:results -monitor none)
+  : >"$img/qemu.stdout"
   (
-    for _ in $(seq 100); do [ -e "$img/results.tty" ] && break; sleep 0.1; done
-    exec bin/sealtap receive "$img/results.tty" --follow --out "$receive"
+    pty=
+    for _ in $(seq 300); do
+      pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\) (label results).*|\1|p' "$img/qemu.stdout")
+      [ -n "$pty" ] && break
+      sleep 0.1
+    done
+    [ -n "$pty" ] || { echo "qemu.sh: QEMU did not report the results pty" >&2; exit 1; }
+    exec bin/sealtap receive "$pty" --follow --out "$receive"
   ) &
   rpid=$!
 else
@@ -89,6 +97,10 @@ else
 fi
 echo "qemu.sh: booting $img (${accel[1]}), console $console, results ${receive:+pty -> sealtap receive --out }${receive:-$results}, spool $spool" >&2
 status=0
-inns qemu-system-x86_64 "${args[@]}" || status=$?
+if [ -n "$receive" ]; then
+  inns qemu-system-x86_64 "${args[@]}" > >(tee -a "$img/qemu.stdout") || status=$?
+else
+  inns qemu-system-x86_64 "${args[@]}" || status=$?
+fi
 if [ -n "$rpid" ]; then sleep 2; kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; fi
 exit "$status"
