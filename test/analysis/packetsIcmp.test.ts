@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { build, eth, icmp, icmpv6, ip4, ip6, ipv4, ipv6, raw, tcp, udp } from '../lib/craft';
-import { TestRewriter, testPrimitives } from '../lib/packets-rewrite';
+import { TestRewriter, internetChecksum, testPrimitives } from '../lib/packets-rewrite';
 
 const prim = testPrimitives();
 const anon4 = (s: string): Buffer => { const b = ip4(s); prim.pan.anonymizeV4Into(b, 0); return b; };
@@ -36,6 +36,7 @@ test('zeroes the whole quoted packet when icmp.quoted is zero', () => {
   const r = new TestRewriter({ 'icmp.quoted': 'zero' }).run(unreachable());
   assert.is(r.caplen, 14 + 20 + 8 + 28);
   assert.equal(r.data.subarray(42), Buffer.alloc(28));
+  assert.is(internetChecksum(r.data.subarray(34)), 0, 'ICMP checksum still valid over the zeroed quote');
   assert.equal(at(r.data, 26, 4), anon4('203.0.113.1'));
 });
 

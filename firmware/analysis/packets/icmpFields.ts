@@ -14,16 +14,16 @@ function hasIcmpId(type: number): boolean {
   return type === 0 || type === 8 || (type >= 13 && type <= 18);
 }
 
-export function rewriteIcmp(r: PacketRewriter, p: number, o: number, quoted: boolean): void {
+export function rewriteIcmp(r: PacketRewriter, p: number, o: number): void {
   const out = r.out;
   const type = out[o];
   r.scopes.add(ScopeKind.PLAIN, 2, p, r.ipEnd, o);
   if (hasIcmpId(type)) out.writeUInt16BE(numericField(r.prim, r.f, 'icmp.id', out.readUInt16BE(o + 4), 16), o + 4);
   // Redirect: bytes 4..8 are the gateway the host should use, a router's address.
-  else if (type === 5) addressField(r, 'ip4.dst', quoted, o + 4, 4);
+  else if (type === 5) addressField(r, 'ip4.dst', o + 4, 4);
 }
 
-export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
+export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: number): void {
   const out = r.out;
   const type = out[o];
   const s = r.scopes.add(ScopeKind.PSEUDO, 2, p, r.ipEnd, o);
@@ -33,8 +33,8 @@ export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: numb
     return;
   }
   // MLD multicast address, ND target, redirect target: nd.target.
-  if (type >= 130 && type <= 137 && type !== 133 && type !== 134 && len >= 24) addressField(r, 'nd.target', quoted, o + 8, 16);
-  if (type === 137 && len >= 40) addressField(r, 'nd.target', quoted, o + 24, 16);
+  if (type >= 130 && type <= 137 && type !== 133 && type !== 134 && len >= 24) addressField(r, 'nd.target', o + 8, 16);
+  if (type === 137 && len >= 40) addressField(r, 'nd.target', o + 24, 16);
 }
 
 const ND_SOURCE_LLADDR = 1;

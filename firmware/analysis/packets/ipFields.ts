@@ -8,10 +8,13 @@ import { ScopeKind } from './checksum';
 import { fillIpv6Padding, keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
 import type { PacketRewriter } from './rewriter';
 
-/** An address field: the field's own action, or zeros inside an ICMP quote whose policy is "zero". */
-export function addressField(r: PacketRewriter, name: FieldName, quoted: boolean, o: number, len: 4 | 16): void {
-  if (quoted && r.f.code['icmp.quoted'] === Act.zero) r.out.fill(0, o, o + len);
-  else applyAddressAction(r.prim, r.f.actions[name], r.out, o, len);
+/**
+ * An address field gets its field's action, inside an ICMP quote too: the quoted
+ * packet's addresses come out as they did in the packet itself. (A quote under
+ * icmp.quoted "zero" is zeroed whole before its layers are reached.)
+ */
+export function addressField(r: PacketRewriter, name: FieldName, o: number, len: 4 | 16): void {
+  applyAddressAction(r.prim, r.f.actions[name], r.out, o, len);
 }
 
 export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number, quoted: boolean): void {
@@ -26,8 +29,8 @@ export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number
   if (r.f.code['ip4.tos'] !== Act.keep) out[o + 1] = 0;
   out.writeUInt16BE(numericField(r.prim, r.f, 'ip4.id', out.readUInt16BE(o + 4), 16), o + 4);
   out[o + 8] = numericField(r.prim, r.f, 'ip4.ttl', out[o + 8], 8);
-  addressField(r, 'ip4.src', quoted, o + 12, 4);
-  addressField(r, 'ip4.dst', quoted, o + 16, 4);
+  addressField(r, 'ip4.src', o + 12, 4);
+  addressField(r, 'ip4.dst', o + 16, 4);
   r.setIp(p + 12, p + 16, o + 12, o + 16, 4);
   if (ihl <= 20) return;
   const code = r.f.code['ip4.options'];
@@ -55,8 +58,8 @@ export function rewriteIpv6(r: PacketRewriter, p: number, o: number, quoted: boo
     r.addLengthField(o + 4);
   }
   out[o + 7] = numericField(r.prim, r.f, 'ip6.hoplimit', out[o + 7], 8);
-  addressField(r, 'ip6.src', quoted, o + 8, 16);
-  addressField(r, 'ip6.dst', quoted, o + 24, 16);
+  addressField(r, 'ip6.src', o + 8, 16);
+  addressField(r, 'ip6.dst', o + 24, 16);
   r.setIp(p + 8, p + 24, o + 8, o + 24, 16);
 }
 
@@ -84,7 +87,7 @@ export function rewriteIpv6OptionsHeader(r: PacketRewriter, p: number, o: number
  * left, TCP/UDP/ICMPv6 checksums use the final destination from this header, so it
  * becomes the pseudo-header's destination.
  */
-export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
+export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len: number): void {
   const out = r.out;
   const type = out[o + 2];
   const segmentsLeft = out[o + 3];
@@ -103,7 +106,7 @@ export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len:
     out.fill(0, o + 8, o + len);
     return;
   }
-  for (let k = 0; k < count; k++) addressField(r, 'ip6.routing', quoted, o + 8 + 16 * k, 16);
+  for (let k = 0; k < count; k++) addressField(r, 'ip6.routing', o + 8 + 16 * k, 16);
   if (segmentsLeft > 0 && final >= 0 && final < count) r.setPseudoDst(p + 8 + 16 * final, o + 8 + 16 * final);
 }
 

@@ -162,15 +162,15 @@ export class PacketRewriter {
         case Layer.IPV6: rewriteIpv6(this, p, o, quoted); break;
         case Layer.IPV6_HOPOPTS:
         case Layer.IPV6_DSTOPTS: rewriteIpv6OptionsHeader(this, p, o, len, quoted); break;
-        case Layer.IPV6_ROUTING: rewriteIpv6Routing(this, p, o, len, quoted); break;
+        case Layer.IPV6_ROUTING: rewriteIpv6Routing(this, p, o, len); break;
         case Layer.IPV6_FRAGMENT: rewriteIpv6Fragment(this, o); break;
         case Layer.AH: rewriteAh(this, o, len); break;
         case Layer.ESP: rewriteEsp(this, o); break;
         case Layer.TCP: rewriteTcp(this, p, o, len, quoted); break;
         case Layer.UDP: rewriteUdp(this, p, o, len, quoted); break;
-        case Layer.ICMP: rewriteIcmp(this, p, o, quoted); break;
+        case Layer.ICMP: rewriteIcmp(this, p, o); break;
         case Layer.ICMPV6:
-          rewriteIcmpv6(this, p, o, len, quoted);
+          rewriteIcmpv6(this, p, o, len);
           if (!quoted && v.ndOptOff === p + len) rewriteNdOptions(this, o + len, Math.min(v.ndOptOff + v.ndOptLen, this.keptIn) - this.base);
           break;
         case Layer.GRE: rewriteGre(this, p, o); break;
