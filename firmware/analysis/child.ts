@@ -4,25 +4,22 @@
 // It reads sealed segments in order, decodes every packet, runs the analyses, and
 // sends records with their places so a restart neither loses nor repeats one.
 import * as fs from 'node:fs';
-import { SecretKey } from '../keys/secret-key';
 import { openSegment } from '../spool/segment';
 import { PacketView } from './decode/packetView';
 import { decodePacket } from './decode/decode';
 import { decodeCountersByName } from './decode/counters';
 import { RecordType } from '../channel/records';
 import { AddressCollector } from './addresses';
-import { betweenPackets, ChildExit, childKeyOrder, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
+import { betweenPackets, ChildExit, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
 import { guardModuleLoading } from './module-guard';
+import { Keys, readKeys, writePosition } from './child-pipes';
 import { buildModules, BoundModule } from './modules';
 import { AnonPrimitives } from './anonymizer';
 import type { Emit } from './sdk';
 import type { Policy } from '../anonymize/policy';
 
-const POSITION_FD = 4;
 const BATCH_RECORDS = 256;
 const TIMER_US = 1_000_000;
-
-type Keys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
 // Taken before any module is loaded, and removed from `process`: a module cannot send
 // messages of its own (a forged segmentDone or finished would lose packets).
@@ -31,36 +28,6 @@ delete (process as { send?: unknown }).send;
 
 function send(m: FromChild): void {
   ipcSend(m);
-}
-
-/** Writes one position (or betweenPackets) to the pipe; a full pipe only delays it. */
-function writePosition(buf: Buffer, pos: number): void {
-  buf.writeDoubleLE(pos, 0);
-  for (;;) {
-    try {
-      fs.writeSync(POSITION_FD, buf);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-    }
-  }
-}
-
-async function readKeys(): Promise<Keys> {
-  const want = childKeyOrder.length * 32;
-  const chunks: Buffer[] = [];
-  let have = 0;
-  for await (const c of process.stdin) {
-    chunks.push(c as Buffer);
-    have += (c as Buffer).length;
-  }
-  if (have !== want) throw new Error(`analysis expected ${want} key bytes on stdin, got ${have}`);
-  const all = Buffer.concat(chunks);
-  for (const c of chunks) c.fill(0);
-  const keys = {} as Keys;
-  childKeyOrder.forEach((name, i) => { keys[name] = SecretKey.fromBytes(all.subarray(i * 32, (i + 1) * 32)); });
-  all.fill(0);
-  return keys;
 }
 
 function nextTick(tsUs: number): number {
@@ -91,10 +58,12 @@ class Runtime {
   private ord = 0;
   private committed: Place;
   private batch: OutRecord[] = [];
+  /** Place of each record in the batch: pos and ord, interleaved. */
+  private readonly batchPlaces: number[] = [];
   private lastPlace: Place = { pos: -1, ord: -1 };
   private nextTimerUs = -1;
   private lastTsUs = 0;
-  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0, emittedOutsideHandlers: 0 };
+  private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0, emittedOutsideHandlers: 0, unsendableRecords: 0 };
   private readonly emit: Emit;
   /**
    * Wall-clock time one turn of work may take before going back to the event loop,
@@ -107,9 +76,11 @@ class Runtime {
     this.committed = init.committed;
     this.quarantine = new Set(init.quarantine);
     this.addresses = new AddressCollector(keys.egress);
+    // Flow and DNS records are copied (one level) when emitted: a module that reuses
+    // one object for every record must not change the records still in the batch.
     this.emit = {
-      flow: (r) => this.record(RecordType.FLOW, r as unknown as Record<string, unknown>),
-      dns: (r) => this.record(RecordType.DNS, r as unknown as Record<string, unknown>),
+      flow: (r) => this.record(RecordType.FLOW, { ...r } as Record<string, unknown>),
+      dns: (r) => this.record(RecordType.DNS, { ...r } as Record<string, unknown>),
       packet: (rec, len) => this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len))),
     };
     const prim = new AnonPrimitives(keys);
@@ -131,6 +102,7 @@ class Runtime {
       return;
     }
     this.batch.push({ type, body });
+    this.batchPlaces.push(this.pos, ord);
     this.lastPlace = { pos: this.pos, ord };
   }
 
@@ -138,9 +110,27 @@ class Runtime {
     const hashes = this.addresses.take();
     if (hashes) send({ t: 'addresses', hashes });
     if (this.batch.length === 0) return;
-    send({ t: 'records', records: this.batch, last: this.lastPlace });
+    try {
+      send({ t: 'records', records: this.batch, last: this.lastPlace });
+    } catch {
+      // A record that cannot be serialized (a function, a BigInt, a cycle of
+      // non-plain objects) would fail this batch on every replay and loop the
+      // analysis into giving up: send one by one and drop only what cannot go.
+      this.sendOneByOne();
+    }
     this.committed = this.lastPlace;
     this.batch = [];
+    this.batchPlaces.length = 0;
+  }
+
+  private sendOneByOne(): void {
+    for (let i = 0; i < this.batch.length; i++) {
+      try {
+        send({ t: 'records', records: [this.batch[i]], last: { pos: this.batchPlaces[2 * i], ord: this.batchPlaces[2 * i + 1] } });
+      } catch {
+        this.counters.unsendableRecords++;
+      }
+    }
   }
 
   enqueue(m: SegmentMessage): void {

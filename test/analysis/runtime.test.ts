@@ -161,4 +161,17 @@ test('a module slow on every packet keeps its heartbeat: work yields by the cloc
   assert.not.match(run.console.join('\n'), /heartbeat timeout/);
 });
 
+test('a record that cannot cross to the supervisor is dropped alone; the analysis lives on', async () => {
+  const run = await runBox({ config: { source: { pcap: sample.file }, outputs: [], analysis: { module: fixture('runtime-unsendable-module.js') } } });
+  assert.is(run.code, 0, run.console.join('\n'));
+  assert.not.match(run.console.join('\n'), /restart 1/);
+  const r = receive(run.linePath);
+  assert.is(r.summary.analysed, sample.expect.packets);
+  const names = readLines(path.join(r.outDir, 'dns.jsonl')).map((d) => d.qname);
+  const each = Math.ceil(sample.expect.packets / 100);
+  assert.is(names.filter((q) => q.startsWith('before-')).length, each);
+  assert.is(names.filter((q) => q.startsWith('after-')).length, each);
+  assert.not.ok(names.includes('bad'));
+});
+
 test.run();
