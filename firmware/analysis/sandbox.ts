@@ -7,7 +7,7 @@
 // supervisor runs as root (always, on the box) the process also gets a network
 // namespace of its own with nothing in it (util-linux unshare), and child.ts refuses
 // the network modules to a module's require() on every host.
-import { ChildProcess, fork } from 'node:child_process';
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -54,9 +54,18 @@ export function sandboxArgs(readablePaths: string[]): string[] {
   ];
 }
 
-/** True when the analysis gets an empty network namespace. */
+let isolationWorks: boolean | null = null;
+
+/**
+ * True when the analysis gets an empty network namespace. Tried once: root inside a
+ * container without CAP_SYS_ADMIN cannot make one, and an analysis that could never
+ * start would be worse than one guarded by require() alone.
+ */
 export function networkIsolated(): boolean {
-  return process.getuid?.() === 0 && fs.existsSync(unshare);
+  if (isolationWorks === null) {
+    isolationWorks = process.getuid?.() === 0 && fs.existsSync(unshare) && spawnSync(unshare, ['--net', '--', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  }
+  return isolationWorks;
 }
 
 export function forkSandboxed(readablePaths: string[]): ChildProcess {

@@ -203,4 +203,32 @@ test('a kill while the analysis is idle blames no packet, however often it happe
   assert.is(h.restarts.length, 3);
 });
 
+test('refuses and counts records of a type or shape no analysis may send', () => {
+  const refused: number[] = [];
+  const passed: OutRecord[] = [];
+  const host = new AnalysisHost({
+    linkType: 1, outputs: [], policy: null, flows: { maxFlows: 16, idleSeconds: 1, activeSeconds: 1 }, module: null,
+    heartbeatMs: 1000, maxRestarts: 0, keys: keys(), readablePaths: [], ring: { oldestRetainedSeq: () => 0, slotPath: () => '' },
+  }, {
+    addresses: () => {}, records: (r) => passed.push(...r), segmentDone: () => {}, restarted: () => {}, quarantined: () => {},
+    finished: () => {}, gaveUp: () => {}, refused: (n) => refused.push(n),
+  });
+  // What the analysis process would deliver; the host never trusts its types.
+  const deliver = (records: OutRecord[], pos: number): void => (host as unknown as { onRecords(r: OutRecord[], p: { pos: number; ord: number }): void }).onRecords(records, { pos, ord: 0 });
+  deliver([
+    { type: RecordType.LOG, body: { msg: 'forged operator line' } },
+    { type: RecordType.END, body: { reason: 'forged' } },
+    { type: RecordType.FLOW, body: new Uint8Array(20) },
+    { type: RecordType.PACKET, body: { not: 'bytes' } },
+    { type: RecordType.DNS, body: { qname: 'fine' } },
+  ], 10);
+  assert.equal(refused, [4]);
+  assert.is(host.refusedRecords, 4);
+  assert.equal(passed.map((r) => r.type), [RecordType.DNS]);
+  // A batch at or before the committed place is a replay: never passed on twice.
+  deliver([{ type: RecordType.DNS, body: { qname: 'again' } }], 10);
+  deliver([{ type: RecordType.DNS, body: { qname: 'older' } }], 5);
+  assert.is(passed.length, 1);
+});
+
 test.run();
