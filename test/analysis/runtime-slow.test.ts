@@ -86,6 +86,8 @@ test(`loses and repeats nothing when the analysis is killed ${KILLS} times at ra
     seen.add(k);
   }
   assert.equal(dups.slice(0, 10), []);
+  // Kept when the test fails, for a look at the line and the spool.
+  fs.rmSync(work, { recursive: true, force: true });
 });
 
 test.run();
