@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { LinkType } from '../../firmware/analysis/decode';
 import { arp, build, eth, gre, icmpv6, ip4, ip6, ipv4, ipv6, mac, mpls, pppoe, raw, sll, tcp, udp, vlan } from '../lib/craft';
 import { TestRewriter, testPrimitives } from '../lib/packets-rewrite';
+import { MAX_OUTPUT_BYTES } from '../../firmware/analysis/packets/rewriter';
 
 const prim = testPrimitives();
 const anon4 = (s: string): Buffer => { const b = ip4(s); prim.pan.anonymizeV4Into(b, 0); return b; };
@@ -75,6 +76,16 @@ test('cuts what the decoder did not understand after the last parsed header, and
   const r = t.run(pkt);
   assert.is(r.caplen, 34);
   assert.is(t.rw.counters.undecodedTail, 1);
+});
+
+test('cuts a packet longer than the output buffer there, and counts it', () => {
+  const pkt = Buffer.concat([build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: 253, totalLength: 0 })), Buffer.alloc(300000, 0x41)]);
+  const t = new TestRewriter({ payload: 'zero' });
+  const r = t.run(pkt);
+  assert.is(r.caplen, MAX_OUTPUT_BYTES);
+  assert.is(r.origLen, pkt.length);
+  assert.is(t.rw.counters.oversize, 1);
+  assert.is(r.data.indexOf(0x41), -1);
 });
 
 test('drops Ethernet padding after the IP datagram', () => {

@@ -96,16 +96,14 @@ export class PacketRewriter {
     this.inBuf = buf;
     const start = v.start;
     let kept = this.keptEnd(v);
-    let end = this.payloadKept ? v.end : kept;
-    if (end - start > MAX_OUTPUT_BYTES) {
-      this.counters.oversize++;
-      end = start + MAX_OUTPUT_BYTES;
-      if (kept > end) kept = end;
-    }
-    // A header cut by the limits above is not rewritten, so it must not be kept either.
+    const limit = start + MAX_OUTPUT_BYTES;
+    if (v.end > limit && (this.payloadKept || kept > limit)) this.counters.oversize++;
+    if (kept > limit) kept = limit;
+    // A header cut by the limit is not rewritten, so it must not be kept either.
     for (let i = 0; i < v.depth; i++) {
       if (v.off[i] + v.len[i] > kept) { kept = Math.max(start, Math.min(kept, v.off[i])); break; }
     }
+    const end = this.payloadKept ? Math.min(v.end, limit) : kept;
     if (v.problem !== 0 && v.end > v.lastParsedEnd) this.counters.undecodedTail++;
     this.keptIn = kept;
     this.base = start - RECORD_HEADER;
