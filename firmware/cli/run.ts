@@ -51,6 +51,9 @@ command line, refused before any key was made or any packet read.`,
       version: productVersion(),
       signals: process,
     });
+    // Nothing of the run may linger (a probe timer of the health sampler, say): the
+    // supervisor has wiped its keys and closed the line, so the process ends here.
+    process.stderr.write('', () => process.exit(code));
     return code;
   },
 };
