@@ -61,7 +61,8 @@ export class DnsTracker {
   }
 
   onPacket(v: PacketView, buf: Buffer, tsUs: number): void {
-    if (tsUs >= this.nextSweepUs) {
+    // A clock that stepped back (a replayed file restarting) must not stop the sweeps.
+    if (tsUs >= this.nextSweepUs || tsUs < this.nextSweepUs - 2 * SWEEP_INTERVAL_US) {
       this.expire(tsUs);
       this.nextSweepUs = tsUs + SWEEP_INTERVAL_US;
     }

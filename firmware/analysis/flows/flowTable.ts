@@ -72,7 +72,8 @@ export class FlowTable {
   /** Accounts one decoded packet (the view must come from decodePacket on `buf`). */
   onPacket(v: PacketView, buf: Buffer, tsUs: number): void {
     this.counters.packets++;
-    if (tsUs >= this.nextSweepUs) {
+    // A clock that stepped back (a replayed file restarting) must not stop the sweeps.
+    if (tsUs >= this.nextSweepUs || tsUs < this.nextSweepUs - 2 * SWEEP_INTERVAL_US) {
       this.expire(tsUs);
       this.nextSweepUs = tsUs + SWEEP_INTERVAL_US;
     }
