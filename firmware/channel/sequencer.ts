@@ -28,6 +28,10 @@ export class FrameSequencer {
     return this.frames;
   }
 
+  checkpointsSent(): number {
+    return this.counts.CHECKPOINT ?? 0;
+  }
+
   recordsSent(): Record<string, number> {
     return { ...this.counts };
   }

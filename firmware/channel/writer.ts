@@ -131,16 +131,27 @@ export function openChannel(opts: ChannelOptions): Channel {
     }, ms);
   }
 
-  /** Next wire bytes to write: the rest of the current frame, or a new frame. */
+  /** Next wire bytes to write: the rest of the current write, or new frames. */
   function nextBytes(): boolean {
     if (pending && pendingOff < pending.length) return true;
     pending = null;
     pendingOff = 0;
-    const timeForCheckpoint = now() - lastCheckpointAt >= checkpointEveryMs;
-    const before = seq.recordsSent().CHECKPOINT ?? 0;
-    pending = seq.next(outbox, timeForCheckpoint);
-    if ((seq.recordsSent().CHECKPOINT ?? 0) !== before) lastCheckpointAt = now();
-    return pending !== null;
+    // A recording takes up to 64 KiB per write; a tty one frame at a time, as paced.
+    const limit = bytesPerMs === Infinity ? 65536 : 1;
+    const parts: Buffer[] = [];
+    let n = 0;
+    while (n < limit) {
+      const timeForCheckpoint = now() - lastCheckpointAt >= checkpointEveryMs;
+      const before = seq.checkpointsSent();
+      const f = seq.next(outbox, timeForCheckpoint);
+      if (!f) break;
+      if (seq.checkpointsSent() !== before) lastCheckpointAt = now();
+      parts.push(f);
+      n += f.length;
+    }
+    if (parts.length === 0) return false;
+    pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return true;
   }
 
   function pump(): void {

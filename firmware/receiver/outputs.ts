@@ -7,14 +7,15 @@ import { SessionState } from './session';
 import { PcapFileWriter } from './pcap-file';
 import { IpfixEncoder } from './ipfix';
 import { syslogLine } from './syslog-line';
+import { BufferedFile } from './buffered-file';
 
 export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json'] as const;
 
 export class OutputFiles implements RecordSink {
-  private readonly flows: number;
-  private readonly dns: number;
-  private readonly logFd: number;
-  private readonly ipfixFd: number;
+  private readonly flows: BufferedFile;
+  private readonly dns: BufferedFile;
+  private readonly logFile: BufferedFile;
+  private readonly ipfixFile: BufferedFile;
   private readonly pcaps = new Map<number, PcapFileWriter>();
   private readonly ipfix = new IpfixEncoder(1, 10);
   private lastLinkType = 1;
@@ -29,11 +30,11 @@ export class OutputFiles implements RecordSink {
     /** Each finished IPFIX message, for --ipfix forwarding. */
     private readonly onIpfix: (msg: Buffer) => void = () => undefined,
   ) {
-    const open = (name: string): number => fs.openSync(path.join(dir, name), 'w');
+    const open = (name: string): BufferedFile => new BufferedFile(path.join(dir, name));
     this.flows = open('flows.jsonl');
     this.dns = open('dns.jsonl');
-    this.logFd = open('log.txt');
-    this.ipfixFd = open('flows.ipfix');
+    this.logFile = open('log.txt');
+    this.ipfixFile = open('flows.ipfix');
   }
 
   boot(s: SessionState, boot: BootRecord): void {
@@ -56,10 +57,10 @@ export class OutputFiles implements RecordSink {
   result(_s: SessionState, type: number, body: Record<string, unknown>): void {
     const line = JSON.stringify(body) + '\n';
     if (type === RecordType.DNS) {
-      fs.writeSync(this.dns, line);
+      this.dns.write(line);
       this.dnsRecords++;
     } else if (type === RecordType.FLOW) {
-      fs.writeSync(this.flows, line);
+      this.flows.write(line);
       this.flowRecords++;
       for (const m of this.ipfix.add(body as unknown as FlowRecord)) this.emitIpfix(m);
     }
@@ -95,12 +96,18 @@ export class OutputFiles implements RecordSink {
     return this.ipfix.records;
   }
 
+  /** Pushes buffered output to the files (after each chunk of input). */
+  flush(): void {
+    for (const f of [this.flows, this.dns, this.logFile, this.ipfixFile]) f.flush();
+    for (const p of this.pcaps.values()) p.flush();
+  }
+
   close(): void {
     for (const m of this.ipfix.flush()) this.emitIpfix(m);
     // trace.pcap exists even when no BOOT arrived, so tools that expect it do not fail.
     if (!fs.existsSync(path.join(this.dir, 'trace.pcap'))) new PcapFileWriter(path.join(this.dir, 'trace.pcap'), this.lastLinkType).close();
     for (const p of this.pcaps.values()) p.close();
-    for (const fd of [this.flows, this.dns, this.logFd, this.ipfixFd]) fs.closeSync(fd);
+    for (const f of [this.flows, this.dns, this.logFile, this.ipfixFile]) f.close();
   }
 
   /** The receiver's own remarks go to log.txt too, as app "sealtap-receive". */
@@ -110,12 +117,12 @@ export class OutputFiles implements RecordSink {
   }
 
   private writeLog(line: string): void {
-    fs.writeSync(this.logFd, line + '\n');
+    this.logFile.write(line + '\n');
     this.logLines++;
   }
 
   private emitIpfix(m: Buffer): void {
-    fs.writeSync(this.ipfixFd, m);
+    this.ipfixFile.write(m);
     this.onIpfix(m);
   }
 

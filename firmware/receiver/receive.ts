@@ -54,6 +54,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       if (ended) return;
       fs.writeSync(raw, chunk);
       decoder.push(chunk);
+      outputs.flush();
       if (o.untilEnd && decoder.current?.end) {
         ended = true;
         source?.stop();
