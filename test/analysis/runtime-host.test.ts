@@ -28,13 +28,18 @@ function keys(): Record<(typeof childKeyOrder)[number], SecretKey> {
 }
 
 /** Packet i of segment seq is a UDP packet whose source port is seq * 100 + i. */
-function sealed(spoolKey: SecretKey, seq: number): Buffer {
+/** Packet time of packet i of segment seq: `spacingUs` apart, from a whole second on. */
+function packetTimeUs(seq: number, i: number, spacingUs: number): number {
+  return 1_700_000_000e6 + (seq * PER_SEGMENT + i) * spacingUs;
+}
+
+function sealed(spoolKey: SecretKey, seq: number, spacingUs = 1_000_000): Buffer {
   const body = Buffer.alloc(PER_SEGMENT * 200);
   let off = 0;
   for (let i = 0; i < PER_SEGMENT; i++) {
     const pkt = build(eth(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: seq * 100 + i, dport: 9 }), raw('payload'));
-    // One packet a second: module timers tick inside every segment.
-    off = appendRecord(body, off, 1_700_000_000 + seq * PER_SEGMENT + i, 0, pkt, pkt.length);
+    const t = packetTimeUs(seq, i, spacingUs);
+    off = appendRecord(body, off, Math.floor(t / 1e6), t % 1e6, pkt, pkt.length);
   }
   const b = body.subarray(0, off);
   const out = Buffer.alloc(sealedSize(b.length));
@@ -86,10 +91,12 @@ class Harness {
     return path.join(this.dir, `slot-${seq % SLOTS}`);
   }
 
+  spacingUs = 1_000_000;
+
   publish(n: number): void {
     for (let i = 0; i < n; i++) {
       const seq = this.next++;
-      fs.writeFileSync(this.slotPath(seq), sealed(this.k.spool, seq));
+      fs.writeFileSync(this.slotPath(seq), sealed(this.k.spool, seq, this.spacingUs));
       this.host.segmentPublished(seq);
     }
   }
@@ -201,6 +208,37 @@ test('a kill while the analysis is idle blames no packet, however often it happe
   assert.equal(h.host.quarantined(), []);
   assert.equal(h.ports(), h.expectedPorts());
   assert.is(h.restarts.length, 3);
+});
+
+test('timer ticks fall on the same packets after a restart that replays from a later segment', async () => {
+  const h = new Harness(fixture('runtime-tick-module.js'));
+  h.spacingUs = 700_000; // packets off the whole second, so a tick phase kept per process would drift
+  h.host.start();
+  // No more than the ring's SLOTS unanalysed segments at a time, as the real ring allows.
+  h.publish(4);
+  await h.until('segment 3', () => h.done.includes(3));
+  h.publish(2);
+  await h.until('segment 5', () => h.done.includes(5));
+  assert.ok(h.oldest > 0, 'the replay must start after segment 0 for this test');
+  await h.kill();
+  h.publish(4);
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  const ticks = h.records.filter((r) => r.type === RecordType.DNS).map((r) => (r.body as { qname: string }).qname);
+  // Expected: one tick at the first packet of every new whole second after the first packet.
+  const want: string[] = [];
+  let next = -1;
+  for (let s = 0; s < h.next; s++) {
+    for (let i = 0; i < PER_SEGMENT; i++) {
+      const t = packetTimeUs(s, i, h.spacingUs);
+      if (next < 0) next = (Math.floor(t / 1e6) + 1) * 1e6;
+      else if (t >= next) {
+        want.push(`tick-${t}`);
+        next = (Math.floor(t / 1e6) + 1) * 1e6;
+      }
+    }
+  }
+  assert.equal(ticks, want);
 });
 
 test('refuses and counts records of a type or shape no analysis may send', () => {

@@ -12,6 +12,14 @@ function keygen(dir: string, name: string): string {
   return prefix;
 }
 
+// Key pairs made once with the real CLI and shared by tests that do not alter them
+// (each node start costs time; keygen itself is tested on its own above).
+const shared = new Map<string, string>();
+function sharedKey(name: string): string {
+  if (!shared.has(name)) shared.set(name, keygen(tempDir('cli-keys'), name));
+  return shared.get(name)!;
+}
+
 function build(dir: string, prefix: string, out: string, extra: string[] = []): void {
   const r = runSealtap(['bundle', 'build', dir, '--key', `${prefix}.key`, '--board', 'qemu-x86_64', '--out', out, ...extra]);
   assert.is(r.status, 0, r.err);
@@ -53,7 +61,7 @@ test('build refuses a signing key readable by others', () => {
 
 test('build then verify: exit 0 for the right key and board', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const out = path.join(dir, 'b.sfw');
   build(writeFirmwareDir(), prefix, out, ['--version', '3.2.1', '--security-version', '4']);
   const r = runSealtap(['bundle', 'verify', out, '--pub', `${prefix}.pub`, '--board', 'qemu-x86_64']);
@@ -63,8 +71,8 @@ test('build then verify: exit 0 for the right key and board', () => {
 
 test('verify exits 1 for a key it was not signed with', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
-  const other = keygen(dir, 'other');
+  const prefix = sharedKey('lab');
+  const other = sharedKey('other');
   const out = path.join(dir, 'b.sfw');
   build(writeFirmwareDir(), prefix, out, ['--version', '1.0.0']);
   const r = runSealtap(['bundle', 'verify', out, '--pub', `${other}.pub`]);
@@ -74,7 +82,7 @@ test('verify exits 1 for a key it was not signed with', () => {
 
 test('verify exits 1 for another board and for a tampered file', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const out = path.join(dir, 'b.sfw');
   build(writeFirmwareDir(), prefix, out, ['--version', '1.0.0']);
   const wrongBoard = runSealtap(['bundle', 'verify', out, '--pub', `${prefix}.pub`, '--board', 'dev']);
@@ -96,7 +104,7 @@ test('verify requires --pub', () => {
 
 test('build takes version and security version from DIR/bundle.json, options override', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const fw = writeFirmwareDir({ bundleJson: '{"name": "flows-x", "version": "5.0.0", "securityVersion": 9}' });
   const out = path.join(dir, 'b.sfw');
   build(fw, prefix, out);
@@ -111,7 +119,7 @@ test('build takes version and security version from DIR/bundle.json, options ove
 
 test('build refuses a directory without run.json', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const fw = writeFirmwareDir();
   fs.unlinkSync(path.join(fw, 'run.json'));
   const r = runSealtap(['bundle', 'build', fw, '--key', `${prefix}.key`, '--board', 'qemu-x86_64', '--out', path.join(dir, 'b.sfw'), '--version', '1']);
@@ -121,7 +129,7 @@ test('build refuses a directory without run.json', () => {
 
 test('build refuses a policy.json that is not JSON', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const fw = writeFirmwareDir({ policy: '{"extends": ' });
   const r = runSealtap(['bundle', 'build', fw, '--key', `${prefix}.key`, '--board', 'qemu-x86_64', '--out', path.join(dir, 'b.sfw'), '--version', '1']);
   assert.is(r.status, 1);
@@ -130,7 +138,7 @@ test('build refuses a policy.json that is not JSON', () => {
 
 test('build without --key needs --unsigned; sign makes it valid', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const fw = writeFirmwareDir();
   const unsigned = path.join(dir, 'u.sfw');
   const missing = runSealtap(['bundle', 'build', fw, '--board', 'qemu-x86_64', '--out', unsigned, '--version', '1']);
@@ -148,8 +156,8 @@ test('build without --key needs --unsigned; sign makes it valid', () => {
 
 test('sign re-signs a bundle with another key, keeping manifest and payload', () => {
   const dir = tempDir('cli');
-  const a = keygen(dir, 'a');
-  const b = keygen(dir, 'b');
+  const a = sharedKey('lab');
+  const b = sharedKey('other');
   const first = path.join(dir, '1.sfw');
   const second = path.join(dir, '2.sfw');
   build(writeFirmwareDir(), a, first, ['--version', '1']);
@@ -163,7 +171,7 @@ test('sign re-signs a bundle with another key, keeping manifest and payload', ()
 
 test('sign refuses a tampered bundle instead of blessing it', () => {
   const dir = tempDir('cli');
-  const a = keygen(dir, 'a');
+  const a = sharedKey('lab');
   const file = path.join(dir, '1.sfw');
   build(writeFirmwareDir(), a, file, ['--version', '1']);
   const bytes = fs.readFileSync(file);
@@ -177,7 +185,7 @@ test('sign refuses a tampered bundle instead of blessing it', () => {
 
 test('inspect prints manifest, payload hashes and signature status', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const out = path.join(dir, 'b.sfw');
   build(writeFirmwareDir(), prefix, out, ['--version', '1.0.0']);
   const r = runSealtap(['bundle', 'inspect', out, '--pub', `${prefix}.pub`]);
@@ -196,7 +204,7 @@ test('inspect prints manifest, payload hashes and signature status', () => {
 
 test('flash and medium status through the CLI', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const out = path.join(dir, 'b.sfw');
   const img = path.join(dir, 'medium.img');
   build(writeFirmwareDir(), prefix, out, ['--version', '1.0.0']);
@@ -215,7 +223,7 @@ test('flash and medium status through the CLI', () => {
 
 test('flash refuses a medium that was not initialised', () => {
   const dir = tempDir('cli');
-  const prefix = keygen(dir, 'lab');
+  const prefix = sharedKey('lab');
   const out = path.join(dir, 'b.sfw');
   build(writeFirmwareDir(), prefix, out, ['--version', '1.0.0']);
   const img = path.join(dir, 'blank.img');

@@ -67,8 +67,10 @@ export function client(k: number): Client {
   };
 }
 
-export function lanClient(rng: Prng): Client {
-  return client(2 * rng.int(0, 19));
+export type LanClient = Client & { v6: Endpoint; linkLocal: Endpoint };
+
+export function lanClient(rng: Prng): LanClient {
+  return client(2 * rng.int(0, 19)) as LanClient;
 }
 
 export function anyClient(rng: Prng): Client {

@@ -27,17 +27,17 @@ function round(r: number, rng: Prng, o: SampleOptions): Build[] {
   const m = o.marker;
   const lan = lanClient(rng);
   const other = anyClient(rng);
-  const v6 = o.ipv6 && r % 2 === 1 && lan.v6 !== null;
+  const v6 = o.ipv6 && r % 2 === 1;
   const web = v6 ? rng.pick(servers.web6) : rng.pick(servers.web);
   const tls = v6 ? rng.pick(servers.tls6) : rng.pick(servers.tls);
   const resolver = v6 ? servers.resolver6 : servers.resolver;
-  const lanIp = v6 && lan.v6 ? lan.v6 : lan.v4;
+  const lanIp = v6 ? lan.v6 : lan.v4;
   return [
     (s) => arpExchange(s, lan),
     (s) => dnsExchange(s, rng, m, 'a', r, lanIp, resolver),
     (s) => httpSession(s, rng, m, lanIp, web, `www${r % 7}.example.com`),
     (s) => dnsExchange(s, rng, m, 'aaaa', r, other.v4, servers.resolver),
-    (s) => httpSession(s, rng, m, lan.v6!, rng.pick(servers.web6), `v6-${r % 5}.example.net`),
+    (s) => httpSession(s, rng, m, lan.v6, rng.pick(servers.web6), `v6-${r % 5}.example.net`),
     (s) => dnsExchange(s, rng, m, 'mx', r, other.v4, servers.resolver),
     (s) => tlsSession(s, rng, m, lanIp, tls, `secure${r % 3}.example.org`),
     (s) => tlsSession(s, rng, m, other.v4, rng.pick(servers.tls), 'login.example.com'),
@@ -45,7 +45,7 @@ function round(r: number, rng: Prng, o: SampleOptions): Build[] {
     (s) => dnsExchange(s, rng, m, 'unanswered', r, other.v4, servers.resolver),
     (s) => ping(s, rng, m, other.v4, rng.pick(servers.ping), 2),
     (s) => closedPortProbe(s, rng, m, lan.v4, servers.closedPort),
-    (s) => ping(s, rng, m, lan.v6!, rng.pick(servers.ping6), 1),
+    (s) => ping(s, rng, m, lan.v6, rng.pick(servers.ping6), 1),
     (s) => neighborDiscovery(s, lan),
     (s) => ping(s, rng, m, lan.v4, router.v4, 1, { id: 100 + (r % 4) }),
     (s) => httpSessionReset(s, rng, m, other.v4, rng.pick(servers.web), 'shop.example.com'),

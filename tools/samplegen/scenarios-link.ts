@@ -6,7 +6,7 @@ import { icmpEcho } from './icmp';
 import { icmpv6Echo, neighborAdvertisement, neighborSolicitation } from './icmpv6';
 import { PROTO_ICMP, PROTO_ICMPV6 } from './ipv4';
 import { Endpoint, ipFrame } from './link';
-import { Client, router } from './plan';
+import { Client, LanClient, router } from './plan';
 import { Prng } from './prng';
 import { Scenario } from './trace';
 
@@ -25,8 +25,7 @@ export function arpExchange(s: Scenario, client: Client): void {
 }
 
 /** Neighbour solicitation for the router's global address, from the client's link-local address, and the advertisement: 2 packets. */
-export function neighborDiscovery(s: Scenario, client: Client): void {
-  if (!client.linkLocal) throw new Error('neighborDiscovery needs a LAN client with IPv6');
+export function neighborDiscovery(s: Scenario, client: LanClient): void {
   const target = router.v6.ip;
   const group = solicitedNode(target);
   const groupEndpoint: Endpoint = { ip: group, mac: ipv6MulticastMac(group), ttl: 255 };
