@@ -6,6 +6,9 @@ import { preflight, PreflightError } from '../supervisor/preflight';
 import { loadBoard } from '../supervisor/board';
 import { supervise } from '../supervisor/supervise';
 import { realSys } from '../supervisor/sys';
+import { Leds } from '../supervisor/leds';
+import { realCommands } from '../supervisor/commands';
+import { finish } from '../supervisor/poweroff';
 import { productVersion } from './version';
 
 export const runCommand: Command = {
@@ -39,6 +42,12 @@ command line, refused before any key was made or any packet read.`,
     } catch (e) {
       if (e instanceof ConfigError || e instanceof PreflightError || e instanceof Error) {
         process.stderr.write(`sealtap run: ${e.message}\n`);
+        // The operator in the field sees only the LEDs: a refused run shows fatal.
+        try {
+          if (board) new Leds(realSys, board.leds, (s) => process.stderr.write(`sealtap run: state: ${s}\n`)).show('fatal');
+        } catch (ledErr) {
+          process.stderr.write(`sealtap run: cannot show the fatal state on the LEDs: ${(ledErr as Error).message}\n`);
+        }
         return 2;
       }
       throw e;
@@ -51,8 +60,13 @@ command line, refused before any key was made or any packet read.`,
       version: productVersion(),
       signals: process,
     });
-    // Nothing of the run may linger (a probe timer of the health sampler, say): the
-    // supervisor has wiped its keys and closed the line, so the process ends here.
+    // On the box the run ends in power-off (board atExit); on a host the process ends
+    // here, so nothing of the run lingers (a probe timer of the health sampler, say).
+    try {
+      finish(board.atExit, realCommands);
+    } catch (e) {
+      process.stderr.write(`sealtap run: ${(e as Error).message}\n`);
+    }
     process.stderr.write('', () => process.exit(code));
     return code;
   },

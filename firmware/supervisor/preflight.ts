@@ -24,7 +24,12 @@ export function preflight(cfg: RunConfig): void {
     fail(`source.interface ${src.name} does not exist (interfaces here: ${have}): check run.json or the board's captureInterface`);
   }
 
-  if (!cfg.spool.device) {
+  if (cfg.spool.device) {
+    let st: fs.Stats | null = null;
+    try { st = fs.statSync(cfg.spool.device); } catch { /* reported below */ }
+    if (!st) fail(`spool.device ${cfg.spool.device} does not exist: attach the spool disk, or fix spool.device in run.json (board spoolDevice)`);
+    if (!st.isBlockDevice()) fail(`spool.device ${cfg.spool.device} is not a block device: the encrypted spool needs a whole disk or partition`);
+  } else {
     let st: fs.Stats;
     try {
       st = fs.statSync(cfg.spool.dir);

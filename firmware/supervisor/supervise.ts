@@ -24,6 +24,8 @@ import { Spooler } from './spooler';
 import { BootSigner } from './signer';
 import { StatusReporter } from './status';
 import { loadRunPolicy } from './policy';
+import { prepareAppliance, closeAppliance, ApplianceSteps } from './appliance';
+import { CommandSys, realCommands } from './commands';
 
 export interface FirmwareIdentity {
   name: string;
@@ -39,6 +41,8 @@ export interface SuperviseOptions {
   version: string;
   /** Process signals to stop on; tests pass an EventEmitter of their own. */
   signals: NodeJS.EventEmitter;
+  /** The box's system commands (cryptsetup, ip, nft); tests pass a recording. */
+  commands?: CommandSys;
   /**
    * In-process tests only (no command line or environment reaches these): a keyring
    * whose bytes the test knows, so it can scan every output for them; and a look at
@@ -95,6 +99,21 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   };
   const guard = new EgressGuard(keys.egress);
 
+  const commands = o.commands ?? realCommands;
+  let appliance: ApplianceSteps;
+  try {
+    appliance = prepareAppliance(cfg, board, keyring, commands, (line) => log.info(line));
+  } catch (e) {
+    leds.show('fatal');
+    log.error(`${(e as Error).message}`);
+    wipeAll();
+    return 1;
+  }
+  const closeSpoolDisk = (): void => {
+    const err = closeAppliance(appliance, commands);
+    if (err) log.warn(err);
+  };
+
   let ring: SpoolRing;
   try {
     ring = SpoolRing.create({ dir: cfg.spool.dir, bytes: cfg.spool.bytes, slotBytes: cfg.spool.segmentBytes });
@@ -102,6 +121,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     leds.show('fatal');
     log.error(`spool failed: ${(e as Error).message}`);
     wipeAll();
+    closeSpoolDisk();
     return 1;
   }
   log.info(`spool ready: ${ring.slots} slots of ${(cfg.spool.segmentBytes / 1048576).toFixed(1)} MiB in ${cfg.spool.dir}, sealed with XChaCha20-Poly1305`);
@@ -143,6 +163,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     log.error(`results channel failed: ${(e as Error).message}`);
     wipeAll();
     await ring.close();
+    closeSpoolDisk();
     return 1;
   }
   const countRecord = (type: number): void => {
@@ -367,6 +388,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   sys.console(`[${((sys.now() - log.startMs) / 1000).toFixed(3).padStart(9)}] NOTE  ${drainNote}; keys wiped`);
   wipeAll();
   await ring.close().catch(() => {});
+  closeSpoolDisk();
   o.signals.off('SIGTERM', onSignal);
   o.signals.off('SIGINT', onSignal);
   return aborted || stopReason === 'capture failed' ? 1 : 0;
