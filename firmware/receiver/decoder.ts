@@ -173,7 +173,14 @@ export class LineDecoder {
         this.sink.end(s, s.end);
         return this.close(s, 'end');
       default:
-        return this.sink.result(s, type, body);
+        // A record whose fields no output can hold is counted as bad, never fatal: the
+        // rest of the line still has to be written.
+        try {
+          return this.sink.result(s, type, body);
+        } catch {
+          s.badRecords++;
+          return;
+        }
     }
   }
 }

@@ -43,7 +43,7 @@ export class IpfixEncoder {
   private pending: Array<{ t: number; rec: Buffer }> = [];
   private pendingBytes = 0;
   records = 0;
-  /** Flows whose addresses do not parse: not exported. */
+  /** Flows IPFIX cannot carry (addresses that do not parse, times before 1970 or counts out of range): not exported. */
   skipped = 0;
 
   /** templateEvery: resend templates every N messages (UDP collectors may start late); 0 = only in the first. */
@@ -116,6 +116,10 @@ function templateSet(): Buffer {
 }
 
 function encodeDirection(t: number, src: string, dst: string, sport: number, dport: number, f: FlowRecord, packets: number, bytes: number, flags: number): Buffer | null {
+  // A record is whatever arrived on the line: anything the fields cannot hold is skipped
+  // (and counted by the caller) rather than thrown at the writer. Times before 1970 come
+  // from old traces shifted by the run's secret origin; IPFIX times are unsigned.
+  if (!isUnsigned(f.firstUs) || !isUnsigned(f.lastUs) || !isUnsigned(packets) || !isUnsigned(bytes)) return null;
   const v6 = t === TEMPLATE_V6;
   const sa = parseAddr(src, v6);
   const da = parseAddr(dst, v6);
@@ -136,6 +140,10 @@ function encodeDirection(t: number, src: string, dst: string, sport: number, dpo
   b.writeBigUInt64BE(BigInt(bytes), o); o += 8;
   b.writeUInt8(END_REASON[f.endReason] ?? 0, o);
   return b;
+}
+
+function isUnsigned(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** dateTimeMicroseconds: NTP format, seconds since 1900 and a 32-bit binary fraction. */

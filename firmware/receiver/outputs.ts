@@ -96,6 +96,11 @@ export class OutputFiles implements RecordSink {
     return this.ipfix.records;
   }
 
+  /** Flows kept in flows.jsonl but not in flows.ipfix (times before 1970, bad fields). */
+  ipfixSkipped(): number {
+    return this.ipfix.skipped;
+  }
+
   /** Pushes buffered output to the files (after each chunk of input). */
   flush(): void {
     for (const f of [this.flows, this.dns, this.logFile, this.ipfixFile]) f.flush();

@@ -32,7 +32,7 @@ export interface Summary {
     durationMs: number;
     bytesPerSecond: number;
   };
-  outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; logLines: number };
+  outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; ipfixSkipped: number; logLines: number };
   sessions: Array<ReturnType<typeof sessionSummary>>;
 }
 
@@ -77,7 +77,7 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
     },
     outputs: {
       flows: out.flowRecords, dns: out.dnsRecords, packets: out.pcapPackets(), malformedPackets: out.pcapMalformed(),
-      ipfixRecords: out.ipfixRecords(), logLines: out.logLines,
+      ipfixRecords: out.ipfixRecords(), ipfixSkipped: out.ipfixSkipped(), logLines: out.logLines,
     },
     sessions: opened.map(sessionSummary),
   };

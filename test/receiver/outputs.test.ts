@@ -107,6 +107,17 @@ test('flows.ipfix reads back: one record per direction with standard elements, t
   assert.ok(ipfix.messages > 5, 'messages small enough for UDP');
 });
 
+test('a flow dated before 1970 (an old trace shifted by the secret origin) stays in flows.jsonl, is left out of flows.ipfix and counted', async () => {
+  const early = { ...makeFlow(1), firstUs: -1_403_365_773, lastUs: -1_403_000_000 };
+  const flows = [makeFlow(0), early, { ...makeFlow(2), packets: -3 }, makeFlow(3)];
+  const { out, summary } = await sendAndReceive((ch) => flows.forEach((f) => ch.send(RecordType.FLOW, f)));
+  assert.is(fs.readFileSync(path.join(out, 'flows.jsonl'), 'utf8').trim().split('\n').length, 4);
+  assert.is(summary.outputs.ipfixSkipped, 2);
+  const ipfix = readIpfix(fs.readFileSync(path.join(out, 'flows.ipfix')));
+  const exported = [flows[0], flows[3]];
+  assert.is(ipfix.records.length, exported.length + exported.filter((f) => f.revPackets > 0).length);
+});
+
 test('--ipfix forwards to a real nfcapd; nfdump reads the same flow count and totals', async () => {
   const dir = tmpDir('nfcapd');
   const port = 20000 + Math.floor(Math.random() * 20000);
