@@ -41,10 +41,11 @@ command line, refused before any key was made or any packet read.`,
       preflight(config);
     } catch (e) {
       if (e instanceof ConfigError || e instanceof PreflightError || e instanceof Error) {
-        process.stderr.write(`sealtap run: ${e.message}\n`);
-        // The operator in the field sees only the LEDs: a refused run shows fatal.
+        // One line on the console; the operator in the field sees only the LEDs, so a
+        // refused run shows the fatal state there too.
+        process.stderr.write(`sealtap run: fatal: ${e.message}\n`);
         try {
-          if (board) new Leds(realSys, board.leds, (s) => process.stderr.write(`sealtap run: state: ${s}\n`)).show('fatal');
+          if (board) new Leds(realSys, board.leds).show('fatal');
         } catch (ledErr) {
           process.stderr.write(`sealtap run: cannot show the fatal state on the LEDs: ${(ledErr as Error).message}\n`);
         }

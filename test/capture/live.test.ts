@@ -11,6 +11,22 @@ import { receive, sampleTrace, sealtap, tempDir } from '../lib/run-box';
 const work = tempDir('live');
 const sample = sampleTrace(work);
 
+/**
+ * The operator's signal that capture runs: the "capturing from" line. The packet socket
+ * alone is not enough: libpcap binds it before its receive ring exists, and frames that
+ * arrive in between never reach the ring.
+ */
+async function capturing(box: import('node:child_process').ChildProcess, timeoutMs = 20_000): Promise<void> {
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "capturing from" line within ${timeoutMs} ms:\n${seen}`)), timeoutMs);
+    box.stderr?.on('data', (d) => {
+      seen += d;
+      if (/capturing from interface/.test(seen)) { clearTimeout(timer); resolve(); }
+    });
+  });
+}
+
 function exited(child: import('node:child_process').ChildProcess): Promise<number | null> {
   return new Promise((r) => child.on('exit', (code) => r(code)));
 }
@@ -31,7 +47,9 @@ test('captures exactly the packets tcpreplay sent, and the capture interface tra
     let console = '';
     box.stderr?.on('data', (d) => { console += d; });
     const done = exited(box);
+    const ready = capturing(box);
     await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
+    await ready;
     const sent = await pair.replay(sample.file, { pps: 20_000 });
     assert.is(sent.sent, sample.expect.packets);
     await new Promise((r) => setTimeout(r, 1500));
@@ -62,7 +80,9 @@ test('a BPF filter limits what is captured', async () => {
     }));
     const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
     const done = exited(box);
+    const ready = capturing(box);
     await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
+    await ready;
     await pair.replay(sample.file, { pps: 20_000 });
     await new Promise((r) => setTimeout(r, 1500));
     box.kill('SIGTERM');
