@@ -86,6 +86,15 @@ class Runtime {
     const prim = new AnonPrimitives(keys);
     this.modules = buildModules(init.outputs, init.policy as Policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit, init.module);
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
+    if (init.prevTsUs !== null && Number.isFinite(init.prevTsUs)) {
+      this.lastTsUs = init.prevTsUs;
+      this.nextTimerUs = nextTick(init.prevTsUs);
+    }
+  }
+
+  /** Packet time of the last packet seen (or inherited), null before any. */
+  private timeSeen(): number | null {
+    return this.nextTimerUs >= 0 ? this.lastTsUs : null;
   }
 
   private record(type: number, body: Record<string, unknown> | Uint8Array): void {
@@ -170,13 +179,13 @@ class Runtime {
     try {
       sealed = fs.readFileSync(m.path);
     } catch {
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {} });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.timeSeen() });
       return;
     }
     const opened = openSegment(this.keys.spool, sealed, m.seq);
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {} });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.timeSeen() });
       return;
     }
     this.seg = m;
@@ -238,7 +247,7 @@ class Runtime {
     }
     if (this.off + 16 > body.length) {
       this.flush();
-      send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(v.counters) });
+      send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(v.counters), lastTsUs: this.timeSeen() });
       this.seg = null;
       this.body = null;
     }

@@ -50,6 +50,8 @@ export class AnalysisHost {
   private lastPipePos = betweenPackets;
   private published = -1; // highest segment seq published
   private doneUpTo = -1; // highest seq the analysis finished (new work, not replay)
+  /** Last packet time at the end of each recent segment, for the ticks of a replacement. */
+  private readonly segLastTs = new Map<number, number>();
   private finishing = false;
   private finishedOk = false;
   private gaveUp = false;
@@ -168,19 +170,36 @@ export class AnalysisHost {
       carefulUntilSeq: this.verdicts.carefulUntilSeq,
       module: o.module,
       heartbeatMs: Math.max(50, o.heartbeatMs / 5),
+      prevTsUs: null,
     };
+    const from = this.published >= 0 ? Math.max(0, Math.min(o.ring.oldestRetainedSeq(), this.doneUpTo + 1)) : 0;
+    init.prevTsUs = this.lastTsBefore(from);
     this.sendTo(child, init);
     // Replay what the ring still holds, then the new work, in order. Seqs the ring
     // does not hold (a write that failed left a hole) are not sent: reading their slot
     // would count a false authentication failure.
     if (this.published >= 0) {
-      const from = Math.max(0, Math.min(o.ring.oldestRetainedSeq(), this.doneUpTo + 1));
       for (let s = from; s <= this.published; s++) {
         if (s <= this.doneUpTo && o.ring.isRetained && !o.ring.isRetained(s)) continue;
         this.sendTo(child, { t: 'segment', seq: s, path: o.ring.slotPath(s), replay: s <= this.doneUpTo });
       }
     }
     if (this.finishing) this.sendTo(child, { t: 'finish' });
+  }
+
+  private noteLastTs(seq: number, tsUs: number): void {
+    this.segLastTs.set(seq, tsUs);
+    // Only segments the ring still holds can start a replay: forget older ones.
+    const keepFrom = this.opts.ring.oldestRetainedSeq() - 1;
+    for (const k of this.segLastTs.keys()) if (k < keepFrom) this.segLastTs.delete(k);
+  }
+
+  private lastTsBefore(seq: number): number | null {
+    for (let s = seq - 1; s >= seq - 64 && s >= 0; s--) {
+      const t = this.segLastTs.get(s);
+      if (t !== undefined) return t;
+    }
+    return null;
   }
 
   private sendTo(child: ChildProcess | null, m: object): void {
@@ -196,6 +215,7 @@ export class AnalysisHost {
       case 'addresses': this.events.addresses(m.hashes); break;
       case 'records': this.onRecords(m.records, m.last); break;
       case 'segmentDone':
+        if (typeof m.lastTsUs === 'number' && Number.isFinite(m.lastTsUs)) this.noteLastTs(m.seq, m.lastTsUs);
         if (m.seq > this.doneUpTo) {
           this.doneUpTo = m.seq;
           this.events.segmentDone(m.seq, m.packets, m.skipped, m.decodeCounters);

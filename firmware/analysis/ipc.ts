@@ -84,6 +84,11 @@ export interface InitMessage {
   /** A researcher's module to load (path), or null for the built-in analyses only. */
   module: string | null;
   heartbeatMs: number;
+  /**
+   * Packet time of the last packet before the first segment sent, when known: timer
+   * ticks then fall on the same packets as in the process this one replaces.
+   */
+  prevTsUs: number | null;
 }
 
 export interface SegmentMessage {
@@ -113,7 +118,7 @@ export type FromChild =
   /** Records in order; `last` is the place of the last one. */
   | { t: 'records'; records: OutRecord[]; last: Place }
   /** A segment fully analysed (or skipped): its records were all sent before this. */
-  | { t: 'segmentDone'; seq: number; packets: number; skipped: 'auth' | 'format' | 'torn' | 'gone' | null; decodeCounters: Record<string, number> }
+  | { t: 'segmentDone'; seq: number; packets: number; skipped: 'auth' | 'format' | 'torn' | 'gone' | null; decodeCounters: Record<string, number>; lastTsUs: number | null }
   | { t: 'finished'; counters: Record<string, number> };
 
 /** Packets per wall-clock check while analysing: small enough that a slow module still yields often. */
