@@ -71,7 +71,8 @@ export function bindAnonymizer(p: AnonPrimitives, policy: Policy, fields: FieldA
       else buf.fill(0, off, off + 6);
     },
     name(labels) {
-      return p.hash.hashName(labels, policy.dnsSuffixLabels);
+      if (typeof labels === 'string') return p.hash.hashName(labels, policy.dnsSuffixLabels);
+      return p.hash.hashLabels(labels.map((l) => l.toString('latin1')), policy.dnsSuffixLabels);
     },
     time(us) {
       return coarsenMicros(us + shift, granularity);

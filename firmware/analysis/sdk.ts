@@ -20,8 +20,11 @@ export interface Anonymizer {
   addrInPlace(buf: Buffer, off: number, len: 4 | 16): void;
   /** Keyed permutation of a MAC address in place, keeping the multicast and local bits. */
   macInPlace(buf: Buffer, off: number): void;
-  /** Keyed hash of a DNS name; the policy says how many suffix labels stay readable. */
-  name(labels: string): string;
+  /**
+   * Keyed hash of a DNS name, as dotted text or as its wire labels (a label may hold any
+   * byte); the policy says how many suffix labels stay readable.
+   */
+  name(labels: string | readonly Buffer[]): string;
   /** A timestamp shifted by the run's secret origin and coarsened as the policy says. */
   time(us: number): number;
   /** Keyed 32-bit offset for a flow direction's TCP sequence numbers. */

@@ -48,15 +48,29 @@ export class KeyedHash {
     const rooted = name.endsWith('.') && name.length > 1;
     const body = (rooted ? name.slice(0, -1) : name).toLowerCase();
     if (body === '' || body === '.') return name;
-    const labels = body.split('.');
-    const keepFrom = Math.max(0, labels.length - keepSuffixLabels);
-    const out = labels.slice();
+    return this.hashLabels(body.split('.'), keepSuffixLabels) + (rooted ? '.' : '');
+  }
+
+  /**
+   * hashName for a name already split into labels (as DNS carries it: a label may hold
+   * any byte, '.' included, so it is never split on dots). Labels are compared as
+   * lowercase ASCII; kept suffix labels are written in presentation form, with bytes
+   * outside printable ASCII (and '.', '\\') as \DDD, so the text is always one name.
+   */
+  hashLabels(labels: readonly string[], keepSuffixLabels: number): string {
+    if (!Number.isInteger(keepSuffixLabels) || keepSuffixLabels < 0) {
+      throw new RangeError(`keepSuffixLabels must be a whole number >= 0, got ${keepSuffixLabels}`);
+    }
+    if (labels.length === 0) return '.';
+    const lower = labels.map((l) => l.toLowerCase());
+    const keepFrom = Math.max(0, lower.length - keepSuffixLabels);
+    const out = lower.map(presentationLabel);
     for (let i = keepFrom - 1; i >= 0; i--) {
       // The context is the clear-text name to the right: hashing it with the label
       // chains the tokens without exposing the hashed parents.
-      out[i] = this.hashLabel(`${labels[i]}\u0000${labels.slice(i + 1).join('.')}`);
+      out[i] = this.hashLabel(`${lower[i]}\u0000${lower.slice(i + 1).join('.')}`);
     }
-    return out.join('.') + (rooted ? '.' : '');
+    return out.join('.');
   }
 
   /**
@@ -96,4 +110,14 @@ function base32Token(d: Buffer): string {
     bits -= 5;
   }
   return s;
+}
+
+/** A label as DNS presentation text: printable ASCII kept, anything else as \DDD. */
+function presentationLabel(label: string): string {
+  let out = '';
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    out += c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? label[i] : `\\${String(c & 0xff).padStart(3, '0')}`;
+  }
+  return out;
 }
