@@ -29,5 +29,15 @@ bench-capture bench-anon bench-channel: build
 	@scripts/setup.sh bench
 	@scripts/$@.sh
 
+image: build
+	@scripts/setup.sh image
+	@scripts/image/build.sh $(BOARD)
+
+qemu: image
+	@scripts/image/qemu.sh --board $(BOARD) --receive out/qemu-results
+
+test-image: build
+	@BOARD=$(BOARD) scripts/image/test.sh
+
 clean:
 	rm -rf dist out build

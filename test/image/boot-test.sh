@@ -85,7 +85,7 @@ mkdir -p "$out"
 ip netns add "$ns" || { echo "FAIL: cannot create network namespace $ns (needs root)"; exit 1; }
 facts=$(python3 test/image/make-traffic.py "$out/traffic.pcap") || { echo "FAIL: cannot write the test traffic"; exit 1; }
 eval "$facts"
-[ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
+[ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${FLOWS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
 marker_hex=$(printf %s "$MARKER" | od -An -tx1 | tr -d ' \n')
 
 # --- 1. the normal run -----------------------------------------------------------------
@@ -155,6 +155,20 @@ if [ -s "$dir/results.raw" ]; then
     pass "run: sealtap receive decoded the line: $(node -e 'const s=require(process.argv[1]);console.log(["captured","analysed","frames","badFrames","missingFrames"].map(k=>k+"="+JSON.stringify(s[k])).join(" "))' "$PWD/$dir/received/summary.json")"
   else
     fail "run: sealtap receive failed: $(tail -3 "$dir/receive.log")"
+  fi
+  # Exactly what was sent: every packet captured, analysed and in trace.pcap; every flow.
+  counts=$(node -e '
+    const fs = require("fs"); const d = process.argv[1]; const s = require(d + "/summary.json");
+    const flows = fs.readFileSync(d + "/flows.jsonl", "utf8").split("
+").filter(Boolean).map(JSON.parse);
+    const inFlows = flows.reduce((n, f) => n + f.packets + f.revPackets, 0);
+    console.log([s.captured, s.analysed, s.outputs.packets, flows.length, inFlows].join(" "));
+  ' "$PWD/$dir/received" 2>/dev/null)
+  want="$PACKETS $PACKETS $PACKETS $FLOWS $PACKETS"
+  if [ "$counts" = "$want" ]; then
+    pass "run: received exactly what was sent: $PACKETS packets captured, analysed and in trace.pcap, $FLOWS flows"
+  else
+    fail "run: received 'captured analysed trace.pcap flows packets-in-flows' = '$counts', sent '$want'"
   fi
   if grep -aqE "$text_raw" -r "$dir/received" 2>/dev/null; then fail "run: raw data in the received files"; else pass "run: no marker or raw address in the received files"; fi
 else

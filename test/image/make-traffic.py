@@ -54,6 +54,13 @@ def main() -> None:
             f.write(struct.pack("<IIII", ts, (i % 100) * 10000, len(frame), len(frame)))
             f.write(frame)
     print(f"PACKETS={PACKETS}")
+    # Bidirectional 5-tuples, as the flows analysis keys them (no packet here answers another).
+    flows = set()
+    for i in range(PACKETS):
+        a, b = HOSTS[i % 3], HOSTS[(i + 1) % 3]
+        end1, end2 = (a, 40000 + (i % 7)), (b, 9)
+        flows.add((17 if i % 2 else 6,) + tuple(sorted([end1, end2])))
+    print(f"FLOWS={len(flows)}")
     print(f"MARKER={MARKER.decode()}")
     print('MACS="' + " ".join(m.hex() for m in MACS) + '"')
     # Source and destination as they sit side by side in every IPv4 header: 8 bytes
