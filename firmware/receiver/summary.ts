@@ -5,6 +5,7 @@
 import { LineDecoder } from './decoder';
 import { OutputFiles } from './outputs';
 import { SessionState } from './session';
+import type { BootRecord } from '../channel/records';
 
 export interface Summary {
   captured: number | null;
@@ -12,6 +13,9 @@ export interface Summary {
   spoolDropped: number | null;
   analysed: number | null;
   quarantined: number | null;
+  /** The analysis firmware (name, version, bundle hash) and board the last session's BOOT announced. */
+  firmware: BootRecord['firmware'] | null;
+  board: string | null;
   /** Records received, per record type name, all sessions. */
   records: Record<string, number>;
   frames: number;
@@ -58,6 +62,8 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
     spoolDropped: last?.spoolDropped ?? null,
     analysed: last?.analysed ?? null,
     quarantined: last?.quarantined ?? null,
+    firmware: lastSession?.boot?.firmware ?? null,
+    board: lastSession?.boot?.board ?? null,
     records,
     frames,
     badFrames: d.totalBadFrames(),
