@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Anonymization benchmark: sealtap's decode + default policy + packets output against
+# `traceanon -s -d` (libtrace-tools, Crypto-PAn on source and destination), side by side
+# on the same generated IMIX trace, read from the page cache, written to the same disk.
+#
+# sealtap side: bench/anon/main.ts (decodePacket into one reused PacketView, the built-in
+# packets analysis with the default policy and fresh Keyring subkeys, records streamed
+# into a pcap file). Timed from its first read to its output closed (node start-up and
+# compilation excluded; the process wall time is printed too). Two rows: the default
+# policy (payload dropped, the product's output) and the same policy with
+# "payload": "zero" (full-length packets, the same bytes out as traceanon writes).
+# traceanon side: wall time of the whole process.
+# Target: sealtap (default policy) at least 1.5x traceanon's packets/s.
+#
+# Afterwards tshark checks checksums on the first BENCH_CHECK_PACKETS packets of the
+# input and of each output (sealtap keeps checksums valid; traceanon rewrites them its
+# own way). Then the peak-RSS run: the built-in flows analysis over a BENCH_RSS_PACKETS
+# IMIX trace with 60000 IPv4 and 60000 IPv6 flows (more than the 65536-entry flow table,
+# so it evicts); target: peak RSS under 300 MB.
+#
+# Run by `make bench-anon` (after the build and scripts/setup.sh bench).
+# Environment (defaults in brackets):
+#   BENCH_PACKETS [1000000]        packets in the throughput trace
+#   BENCH_RUNS [3]                 timed runs per tool (the median is compared)
+#   BENCH_RSS_PACKETS [10000000]   packets in the peak-RSS trace; 0 skips that run
+#   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
+#   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
+#   BENCH_DIR [out/bench-anon]     traces (kept for the next run) and outputs (removed)
+# Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKETS=${BENCH_PACKETS:-1000000}
+RUNS=${BENCH_RUNS:-3}
+RSS_PACKETS=${BENCH_RSS_PACKETS:-10000000}
+CHECK_PACKETS=${BENCH_CHECK_PACKETS:-10000}
+TOOLS=${BENCH_TOOLS:-traceanon sealtap sealtap-zero}
+DIR=${BENCH_DIR:-out/bench-anon}
+TARGET_RATIO=1.5
+RSS_LIMIT_MB=300
+
+die() { echo "bench-anon: $*" >&2; exit 2; }
+for t in traceanon tshark /usr/bin/time node; do
+  command -v "$t" >/dev/null || die "$t is missing: run scripts/setup.sh bench"
+done
+[ -f dist/tools/samplegen/main.js ] || die "dist/tools/samplegen/main.js is missing: run make build"
+[ -f dist/bench/anon/main.js ] || die "dist/bench/anon/main.js is missing: run make build"
+[[ $PACKETS =~ ^[1-9][0-9]*$ ]] || die "BENCH_PACKETS must be a positive whole number, got '$PACKETS'"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive whole number, got '$RUNS'"
+[[ $RSS_PACKETS =~ ^[0-9]+$ ]] || die "BENCH_RSS_PACKETS must be a whole number (0 skips the RSS run), got '$RSS_PACKETS'"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+
+# traceanon's Crypto-PAn key: 32 random bytes in a file only root can read, removed at exit.
+KEY="$DIR/traceanon.key"
+cleanup() { rm -f "$KEY" "$DIR"/out-*.pcap "$DIR"/check-*.pcap; }
+trap cleanup EXIT
+( umask 077; head -c 32 /dev/urandom >"$KEY" )
+
+trace_for() { # name kind packets [samplegen args...] -> path (generated once, then reused)
+  local name=$1 kind=$2 n=$3; shift 3
+  local path="$DIR/$name-$n.pcap"
+  if [ ! -s "$path" ]; then
+    echo "generating $path" >&2
+    # Written under a temporary name: an interrupted run must not leave a short trace behind.
+    node dist/tools/samplegen/main.js --kind "$kind" --packets "$n" --seed 1 "$@" --out "$path.tmp" >/dev/null 2>"$DIR/samplegen.log" ||
+      { rm -f "$path.tmp"; cat "$DIR/samplegen.log" >&2; die "samplegen could not write $path (disk full?)"; }
+    mv "$path.tmp" "$path"
+  fi
+  echo "$path"
+}
+
+# Reads the whole file so both tools start from the page cache.
+warm() { cat "$1" >/dev/null; }
+
+now_ns() { date +%s%N; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+json_field() { node -e 'const o=JSON.parse(process.argv[1]);console.log(o[process.argv[2]])' "$1" "$2"; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END { if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'; }
+mpps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.3f", n / s / 1e6; else print "-" }'; }
+packets_in() { capinfos -c -M "$1" 2>/dev/null | awk -F: '/Number of packets/ { gsub(/ /, "", $2); print $2 }'; }
+
+# One timed run; sets R_SECONDS (compared), R_WALL (whole process), R_RSS_KB, R_OUT.
+run_traceanon() {
+  local in=$1 t0 t1
+  R_OUT="$DIR/out-traceanon.pcap"
+  rm -f "$R_OUT"
+  t0=$(now_ns)
+  /usr/bin/time -f '%M' -o "$DIR/time.txt" traceanon -s -d -f "$KEY" "pcapfile:$in" "pcapfile:$R_OUT" >"$DIR/traceanon.log" 2>&1 ||
+    { echo "traceanon failed:"; cat "$DIR/traceanon.log"; return 1; }
+  t1=$(now_ns)
+  R_SECONDS=$(seconds_between "$t0" "$t1") R_WALL=$R_SECONDS R_RSS_KB=$(tail -n 1 "$DIR/time.txt")
+}
+
+run_sealtap_payload() {
+  local in=$1 payload=$2 t0 t1 json
+  R_OUT="$DIR/out-sealtap-$payload.pcap"
+  rm -f "$R_OUT"
+  t0=$(now_ns)
+  json=$(node dist/bench/anon/main.js packets --in "$in" --out "$R_OUT" --payload "$payload") || { echo "sealtap benchmark driver failed"; return 1; }
+  t1=$(now_ns)
+  R_SECONDS=$(json_field "$json" seconds) R_WALL=$(seconds_between "$t0" "$t1") R_RSS_KB=$(json_field "$json" maxRssKiB)
+  [ "$(json_field "$json" packets)" = "$PACKETS" ] || { echo "sealtap read $(json_field "$json" packets) of $PACKETS packets"; return 1; }
+}
+run_sealtap() { run_sealtap_payload "$1" drop; }
+run_sealtap-zero() { run_sealtap_payload "$1" zero; }
+
+# Checksum verdicts tshark gives the first CHECK_PACKETS packets: "ip good/bad/unverified tcp ... udp ...".
+checksum_verdicts() {
+  tshark -r "$1" -c "$CHECK_PACKETS" -n -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
+    -T fields -e ip.checksum.status -e tcp.checksum.status -e udp.checksum.status 2>/dev/null |
+    awk -F'\t' '
+      # Wireshark checksum status: 0 bad, 1 good, 2 unverified.
+      { for (i = 1; i <= 3; i++) if ($i != "") { split($i, v, ","); n[i, v[1]]++ } }
+      END { split("ip tcp udp", p, " "); for (i = 1; i <= 3; i++) printf "%s %d/%d/%d  ", p[i], n[i,1], n[i,0], n[i,2]; print "" }'
+}
+
+trace=$(trace_for imix imix "$PACKETS")
+warm "$trace"
+echo "anonymization benchmark: $PACKETS-packet IMIX trace $(basename "$trace") ($(du -m "$trace" | cut -f1) MB), $RUNS runs per tool, $(nproc) CPUs, $(node --version), $(dpkg-query -W -f='libtrace-tools ${Version}' libtrace-tools 2>/dev/null)"
+cat <<'EOF'
+seconds: traceanon's whole process; sealtap's processing loop (read, decode, policy, write),
+with its node process's wall time in brackets. Median of the runs. Mpps: packets / seconds.
+sealtap = default policy (headers only, payload dropped); sealtap-zero = default policy with
+"payload": "zero" (full-length packets, like traceanon's output).
+EOF
+
+status=0
+declare -A secs=() rows=() outs=()
+for run in $(seq 1 "$RUNS"); do
+  for tool in $TOOLS; do
+    warm "$trace"
+    if "run_$tool" "$trace"; then
+      secs[$tool]="${secs[$tool]:-} $R_SECONDS"
+      rows[$tool]="$R_WALL $R_RSS_KB $(du -m "$R_OUT" | cut -f1)"
+      echo "  run $run $tool: $R_SECONDS s (process $R_WALL s)"
+      # Keep the last run's output for the checks, as a short sample.
+      if [ "$run" = "$RUNS" ]; then
+        outs[$tool]="$DIR/check-$tool.pcap"
+        editcap -r "$R_OUT" "${outs[$tool]}" "1-$CHECK_PACKETS" 2>/dev/null
+        [ "$tool" = traceanon ] && R_TRACEANON_PACKETS=$(packets_in "$R_OUT")
+      fi
+      rm -f "$R_OUT"
+    else
+      echo "  run $run $tool: FAILED"
+      status=3
+    fi
+  done
+done
+
+printf '\n%-13s %9s %9s %9s %8s %9s %8s\n' tool packets seconds '(process)' Mpps 'peak-RSS' 'out-MB'
+declare -A rate=()
+for tool in $TOOLS; do
+  [ -n "${secs[$tool]:-}" ] || continue
+  s=$(echo "${secs[$tool]}" | median)
+  read -r wall rss outmb <<<"${rows[$tool]}"
+  rate[$tool]=$(mpps "$PACKETS" "$s")
+  printf '%-13s %9s %9s %9s %8s %8sM %8s\n' "$tool" "$PACKETS" "$s" "($wall)" "${rate[$tool]}" "$((rss / 1024))" "$outmb"
+done
+if [ -n "${rate[traceanon]:-}" ]; then
+  [ "${R_TRACEANON_PACKETS:-$PACKETS}" = "$PACKETS" ] || echo "note: traceanon wrote ${R_TRACEANON_PACKETS} of $PACKETS packets"
+  for tool in sealtap sealtap-zero; do
+    [ -n "${rate[$tool]:-}" ] || continue
+    ratio=$(awk -v a="${rate[$tool]}" -v b="${rate[traceanon]}" 'BEGIN { printf "%.2f", a / b }')
+    verdict=$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) ? "met" : "MISSED" }')
+    [ "$tool" = sealtap ] && echo "$tool/traceanon: ${ratio}x packets/s (target >= ${TARGET_RATIO}x: $verdict)" ||
+      echo "$tool/traceanon: ${ratio}x packets/s (full-length output; for comparison)"
+  done
+fi
+
+echo
+echo "checksums of the first $CHECK_PACKETS packets (good/bad/unverified; unverified = not checked,"
+echo "e.g. TCP/UDP without their payload):"
+printf '  %-13s %s\n' input "$(checksum_verdicts "$trace")"
+for tool in $TOOLS; do
+  [ -n "${outs[$tool]:-}" ] && printf '  %-13s %s\n' "$tool" "$(checksum_verdicts "${outs[$tool]}")"
+done
+
+if [ "$RSS_PACKETS" -gt 0 ]; then
+  echo
+  rss_trace=$(trace_for imix-v6-f60000 imix "$RSS_PACKETS" --ipv6 --flows 60000)
+  json=$(/usr/bin/time -f '%M' -o "$DIR/time.txt" node dist/bench/anon/main.js flows --in "$rss_trace") || { echo "flows run failed"; exit 3; }
+  rss_kb=$(tail -n 1 "$DIR/time.txt")
+  rss_mb=$((rss_kb / 1024))
+  verdict=$([ "$rss_mb" -lt "$RSS_LIMIT_MB" ] && echo met || echo MISSED)
+  echo "flows over $(json_field "$json" packets) packets ($(basename "$rss_trace")): $(json_field "$json" records) flow records," \
+    "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
+fi
+rm -f "$DIR/time.txt" "$DIR/traceanon.log"
+exit "$status"
