@@ -122,4 +122,4 @@ export type FromChild =
   | { t: 'finished'; counters: Record<string, number> };
 
 /** Packets per wall-clock check while analysing: small enough that a slow module still yields often. */
-export const packetsPerClockCheck = 64;
+export const packetsPerClockCheck = 16;

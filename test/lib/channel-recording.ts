@@ -9,6 +9,25 @@ import { makeBoot, makeDns, makeEnd, makeFlow, makePacket, makeSigner, newSessio
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until process `pid` holds `file` (a tty path, symlinks resolved) open: a fixed
+ * sleep is too short on a busy machine, and bytes written before the receiver opens
+ * the tty are lost as on a real UART. Gives it another 200 ms to set the line up.
+ */
+export async function untilOpened(pid: number, file: string, timeoutMs = 20_000): Promise<void> {
+  const target = fs.realpathSync(file);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let fds: string[] = [];
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { /* not started yet, or gone */ }
+    for (const fd of fds) {
+      try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) { await sleep(200); return; } } catch { /* closed meanwhile */ }
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not open ${file} within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
 export function channelOn(file: string, over: Partial<ChannelOptions> = {}): { ch: Channel; session: Buffer } {
   const session = over.session ?? newSession();
   const ch = openChannel({

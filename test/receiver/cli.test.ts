@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { SerialPort } from 'serialport';
 import { OUTPUT_FILES } from '../../firmware/receiver/outputs';
 import { makeEnd, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, recordLine, sendMix, sleep } from '../lib/channel-recording';
+import { channelOn, recordLine, sendMix, sleep, untilOpened } from '../lib/channel-recording';
 
 const SEALTAP = path.resolve(__dirname, '../../../bin/sealtap');
 
@@ -79,7 +79,7 @@ test('a tty is read until SIGTERM: files finished, exit 0; --follow shows the lo
     let stderr = '';
     p.stdout!.on('data', (d) => (stdout += d));
     p.stderr!.on('data', (d) => (stderr += d));
-    await sleep(700);
+    await untilOpened(p.pid!, pty.workstation);
     const { ch } = channelOn(pty.box, { baud: 921600 });
     ch.send(3, { uptimeMs: 42, severity: 5, msg: 'capture started on eth1' });
     await sendMix(ch, 3, 10, 10);
@@ -105,7 +105,7 @@ test('--until-end on a tty exits by itself after the END record', async () => {
   try {
     const p = spawn(SEALTAP, ['receive', pty.workstation, '--out', out, '--baud', '921600', '--until-end'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exit = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
-    await sleep(700);
+    await untilOpened(p.pid!, pty.workstation);
     const { ch } = channelOn(pty.box, { baud: 921600 });
     await sendMix(ch, 2, 10);
     await ch.close(makeEnd(31337), 5000);
