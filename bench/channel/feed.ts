@@ -1,0 +1,60 @@
+// Feeds flow records to an open channel as fast as it takes them, the way the supervisor
+// does: send() never blocks, so the feeder keeps the outbox between a low and a high
+// mark and yields to the event loop so the writer can drain it. Without the marks the
+// bounded outbox would drop records and the run would measure drops, not the writer.
+import { Channel } from '../../firmware/channel/writer';
+import { FlowRecord, RecordType } from '../../firmware/channel/records';
+import { realisticFlows } from './flow-mix';
+
+export interface FlowPool {
+  flows: FlowRecord[];
+  /** JSON text of each flow exactly as the channel encodes it (JSON.stringify). */
+  json: string[];
+  /** UTF-8 bytes of each flow's JSON: the payload the line exists to carry. */
+  bytes: number[];
+}
+
+export function flowPool(size: number, seed: number): FlowPool {
+  const flows = realisticFlows(size, seed);
+  const json = flows.map((f) => JSON.stringify(f));
+  return { flows, json, bytes: json.map((j) => Buffer.byteLength(j)) };
+}
+
+/** Payload bytes of records 0..count-1 of the run (record k is pool entry k % size). */
+export function payloadBytes(pool: FlowPool, count: number): number {
+  let total = 0;
+  for (let k = 0; k < count; k++) total += pool.bytes[k % pool.bytes.length];
+  return total;
+}
+
+/** Bytes of the same records as newline-delimited JSON: the unframed peer. */
+export function ndjsonBytes(pool: FlowPool, count: number): number {
+  return payloadBytes(pool, count) + count;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends `count` flows (pool entries in order, wrapping). Keeps the backlog under
+ * `highBytes`; `until()` may stop the feed early (a timed run). Returns how many were sent.
+ * Throws if the channel refused one: a dropped record would make the counts lie.
+ */
+export async function feedFlows(ch: Channel, pool: FlowPool, count: number, highBytes: number, until: () => boolean = () => false): Promise<number> {
+  const n = pool.flows.length;
+  let k = 0;
+  while (k < count && !until()) {
+    const before = k;
+    // Checking the backlog every 64 records keeps stats() (which copies counters) off the per-record path.
+    while (k < count && ch.stats().backlogBytes < highBytes) {
+      const stop = Math.min(count, k + 64);
+      for (; k < stop; k++) {
+        if (!ch.send(RecordType.FLOW, pool.flows[k % n])) throw new Error(`channel dropped flow ${k}: raise the outbox size (BENCH_OUTBOX_BYTES) above the feed mark`);
+      }
+    }
+    // A full outbox on a paced line: wait for the line instead of spinning the event loop.
+    if (k === before) await sleepMs(1);
+    else await yieldToLoop();
+  }
+  return k;
+}

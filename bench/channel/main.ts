@@ -1,0 +1,82 @@
+// Channel benchmark steps, run by scripts/bench-channel.sh (which makes the FIFOs and
+// starts the readers). Each step prints one JSON object on stdout; `report` turns the
+// saved objects into the table and the verdicts.
+//
+//   node dist/bench/channel/main.js paced  --baud B --seconds S
+//   node dist/bench/channel/main.js writer --fifo F --records N
+//   node dist/bench/channel/main.js check  --file LINE --records N
+//   node dist/bench/channel/main.js peer   --fifo F --file LINE
+//   node dist/bench/channel/main.js report --dir DIR
+// Common: --pool P (distinct flows, default 100000) --seed S (default 1).
+import { flowPool } from './feed';
+import { runPaced } from './paced-run';
+import { runPeer, runWriter } from './pipe-run';
+import { LineChecker } from './check-line';
+import { report } from './report';
+
+function args(argv: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument ${a}: options are --name value`);
+    m.set(a.slice(2), argv[++i]);
+  }
+  return m;
+}
+
+function num(m: Map<string, string>, name: string, dflt?: number): number {
+  const v = m.get(name);
+  if (v === undefined) {
+    if (dflt === undefined) throw new Error(`--${name} is required`);
+    return dflt;
+  }
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} ${v} is not a positive number`);
+  return n;
+}
+
+function str(m: Map<string, string>, name: string): string {
+  const v = m.get(name);
+  if (!v) throw new Error(`--${name} is required`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const [step, ...rest] = process.argv.slice(2);
+  const a = args(rest);
+  const pool = (): ReturnType<typeof flowPool> => flowPool(num(a, 'pool', 100_000), num(a, 'seed', 1));
+  const outboxBytes = num(a, 'outbox-bytes', 64 * 1024 * 1024);
+  const bootEveryMs = num(a, 'boot-every-ms', 5000);
+  let out: unknown;
+  switch (step) {
+    case 'paced':
+      out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes });
+      break;
+    case 'writer':
+      out = await runWriter(pool(), {
+        fifo: str(a, 'fifo'), records: num(a, 'records'), outboxBytes, bootEveryMs,
+        feedHighBytes: num(a, 'feed-high-bytes', 1024 * 1024),
+      });
+      break;
+    case 'check': {
+      const c = new LineChecker(pool());
+      c.pushFile(str(a, 'file'));
+      out = c.finish(num(a, 'records'));
+      break;
+    }
+    case 'peer':
+      out = await runPeer(str(a, 'fifo'), str(a, 'file'));
+      break;
+    case 'report':
+      process.exitCode = report(str(a, 'dir'), num(a, 'pool', 100_000), num(a, 'seed', 1));
+      return;
+    default:
+      throw new Error(`unknown step '${step}': paced, writer, check, peer or report`);
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench-channel: ${e.message}\n`);
+  process.exit(3);
+});

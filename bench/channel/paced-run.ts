@@ -1,0 +1,75 @@
+// Framing on a real paced line: openChannel on one end of a socat pty pair set to the
+// benchmark's baud, so the writer paces itself at baud/10 bytes/s exactly as on a UART,
+// BOOT repeats on its timer and CHECKPOINTs come every 64 frames or 5 s. The other end
+// is read in this process and decoded as it arrives. Line bytes are everything written:
+// the leading delimiter, BOOT, FLOW, CHECKPOINT and END frames.
+import * as fs from 'node:fs';
+import * as tty from 'node:tty';
+import { openChannel } from '../../firmware/channel/writer';
+import { makeBoot, makeEnd, makeSigner, newSession, openPtyPair } from '../../test/lib/channel-fixtures';
+import { feedFlows, FlowPool, payloadBytes } from './feed';
+import { LineCheck, LineChecker } from './check-line';
+
+export interface PacedRun {
+  baud: number;
+  records: number;
+  payloadBytes: number;
+  lineBytes: number;
+  frames: number;
+  seconds: number;
+  recordsSent: Record<string, number>;
+  received: LineCheck;
+}
+
+export interface PacedSettings {
+  baud: number;
+  seconds: number;
+  bootEveryMs: number;
+  outboxBytes: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedRun> {
+  const pty = await openPtyPair();
+  try {
+    const rfd = fs.openSync(pty.workstation, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+    const reader = new tty.ReadStream(rfd);
+    reader.setRawMode(true);
+    const checker = new LineChecker(pool);
+    let lastByteAt = Date.now();
+    reader.on('data', (chunk: Buffer) => {
+      lastByteAt = Date.now();
+      checker.push(chunk);
+    });
+    const session = newSession();
+    const ch = openChannel({
+      path: pty.box, baud: o.baud, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
+      session, boot: makeBoot(session), signer: makeSigner(),
+    });
+    const t0 = process.hrtime.bigint();
+    const stopAt = Date.now() + o.seconds * 1000;
+    // Half a second of line time queued is enough to keep the paced writer busy.
+    const high = Math.max(4096, Math.ceil(o.baud / 10 / 2));
+    const sent = await feedFlows(ch, pool, Number.MAX_SAFE_INTEGER, high, () => Date.now() >= stopAt);
+    const r = await ch.close(makeEnd(sent), 60_000);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (!r.drained) throw new Error(`paced channel did not drain (${r.leftBytes} bytes left)`);
+    // The pty hands over what the writer wrote within milliseconds; wait until it is quiet.
+    while (Date.now() - lastByteAt < 300) await sleep(100);
+    reader.destroy();
+    const st = ch.stats();
+    return {
+      baud: o.baud,
+      records: sent,
+      payloadBytes: payloadBytes(pool, sent),
+      lineBytes: st.bytesWritten,
+      frames: st.framesSent,
+      seconds,
+      recordsSent: st.recordsSent,
+      received: checker.finish(sent),
+    };
+  } finally {
+    await pty.close();
+  }
+}

@@ -1,0 +1,83 @@
+// The table and verdicts of the channel benchmark, from the JSON each step saved in DIR:
+// paced.json, writer-<i>.json, check-<i>.json, peer-<i>.json.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { flowPool, ndjsonBytes } from './feed';
+import type { PacedRun } from './paced-run';
+import type { PeerRun, WriterRun } from './pipe-run';
+import type { LineCheck } from './check-line';
+
+const EFFICIENCY_TARGET = 0.95;
+const WRITER_TARGET_MBS = 50;
+
+function load<T>(dir: string, name: string): T | null {
+  const f = path.join(dir, name);
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as T) : null;
+}
+
+const f2 = (x: number): string => x.toFixed(2);
+const f3 = (x: number): string => x.toFixed(3);
+const mbs = (bytes: number, s: number): number => bytes / s / 1e6;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Prints the report; returns the exit status: 0 measured, 3 the line did not arrive intact. */
+export function report(dir: string, poolSize: number, seed: number): number {
+  let status = 0;
+  const pool = flowPool(poolSize, seed);
+  const paced = load<PacedRun>(dir, 'paced.json');
+  if (paced) {
+    const perRecord = paced.lineBytes / paced.records;
+    const nd = ndjsonBytes(pool, paced.records);
+    const ndPerRecord = nd / paced.records;
+    const eff = paced.payloadBytes / paced.lineBytes;
+    const lineRate = paced.baud / 10;
+    const rec = paced.received;
+    console.log(`framing: ${paced.records} flows on a paced ${paced.baud}-baud pty line for ${f2(paced.seconds)} s (${paced.frames} frames: ${JSON.stringify(paced.recordsSent)})`);
+    console.log(`  payload (flow JSON)       ${paced.payloadBytes} bytes, ${f2(paced.payloadBytes / paced.records)} per flow`);
+    console.log(`  sealtap line bytes        ${paced.lineBytes} bytes, ${f2(perRecord)} per flow (frames, BOOT, CHECKPOINT, END included)`);
+    console.log(`  peer: newline JSON        ${nd} bytes, ${f2(ndPerRecord)} per flow`);
+    console.log(`  framing efficiency payload/line: sealtap ${f3(eff)} (target >= ${EFFICIENCY_TARGET} without FEC: ${eff >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'}), newline JSON ${f3(paced.payloadBytes / nd)}`);
+    console.log(`  line bytes per flow sealtap/newline-JSON ${f3(perRecord / ndPerRecord)}x`);
+    console.log(`  flows/s at ${paced.baud} baud (${lineRate} bytes/s / line bytes per flow): sealtap ${Math.floor(lineRate / perRecord)}, newline JSON ${Math.floor(lineRate / ndPerRecord)}; measured on the paced line ${Math.floor(paced.records / paced.seconds)} flows/s, ${Math.floor(paced.lineBytes / paced.seconds)} bytes/s`);
+    console.log(`  received: ${rec.flows} flows, ${rec.mismatched} differing, ${rec.badFrames} bad frames, ${rec.missingFrames} missing frames, ${rec.checkpointsVerified} checkpoints verified, ${rec.checkpointsFailed} failed: ${rec.ok ? 'intact' : 'WRONG: ' + rec.why.join('; ')}`);
+    if (!rec.ok) status = 3;
+  }
+  const rows: Array<{ w: WriterRun; p: PeerRun | null; c: LineCheck | null }> = [];
+  for (let i = 1; ; i++) {
+    const w = load<WriterRun>(dir, `writer-${i}.json`);
+    if (!w) break;
+    rows.push({ w, p: load<PeerRun>(dir, `peer-${i}.json`), c: load<LineCheck>(dir, `check-${i}.json`) });
+  }
+  if (rows.length > 0) {
+    const w0 = rows[0].w;
+    console.log(`writer into a pipe: ${w0.records} flows per run, ${rows.length} run(s); MB = 10^6 bytes; peer = the same line bytes written from memory in 64 KiB writes into the same kind of FIFO, same reader (cat)`);
+    console.log('  line MB/s: line bytes / wall time from open to close; MB/cpu-s: line bytes per CPU-second of the writer process (all threads), which a busy machine moves less');
+    console.log(`  ${'run'.padEnd(4)} ${'line MB'.padStart(8)} ${'seconds'.padStart(8)} ${'line MB/s'.padStart(10)} ${'JSON MB/s'.padStart(10)} ${'flows/s'.padStart(9)} ${'cpu-s'.padStart(6)} ${'MB/cpu-s'.padStart(9)} ${'peer MB/s'.padStart(10)} ${'sealtap/peer'.padStart(13)}  received`);
+    const line: number[] = [];
+    const json: number[] = [];
+    const ratio: number[] = [];
+    const perCpu: number[] = [];
+    rows.forEach(({ w, p, c }, i) => {
+      const l = mbs(w.lineBytes, w.seconds);
+      const j = mbs(w.payloadBytes, w.seconds);
+      const pm = p ? mbs(p.lineBytes, p.seconds) : NaN;
+      line.push(l);
+      json.push(j);
+      perCpu.push(w.lineBytes / 1e6 / w.cpuSeconds);
+      if (p) ratio.push(l / pm);
+      const ok = c ? (c.ok ? `intact (${c.flows} flows, ${c.frames} frames, ${c.checkpointsVerified} checkpoints verified)` : 'WRONG: ' + c.why.join('; ')) : 'not checked';
+      if (!c || !c.ok) status = 3;
+      if (w.dropped && Object.keys(w.dropped).length > 0) status = 3;
+      console.log(`  ${String(i + 1).padEnd(4)} ${f2(w.lineBytes / 1e6).padStart(8)} ${f2(w.seconds).padStart(8)} ${f2(l).padStart(10)} ${f2(j).padStart(10)} ${String(Math.floor(w.records / w.seconds)).padStart(9)} ${f2(w.cpuSeconds).padStart(6)} ${f2(w.lineBytes / 1e6 / w.cpuSeconds).padStart(9)} ${(p ? f2(pm) : '-').padStart(10)} ${(p ? f3(l / pm) : '-').padStart(13)}  ${ok}`);
+    });
+    const ml = median(line);
+    console.log(`  median: line ${f2(ml)} MB/s (target >= ${WRITER_TARGET_MBS}: ${ml >= WRITER_TARGET_MBS ? 'ok' : 'MISSED'}), flow JSON ${f2(median(json))} MB/s, line ${f2(median(perCpu))} MB per writer CPU-second, sealtap/peer ${ratio.length ? f3(median(ratio)) : '-'}x; line bytes per flow ${f2(w0.lineBytes / w0.records)}`);
+  }
+  console.log('FEC (Reed-Solomon repair frames) is not implemented: every figure is without FEC.');
+  return status;
+}
