@@ -2,25 +2,8 @@
 // each finished transaction formatted with this level's anonymizer (labels keyed-hashed,
 // public suffix kept only if the policy says so) and emitted as a DNS record.
 import { DnsTracker, formatDns } from '../dns';
-import type { Emit, ModuleFactory } from '../sdk';
+import type { ModuleFactory } from '../sdk';
+import { tableModule } from './tracker-module';
 
-export const dnsModule: ModuleFactory = (ctx) => {
-  // The tracker calls back from inside onPacket/onTimer/onEnd: the emitter of that call.
-  let emitNow: Emit | null = null;
-  const tracker = new DnsTracker({}, (e) => emitNow?.dns(formatDns(e, ctx.anon)));
-  return {
-    name: 'dns',
-    onPacket(view, buf, tsUs, emit) {
-      emitNow = emit;
-      tracker.onPacket(view, buf, tsUs);
-    },
-    onTimer(tsUs, emit) {
-      emitNow = emit;
-      tracker.expire(tsUs);
-    },
-    onEnd(tsUs, emit) {
-      emitNow = emit;
-      tracker.flushAll(tsUs);
-    },
-  };
-};
+export const dnsModule: ModuleFactory = (ctx) =>
+  tableModule('dns', (current) => new DnsTracker({}, (e) => current()?.dns(formatDns(e, ctx.anon))));

@@ -1,0 +1,32 @@
+// The shape the built-in table analyses share (flows, dns): a table fed packet by packet
+// that hands out finished entries from inside onPacket, a timer sweep or the final
+// flush. The table calls back during those calls, so the emitter of the call in
+// progress is kept for the callback to use.
+import type { AnalysisModule, Emit } from '../sdk';
+
+export interface PacketTable {
+  onPacket(view: Parameters<AnalysisModule['onPacket']>[0], buf: Buffer, tsUs: number): void;
+  expire(nowUs: number): void;
+  flushAll(nowUs: number): void;
+}
+
+/** makeTable gets a function that returns the emitter of the call in progress. */
+export function tableModule(name: string, makeTable: (current: () => Emit | null) => PacketTable): AnalysisModule {
+  let emitNow: Emit | null = null;
+  const table = makeTable(() => emitNow);
+  return {
+    name,
+    onPacket(view, buf, tsUs, emit) {
+      emitNow = emit;
+      table.onPacket(view, buf, tsUs);
+    },
+    onTimer(tsUs, emit) {
+      emitNow = emit;
+      table.expire(tsUs);
+    },
+    onEnd(tsUs, emit) {
+      emitNow = emit;
+      table.flushAll(tsUs);
+    },
+  };
+}
