@@ -3,7 +3,9 @@
 // measures nothing.
 import * as fs from 'node:fs';
 import { LineDecoder, RecordSink } from '../../firmware/receiver/decoder';
-import { RecordType } from '../../firmware/channel/records';
+import { BlockSplitter } from '../../firmware/receiver/splitter';
+import { decodeFrame } from '../../firmware/channel/frame';
+import { RecordType, recordTypeName } from '../../firmware/channel/records';
 import { FlowPool } from './feed';
 
 export interface LineCheck {
@@ -20,6 +22,8 @@ export interface LineCheck {
   /** Records per type the box's END says it sent. */
   endRecords: Record<string, number> | null;
   records: Record<string, number>;
+  /** Line bytes per frame type (each frame with its delimiter), when counted. */
+  wireBytes: Record<string, number> | null;
   ok: boolean;
   why: string[];
 }
@@ -28,8 +32,18 @@ export class LineChecker {
   private readonly decoder: LineDecoder;
   private flows = 0;
   private mismatched = 0;
+  /** A second splitter that only measures frames: the decoder does not expose its blocks. */
+  private readonly measure: BlockSplitter | null;
+  private readonly wireBytes: Record<string, number> = {};
 
-  constructor(private readonly pool: FlowPool) {
+  constructor(private readonly pool: FlowPool, countWireBytes = false) {
+    this.measure = countWireBytes
+      ? new BlockSplitter((b) => {
+        const f = decodeFrame(b);
+        const name = typeof f === 'string' ? 'bad' : recordTypeName[f.type];
+        this.wireBytes[name] = (this.wireBytes[name] ?? 0) + b.length + 1;
+      })
+      : null;
     const n = pool.json.length;
     const ignore = (): void => undefined;
     const sink: RecordSink = {
@@ -46,6 +60,7 @@ export class LineChecker {
 
   push(chunk: Uint8Array): void {
     this.decoder.push(chunk);
+    this.measure?.push(chunk);
   }
 
   pushFile(file: string): void {
@@ -55,7 +70,7 @@ export class LineChecker {
       for (;;) {
         const n = fs.readSync(fd, buf, 0, buf.length, null);
         if (n === 0) break;
-        this.decoder.push(buf.subarray(0, n));
+        this.push(buf.subarray(0, n));
       }
     } finally {
       fs.closeSync(fd);
@@ -81,6 +96,7 @@ export class LineChecker {
       checkpointsFailed: s?.checkpoints.failed ?? 0,
       endRecords: s?.end?.records ?? null,
       records: { ...(s?.records ?? {}) },
+      wireBytes: null,
       ok: false,
       why,
     };
@@ -94,6 +110,12 @@ export class LineChecker {
     if (!s?.end) why.push('no END record');
     else if (JSON.stringify(sortKeys(r.endRecords ?? {})) !== JSON.stringify(sortKeys(r.records))) {
       why.push(`records per type ${JSON.stringify(r.records)} differ from END ${JSON.stringify(r.endRecords)}`);
+    }
+    if (this.measure) {
+      let framed = 0;
+      for (const v of Object.values(this.wireBytes)) framed += v;
+      // The leading delimiter (and anything before the first one) belongs to no frame.
+      r.wireBytes = { ...this.wireBytes, other: d.bytesRead - framed };
     }
     r.ok = why.length === 0;
     return r;

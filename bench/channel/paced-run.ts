@@ -36,7 +36,7 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     const rfd = fs.openSync(pty.workstation, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
     const reader = new tty.ReadStream(rfd);
     reader.setRawMode(true);
-    const checker = new LineChecker(pool);
+    const checker = new LineChecker(pool, true);
     let lastByteAt = Date.now();
     reader.on('data', (chunk: Buffer) => {
       lastByteAt = Date.now();

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { flowPool, ndjsonBytes } from './feed';
+import { flowLineBytesWithoutDeflate } from './reframe';
 import type { PacedRun } from './paced-run';
 import type { PeerRun, WriterRun } from './pipe-run';
 import type { LineCheck } from './check-line';
@@ -42,6 +43,13 @@ export function report(dir: string, poolSize: number, seed: number): number {
     console.log(`  sealtap line bytes        ${paced.lineBytes} bytes, ${f2(perRecord)} per flow (frames, BOOT, CHECKPOINT, END included)`);
     console.log(`  peer: newline JSON        ${nd} bytes, ${f2(ndPerRecord)} per flow`);
     console.log(`  framing efficiency payload/line: sealtap ${f3(eff)} (target >= ${EFFICIENCY_TARGET} without FEC: ${eff >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'}), newline JSON ${f3(paced.payloadBytes / nd)}`);
+    const wire = rec.wireBytes ?? {};
+    console.log(`  line bytes by frame type: ${Object.entries(wire).map(([k, v]) => `${k} ${v} (${f2((100 * v) / paced.lineBytes)}%)`).join(', ')}`);
+    if (wire.FLOW !== undefined) {
+      const plain = flowLineBytesWithoutDeflate(pool, paced.records);
+      const plainLine = paced.lineBytes - wire.FLOW + plain.bytes;
+      console.log(`  without deflate (same flows re-framed by frame.ts without compressBody: ${plain.frames} frames, same BOOT/CHECKPOINT/END bytes): line ${plainLine} bytes, efficiency ${f3(paced.payloadBytes / plainLine)} (target >= ${EFFICIENCY_TARGET}: ${paced.payloadBytes / plainLine >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'})`);
+    }
     console.log(`  line bytes per flow sealtap/newline-JSON ${f3(perRecord / ndPerRecord)}x`);
     console.log(`  flows/s at ${paced.baud} baud (${lineRate} bytes/s / line bytes per flow): sealtap ${Math.floor(lineRate / perRecord)}, newline JSON ${Math.floor(lineRate / ndPerRecord)}; measured on the paced line ${Math.floor(paced.records / paced.seconds)} flows/s, ${Math.floor(paced.lineBytes / paced.seconds)} bytes/s`);
     console.log(`  received: ${rec.flows} flows, ${rec.mismatched} differing, ${rec.badFrames} bad frames, ${rec.missingFrames} missing frames, ${rec.checkpointsVerified} checkpoints verified, ${rec.checkpointsFailed} failed: ${rec.ok ? 'intact' : 'WRONG: ' + rec.why.join('; ')}`);
