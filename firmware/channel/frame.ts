@@ -59,15 +59,23 @@ export function buildFrame(f: FrameFields): Buffer {
   if (f.session.length !== SESSION_BYTES) throw new Error(`session id must be ${SESSION_BYTES} bytes, got ${f.session.length}`);
   if (f.payload.length > MAX_PAYLOAD_BYTES) throw new Error(`frame payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   const raw = Buffer.allocUnsafe(HEADER_BYTES + f.payload.length + CRC_BYTES);
-  raw[0] = (FRAME_VERSION << 4) | (f.flags & 0x0f);
-  raw[1] = f.type;
-  f.session.copy(raw, 2);
-  raw.writeUInt32BE(f.seq >>> 0, 10);
-  raw.writeUInt16BE(f.payload.length, 14);
+  writeFrameHeader(raw, f, f.payload.length);
   f.payload.copy(raw, HEADER_BYTES);
   const end = HEADER_BYTES + f.payload.length;
   raw.writeUInt32BE(crc32c(raw, 0, end), end);
   return raw;
+}
+
+/**
+ * Writes the 16-byte header into raw[0..16). Encryption needs the header before the
+ * payload exists (it is the AEAD's associated data), hence a function of its own.
+ */
+export function writeFrameHeader(raw: Buffer, f: Omit<FrameFields, 'payload'>, payloadLength: number): void {
+  raw[0] = (FRAME_VERSION << 4) | (f.flags & 0x0f);
+  raw[1] = f.type;
+  f.session.copy(raw, 2);
+  raw.writeUInt32BE(f.seq >>> 0, 10);
+  raw.writeUInt16BE(payloadLength, 14);
 }
 
 /** What goes on the line for one frame: COBS(raw) followed by the 0x00 delimiter. */

@@ -50,6 +50,11 @@ export interface BootRecord {
   outputs: string[];
   /** Monotonic milliseconds since the supervisor started. */
   uptimeMs: number;
+  /**
+   * Set when results are encrypted to the researcher's key (channel/frame-seal.ts):
+   * the algorithm and the sealed per-boot session key (hex ciphertext). Absent or null: clear.
+   */
+  encryption?: { alg: string; sealedKey: string } | null;
 }
 
 export interface StatusRecord {

@@ -7,6 +7,14 @@ import {
   FLAG_FRAGMENT, MAX_UNFRAGMENTED_RECORD, TARGET_BODY_BYTES,
 } from './frame';
 import { chainHash, checkpointMessage, CheckpointRecord, frameDigest, ZERO_HASH } from './checkpoint';
+import { FrameSealer, staysClear } from './frame-seal';
+
+/**
+ * With encryption the sequence number is part of the nonce and must never repeat: the
+ * session stops sending this close to the u32 wrap (room left for CHECKPOINT and END).
+ * Whatever is still queued then is dropped and counted at close.
+ */
+const LAST_ENCRYPTED_SEQ = 0xffffffff - 256;
 
 export class FrameSequencer {
   private seq = 0;
@@ -22,6 +30,8 @@ export class FrameSequencer {
     private readonly session: Buffer,
     private readonly signer: { sign(msg: Buffer): Buffer },
     private readonly checkpointEveryFrames: number,
+    /** Encrypts every frame but BOOT/CHECKPOINT/FEC to the researcher's key; null = clear. */
+    private readonly sealer: FrameSealer | null = null,
   ) {}
 
   framesSent(): number {
@@ -55,6 +65,7 @@ export class FrameSequencer {
    * `timeForCheckpoint` asks for a CHECKPOINT now if any frame is uncovered.
    */
   next(outbox: Outbox, timeForCheckpoint: boolean): Buffer | null {
+    if (this.sealer && this.seq >= LAST_ENCRYPTED_SEQ) return null;
     const n = this.digests.length;
     if (n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
     const type = outbox.nextType();
@@ -92,7 +103,9 @@ export class FrameSequencer {
 
   private frame(type: number, body: Buffer, extraFlags: number, chained = true): Buffer {
     const { payload, flags } = compressBody(body);
-    const raw = buildFrame({ flags: flags | extraFlags, type, session: this.session, seq: this.seq, payload });
+    const fields = { flags: flags | extraFlags, type, session: this.session, seq: this.seq };
+    // Deflate before encryption: ciphertext does not compress.
+    const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ ...fields, payload });
     this.seq = (this.seq + 1) >>> 0;
     this.frames++;
     if (chained) this.digests.push(frameDigest(raw));

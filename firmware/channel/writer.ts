@@ -7,6 +7,7 @@ import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
 import { openWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
+import { FrameSealer } from './frame-seal';
 
 
 export interface ChannelSigner {
@@ -24,8 +25,12 @@ export interface ChannelOptions {
   boot: BootRecord;
   /** Signs CHECKPOINT records with the per-boot Ed25519 key (the supervisor keeps the key). */
   signer: ChannelSigner;
-  /** Reserved: repair frames are not produced yet (docs/channel.md). */
-  fec?: boolean;
+  /**
+   * The researcher's X25519 public key (32 bytes, run.json channel.recipient): every
+   * frame but BOOT, CHECKPOINT and FEC is encrypted to a per-boot session key sealed to
+   * it (frame-seal.ts). Absent or null: results go out in the clear.
+   */
+  recipient?: Buffer | null;
   now?: () => number;
   /** A CHECKPOINT after this many frames… */
   checkpointEveryFrames?: number;
@@ -60,9 +65,17 @@ export function openChannel(opts: ChannelOptions): Channel {
   const now = opts.now ?? (() => Date.now());
   if (opts.session.length !== 8) throw new Error(`channel session id must be 8 bytes, got ${opts.session.length}`);
   if (!(opts.bootEveryMs > 0)) throw new Error(`channel bootEveryMs ${opts.bootEveryMs} must be positive`);
-  const line: WriteOnlyLine = openWriteOnlyTty(opts.path, opts.baud);
+  // The session key exists only inside the sealer (secure memory) and is wiped at close.
+  const sealer = opts.recipient ? new FrameSealer(opts.recipient) : null;
+  let line: WriteOnlyLine;
+  try {
+    line = openWriteOnlyTty(opts.path, opts.baud);
+  } catch (e) {
+    sealer?.wipe();
+    throw e;
+  }
   const outbox: Outbox = new MemoryOutbox(opts.outboxBytes);
-  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64);
+  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const openedAt = now();
   // The supervisor may update the boot object later (link type); uptime stays on this base.
@@ -84,12 +97,15 @@ export function openChannel(opts: ChannelOptions): Channel {
   let closed = false;
   let idleWaiters: Array<() => void> = [];
 
-  const bootRecord = (): BootRecord => ({
-    ...opts.boot,
+  // Fields the channel owns win over the caller's: a BOOT the supervisor re-sends (with
+  // the link type) must still carry the sealed key, or a receiver could not decrypt.
+  const bootRecord = (base: BootRecord = opts.boot): BootRecord => ({
+    ...base,
     session: opts.session.toString('hex'),
     link: { kind: line.kind, baud: line.kind === 'tty' ? opts.baud : null },
     checkpointKey: opts.signer.publicKey.toString('hex'),
     uptimeMs: bootUptimeAtOpen + (now() - openedAt),
+    encryption: sealer ? sealer.boot : null,
   });
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 
@@ -113,6 +129,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       closeDrops[name] = (closeDrops[name] ?? 0) + 1;
       return false;
     }
+    if (type === RecordType.BOOT && !Buffer.isBuffer(body)) body = bootRecord(body as BootRecord);
     const ok = outbox.push(type, encode(body));
     kick();
     return ok;
@@ -239,6 +256,7 @@ export function openChannel(opts: ChannelOptions): Channel {
     if (timer) clearTimeout(timer);
     if (immediate) clearImmediate(immediate);
     await waitInflight();
+    sealer?.wipe();
     await new Promise<void>((resolve) => fs.close(line.fd, () => resolve()));
     return { drained: finished && unwritten === 0 && droppedAtClose === 0, leftBytes: unwritten + droppedAtClose };
   }

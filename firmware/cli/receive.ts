@@ -1,8 +1,10 @@
 // sealtap receive: the workstation end of the results line.
 import { Command, parseArgs, UsageError } from './command';
 import { receive } from '../receiver/receive';
+import { writeResultsKeyPair } from '../receiver/results-key';
 
-const help = `usage: sealtap receive <tty|file> --out DIR [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
+const help = `usage: sealtap receive <tty|file> --out DIR [--key PREFIX.key] [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
+       sealtap receive keygen --out PREFIX
 
 Reads the box's results line — a tty wired to the box, or a recording of the line —
 and writes into DIR:
@@ -23,14 +25,36 @@ options:
   --follow         print the operator log as it arrives and a status line
   --until-end      stop after the END record of the session
   --ipfix URL      also send the IPFIX messages to a collector, e.g. udp://127.0.0.1:4739
+  --key FILE       the researcher's results key (PREFIX.key), to read results the box
+                   encrypted to it (run.json channel.recipient). Without it the
+                   encrypted frames are counted as undecryptable and their records
+                   are not written.
+
+sealtap receive keygen --out PREFIX
+  creates the researcher's X25519 key pair for encrypted results: PREFIX.key
+  (secret, mode 0600, stays on this workstation) and PREFIX.pub (64 hex digits,
+  also printed: put them into run.json as "channel": {"recipient": "<hex>"}).
+  Never overwrites. (A recording named keygen is given as ./keygen.)
 `;
+
+function keygen(argv: string[]): number {
+  const { opts, rest } = parseArgs(argv, ['out']);
+  if (rest.length !== 0) throw new UsageError(`receive keygen takes no other arguments, got ${rest.join(' ')} (see --help)`);
+  const prefix = opts.get('out');
+  if (!prefix) throw new UsageError('receive keygen needs --out PREFIX');
+  const k = writeResultsKeyPair(prefix);
+  process.stdout.write(`wrote ${k.keyPath} (secret, keep it on this workstation) and ${k.pubPath}\n` +
+    `run.json: "channel": { ..., "recipient": "${k.publicHex}" }\n`);
+  return 0;
+}
 
 export const receiveCommand: Command = {
   name: 'receive',
   summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files',
   help,
   async main(argv: string[]): Promise<number> {
-    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix'], ['follow', 'until-end']);
+    if (argv[0] === 'keygen') return keygen(argv.slice(1));
+    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'key'], ['follow', 'until-end']);
     if (rest.length !== 1) throw new UsageError('receive needs exactly one tty or file (see --help)');
     const out = opts.get('out');
     if (!out) throw new UsageError('receive needs --out DIR');
@@ -43,7 +67,7 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
-        ipfix: opts.get('ipfix'), signal: ac.signal,
+        ipfix: opts.get('ipfix'), signal: ac.signal, key: opts.get('key'),
       });
       if (!opts.has('follow')) {
         const recs = Object.entries(s.records).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
@@ -53,6 +77,12 @@ export const receiveCommand: Command = {
             : 'no END record: the run did not finish on this line (or its end was lost)\n') +
           `files in ${out}\n`,
         );
+      }
+      if (s.channel.undecryptableFrames > 0) {
+        const wrong = s.sessions.some((x) => x.encrypted === 'wrong key');
+        process.stderr.write(`sealtap: ${s.channel.undecryptableFrames} frames are encrypted and were not read: ` +
+          (wrong ? 'the --key given is not the one run.json channel.recipient names; give the matching .key file\n'
+            : 'run sealtap receive again with --key PREFIX.key (the key whose .pub is run.json channel.recipient)\n'));
       }
       return 0;
     } finally {

@@ -7,6 +7,7 @@ import {
   FLAG_ENCRYPTED, FLAG_FRAGMENT,
 } from '../channel/frame';
 import { frameDigest } from '../channel/checkpoint';
+import { freeKey, openFramePayload, openSessionKey, ResultsKey, staysClear } from '../channel/frame-seal';
 import { BlockSplitter } from './splitter';
 import { SessionState } from './session';
 import { verifyCheckpoint } from './verify';
@@ -20,7 +21,17 @@ export interface RecordSink {
   packet(s: SessionState, pcapRecord: Buffer): void;
   end(s: SessionState, end: EndRecord): void;
   sessionClosed(s: SessionState): void;
+  /** The receiver's own remarks (a session it cannot decrypt…), for log.txt. */
+  notice?(s: SessionState, severity: number, msg: string): void;
 }
+
+export interface DecoderOptions {
+  /** The researcher's key pair, to open sessions whose results are encrypted (--key). */
+  resultsKey?: ResultsKey | null;
+}
+
+/** Why a frame was refused: the frame format's reasons, plus 'auth' for an encrypted frame that fails authentication. */
+export type BadFrameReason = FrameError | 'auth';
 
 /** Frames of a session held while waiting for its BOOT; beyond that they are counted lost. */
 const MAX_HELD_FRAMES = 16384;
@@ -30,10 +41,10 @@ export class LineDecoder {
   readonly sessions = new Map<string, SessionState>();
   current: SessionState | null = null;
   badFrames = 0;
-  readonly badFrameReasons: Partial<Record<FrameError, number>> = {};
+  readonly badFrameReasons: Partial<Record<BadFrameReason, number>> = {};
   bytesRead = 0;
 
-  constructor(private readonly sink: RecordSink) {}
+  constructor(private readonly sink: RecordSink, private readonly opts: DecoderOptions = {}) {}
 
   push(chunk: Uint8Array): void {
     this.bytesRead += chunk.length;
@@ -57,16 +68,21 @@ export class LineDecoder {
         s.heldBeforeBoot = [];
       }
       if (s.closedBy === null && s.opened()) this.close(s, 'end of input');
+      if (s.sessionKey) {
+        freeKey(s.sessionKey);
+        s.sessionKey = null;
+      }
     }
+  }
+
+  private bad(reason: BadFrameReason): void {
+    this.badFrames++;
+    this.badFrameReasons[reason] = (this.badFrameReasons[reason] ?? 0) + 1;
   }
 
   private block(b: Buffer): void {
     const f = decodeFrame(b);
-    if (typeof f === 'string') {
-      this.badFrames++;
-      this.badFrameReasons[f] = (this.badFrameReasons[f] ?? 0) + 1;
-      return;
-    }
+    if (typeof f === 'string') return this.bad(f);
     const id = f.session.toString('hex');
     let s = this.sessions.get(id);
     if (!s) {
@@ -87,6 +103,7 @@ export class LineDecoder {
     this.current = s;
     s.boot = boot;
     s.checkpointKey = Buffer.from(boot.checkpointKey ?? '', 'hex');
+    this.openKey(s, boot);
     const held = s.heldBeforeBoot;
     s.heldBeforeBoot = [];
     for (const h of held) this.frame(s, { ...h, session: s.sessionBytes });
@@ -109,13 +126,37 @@ export class LineDecoder {
     this.sink.sessionClosed(s);
   }
 
+  /** An encrypted session: open its session key with --key, or say once how to get at the results. */
+  private openKey(s: SessionState, boot: BootRecord): void {
+    if (!boot.encryption || s.sessionKey || s.keyProblem) return;
+    const key = this.opts.resultsKey;
+    s.sessionKey = key ? openSessionKey(boot.encryption, key) : null;
+    if (s.sessionKey) return;
+    s.keyProblem = key ? 'wrong key' : 'no key';
+    this.sink.notice?.(s, 3, key
+      ? `session ${s.id}: results are encrypted to another researcher key than --key; its records cannot be read: give the .key file whose .pub is in run.json channel.recipient`
+      : `session ${s.id}: results are encrypted to the researcher's key; its records cannot be read: run sealtap receive again with --key FILE.key`);
+  }
+
   private frame(s: SessionState, f: DecodedFrame): void {
+    let payload = f.payload;
+    if (s.sessionKey) {
+      // In an encrypted session every frame but BOOT/CHECKPOINT/FEC must open with the
+      // session key. One that does not (tampered with a valid CRC, or injected in the
+      // clear) is a bad frame: never accepted, so it stays missing.
+      const plain = f.flags & FLAG_ENCRYPTED ? openFramePayload(s.sessionKey, f) : staysClear(f.type) ? f.payload : null;
+      if (!plain) return this.bad('auth');
+      payload = plain;
+    }
     if (!s.seq.accept(f.seq)) return;
     s.frames++;
     if (f.type !== RecordType.CHECKPOINT) s.digests.set(f.seq, frameDigest(f.raw));
-    if (f.flags & FLAG_ENCRYPTED) return void s.encryptedFrames++;
+    if (f.flags & FLAG_ENCRYPTED) {
+      if (!s.sessionKey) return void s.encryptedFrames++;
+      s.decryptedFrames++;
+    }
     if (f.type === RecordType.FEC) return void s.count('FEC');
-    const body = frameBody(f);
+    const body = frameBody({ ...f, payload });
     if (!body) return void s.badRecords++;
     if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
     const recs = unpackRecords(body);

@@ -6,6 +6,7 @@ import { OutputFiles } from './outputs';
 import { buildSummary, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
 import { IpfixForwarder } from './ipfix-udp';
+import { freeResultsKey, readResultsKey } from './results-key';
 
 export interface ReceiveOptions {
   /** A tty (read with serialport) or a recording of the line (read to its end). */
@@ -23,6 +24,8 @@ export interface ReceiveOptions {
   /** Aborting stops reading (SIGINT/SIGTERM in the CLI); the files are still finished. */
   signal?: AbortSignal;
   statusEveryMs?: number;
+  /** The researcher's results key file (PREFIX.key from `sealtap receive keygen`), to read encrypted sessions. */
+  key?: string;
 }
 
 export function prepareOutDir(dir: string): void {
@@ -42,10 +45,12 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   checkLineInput(o.input);
   prepareOutDir(o.out);
   const forward = o.ipfix ? IpfixForwarder.parse(o.ipfix) : null;
+  // Before any file is written: a bad key file is a one-line error.
+  const resultsKey = o.key ? readResultsKey(o.key) : null;
   const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
   const raw = fs.openSync(path.join(o.out, 'line.raw'), 'w');
   const outputs = new OutputFiles(o.out, (l) => follow && print(l), (m) => forwarder?.send(m));
-  const decoder = new LineDecoder(outputs);
+  const decoder = new LineDecoder(outputs, { resultsKey });
   const started = Date.now();
   let source: Awaited<ReturnType<typeof openLineSource>> | null = null;
   let ended = false;
@@ -75,6 +80,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     decoder.finish();
     outputs.close();
     fs.closeSync(raw);
+    if (resultsKey) freeResultsKey(resultsKey);
     await forwarder?.close();
   }
   const summary = buildSummary(decoder, outputs, started, Date.now());

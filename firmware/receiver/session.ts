@@ -24,8 +24,14 @@ export class SessionState {
   badRecords = 0;
   /** Long records lost because one of their fragments was lost. */
   lostFragmentedRecords = 0;
-  /** Frames with the encrypted flag: this receiver has no key for them. */
+  /** Encrypted frames this receiver could not open: no --key, or a key the session was not sealed to. */
   encryptedFrames = 0;
+  /** Encrypted frames opened with the session key. */
+  decryptedFrames = 0;
+  /** The session key from BOOT's sealedKey (secure memory), once opened; freed at the end of input. */
+  sessionKey: Buffer | null = null;
+  /** Why the session key could not be opened ('no key', 'wrong key'), or null. */
+  keyProblem: 'no key' | 'wrong key' | null = null;
   /** Frames held until the session's BOOT arrived (late attach), and frames dropped because it never came. */
   heldBeforeBoot: Array<{ seq: number; type: number; flags: number; payload: Buffer; raw: Buffer }> = [];
   lostBeforeBoot = 0;

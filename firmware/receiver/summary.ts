@@ -35,6 +35,10 @@ export interface Summary {
     egressRefused: number | null;
     durationMs: number;
     bytesPerSecond: number;
+    /** Encrypted frames opened with the session key (--key). */
+    decryptedFrames: number;
+    /** Encrypted frames that could not be opened: no --key, or the wrong one (their records are not in the outputs). */
+    undecryptableFrames: number;
   };
   outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; ipfixSkipped: number; logLines: number };
   sessions: Array<ReturnType<typeof sessionSummary>>;
@@ -46,7 +50,11 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
   let frames = 0;
   let missing = 0;
   let dups = 0;
+  let decrypted = 0;
+  let undecryptable = 0;
   for (const s of opened) {
+    decrypted += s.decryptedFrames;
+    undecryptable += s.encryptedFrames;
     frames += s.frames;
     missing += s.seq.missing;
     dups += s.seq.duplicates;
@@ -80,6 +88,8 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
       egressRefused: last?.egressRefused ?? null,
       durationMs,
       bytesPerSecond: Math.round((d.bytesRead * 1000) / durationMs),
+      decryptedFrames: decrypted,
+      undecryptableFrames: undecryptable,
     },
     outputs: {
       flows: out.flowRecords, dns: out.dnsRecords, packets: out.pcapPackets(), malformedPackets: out.pcapMalformed(),
@@ -105,7 +115,9 @@ function sessionSummary(s: SessionState) {
     framesBeforeBootLost: s.lostBeforeBoot,
     lostFragmentedRecords: s.lostFragmentedRecords,
     badRecords: s.badRecords,
+    encrypted: s.boot?.encryption ? (s.keyProblem ?? 'decrypted') : false,
     encryptedFrames: s.encryptedFrames,
+    decryptedFrames: s.decryptedFrames,
     checkpoints: s.checkpoints,
     end: s.end,
   };

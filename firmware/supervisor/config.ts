@@ -16,7 +16,11 @@ export interface RunConfig {
   baseDir: string;
   source: Source;
   spool: { dir: string; bytes: number; segmentBytes: number; device: string | null; onFull: 'drop' | 'wait' };
-  channel: { path: string; baud: number; outboxBytes: number; drainSeconds: number; bootEverySeconds: number };
+  channel: {
+    path: string; baud: number; outboxBytes: number; drainSeconds: number; bootEverySeconds: number;
+    /** The researcher's X25519 public key (64 hex digits) results are encrypted to; null = clear. */
+    recipient: string | null;
+  };
   stop: { seconds: number | null; packets: number | null; endOfSource: boolean };
   outputs: Output[];
   /** Path of the policy file, or "default" for the built-in policy. */
@@ -94,6 +98,20 @@ function parseSource(v: unknown, baseDir: string): Source {
   return fail('source', 'needs "pcap": FILE or "interface": NAME');
 }
 
+/**
+ * channel.recipient: the researcher's X25519 public key, inline as 64 hex digits (the
+ * content of PREFIX.pub from `sealtap receive keygen`). Inline rather than a path so the
+ * signed bundle's run.json alone says who can read the results. The value is never
+ * echoed in the error: a secret key pasted by mistake must not reach the log.
+ */
+function recipientKey(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v.trim()) || /^0+$/.test(v.trim())) {
+    fail('channel.recipient', 'must be the researcher\'s X25519 public key as 64 hex digits: the content of PREFIX.pub from `sealtap receive keygen --out PREFIX`');
+  }
+  return v.trim().toLowerCase();
+}
+
 /** Validates a parsed run.json. Throws ConfigError naming the field and the fix. */
 export function validateConfig(raw: unknown, baseDir: string): RunConfig {
   const top = object(raw, 'run.json', ['source', 'spool', 'channel', 'stop', 'outputs', 'policy', 'analysis', 'flows', 'status']);
@@ -110,7 +128,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
   if (onFull !== 'drop' && onFull !== 'wait') fail('spool.onFull', 'must be "drop" or "wait"');
   if (onFull === 'wait' && source.kind === 'interface') fail('spool.onFull', '"wait" is only possible for a pcap source: a live link cannot be paused');
 
-  const ch = object(top.channel, 'channel', ['path', 'baud', 'outboxBytes', 'drainSeconds', 'bootEverySeconds']);
+  const ch = object(top.channel, 'channel', ['path', 'baud', 'outboxBytes', 'drainSeconds', 'bootEverySeconds', 'recipient']);
   const st = object(top.stop ?? {}, 'stop', ['seconds', 'packets', 'endOfSource']);
   const stop = {
     seconds: num(st, 'seconds', 'stop', null, 0.1),
@@ -147,6 +165,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
       outboxBytes: int(ch, 'outboxBytes', 'channel', 64 * MiB, 4096),
       drainSeconds: num(ch, 'drainSeconds', 'channel', 60, 0) as number,
       bootEverySeconds: num(ch, 'bootEverySeconds', 'channel', 5, 0.1) as number,
+      recipient: recipientKey(ch.recipient),
     },
     stop,
     outputs: outputs as Output[],

@@ -157,6 +157,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       session,
       boot,
       signer,
+      recipient: cfg.channel.recipient ? Buffer.from(cfg.channel.recipient, 'hex') : null,
     });
   } catch (e) {
     leds.show('fatal');

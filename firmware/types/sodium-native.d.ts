@@ -49,4 +49,5 @@ declare module 'sodium-native' {
   export function crypto_box_keypair(pk: Buffer, sk: Buffer): void;
   export function crypto_box_seal(c: Buffer, m: Buffer, pk: Buffer): void;
   export function crypto_box_seal_open(m: Buffer, c: Buffer, pk: Buffer, sk: Buffer): boolean;
+  export function crypto_scalarmult_base(q: Buffer, n: Buffer): void;
 }
