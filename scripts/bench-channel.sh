@@ -12,12 +12,16 @@
 #    same kind of FIFO drained by the same `cat`. Prints MB/s of line bytes and of flow
 #    JSON, and sealtap/peer. Every run's line is decoded afterwards: the flow count and
 #    every flow's JSON must equal what was sent, with no bad or missing frame.
+# Each step runs once per mode: "clear", and "encrypted" to a researcher key made for the
+# run the way `sealtap receive keygen` makes one (the writer gets only the public half,
+# the checks decrypt with the .key).
 # Targets: framing efficiency >= 0.95 without FEC (FEC is not implemented), writer >= 50
 # MB/s of line bytes into a pipe.
 #
 # Run by `make bench-channel` (after the build and scripts/setup.sh bench).
 # Environment (defaults in brackets):
 #   BENCH_STEPS ["framing pipe"]   e.g. BENCH_STEPS=pipe for the writer alone
+#   BENCH_MODES ["clear encrypted"]
 #   BENCH_BAUD [921600]            line speed of the framing run
 #   BENCH_LINE_SECONDS [10]        how long the framing run feeds the paced line
 #   BENCH_RECORDS [300000]         flows per writer run
@@ -32,6 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STEPS=${BENCH_STEPS:-framing pipe}
+MODES=${BENCH_MODES:-clear encrypted}
 BAUD=${BENCH_BAUD:-921600}
 LINE_SECONDS=${BENCH_LINE_SECONDS:-10}
 RECORDS=${BENCH_RECORDS:-300000}
@@ -57,7 +62,7 @@ common=(--pool "$POOL" --seed "$SEED")
 bg_pids=()
 cleanup() {
   for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -f "$DIR"/*.fifo "$DIR"/*.bin
+  rm -f "$DIR"/*.fifo "$DIR"/*.bin "$DIR"/researcher.key
 }
 trap cleanup EXIT
 
@@ -72,30 +77,38 @@ start_reader() {
   bg_pids+=("$reader")
 }
 
-echo "channel benchmark: $(nproc) CPUs, kernel $(uname -r), node $(node -v), steps: $STEPS"
-for step in $STEPS; do
-  case "$step" in
-    framing)
-      node "$BENCH" paced --baud "$BAUD" --seconds "$LINE_SECONDS" "${common[@]}" >"$DIR/paced.json" ||
-        fail "the paced framing run failed"
-      ;;
-    pipe)
-      for i in $(seq 1 "$RUNS"); do
-        start_reader "$DIR/line.fifo" "$DIR/line.bin"
-        node "$BENCH" writer --fifo "$DIR/line.fifo" --records "$RECORDS" "${common[@]}" >"$DIR/writer-$i.json" ||
-          fail "writer run $i failed"
-        wait "$reader" || fail "the reader of writer run $i failed"
-        node "$BENCH" check --file "$DIR/line.bin" --records "$RECORDS" "${common[@]}" >"$DIR/check-$i.json" ||
-          fail "decoding the line of writer run $i failed"
-        start_reader "$DIR/peer.fifo" "$DIR/peer.bin"
-        node "$BENCH" peer --fifo "$DIR/peer.fifo" --file "$DIR/line.bin" >"$DIR/peer-$i.json" ||
-          fail "peer run $i failed"
-        wait "$reader" || fail "the reader of peer run $i failed"
-        cmp -s "$DIR/line.bin" "$DIR/peer.bin" || fail "the peer's pipe did not carry the same bytes as the writer's (run $i)"
-        rm -f "$DIR/line.bin" "$DIR/peer.bin"
-      done
-      ;;
-    *) die "unknown step '$step' in BENCH_STEPS: framing, pipe" ;;
+echo "channel benchmark: $(nproc) CPUs, kernel $(uname -r), node $(node -v), steps: $STEPS, modes: $MODES"
+node "$BENCH" keygen --prefix "$DIR/researcher" >/dev/null || fail "cannot make the researcher key"
+for mode in $MODES; do
+  case "$mode" in
+    clear) key=() recipient=() ;;
+    encrypted) key=(--key "$DIR/researcher.key") recipient=(--recipient "$(cat "$DIR/researcher.pub")") ;;
+    *) die "unknown mode '$mode' in BENCH_MODES: clear, encrypted" ;;
   esac
+  for step in $STEPS; do
+    case "$step" in
+      framing)
+        node "$BENCH" paced --baud "$BAUD" --seconds "$LINE_SECONDS" "${common[@]}" "${key[@]}" >"$DIR/$mode-paced.json" ||
+          fail "the paced framing run ($mode) failed"
+        ;;
+      pipe)
+        for i in $(seq 1 "$RUNS"); do
+          start_reader "$DIR/line.fifo" "$DIR/line.bin"
+          node "$BENCH" writer --fifo "$DIR/line.fifo" --records "$RECORDS" "${common[@]}" "${recipient[@]}" >"$DIR/$mode-writer-$i.json" ||
+            fail "writer run $i ($mode) failed"
+          wait "$reader" || fail "the reader of writer run $i ($mode) failed"
+          node "$BENCH" check --file "$DIR/line.bin" --records "$RECORDS" "${common[@]}" "${key[@]}" >"$DIR/$mode-check-$i.json" ||
+            fail "decoding the line of writer run $i ($mode) failed"
+          start_reader "$DIR/peer.fifo" "$DIR/peer.bin"
+          node "$BENCH" peer --fifo "$DIR/peer.fifo" --file "$DIR/line.bin" >"$DIR/$mode-peer-$i.json" ||
+            fail "peer run $i ($mode) failed"
+          wait "$reader" || fail "the reader of peer run $i ($mode) failed"
+          cmp -s "$DIR/line.bin" "$DIR/peer.bin" || fail "the peer's pipe did not carry the same bytes as the writer's (run $i, $mode)"
+          rm -f "$DIR/line.bin" "$DIR/peer.bin"
+        done
+        ;;
+      *) die "unknown step '$step' in BENCH_STEPS: framing, pipe" ;;
+    esac
+  done
 done
-node "$BENCH" report --dir "$DIR" "${common[@]}"
+node "$BENCH" report --dir "$DIR" --modes "$MODES" "${common[@]}"

@@ -3,6 +3,7 @@
 // measures nothing.
 import * as fs from 'node:fs';
 import { LineDecoder, RecordSink } from '../../firmware/receiver/decoder';
+import { ResultsKey } from '../../firmware/channel/frame-seal';
 import { BlockSplitter } from '../../firmware/receiver/splitter';
 import { decodeFrame } from '../../firmware/channel/frame';
 import { RecordType, recordTypeName } from '../../firmware/channel/records';
@@ -19,6 +20,10 @@ export interface LineCheck {
   badRecords: number;
   checkpointsVerified: number;
   checkpointsFailed: number;
+  /** Frames carried encrypted that this checker could not open (no key, or failed authentication). */
+  encryptedUnread: number;
+  /** Encrypted frames opened with the session key (0 on a line sent in the clear). */
+  decrypted: number;
   /** Records per type the box's END says it sent. */
   endRecords: Record<string, number> | null;
   records: Record<string, number>;
@@ -36,8 +41,8 @@ export class LineChecker {
   private readonly measure: BlockSplitter | null;
   private readonly wireBytes: Record<string, number> = {};
 
-  constructor(private readonly pool: FlowPool, countWireBytes = false) {
-    this.measure = countWireBytes
+  constructor(private readonly pool: FlowPool, o: { countWireBytes?: boolean; resultsKey?: ResultsKey | null } = {}) {
+    this.measure = o.countWireBytes
       ? new BlockSplitter((b) => {
         const f = decodeFrame(b);
         const name = typeof f === 'string' ? 'bad' : recordTypeName[f.type];
@@ -55,7 +60,7 @@ export class LineChecker {
         this.flows++;
       },
     };
-    this.decoder = new LineDecoder(sink);
+    this.decoder = new LineDecoder(sink, { resultsKey: o.resultsKey ?? null });
   }
 
   push(chunk: Uint8Array): void {
@@ -94,6 +99,8 @@ export class LineChecker {
       badRecords: s?.badRecords ?? 0,
       checkpointsVerified: s?.checkpoints.verified ?? 0,
       checkpointsFailed: s?.checkpoints.failed ?? 0,
+      encryptedUnread: s?.encryptedFrames ?? 0,
+      decrypted: s?.decryptedFrames ?? 0,
       endRecords: s?.end?.records ?? null,
       records: { ...(s?.records ?? {}) },
       wireBytes: null,
@@ -106,6 +113,7 @@ export class LineChecker {
     if (r.badFrames) why.push(`${r.badFrames} bad frames`);
     if (r.missingFrames) why.push(`${r.missingFrames} missing frames`);
     if (r.badRecords) why.push(`${r.badRecords} bad records`);
+    if (r.encryptedUnread) why.push(`${r.encryptedUnread} encrypted frames could not be opened`);
     if (r.checkpointsFailed) why.push(`${r.checkpointsFailed} checkpoints failed`);
     if (!s?.end) why.push('no END record');
     else if (JSON.stringify(sortKeys(r.endRecords ?? {})) !== JSON.stringify(sortKeys(r.records))) {

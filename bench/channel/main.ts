@@ -6,13 +6,17 @@
 //   node dist/bench/channel/main.js writer --fifo F --records N
 //   node dist/bench/channel/main.js check  --file LINE --records N
 //   node dist/bench/channel/main.js peer   --fifo F --file LINE
-//   node dist/bench/channel/main.js report --dir DIR
-// Common: --pool P (distinct flows, default 100000) --seed S (default 1).
+//   node dist/bench/channel/main.js report --dir DIR --modes "clear encrypted"
+//   node dist/bench/channel/main.js keygen --prefix PREFIX
+// Common: --pool P (distinct flows, default 100000) --seed S (default 1); --key
+// PREFIX.key (paced, check) and --recipient HEX (writer) encrypt to a researcher key
+// made by keygen, exactly as `sealtap receive keygen` makes it.
 import { flowPool } from './feed';
 import { runPaced } from './paced-run';
 import { runPeer, runWriter } from './pipe-run';
 import { LineChecker } from './check-line';
 import { report } from './report';
+import { freeResultsKey, readResultsKey, writeResultsKeyPair } from '../../firmware/receiver/results-key';
 
 function args(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -47,19 +51,21 @@ async function main(): Promise<void> {
   const pool = (): ReturnType<typeof flowPool> => flowPool(num(a, 'pool', 100_000), num(a, 'seed', 1));
   const outboxBytes = num(a, 'outbox-bytes', 64 * 1024 * 1024);
   const bootEveryMs = num(a, 'boot-every-ms', 5000);
+  const key = a.get('key') ? readResultsKey(str(a, 'key')) : null;
+  const recipient = a.get('recipient') ? Buffer.from(str(a, 'recipient'), 'hex') : null;
   let out: unknown;
   switch (step) {
     case 'paced':
-      out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes });
+      out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes, key });
       break;
     case 'writer':
       out = await runWriter(pool(), {
         fifo: str(a, 'fifo'), records: num(a, 'records'), outboxBytes, bootEveryMs,
-        feedHighBytes: num(a, 'feed-high-bytes', 1024 * 1024),
+        feedHighBytes: num(a, 'feed-high-bytes', 1024 * 1024), recipient,
       });
       break;
     case 'check': {
-      const c = new LineChecker(pool());
+      const c = new LineChecker(pool(), { resultsKey: key });
       c.pushFile(str(a, 'file'));
       out = c.finish(num(a, 'records'));
       break;
@@ -68,11 +74,15 @@ async function main(): Promise<void> {
       out = await runPeer(str(a, 'fifo'), str(a, 'file'));
       break;
     case 'report':
-      process.exitCode = report(str(a, 'dir'), num(a, 'pool', 100_000), num(a, 'seed', 1));
+      process.exitCode = report(str(a, 'dir'), (a.get('modes') ?? 'clear').split(/\s+/).filter(Boolean), num(a, 'pool', 100_000), num(a, 'seed', 1));
       return;
+    case 'keygen':
+      out = { pub: writeResultsKeyPair(str(a, 'prefix')).pubPath };
+      break;
     default:
       throw new Error(`unknown step '${step}': paced, writer, check, peer or report`);
   }
+  if (key) freeResultsKey(key);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 

@@ -9,9 +9,11 @@ import { openChannel } from '../../firmware/channel/writer';
 import { makeBoot, makeEnd, makeSigner, newSession, openPtyPair } from '../../test/lib/channel-fixtures';
 import { feedFlows, FlowPool, payloadBytes } from './feed';
 import { LineCheck, LineChecker } from './check-line';
+import { ResultsKey } from '../../firmware/channel/frame-seal';
 
 export interface PacedRun {
   baud: number;
+  encrypted: boolean;
   records: number;
   payloadBytes: number;
   lineBytes: number;
@@ -26,6 +28,8 @@ export interface PacedSettings {
   seconds: number;
   bootEveryMs: number;
   outboxBytes: number;
+  /** Encrypt to this researcher key (the writer gets only the public half). */
+  key: ResultsKey | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +40,7 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     const rfd = fs.openSync(pty.workstation, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
     const reader = new tty.ReadStream(rfd);
     reader.setRawMode(true);
-    const checker = new LineChecker(pool, true);
+    const checker = new LineChecker(pool, { countWireBytes: true, resultsKey: o.key });
     let lastByteAt = Date.now();
     reader.on('data', (chunk: Buffer) => {
       lastByteAt = Date.now();
@@ -45,7 +49,7 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     const session = newSession();
     const ch = openChannel({
       path: pty.box, baud: o.baud, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
-      session, boot: makeBoot(session), signer: makeSigner(),
+      session, boot: makeBoot(session), signer: makeSigner(), recipient: o.key?.publicKey ?? null,
     });
     const t0 = process.hrtime.bigint();
     const stopAt = Date.now() + o.seconds * 1000;
@@ -61,6 +65,7 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     const st = ch.stats();
     return {
       baud: o.baud,
+      encrypted: o.key !== null,
       records: sent,
       payloadBytes: payloadBytes(pool, sent),
       lineBytes: st.bytesWritten,

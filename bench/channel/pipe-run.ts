@@ -8,6 +8,7 @@ import { makeBoot, makeEnd, makeSigner, newSession } from '../../test/lib/channe
 import { feedFlows, FlowPool, payloadBytes } from './feed';
 
 export interface WriterRun {
+  encrypted: boolean;
   records: number;
   payloadBytes: number;
   lineBytes: number;
@@ -24,6 +25,8 @@ export interface WriterSettings {
   outboxBytes: number;
   feedHighBytes: number;
   bootEveryMs: number;
+  /** The researcher's X25519 public key: encrypt every result frame to it. */
+  recipient: Buffer | null;
 }
 
 /** Writes `records` flows through openChannel into the FIFO, timed from open to close. */
@@ -32,7 +35,7 @@ export async function runWriter(pool: FlowPool, o: WriterSettings): Promise<Writ
   // The open blocks until the reader has the FIFO open: it is outside the timed span.
   const ch = openChannel({
     path: o.fifo, baud: 921600, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
-    session, boot: makeBoot(session), signer: makeSigner(),
+    session, boot: makeBoot(session), signer: makeSigner(), recipient: o.recipient,
   });
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -43,6 +46,7 @@ export async function runWriter(pool: FlowPool, o: WriterSettings): Promise<Writ
   if (!r.drained) throw new Error(`channel did not drain (${r.leftBytes} bytes left): is the reader of ${o.fifo} running?`);
   const st = ch.stats();
   return {
+    encrypted: o.recipient !== null,
     records: sent,
     payloadBytes: payloadBytes(pool, sent),
     lineBytes: st.bytesWritten,

@@ -2,7 +2,7 @@
 // paced.json, writer-<i>.json, check-<i>.json, peer-<i>.json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { flowPool, ndjsonBytes } from './feed';
+import { flowPool, FlowPool, ndjsonBytes } from './feed';
 import { flowLineBytesWithoutDeflate } from './reframe';
 import type { PacedRun } from './paced-run';
 import type { PeerRun, WriterRun } from './pipe-run';
@@ -26,11 +26,28 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Prints the report; returns the exit status: 0 measured, 3 the line did not arrive intact. */
-export function report(dir: string, poolSize: number, seed: number): number {
-  let status = 0;
+/** Prints the report of each mode ("clear", "encrypted"); returns 0 measured, 3 a line did not arrive intact. */
+export function report(dir: string, modes: string[], poolSize: number, seed: number): number {
   const pool = flowPool(poolSize, seed);
-  const paced = load<PacedRun>(dir, 'paced.json');
+  let status = 0;
+  for (const mode of modes) {
+    console.log(`== ${mode === 'encrypted' ? 'encrypted to a researcher key (XChaCha20-Poly1305 per frame, BOOT and CHECKPOINT clear)' : 'clear'} ==`);
+    status = Math.max(status, reportMode(dir, mode, pool));
+  }
+  console.log('FEC (Reed-Solomon repair frames) is not implemented: every figure is without FEC.');
+  return status;
+}
+
+/** A line that should be encrypted but had no frame to open was not measured as asked. */
+function encryptionWrong(mode: string, c: LineCheck): string | null {
+  if (mode === 'encrypted' && c.decrypted === 0) return 'no frame was encrypted';
+  if (mode !== 'encrypted' && c.decrypted > 0) return 'frames were encrypted';
+  return null;
+}
+
+function reportMode(dir: string, mode: string, pool: FlowPool): number {
+  let status = 0;
+  const paced = load<PacedRun>(dir, `${mode}-paced.json`);
   if (paced) {
     const perRecord = paced.lineBytes / paced.records;
     const nd = ndjsonBytes(pool, paced.records);
@@ -38,6 +55,8 @@ export function report(dir: string, poolSize: number, seed: number): number {
     const eff = paced.payloadBytes / paced.lineBytes;
     const lineRate = paced.baud / 10;
     const rec = paced.received;
+    const wrong = encryptionWrong(mode, rec);
+    if (wrong) rec.why.push(wrong), (rec.ok = false);
     console.log(`framing: ${paced.records} flows on a paced ${paced.baud}-baud pty line for ${f2(paced.seconds)} s (${paced.frames} frames: ${JSON.stringify(paced.recordsSent)})`);
     console.log(`  payload (flow JSON)       ${paced.payloadBytes} bytes, ${f2(paced.payloadBytes / paced.records)} per flow`);
     console.log(`  sealtap line bytes        ${paced.lineBytes} bytes, ${f2(perRecord)} per flow (frames, BOOT, CHECKPOINT, END included)`);
@@ -45,21 +64,24 @@ export function report(dir: string, poolSize: number, seed: number): number {
     console.log(`  framing efficiency payload/line: sealtap ${f3(eff)} (target >= ${EFFICIENCY_TARGET} without FEC: ${eff >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'}), newline JSON ${f3(paced.payloadBytes / nd)}`);
     const wire = rec.wireBytes ?? {};
     console.log(`  line bytes by frame type: ${Object.entries(wire).map(([k, v]) => `${k} ${v} (${f2((100 * v) / paced.lineBytes)}%)`).join(', ')}`);
-    if (wire.FLOW !== undefined) {
+    if (wire.FLOW !== undefined && mode !== 'encrypted') {
       const plain = flowLineBytesWithoutDeflate(pool, paced.records);
       const plainLine = paced.lineBytes - wire.FLOW + plain.bytes;
       console.log(`  without deflate (same flows re-framed by frame.ts without compressBody: ${plain.frames} frames, same BOOT/CHECKPOINT/END bytes): line ${plainLine} bytes, efficiency ${f3(paced.payloadBytes / plainLine)} (target >= ${EFFICIENCY_TARGET}: ${paced.payloadBytes / plainLine >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'})`);
     }
     console.log(`  line bytes per flow sealtap/newline-JSON ${f3(perRecord / ndPerRecord)}x`);
     console.log(`  flows/s at ${paced.baud} baud (${lineRate} bytes/s / line bytes per flow): sealtap ${Math.floor(lineRate / perRecord)}, newline JSON ${Math.floor(lineRate / ndPerRecord)}; measured on the paced line ${Math.floor(paced.records / paced.seconds)} flows/s, ${Math.floor(paced.lineBytes / paced.seconds)} bytes/s`);
-    console.log(`  received: ${rec.flows} flows, ${rec.mismatched} differing, ${rec.badFrames} bad frames, ${rec.missingFrames} missing frames, ${rec.checkpointsVerified} checkpoints verified, ${rec.checkpointsFailed} failed: ${rec.ok ? 'intact' : 'WRONG: ' + rec.why.join('; ')}`);
+    console.log(`  received: ${rec.flows} flows, ${rec.decrypted} frames decrypted, ${rec.mismatched} differing, ${rec.badFrames} bad frames, ${rec.missingFrames} missing frames, ${rec.checkpointsVerified} checkpoints verified, ${rec.checkpointsFailed} failed: ${rec.ok ? 'intact' : 'WRONG: ' + rec.why.join('; ')}`);
     if (!rec.ok) status = 3;
   }
   const rows: Array<{ w: WriterRun; p: PeerRun | null; c: LineCheck | null }> = [];
   for (let i = 1; ; i++) {
-    const w = load<WriterRun>(dir, `writer-${i}.json`);
+    const w = load<WriterRun>(dir, `${mode}-writer-${i}.json`);
     if (!w) break;
-    rows.push({ w, p: load<PeerRun>(dir, `peer-${i}.json`), c: load<LineCheck>(dir, `check-${i}.json`) });
+    const c = load<LineCheck>(dir, `${mode}-check-${i}.json`);
+    const wrong = c && encryptionWrong(mode, c);
+    if (c && wrong) c.why.push(wrong), (c.ok = false);
+    rows.push({ w, p: load<PeerRun>(dir, `${mode}-peer-${i}.json`), c });
   }
   if (rows.length > 0) {
     const w0 = rows[0].w;
@@ -78,7 +100,7 @@ export function report(dir: string, poolSize: number, seed: number): number {
       json.push(j);
       perCpu.push(w.lineBytes / 1e6 / w.cpuSeconds);
       if (p) ratio.push(l / pm);
-      const ok = c ? (c.ok ? `intact (${c.flows} flows, ${c.frames} frames, ${c.checkpointsVerified} checkpoints verified)` : 'WRONG: ' + c.why.join('; ')) : 'not checked';
+      const ok = c ? (c.ok ? `intact (${c.flows} flows, ${c.frames} frames${c.decrypted ? `, ${c.decrypted} decrypted` : ''}, ${c.checkpointsVerified} checkpoints verified)` : 'WRONG: ' + c.why.join('; ')) : 'not checked';
       if (!c || !c.ok) status = 3;
       if (w.dropped && Object.keys(w.dropped).length > 0) status = 3;
       console.log(`  ${String(i + 1).padEnd(4)} ${f2(w.lineBytes / 1e6).padStart(8)} ${f2(w.seconds).padStart(8)} ${f2(l).padStart(10)} ${f2(j).padStart(10)} ${String(Math.floor(w.records / w.seconds)).padStart(9)} ${f2(w.cpuSeconds).padStart(6)} ${f2(w.lineBytes / 1e6 / w.cpuSeconds).padStart(9)} ${(p ? f2(pm) : '-').padStart(10)} ${(p ? f3(l / pm) : '-').padStart(13)}  ${ok}`);
@@ -86,6 +108,5 @@ export function report(dir: string, poolSize: number, seed: number): number {
     const ml = median(line);
     console.log(`  median: line ${f2(ml)} MB/s (target >= ${WRITER_TARGET_MBS}: ${ml >= WRITER_TARGET_MBS ? 'ok' : 'MISSED'}), flow JSON ${f2(median(json))} MB/s, line ${f2(median(perCpu))} MB per writer CPU-second, sealtap/peer ${ratio.length ? f3(median(ratio)) : '-'}x; line bytes per flow ${f2(w0.lineBytes / w0.records)}`);
   }
-  console.log('FEC (Reed-Solomon repair frames) is not implemented: every figure is without FEC.');
   return status;
 }
