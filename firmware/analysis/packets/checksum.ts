@@ -13,11 +13,17 @@
 
 /** Ones' complement sum (not complemented, folded to 16 bits) of buf[from, to), words aligned at `from`. */
 export function onesSum(buf: Buffer, from: number, to: number): number {
-  let sum = 0;
+  // High and low bytes summed apart and joined once: a sum of words is the same
+  // number, and the loop does two plain additions per word instead of shifting.
+  let hi = 0;
+  let lo = 0;
   let i = from;
-  for (; i + 1 < to; i += 2) sum += (buf[i] << 8) | buf[i + 1];
-  if (i < to) sum += buf[i] << 8;
-  return fold(sum);
+  for (; i + 1 < to; i += 2) {
+    hi += buf[i];
+    lo += buf[i + 1];
+  }
+  if (i < to) hi += buf[i];
+  return fold(hi * 256 + lo);
 }
 
 export function fold(sum: number): number {
