@@ -80,16 +80,18 @@ median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END { if (NR % 
 mpps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.3f", n / s / 1e6; else print "-" }'; }
 packets_in() { capinfos -c -M "$1" 2>/dev/null | awk -F: '/Number of packets/ { gsub(/ /, "", $2); print $2 }'; }
 
-# One timed run; sets R_SECONDS (compared), R_WALL (whole process), R_RSS_KB, R_OUT.
+# One timed run; sets R_SECONDS (compared), R_WALL (whole process), R_CPU (user + system
+# seconds of what R_SECONDS times), R_RSS_KB, R_OUT.
 run_traceanon() {
   local in=$1 t0 t1
   R_OUT="$DIR/out-traceanon.pcap"
   rm -f "$R_OUT"
   t0=$(now_ns)
-  /usr/bin/time -f '%M' -o "$DIR/time.txt" traceanon -s -d -f "$KEY" "pcapfile:$in" "pcapfile:$R_OUT" >"$DIR/traceanon.log" 2>&1 ||
+  /usr/bin/time -f '%U %S %M' -o "$DIR/time.txt" traceanon -s -d -f "$KEY" "pcapfile:$in" "pcapfile:$R_OUT" >"$DIR/traceanon.log" 2>&1 ||
     { echo "traceanon failed:"; cat "$DIR/traceanon.log"; return 1; }
   t1=$(now_ns)
-  R_SECONDS=$(seconds_between "$t0" "$t1") R_WALL=$R_SECONDS R_RSS_KB=$(tail -n 1 "$DIR/time.txt")
+  R_SECONDS=$(seconds_between "$t0" "$t1") R_WALL=$R_SECONDS
+  read -r R_CPU R_RSS_KB <<<"$(tail -n 1 "$DIR/time.txt" | awk '{ printf "%.3f %d", $1 + $2, $3 }')"
 }
 
 run_sealtap_payload() {
@@ -100,6 +102,7 @@ run_sealtap_payload() {
   json=$(node dist/bench/anon/main.js packets --in "$in" --out "$R_OUT" --payload "$payload") || { echo "sealtap benchmark driver failed"; return 1; }
   t1=$(now_ns)
   R_SECONDS=$(json_field "$json" seconds) R_WALL=$(seconds_between "$t0" "$t1") R_RSS_KB=$(json_field "$json" maxRssKiB)
+  R_CPU=$(json_field "$json" cpuSeconds)
   [ "$(json_field "$json" packets)" = "$PACKETS" ] || { echo "sealtap read $(json_field "$json" packets) of $PACKETS packets"; return 1; }
 }
 run_sealtap() { run_sealtap_payload "$1" drop; }
@@ -121,19 +124,22 @@ echo "anonymization benchmark: $PACKETS-packet IMIX trace $(basename "$trace") (
 cat <<'EOF'
 seconds: traceanon's whole process; sealtap's processing loop (read, decode, policy, write),
 with its node process's wall time in brackets. Median of the runs. Mpps: packets / seconds.
+cpu-s: user + system CPU of the same span (less disturbed by other load on the machine).
 sealtap = default policy (headers only, payload dropped); sealtap-zero = default policy with
 "payload": "zero" (full-length packets, like traceanon's output).
 EOF
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both tools; compare the CPU columns then)"
 status=0
-declare -A secs=() rows=() outs=()
+declare -A secs=() cpus=() rows=() outs=()
 for run in $(seq 1 "$RUNS"); do
   for tool in $TOOLS; do
     warm "$trace"
     if "run_$tool" "$trace"; then
       secs[$tool]="${secs[$tool]:-} $R_SECONDS"
+      cpus[$tool]="${cpus[$tool]:-} $R_CPU"
       rows[$tool]="$R_WALL $R_RSS_KB $(du -m "$R_OUT" | cut -f1)"
-      echo "  run $run $tool: $R_SECONDS s (process $R_WALL s)"
+      echo "  run $run $tool: $R_SECONDS s (process $R_WALL s), cpu $R_CPU s"
       # Keep the last run's output for the checks, as a short sample.
       if [ "$run" = "$RUNS" ]; then
         outs[$tool]="$DIR/check-$tool.pcap"
@@ -148,14 +154,15 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
-printf '\n%-13s %9s %9s %9s %8s %9s %8s\n' tool packets seconds '(process)' Mpps 'peak-RSS' 'out-MB'
-declare -A rate=()
+printf '\n%-13s %9s %9s %9s %8s %8s %9s %8s\n' tool packets seconds '(process)' Mpps cpu-s 'peak-RSS' 'out-MB'
+declare -A rate=() cpu=()
 for tool in $TOOLS; do
   [ -n "${secs[$tool]:-}" ] || continue
   s=$(echo "${secs[$tool]}" | median)
+  cpu[$tool]=$(echo "${cpus[$tool]}" | median)
   read -r wall rss outmb <<<"${rows[$tool]}"
   rate[$tool]=$(mpps "$PACKETS" "$s")
-  printf '%-13s %9s %9s %9s %8s %8sM %8s\n' "$tool" "$PACKETS" "$s" "($wall)" "${rate[$tool]}" "$((rss / 1024))" "$outmb"
+  printf '%-13s %9s %9s %9s %8s %8s %8sM %8s\n' "$tool" "$PACKETS" "$s" "($wall)" "${rate[$tool]}" "${cpu[$tool]}" "$((rss / 1024))" "$outmb"
 done
 if [ -n "${rate[traceanon]:-}" ]; then
   [ "${R_TRACEANON_PACKETS:-$PACKETS}" = "$PACKETS" ] || echo "note: traceanon wrote ${R_TRACEANON_PACKETS} of $PACKETS packets"
@@ -163,8 +170,12 @@ if [ -n "${rate[traceanon]:-}" ]; then
     [ -n "${rate[$tool]:-}" ] || continue
     ratio=$(awk -v a="${rate[$tool]}" -v b="${rate[traceanon]}" 'BEGIN { printf "%.2f", a / b }')
     verdict=$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) ? "met" : "MISSED" }')
-    [ "$tool" = sealtap ] && echo "$tool/traceanon: ${ratio}x packets/s (target >= ${TARGET_RATIO}x: $verdict)" ||
-      echo "$tool/traceanon: ${ratio}x packets/s (full-length output; for comparison)"
+    cratio=$(awk -v a="${cpu[$tool]}" -v b="${cpu[traceanon]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
+    if [ "$tool" = sealtap ]; then
+      echo "$tool/traceanon: ${ratio}x packets/s (target >= ${TARGET_RATIO}x: $verdict); ${cratio}x packets per CPU-second"
+    else
+      echo "$tool/traceanon: ${ratio}x packets/s, ${cratio}x packets per CPU-second (full-length output; for comparison)"
+    fi
   done
 fi
 
@@ -186,5 +197,6 @@ if [ "$RSS_PACKETS" -gt 0 ]; then
   echo "flows over $(json_field "$json" packets) packets ($(basename "$rss_trace")): $(json_field "$json" records) flow records," \
     "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
 fi
-rm -f "$DIR/time.txt" "$DIR/traceanon.log"
+rm -f "$DIR/time.txt" "$DIR/traceanon.log" "$DIR/samplegen.log"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$status"

@@ -5,8 +5,9 @@
  * packets: decode + the built-in packets analysis under the default policy (addresses
  * Crypto-PAn), the records written to OUT.pcap. flows: decode + the built-in flows
  * analysis, records counted. Keys come from a fresh Keyring, as on the box.
- * Prints one JSON line: packets, records, seconds (the processing loop only, from the
- * first read to the output closed), and the process's peak RSS in KiB.
+ * Prints one JSON line: packets, records, seconds and cpuSeconds (user + system) of the
+ * processing loop only (from the first read to the output closed), and the process's
+ * peak RSS in KiB.
  */
 import { AnonPrimitives, bindAnonymizer } from '../../firmware/analysis/anonymizer';
 import { flowsModule } from '../../firmware/analysis/builtin/flows';
@@ -81,6 +82,7 @@ function run(a: Args): Record<string, number | string> {
   let packets = 0;
   let lastTsUs = 0;
   let nextTimerUs = -1;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   while (reader.next()) {
     const tsUs = reader.tsUs;
@@ -98,6 +100,7 @@ function run(a: Args): Record<string, number | string> {
   module.onEnd?.(lastTsUs, emit);
   writer?.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   reader.close();
   keyring.wipe();
   return {
@@ -107,6 +110,7 @@ function run(a: Args): Record<string, number | string> {
     records,
     seconds: Number(seconds.toFixed(4)),
     mpps: Number((packets / seconds / 1e6).toFixed(4)),
+    cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(4)),
     outputBytes: writer?.bytes ?? 0,
     maxRssKiB: process.resourceUsage().maxRSS,
   };

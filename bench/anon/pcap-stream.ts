@@ -11,6 +11,8 @@ const PCAP_MAGIC_US = 0xa1b2c3d4;
 const MAX_CAPLEN = 262144;
 /** 8 MiB: big enough that a read is one syscall per ~20k IMIX packets, small next to the trace. */
 const CHUNK = 8 << 20;
+/** Records up to this long are copied by a plain loop (see write()). */
+const SMALL_COPY = 256;
 
 export class PcapChunkReader {
   readonly linkType: number;
@@ -90,7 +92,12 @@ export class PcapChunkWriter {
   /** Appends one pcap record (16-byte header + bytes) copied from rec[0, length). */
   write(rec: Buffer, length: number): void {
     if (this.used + length > this.chunk.length) this.flush();
-    rec.copy(this.chunk, this.used, 0, length);
+    const c = this.chunk;
+    const at = this.used;
+    // Buffer.copy costs more in argument checks and a Uint8Array view than a header-only
+    // record costs to copy byte by byte; long records go through the native copy.
+    if (length <= SMALL_COPY) for (let i = 0; i < length; i++) c[at + i] = rec[i];
+    else rec.copy(c, at, 0, length);
     this.used += length;
     this.bytes += length;
     this.records++;
