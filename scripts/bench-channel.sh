@@ -12,16 +12,17 @@
 #    same kind of FIFO drained by the same `cat`. Prints MB/s of line bytes and of flow
 #    JSON, and sealtap/peer. Every run's line is decoded afterwards: the flow count and
 #    every flow's JSON must equal what was sent, with no bad or missing frame.
-# Each step runs once per mode: "clear", and "encrypted" to a researcher key made for the
+# Each step runs once per mode: "clear"; "encrypted" to a researcher key made for the
 # run the way `sealtap receive keygen` makes one (the writer gets only the public half,
-# the checks decrypt with the .key).
+# the checks decrypt with the .key); "fec" (framing only): FEC left to the writer's
+# default for a tty. clear and encrypted are measured with FEC off.
 # Targets: framing efficiency >= 0.95 without FEC (FEC is not implemented), writer >= 50
 # MB/s of line bytes into a pipe.
 #
 # Run by `make bench-channel` (after the build and scripts/setup.sh bench).
 # Environment (defaults in brackets):
 #   BENCH_STEPS ["framing pipe"]   e.g. BENCH_STEPS=pipe for the writer alone
-#   BENCH_MODES ["clear encrypted"]
+#   BENCH_MODES ["clear encrypted fec"]
 #   BENCH_BAUD [921600]            line speed of the framing run
 #   BENCH_LINE_SECONDS [10]        how long the framing run feeds the paced line
 #   BENCH_RECORDS [300000]         flows per writer run
@@ -36,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STEPS=${BENCH_STEPS:-framing pipe}
-MODES=${BENCH_MODES:-clear encrypted}
+MODES=${BENCH_MODES:-clear encrypted fec}
 BAUD=${BENCH_BAUD:-921600}
 LINE_SECONDS=${BENCH_LINE_SECONDS:-10}
 RECORDS=${BENCH_RECORDS:-300000}
@@ -81,14 +82,16 @@ echo "channel benchmark: $(nproc) CPUs, kernel $(uname -r), node $(node -v), ste
 node "$BENCH" keygen --prefix "$DIR/researcher" >/dev/null || fail "cannot make the researcher key"
 for mode in $MODES; do
   case "$mode" in
-    clear) key=() recipient=() ;;
-    encrypted) key=(--key "$DIR/researcher.key") recipient=(--recipient "$(cat "$DIR/researcher.pub")") ;;
-    *) die "unknown mode '$mode' in BENCH_MODES: clear, encrypted" ;;
+    clear) key=() recipient=() fec=() ;;
+    encrypted) key=(--key "$DIR/researcher.key") recipient=(--recipient "$(cat "$DIR/researcher.pub")") fec=() ;;
+    fec) key=() recipient=() fec=(--fec tty-default) ;;
+    *) die "unknown mode '$mode' in BENCH_MODES: clear, encrypted, fec" ;;
   esac
   for step in $STEPS; do
+    [ "$mode" = fec ] && [ "$step" != framing ] && continue
     case "$step" in
       framing)
-        node "$BENCH" paced --baud "$BAUD" --seconds "$LINE_SECONDS" "${common[@]}" "${key[@]}" >"$DIR/$mode-paced.json" ||
+        node "$BENCH" paced --baud "$BAUD" --seconds "$LINE_SECONDS" "${common[@]}" "${key[@]}" "${fec[@]}" >"$DIR/$mode-paced.json" ||
           fail "the paced framing run ($mode) failed"
         ;;
       pipe)

@@ -8,6 +8,7 @@
 //   node dist/bench/channel/main.js peer   --fifo F --file LINE
 //   node dist/bench/channel/main.js report --dir DIR --modes "clear encrypted"
 //   node dist/bench/channel/main.js keygen --prefix PREFIX
+// paced --fec tty-default leaves FEC to the writer's default for a tty (else: off).
 // Common: --pool P (distinct flows, default 100000) --seed S (default 1); --key
 // PREFIX.key (paced, check) and --recipient HEX (writer) encrypt to a researcher key
 // made by keygen, exactly as `sealtap receive keygen` makes it.
@@ -56,7 +57,9 @@ async function main(): Promise<void> {
   let out: unknown;
   switch (step) {
     case 'paced':
-      out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes, key });
+      out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes, key,
+        fec: a.get('fec') === 'tty-default' ? 'tty-default' : false,
+      });
       break;
     case 'writer':
       out = await runWriter(pool(), {

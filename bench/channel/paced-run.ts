@@ -30,6 +30,8 @@ export interface PacedSettings {
   outboxBytes: number;
   /** Encrypt to this researcher key (the writer gets only the public half). */
   key: ResultsKey | null;
+  /** false: no repair frames; 'tty-default': whatever the writer does on a tty when not told. */
+  fec: false | 'tty-default';
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -47,10 +49,14 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
       checker.push(chunk);
     });
     const session = newSession();
-    const ch = openChannel({
+    // `fec: false` goes through a variable so this compiles whether or not the writer's
+    // options know `fec` yet; left out, the writer picks its tty default.
+    const options = {
       path: pty.box, baud: o.baud, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
       session, boot: makeBoot(session), signer: makeSigner(), recipient: o.key?.publicKey ?? null,
-    });
+      ...(o.fec === false ? { fec: false as const } : {}),
+    };
+    const ch = openChannel(options);
     const t0 = process.hrtime.bigint();
     const stopAt = Date.now() + o.seconds * 1000;
     // Half a second of line time queued is enough to keep the paced writer busy.
