@@ -4,7 +4,10 @@
 #   initramfs.cpio.gz  stage 1: busybox + the modules needed to mount the root
 #   rootfs.squashfs    read-only root: Debian minbase + rootfs/overlay + node + sealtap
 #   cmdline            the board's kernel command line
-#   manifest.txt       package versions, node version, modules, sizes
+#   manifest.txt       package versions, node version, modules, trusted keys, sizes
+# The image trusts the bundle signing keys in SEALTAP_TRUSTED_KEYS=DIR (*.pub), baked into
+# /etc/sealtap/trusted/; without it, a development key pair build/keys/dev.{pub,key}
+# (made on first use) and a loud warning in the output and in manifest.txt.
 # Layers are merged in the Nerves order: Debian packages, rootfs/overlay, the board's
 # overlay (board/<name>/overlay, applied last so a board can override anything).
 #
@@ -70,16 +73,49 @@ want_major=$(node -p 'require("./package.json").engines.node.match(/\d+/)[0]')
 mapfile -t prod_modules < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$root/||" | grep '^node_modules/' | sort -u)
 [ ${#prod_modules[@]} -gt 0 ] || fail "npm ls found no production modules: run scripts/setup.sh"
 
+# --- trusted bundle keys: the public keys a bundle must be signed with -----------------
+# SEALTAP_TRUSTED_KEYS=DIR bakes DIR/*.pub (the researchers' keys) into
+# /etc/sealtap/trusted/. Without it the image trusts a development key pair made here
+# on first use (build/keys/dev.{pub,key}): fine for QEMU and tests, never for a box in
+# the field, since anyone holding this build tree can sign for it.
+keys_dir=${SEALTAP_TRUSTED_KEYS:-}
+dev_keys=0
+if [ -z "$keys_dir" ]; then
+  keys_dir=$root/build/keys
+  dev_keys=1
+  if [ ! -f "$keys_dir/dev.pub" ]; then
+    mkdir -p "$keys_dir"
+    chmod 0700 "$keys_dir"
+    bin/sealtap bundle keygen --out "$keys_dir/dev" >/dev/null || fail "sealtap bundle keygen --out $keys_dir/dev failed"
+  fi
+fi
+mapfile -t trusted < <(find "$keys_dir" -maxdepth 1 -name '*.pub' -type f 2>/dev/null | sort)
+[ ${#trusted[@]} -gt 0 ] || fail "no public keys (*.pub) in SEALTAP_TRUSTED_KEYS=$keys_dir: the box would refuse every bundle; make one with sealtap bundle keygen"
+key_ids=()
+for k in "${trusted[@]}"; do
+  # PREFIX.pub is "SEALPK1\n" + a 32-byte Ed25519 key; its key id is the first 8 bytes
+  # of BLAKE2b-256 of the key (docs/bundles.md).
+  id=$(python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); assert len(d)==40 and d[:8]==b"SEALPK1\n"; print(hashlib.blake2b(d[8:],digest_size=32).hexdigest()[:16])' "$k" 2>/dev/null) ||
+    fail "$k is not a sealtap public key (40 bytes starting SEALPK1): make key pairs with sealtap bundle keygen"
+  key_ids+=("$(basename "$k") $id")
+done
+dev_warning() {
+  say "WARNING: THIS IMAGE TRUSTS THE DEVELOPMENT KEY $keys_dir/dev.pub ($(printf '%s' "${key_ids[0]#* }"))."
+  say "WARNING: any bundle signed with $keys_dir/dev.key runs on it. For a real box build with"
+  say "WARNING: SEALTAP_TRUSTED_KEYS=DIR holding the researchers' public keys (*.pub)."
+}
+
 # --- input hash: skip the rest when nothing changed -------------------------------------
 inputs_key=$( {
-  echo "$base_key $kver $(sha256sum "$node_bin")"
-  sha256sum "$0" rootfs/initramfs/init
+  echo "$base_key $kver $(sha256sum "$node_bin") dev-keys=$dev_keys"
+  sha256sum "$0" rootfs/initramfs/init "${trusted[@]}"
   find rootfs/overlay "$bdir" dist/firmware bin/sealtap package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
   for m in "${prod_modules[@]}"; do find "$m" -maxdepth 1 -printf '%p %s %T@\n'; done | sort
 } | sha256sum | cut -c1-16)
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs_key" ] &&
    [ -f "$out/rootfs.squashfs" ] && [ -f "$out/initramfs.cpio.gz" ] && [ -f "$out/vmlinuz" ]; then
   say "image for $board is up to date ($out)"
+  [ "$dev_keys" = 0 ] || dev_warning
   exit 0
 fi
 rm -f "$out/.inputs"
@@ -140,6 +176,13 @@ tar -xf "$base" -C "$rfs"
   echo "sealtap $(node -p 'require("./package.json").version') $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "modules-initramfs $(echo $stage1)"
   echo "modules-rootfs $(echo $stage2)"
+  for k in "${key_ids[@]}"; do
+    if [ "$dev_keys" = 1 ]; then
+      echo "trusted-key $k DEVELOPMENT KEY ($keys_dir/dev.key signs for this image): not for a box in the field"
+    else
+      echo "trusted-key $k"
+    fi
+  done
   echo "packages:"
   chroot "$rfs" dpkg-query -W -f='  ${Package} ${Version}\n'
 } >"$out/manifest.txt"
@@ -166,6 +209,8 @@ mkdir -p "$rfs/var/spool/sealtap"
 echo "$board" >"$rfs/etc/sealtap/board"
 node -p 'require("./package.json").version' >"$rfs/etc/sealtap/version"
 install -m 0644 "$bdir/run.json" "$rfs/etc/sealtap/run.json"
+install -d -m 0755 "$rfs/etc/sealtap/trusted"
+for k in "${trusted[@]}"; do install -m 0644 "$k" "$rfs/etc/sealtap/trusted/"; done
 
 opt=$rfs/opt/sealtap
 mkdir -p "$opt/bin" "$opt/dist" "$opt/board/$board"
@@ -206,4 +251,5 @@ mksquashfs "$rfs" "$out/rootfs.squashfs" -comp zstd -Xcompression-level 3 -noapp
 } >>"$out/manifest.txt"
 rm -rf "$rfs" "$ird"
 echo "$inputs_key" >"$out/.inputs"
-say "done: $out ($(du -h "$out/rootfs.squashfs" | cut -f1) root, kernel $kver)"
+say "done: $out ($(du -h "$out/rootfs.squashfs" | cut -f1) root, kernel $kver, trusts ${key_ids[*]})"
+[ "$dev_keys" = 0 ] || dev_warning

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Boots a built image (scripts/image/build.sh) in QEMU the way the box is wired:
-#   ttyS0 = console (operator log), ttyS1 = results line, vda = root, vdb = spool,
+#   ttyS0 = console (operator log), ttyS1 = results line, vda = root,
+#   vdb = bundle medium (signed analysis firmware, A/B slots), vdc = spool,
 #   a virtio NIC on a host tap device = the capture port (feed it with tcpreplay).
+# The bundle medium comes before the spool: virtio disks are named in probe order, so
+# a missing disk renames the ones after it, and "no spool disk" must still leave the
+# medium at /dev/vdb (board.json bundleDevice).
 # Uses KVM when /dev/kvm is usable, TCG otherwise (SEALTAP_ACCEL=tcg forces TCG).
 #
 # Usage: scripts/image/qemu.sh [options]
@@ -9,6 +13,10 @@
 #   --tap IF            host tap device for the capture NIC (created if missing; default sealtap0)
 #   --netns NS          create the tap and run QEMU inside this network namespace
 #   --no-nic            boot without a capture NIC (bad-case test)
+#   --bundle FILE|none  bundle medium image, written by sealtap bundle medium init / flash
+#                       (default build/image/BOARD/bundle.img, made on first use with
+#                       test/image/firmware signed by build/keys/dev.key). Without a valid
+#                       bundle on it the box refuses to start and powers off.
 #   --spool FILE|none   spool disk image (default build/image/BOARD/spool.img, 64 MiB, fresh each boot)
 #   --console SPEC      QEMU chardev for the console: stdio (default), file:PATH, pipe:PATH
 #   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
@@ -17,13 +25,14 @@
 # QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-board=qemu-x86_64 tap=sealtap0 netns= nic=1 spool= console=stdio results= receive= append=
+board=qemu-x86_64 tap=sealtap0 netns= nic=1 bundle= spool= console=stdio results= receive= append=
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board=$2; shift 2 ;;
     --tap) tap=$2; shift 2 ;;
     --netns) netns=$2; shift 2 ;;
     --no-nic) nic=0; shift ;;
+    --bundle) bundle=$2; shift 2 ;;
     --spool) spool=$2; shift 2 ;;
     --console) console=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
@@ -37,6 +46,25 @@ for f in vmlinuz initramfs.cpio.gz rootfs.squashfs cmdline; do
   [ -f "$img/$f" ] || { echo "qemu.sh: $img/$f missing: run make image BOARD=$board" >&2; exit 1; }
 done
 spool=${spool:-$img/spool.img}
+if [ -z "$bundle" ]; then
+  bundle=$img/bundle.img
+  if [ ! -f "$bundle" ] && [ -f build/keys/dev.key ]; then
+    # make qemu on a fresh build: the image test's firmware (built-in flows and packets),
+    # signed with the development key the image trusts by default.
+    echo "qemu.sh: no $bundle yet: flashing test/image/firmware signed with build/keys/dev.key" >&2
+    bin/sealtap bundle build test/image/firmware --key build/keys/dev.key --board "$board" --out "$img/firmware.sfw" >&2 &&
+      bin/sealtap bundle medium init --device "$bundle.tmp" >&2 &&
+      bin/sealtap bundle flash "$img/firmware.sfw" --device "$bundle.tmp" >&2 &&
+      mv "$bundle.tmp" "$bundle" || rm -f "$bundle.tmp"
+  fi
+fi
+if [ "$bundle" != none ] && [ ! -f "$bundle" ]; then
+  echo "qemu.sh: no bundle medium $bundle: the box will refuse to start. Make one (the dev key is build/keys/dev.key):" >&2
+  echo "  bin/sealtap bundle medium init --device $bundle" >&2
+  echo "  bin/sealtap bundle build test/image/firmware --key build/keys/dev.key --board $board --out build/image/$board/firmware.sfw" >&2
+  echo "  bin/sealtap bundle flash build/image/$board/firmware.sfw --device $bundle" >&2
+  bundle=none
+fi
 results=${results:-$img/results.raw}
 inns() { if [ -n "$netns" ]; then ip netns exec "$netns" "$@"; else "$@"; fi; }
 
@@ -45,13 +73,17 @@ inns() { if [ -n "$netns" ]; then ip netns exec "$netns" "$@"; else "$@"; fi; }
 if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qw -E 'vmx|svm' /proc/cpuinfo && [ "${SEALTAP_ACCEL:-}" != tcg ]; then
   accel=(-accel kvm -cpu host)
 else
-  accel=(-accel tcg -cpu max)
+  accel=(-accel tcg -cpu "${SEALTAP_TCG_CPU:-max}")
 fi
 
 args=(-machine pc -m 1024 -smp 2 "${accel[@]}" -nodefaults -display none -no-reboot -no-user-config
   -kernel "$img/vmlinuz" -initrd "$img/initramfs.cpio.gz" -append "$(cat "$img/cmdline") $append"
   -drive "file=$img/rootfs.squashfs,format=raw,if=virtio,readonly=on"
   -device virtio-rng-pci)
+if [ "$bundle" != none ]; then
+  # Writable: the box raises the medium's minimum security version after a newer bundle.
+  args+=(-drive "file=$bundle,format=raw,if=virtio,cache=writethrough")
+fi
 if [ "$spool" != none ]; then
   # A fresh, zero-filled disk: the test scans it afterwards for anything left readable.
   rm -f "$spool"
@@ -95,7 +127,7 @@ if [ -n "$receive" ]; then
 else
   args+=(-serial "file:$results" -monitor none)
 fi
-echo "qemu.sh: booting $img (${accel[1]}), console $console, results ${receive:+pty -> sealtap receive --out }${receive:-$results}, spool $spool" >&2
+echo "qemu.sh: booting $img (${accel[1]}), console $console, results ${receive:+pty -> sealtap receive --out }${receive:-$results}, bundle medium $bundle, spool $spool" >&2
 status=0
 if [ -n "$receive" ]; then
   inns qemu-system-x86_64 "${args[@]}" > >(tee -a "$img/qemu.stdout") || status=$?

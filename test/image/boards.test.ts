@@ -46,9 +46,30 @@ for (const name of applianceBoards) {
   });
 }
 
+for (const name of applianceBoards) {
+  test(`${name}: names a bundle medium that is neither the root nor the spool disk`, () => {
+    const b = loadBoard(name);
+    assert.ok(b.bundleDevice, 'bundleDevice missing: the box would refuse every analysis firmware');
+    assert.is.not(b.bundleDevice, b.spoolDevice);
+    const root = String(raw(name).kernel.cmdline).split(/\s+/).find((a) => a.startsWith('root='));
+    assert.is.not(`root=${b.bundleDevice}`, root);
+  });
+}
+
 test('qemu-x86_64 stops by itself, so the image test ends', () => {
   const cfg = validateConfig(JSON.parse(fs.readFileSync(path.join(boardsDir, 'qemu-x86_64', 'run.json'), 'utf8')), '/');
   assert.ok(cfg.stop.seconds !== null && cfg.stop.seconds <= 60);
+});
+
+test('the image test\'s bundle stops by itself and outputs what the test compares', () => {
+  // On the box the bundle's run.json decides stop and outputs; the wiring is the image's.
+  const dir = path.join(boardsDir, '..', 'test', 'image', 'firmware');
+  const bundleRun = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  const wiring = JSON.parse(fs.readFileSync(path.join(boardsDir, 'qemu-x86_64', 'run.json'), 'utf8'));
+  assert.equal([bundleRun.source, bundleRun.spool, bundleRun.channel], [undefined, undefined, undefined], 'the wiring belongs to the image');
+  const cfg = validateConfig({ ...bundleRun, source: wiring.source, spool: wiring.spool, channel: wiring.channel }, dir);
+  assert.ok(cfg.stop.seconds !== null && cfg.stop.seconds <= 60);
+  assert.equal([...cfg.outputs].sort(), ['flows', 'packets']);
 });
 
 test.run();

@@ -3,15 +3,26 @@
 # image is built). Boots the real image with a capture NIC on a tap device in a private
 # network namespace, feeds it traffic with tcpreplay, and checks from the outside only:
 # the console log, the results line, the tap counters and the spool disk afterwards.
+# The analysis firmware comes from a bundle medium, as on the box: test/image/firmware
+# built and signed here with the key the image trusts (build/keys/dev.key by default).
 # Prints one PASS/FAIL line per check; exits non-zero if any check failed.
 #
+# Boots (each costs a minute or more under TCG, so each checks as much as it can):
+#   run              slot A v1, slot B v2 (active): v2 runs; traffic, privacy, hardening
+#   fallback         v3 flashed into slot A and damaged: refused, v2 from slot B runs
+#   no-valid-bundle  a medium with no bundle: fatal before any key, power-off
+#   no-spool-disk    fatal, power-off
+#   no-capture-nic   fatal, power-off
+#
 # Usage: test/image/boot-test.sh [BOARD]     (logs kept in build/image/test/)
+# SEALTAP_IMAGE_ONLY_RUN=1 boots only the first case (while working on the image).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 board=${1:-qemu-x86_64}
 out=build/image/test
 boot_timeout=${SEALTAP_BOOT_TIMEOUT:-420}   # TCG on 2 CI cores: ~90 s to capturing
 run_timeout=${SEALTAP_RUN_TIMEOUT:-300}     # stop.seconds (30) + analysis + drain, emulated
+key=${SEALTAP_BUNDLE_KEY:-build/keys/dev.key}  # signs the test bundles; the image must trust it
 ns=sealtap-img-$$
 failures=0
 qpid= cpid=
@@ -80,6 +91,40 @@ common_checks() { # NAME
   if [ "$starts" = 1 ]; then pass "$1: supervisor started exactly once (no restart loop)"; else fail "$1: supervisor started $starts times"; fi
   if grep -q 'reboot: Power down' "$log"; then pass "$1: the box powered off"; else fail "$1: no power-off in the console log"; fi
 }
+# A run that ends well never returns to init: the supervisor wipes its keys and powers
+# the box off itself (board atExit). init's "supervisor exited" line means it crashed.
+clean_stop() { # NAME
+  if grep -q 'NOTE  .*; keys wiped' "$dir/console.log" && ! grep -q '^init: supervisor exited' "$dir/console.log"; then
+    pass "$1: the supervisor finished, wiped its keys and powered the box off itself"
+  else
+    fail "$1: the supervisor did not finish cleanly: $(grep -E 'keys wiped|^init: supervisor exited' "$dir/console.log" | tr '\n' ' ')"
+  fi
+}
+# the supervisor's exit status as init reported it (a refused run returns to init)
+exit_status() { # NAME WANT
+  local got
+  got=$(sed -n 's/^init: supervisor exited with status \([0-9]*\).*/\1/p' "$dir/console.log")
+  if [ "$got" = "$2" ]; then pass "$1: supervisor exited with status $2"; else fail "$1: supervisor exited with status '${got:-none}', want $2"; fi
+}
+# receives $dir/results.raw into $dir/received; returns 1 on failure
+receive_line() {
+  bin/sealtap receive "$dir/results.raw" --out "$dir/received" >"$dir/receive.log" 2>&1 && [ -s "$dir/received/summary.json" ]
+}
+# prints summary.json's firmware as "name version hash"
+summary_firmware() {
+  node -e 'const f=require(process.argv[1]).firmware||{};console.log([f.name,f.version,f.hash].join(" "))' "$PWD/$dir/received/summary.json" 2>/dev/null
+}
+# the analysis firmware that ran: its console line and summary.json's firmware
+check_firmware() { # NAME VERSION SLOT
+  local want_hash=${hash[$2]} line got
+  line="analysis firmware image-test $2.0.0 (security version 1) from slot $3, manifest ${want_hash:0:16}"
+  if grep -qF "$line" "$dir/console.log"; then pass "$1: console announces $line"; else fail "$1: no console line '$line'"; fi
+  got=$(summary_firmware)
+  if [ "$got" = "image-test $2.0.0 $want_hash" ]; then pass "$1: summary.json firmware is image-test $2.0.0, hash $want_hash"; else fail "$1: summary.json firmware '$got', want 'image-test $2.0.0 $want_hash'"; fi
+}
+# the active slot of medium FILE (A or B), and the length in bytes of one slot's bundle
+slot_of() { bin/sealtap bundle medium status --device "$1" | sed -n 's/^ *active slot: \([AB]\).*/\1/p'; }
+slot_len() { bin/sealtap bundle medium status --device "$1" | sed -n "s/^ *slot $2: \([0-9]*\) bytes.*/\1/p"; }
 
 mkdir -p "$out"
 ip netns add "$ns" || { echo "FAIL: cannot create network namespace $ns (needs root)"; exit 1; }
@@ -88,9 +133,33 @@ eval "$facts"
 [ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${FLOWS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
 marker_hex=$(printf %s "$MARKER" | od -An -tx1 | tr -d ' \n')
 
+# --- the analysis firmware: v1, v2, v3 of test/image/firmware, signed -------------------
+pub=${key%.key}.pub
+[ -f "$key" ] && [ -f "$pub" ] || { echo "FAIL: no signing key $key / $pub (scripts/image/build.sh makes build/keys/dev.* on first use)"; exit 1; }
+key_id=$(python3 -c 'import hashlib,sys; print(hashlib.blake2b(open(sys.argv[1],"rb").read()[8:],digest_size=32).hexdigest()[:16])' "$pub")
+grep -q "^trusted-key .* $key_id" "build/image/$board/manifest.txt" ||
+  { echo "FAIL: the image does not trust $pub (key id $key_id): rebuild it with that key in SEALTAP_TRUSTED_KEYS"; exit 1; }
+fw=$out/firmware
+rm -rf "$fw"; mkdir -p "$fw"
+declare -A hash=()
+for v in 1 2 3; do
+  bin/sealtap bundle build test/image/firmware --key "$key" --board "$board" --version "$v.0.0" --out "$fw/v$v.sfw" >"$fw/build-v$v.log" 2>&1 ||
+    { echo "FAIL: cannot build bundle v$v: $(tail -2 "$fw/build-v$v.log")"; exit 1; }
+  hash[$v]=$(bin/sealtap bundle inspect "$fw/v$v.sfw" --pub "$pub" | sed -n 's/^ *bundle hash *\([0-9a-f]\{64\}\).*/\1/p')
+  [ ${#hash[$v]} = 64 ] || { echo "FAIL: sealtap bundle inspect shows no bundle hash for v$v"; exit 1; }
+done
+# The medium after two releases: v1 in slot A, v2 in slot B (active).
+medium=$fw/medium.img
+{ bin/sealtap bundle medium init --device "$medium" &&
+  bin/sealtap bundle flash "$fw/v1.sfw" --device "$medium" --pub "$pub" --board "$board" &&
+  bin/sealtap bundle flash "$fw/v2.sfw" --device "$medium" --pub "$pub" --board "$board"; } >"$fw/flash.log" 2>&1 ||
+  { echo "FAIL: cannot flash the test medium: $(tail -2 "$fw/flash.log")"; exit 1; }
+[ "$(slot_of "$medium")" = B ] || { echo "FAIL: after flashing v1 then v2 the active slot is not B"; exit 1; }
+cp --sparse=always "$medium" "$fw/medium-v2.img"   # as flashed, for the bad cases
+
 # --- 1. the normal run -----------------------------------------------------------------
-echo "image test: booting $board with a capture NIC, a spool disk and traffic"
-boot run --spool "$out/run/spool.img"
+echo "image test: booting $board with a capture NIC, a spool disk, bundle v2 in slot B and traffic"
+boot run --bundle "$medium" --spool "$out/run/spool.img"
 if t=$(wait_for "$dir/console.log" 'capturing' "$boot_timeout" "$qpid"); then
   pass "run: supervisor reached capturing ${t}s after QEMU started"
   echo "boot: QEMU start to capturing ${t}s; $(grep -o 'init: starting supervisor, up [0-9.]*s' "$dir/console.log")" >"$out/boot-time.txt"
@@ -118,6 +187,7 @@ tx=$(ip netns exec "$ns" cat /sys/class/net/tap0/statistics/tx_packets)
 if [ "$rx" = 0 ]; then pass "run: the box transmitted 0 frames on the capture NIC (host received $rx, sent $tx)"; else fail "run: the box transmitted $rx frames on the capture NIC"; fi
 [ "$tx" -ge "$PACKETS" ] && pass "run: all $PACKETS replayed frames were offered to the box" || fail "run: only $tx of $PACKETS frames reached the tap"
 common_checks run
+clean_stop run
 if grep -q "$probe" "$dir/console.log"; then fail "run: the console echoed input"; else pass "run: input sent to the console produced no echo or answer"; fi
 if grep -E '^init: audit:' "$dir/console.log" | grep -qv 'tcp-listen=0 udp=0 raw=0 unix-listen=0 addresses=0'; then
   fail "run: something listened or had an address: $(grep '^init: audit:' "$dir/console.log" | tr '\n' ' ')"
@@ -151,7 +221,7 @@ if [ -s "$dir/results.raw" ]; then
   if ! found=$(find_bytes "$dir/results.raw" "$marker_hex" $MACS $IPPAIRS); then
     fail "run: could not scan the results line"
   elif [ -z "$found" ]; then pass "run: results line carries no marker, MAC or address pair ($(stat -c %s "$dir/results.raw") bytes)"; else fail "run: results line carries raw bytes: $found"; fi
-  if bin/sealtap receive "$dir/results.raw" --out "$dir/received" >"$dir/receive.log" 2>&1 && [ -s "$dir/received/summary.json" ]; then
+  if receive_line; then
     pass "run: sealtap receive decoded the line: $(node -e 'const s=require(process.argv[1]);console.log(["captured","analysed","frames","badFrames","missingFrames"].map(k=>k+"="+JSON.stringify(s[k])).join(" "))' "$PWD/$dir/received/summary.json")"
   else
     fail "run: sealtap receive failed: $(tail -3 "$dir/receive.log")"
@@ -159,8 +229,7 @@ if [ -s "$dir/results.raw" ]; then
   # Exactly what was sent: every packet captured, analysed and in trace.pcap; every flow.
   counts=$(node -e '
     const fs = require("fs"); const d = process.argv[1]; const s = require(d + "/summary.json");
-    const flows = fs.readFileSync(d + "/flows.jsonl", "utf8").split("
-").filter(Boolean).map(JSON.parse);
+    const flows = fs.readFileSync(d + "/flows.jsonl", "utf8").split("\n").filter(Boolean).map(JSON.parse);
     const inFlows = flows.reduce((n, f) => n + f.packets + f.revPackets, 0);
     console.log([s.captured, s.analysed, s.outputs.packets, flows.length, inFlows].join(" "));
   ' "$PWD/$dir/received" 2>/dev/null)
@@ -171,13 +240,40 @@ if [ -s "$dir/results.raw" ]; then
     fail "run: received 'captured analysed trace.pcap flows packets-in-flows' = '$counts', sent '$want'"
   fi
   if grep -aqE "$text_raw" -r "$dir/received" 2>/dev/null; then fail "run: raw data in the received files"; else pass "run: no marker or raw address in the received files"; fi
+  check_firmware run 2 B
 else
   fail "run: the results line is empty"
 fi
 
+if [ -n "${SEALTAP_IMAGE_ONLY_RUN:-}" ]; then
+  echo "image test: $failures failure(s) (run only); logs in $out"
+  [ "$failures" = 0 ]; exit
+fi
+
+# --- 2. a damaged new release falls back to the previous one ---------------------------
+# v3 goes into the inactive slot (A) and becomes active; then bytes inside it change, as
+# a failing medium or a tampered file would. The box must refuse A, say why, and run v2.
+echo "image test: booting $board, v3 flashed into slot A and damaged"
+if bin/sealtap bundle flash "$fw/v3.sfw" --device "$medium" --pub "$pub" --board "$board" >>"$fw/flash.log" 2>&1 && [ "$(slot_of "$medium")" = A ]; then
+  len=$(slot_len "$medium" A)
+  # Slot A starts at 1 MiB; 20 bytes before its end lie inside run.json, the last payload.
+  printf tampered | dd of="$medium" bs=1 seek=$((1048576 + len - 20)) conv=notrunc status=none
+  boot fallback --bundle "$medium" --spool "$out/fallback/spool.img"
+  if wait_exit "$qpid" "$((boot_timeout + run_timeout))"; then pass "fallback: the box ran and powered off by itself"; else fail "fallback: still running"; stop_box; fi
+  qpid=
+  wait "$cpid" 2>/dev/null; cpid=
+  refusal='active slot refused \(slot A \(active\): run\.json does not match its BLAKE2b-256 hash.*\); falling back to slot B'
+  if grep -qE "$refusal" "$dir/console.log"; then pass "fallback: console says: $(grep -oE 'active slot refused.*' "$dir/console.log" | head -1)"; else fail "fallback: no console line matching /$refusal/"; fi
+  common_checks fallback
+  clean_stop fallback
+  if receive_line; then check_firmware fallback 2 B; else fail "fallback: sealtap receive failed: $(tail -3 "$dir/receive.log")"; fi
+else
+  fail "fallback: flashing v3 did not make slot A active: $(tail -2 "$fw/flash.log")"
+fi
+
 # --- 2. bad cases: a clear message, fatal state, one attempt, power-off ------------------
-bad_case() { # NAME REGEX qemu.sh-options...
-  local name=$1 want=$2; shift 2
+bad_case() { # NAME REGEX EXIT-STATUS qemu.sh-options...
+  local name=$1 want=$2 status=$3; shift 3
   echo "image test: booting $board, $name"
   boot "$name" "$@"
   if wait_exit "$qpid" "$((boot_timeout + 60))"; then
@@ -190,9 +286,16 @@ bad_case() { # NAME REGEX qemu.sh-options...
   if grep -qiE "$want" "$dir/console.log"; then pass "$name: console says: $(grep -iE "$want" "$dir/console.log" | head -1)"; else fail "$name: no console line matching /$want/"; fi
   if grep -qiE 'state: fatal|fatal' "$dir/console.log"; then pass "$name: fatal state logged"; else fail "$name: no fatal state in the log"; fi
   common_checks "$name"
+  exit_status "$name" "$status"
 }
-bad_case no-spool-disk 'spool.*(/dev/vdb|device)' --spool none
-bad_case no-capture-nic 'eth0' --no-nic --spool "$out/no-capture-nic.spool.img"
+bin/sealtap bundle medium init --device "$fw/blank.img" >>"$fw/flash.log" 2>&1 || fail "cannot make a blank medium: $(tail -1 "$fw/flash.log")"
+bad_case no-valid-bundle 'fatal: analysis firmware refused on /dev/vdb: .*no bundle' 1 --bundle "$fw/blank.img" --spool "$out/no-valid-bundle.spool.img"
+# Refused before any key was made: the spool disk was never opened, let alone written.
+if [ -z "$(tr -d '\0' <"$out/no-valid-bundle.spool.img" | head -c 1)" ]; then pass "no-valid-bundle: the spool disk was never written"; else fail "no-valid-bundle: the spool disk was written"; fi
+cp --sparse=always "$fw/medium-v2.img" "$fw/medium-bad.img"
+bad_case no-spool-disk 'spool.*/dev/vdc' 2 --bundle "$fw/medium-bad.img" --spool none
+cp --sparse=always "$fw/medium-v2.img" "$fw/medium-bad.img"
+bad_case no-capture-nic 'eth0' 2 --bundle "$fw/medium-bad.img" --no-nic --spool "$out/no-capture-nic.spool.img"
 
 echo "image test: $failures failure(s); logs in $out"
 [ "$failures" = 0 ]
