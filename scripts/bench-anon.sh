@@ -113,9 +113,9 @@ checksum_verdicts() {
   tshark -r "$1" -c "$CHECK_PACKETS" -n -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
     -T fields -e ip.checksum.status -e tcp.checksum.status -e udp.checksum.status 2>/dev/null |
     awk -F'\t' '
-      # Wireshark checksum status: 0 bad, 1 good, 2 unverified.
+      # Wireshark checksum status: 0 bad, 1 good, 2 unverified, 3 not present (UDP checksum 0).
       { for (i = 1; i <= 3; i++) if ($i != "") { split($i, v, ","); n[i, v[1]]++ } }
-      END { split("ip tcp udp", p, " "); for (i = 1; i <= 3; i++) printf "%s %d/%d/%d  ", p[i], n[i,1], n[i,0], n[i,2]; print "" }'
+      END { split("ip tcp udp", p, " "); for (i = 1; i <= 3; i++) printf "%s %d/%d/%d/%d  ", p[i], n[i,1], n[i,0], n[i,2], n[i,3]; print "" }'
 }
 
 trace=$(trace_for imix imix "$PACKETS")
@@ -131,14 +131,15 @@ EOF
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both tools; compare the CPU columns then)"
 status=0
-declare -A secs=() cpus=() rows=() outs=()
+declare -A secs=() cpus=() walls=() rows=() outs=()
 for run in $(seq 1 "$RUNS"); do
   for tool in $TOOLS; do
     warm "$trace"
     if "run_$tool" "$trace"; then
       secs[$tool]="${secs[$tool]:-} $R_SECONDS"
       cpus[$tool]="${cpus[$tool]:-} $R_CPU"
-      rows[$tool]="$R_WALL $R_RSS_KB $(du -m "$R_OUT" | cut -f1)"
+      walls[$tool]="${walls[$tool]:-} $R_WALL"
+      rows[$tool]="$R_RSS_KB $(du -m "$R_OUT" | cut -f1)"
       echo "  run $run $tool: $R_SECONDS s (process $R_WALL s), cpu $R_CPU s"
       # Keep the last run's output for the checks, as a short sample.
       if [ "$run" = "$RUNS" ]; then
@@ -160,7 +161,8 @@ for tool in $TOOLS; do
   [ -n "${secs[$tool]:-}" ] || continue
   s=$(echo "${secs[$tool]}" | median)
   cpu[$tool]=$(echo "${cpus[$tool]}" | median)
-  read -r wall rss outmb <<<"${rows[$tool]}"
+  wall=$(echo "${walls[$tool]}" | median)
+  read -r rss outmb <<<"${rows[$tool]}"
   rate[$tool]=$(mpps "$PACKETS" "$s")
   printf '%-13s %9s %9s %9s %8s %8s %8sM %8s\n' "$tool" "$PACKETS" "$s" "($wall)" "${rate[$tool]}" "${cpu[$tool]}" "$((rss / 1024))" "$outmb"
 done
@@ -180,8 +182,8 @@ if [ -n "${rate[traceanon]:-}" ]; then
 fi
 
 echo
-echo "checksums of the first $CHECK_PACKETS packets (good/bad/unverified; unverified = not checked,"
-echo "e.g. TCP/UDP without their payload):"
+echo "checksums of the first $CHECK_PACKETS packets, good/bad/unverified/none (unverified: tshark"
+echo "cannot check it, e.g. TCP/UDP without their payload; none: UDP checksum 0, 'no checksum'):"
 printf '  %-13s %s\n' input "$(checksum_verdicts "$trace")"
 for tool in $TOOLS; do
   [ -n "${outs[$tool]:-}" ] && printf '  %-13s %s\n' "$tool" "$(checksum_verdicts "${outs[$tool]}")"
