@@ -122,7 +122,6 @@ export class LineChecker {
     if (r.checkpointsFailed) why.push(`${r.checkpointsFailed} checkpoints failed`);
     if (!s?.end) why.push('no END record');
     else if (JSON.stringify(sortKeys(r.endRecords ?? {})) !== JSON.stringify(sortKeys(r.records))) {
-      // Repair frames are the line's own; what they count is compared by the FEC tests, not here.
       why.push(`records per type ${JSON.stringify(r.records)} differ from END ${JSON.stringify(r.endRecords)}`);
     }
     if (this.measure) {
@@ -137,6 +136,7 @@ export class LineChecker {
   }
 }
 
+/** Counts per type in a stable order, FEC left out: repair frames carry no records, and what they count is the FEC tests' business. */
 function sortKeys(o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'FEC').sort(([a], [b]) => a.localeCompare(b)));
 }
