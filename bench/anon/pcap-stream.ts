@@ -14,6 +14,11 @@ const CHUNK = 8 << 20;
 /** Records up to this long are copied by a plain loop (see write()). */
 const SMALL_COPY = 256;
 
+/** Buffer.readUInt32LE without its argument checks: offsets here are always inside the chunk. */
+function u32le(b: Buffer, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)) + b[at + 3] * 0x1000000;
+}
+
 export class PcapChunkReader {
   readonly linkType: number;
   /** Current record, valid until the next next(): its bytes are chunk[dataOff, dataOff + caplen). */
@@ -39,13 +44,13 @@ export class PcapChunkReader {
   next(): boolean {
     if (this.fill - this.pos < RECORD_HEADER && !this.refill(RECORD_HEADER)) return false;
     const c = this.chunk;
-    const caplen = c.readUInt32LE(this.pos + 8);
+    const caplen = u32le(c, this.pos + 8);
     if (caplen > MAX_CAPLEN) throw new Error(`${this.path}: record with caplen ${caplen} (over ${MAX_CAPLEN}): the file is corrupt`);
     if (this.fill - this.pos < RECORD_HEADER + caplen && !this.refill(RECORD_HEADER + caplen)) return false;
     const p = this.pos;
-    this.tsUs = c.readUInt32LE(p) * 1e6 + c.readUInt32LE(p + 4);
+    this.tsUs = u32le(c, p) * 1e6 + u32le(c, p + 4);
     this.caplen = caplen;
-    this.origLen = c.readUInt32LE(p + 12);
+    this.origLen = u32le(c, p + 12);
     this.dataOff = p + RECORD_HEADER;
     this.pos = this.dataOff + caplen;
     return true;
