@@ -29,6 +29,8 @@
 #   BENCH_RUNS [3]                 writer and peer runs, alternating
 #   BENCH_POOL [100000]            distinct flows generated (record k is flow k mod POOL)
 #   BENCH_SEED [1]                 seed of the flow generator
+#   BENCH_CPU_PROF [0]             1: profile the first writer run of each mode (node
+#                                  --cpu-prof) and print where its time goes
 #   BENCH_DIR [/dev/shm/sealtap-bench-channel, else out/bench-channel]
 #                                  FIFOs, line copies (tmpfs keeps the reader cheap), results
 # Exit: 0 measured (verdicts are printed); 2 cannot run here; 3 a step failed or the line
@@ -44,6 +46,7 @@ RECORDS=${BENCH_RECORDS:-300000}
 RUNS=${BENCH_RUNS:-3}
 POOL=${BENCH_POOL:-100000}
 SEED=${BENCH_SEED:-1}
+CPU_PROF=${BENCH_CPU_PROF:-0}
 if [ -z "${BENCH_DIR:-}" ]; then
   if [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_DIR=/dev/shm/sealtap-bench-channel; else BENCH_DIR=out/bench-channel; fi
 fi
@@ -97,7 +100,9 @@ for mode in $MODES; do
       pipe)
         for i in $(seq 1 "$RUNS"); do
           start_reader "$DIR/line.fifo" "$DIR/line.bin"
-          node "$BENCH" writer --fifo "$DIR/line.fifo" --records "$RECORDS" "${common[@]}" "${recipient[@]}" >"$DIR/$mode-writer-$i.json" ||
+          prof=()
+          [ "$CPU_PROF" = 1 ] && [ "$i" = 1 ] && prof=(--cpu-prof --cpu-prof-dir="$DIR/profile-$mode")
+          node "${prof[@]}" "$BENCH" writer --fifo "$DIR/line.fifo" --records "$RECORDS" "${common[@]}" "${recipient[@]}" >"$DIR/$mode-writer-$i.json" ||
             fail "writer run $i ($mode) failed"
           wait "$reader" || fail "the reader of writer run $i ($mode) failed"
           node "$BENCH" check --file "$DIR/line.bin" --records "$RECORDS" "${common[@]}" "${key[@]}" >"$DIR/$mode-check-$i.json" ||
@@ -114,4 +119,11 @@ for mode in $MODES; do
     esac
   done
 done
-node "$BENCH" report --dir "$DIR" --modes "$MODES" "${common[@]}"
+status=0
+node "$BENCH" report --dir "$DIR" --modes "$MODES" "${common[@]}" || status=$?
+for mode in $MODES; do
+  for f in "$DIR/profile-$mode"/*.cpuprofile; do
+    if [ -f "$f" ]; then node "$BENCH" profile --file "$f"; fi
+  done
+done
+exit "$status"

@@ -8,6 +8,7 @@
 //   node dist/bench/channel/main.js peer   --fifo F --file LINE
 //   node dist/bench/channel/main.js report --dir DIR --modes "clear encrypted"
 //   node dist/bench/channel/main.js keygen --prefix PREFIX
+//   node dist/bench/channel/main.js profile --file WRITER.cpuprofile
 // paced --fec tty-default leaves FEC to the writer's default for a tty (else: off).
 // Common: --pool P (distinct flows, default 100000) --seed S (default 1); --key
 // PREFIX.key (paced, check) and --recipient HEX (writer) encrypt to a researcher key
@@ -17,6 +18,7 @@ import { runPaced } from './paced-run';
 import { runPeer, runWriter } from './pipe-run';
 import { LineChecker } from './check-line';
 import { report } from './report';
+import { summarizeProfile } from './profile';
 import { freeResultsKey, readResultsKey, writeResultsKeyPair } from '../../firmware/receiver/results-key';
 
 function args(argv: string[]): Map<string, string> {
@@ -78,6 +80,12 @@ async function main(): Promise<void> {
       break;
     case 'report':
       process.exitCode = report(str(a, 'dir'), (a.get('modes') ?? 'clear').split(/\s+/).filter(Boolean), num(a, 'pool', 100_000), num(a, 'seed', 1));
+      return;
+    case 'profile':
+      console.log(`where the writer's time goes (${str(a, 'file')}):`);
+      for (const r of summarizeProfile(str(a, 'file'))) {
+        console.log(`  ${(r.share === null ? '-' : (100 * r.share).toFixed(1) + '%').padStart(6)} ${r.ms.toFixed(0).padStart(7)} ms  ${r.what}`);
+      }
       return;
     case 'keygen':
       out = { pub: writeResultsKeyPair(str(a, 'prefix')).pubPath };
