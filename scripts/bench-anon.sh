@@ -144,7 +144,7 @@ for run in $(seq 1 "$RUNS"); do
       # Keep the last run's output for the checks, as a short sample.
       if [ "$run" = "$RUNS" ]; then
         outs[$tool]="$DIR/check-$tool.pcap"
-        editcap -r "$R_OUT" "${outs[$tool]}" "1-$CHECK_PACKETS" 2>/dev/null
+        editcap -F pcap -r "$R_OUT" "${outs[$tool]}" "1-$CHECK_PACKETS" 2>/dev/null
         [ "$tool" = traceanon ] && R_TRACEANON_PACKETS=$(packets_in "$R_OUT")
       fi
       rm -f "$R_OUT"
