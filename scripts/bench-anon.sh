@@ -26,7 +26,8 @@
 #   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
 #   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
 #   BENCH_DIR [out/bench-anon]     traces (kept for the next run) and outputs (removed)
-# Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed.
+# Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed
+# (or sealtap wrote a bad checksum).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,6 +119,9 @@ checksum_verdicts() {
       END { split("ip tcp udp", p, " "); for (i = 1; i <= 3; i++) printf "%s %d/%d/%d/%d  ", p[i], n[i,1], n[i,0], n[i,2], n[i,3]; print "" }'
 }
 
+# Source and destination of the first CHECK_PACKETS packets, to see that addresses were anonymized.
+ip_pairs() { tshark -r "$1" -c "$CHECK_PACKETS" -n -T fields -e ip.src -e ip.dst 2>/dev/null; }
+
 trace=$(trace_for imix imix "$PACKETS")
 warm "$trace"
 echo "anonymization benchmark: $PACKETS-packet IMIX trace $(basename "$trace") ($(du -m "$trace" | cut -f1) MB), $RUNS runs per tool, $(nproc) CPUs, $(node --version), $(dpkg-query -W -f='libtrace-tools ${Version}' libtrace-tools 2>/dev/null)"
@@ -186,7 +190,16 @@ echo "checksums of the first $CHECK_PACKETS packets, good/bad/unverified/none (u
 echo "cannot check it, e.g. TCP/UDP without their payload; none: UDP checksum 0, 'no checksum'):"
 printf '  %-13s %s\n' input "$(checksum_verdicts "$trace")"
 for tool in $TOOLS; do
-  [ -n "${outs[$tool]:-}" ] && printf '  %-13s %s\n' "$tool" "$(checksum_verdicts "${outs[$tool]}")"
+  [ -n "${outs[$tool]:-}" ] || continue
+  line=$(checksum_verdicts "${outs[$tool]}")
+  printf '  %-13s %s\n' "$tool" "$line"
+  # sealtap must keep every checksum that was valid on input valid (the input's are all valid).
+  same=$(paste <(ip_pairs "$trace") <(ip_pairs "${outs[$tool]}") | awk -F'\t' '$1 == $3 || $2 == $4 { n++ } END { print n + 0 }')
+  echo "  $tool: $same of $CHECK_PACKETS packets kept a source or destination address unchanged"
+  if [ "$tool" != traceanon ]; then
+    bad=$(echo "$line" | awk '{ for (i = 2; i <= NF; i += 2) { split($i, v, "/"); b += v[2] } } END { print b + 0 }')
+    [ "$bad" = 0 ] || { echo "  $tool: $bad bad checksums where the input's were valid"; status=3; }
+  fi
 done
 
 if [ "$RSS_PACKETS" -gt 0 ]; then
