@@ -91,6 +91,11 @@ export function frameToWire(raw: Buffer): Buffer {
 export function decodeFrame(block: Uint8Array): DecodedFrame | FrameError {
   const raw = cobsDecode(block);
   if (raw === null) return 'cobs';
+  return decodeRawFrame(raw);
+}
+
+/** Decodes header ‖ payload ‖ crc (a frame after COBS decoding, or one rebuilt by FEC). */
+export function decodeRawFrame(raw: Buffer): DecodedFrame | FrameError {
   if (raw.length < HEADER_BYTES + CRC_BYTES) return 'short';
   const end = raw.length - CRC_BYTES;
   if (crc32c(raw, 0, end) !== raw.readUInt32BE(end)) return 'crc';

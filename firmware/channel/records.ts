@@ -55,6 +55,8 @@ export interface BootRecord {
    * the algorithm and the sealed per-boot session key (hex ciphertext). Absent or null: clear.
    */
   encryption?: { alg: string; sealedKey: string } | null;
+  /** Reed-Solomon repair frames (channel/fec.ts): m after every k data frames; absent or null: none. */
+  fec?: { k: number; m: number } | null;
 }
 
 export interface StatusRecord {

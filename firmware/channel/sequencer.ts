@@ -4,8 +4,9 @@ import { RecordType, recordTypeName } from './records';
 import { Outbox } from './outbox';
 import {
   buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
-  FLAG_FRAGMENT, MAX_UNFRAGMENTED_RECORD, TARGET_BODY_BYTES,
+  FLAG_FEC, FLAG_FRAGMENT, MAX_UNFRAGMENTED_RECORD, TARGET_BODY_BYTES,
 } from './frame';
+import { FecParams, RepairEncoder } from './fec';
 import { chainHash, checkpointMessage, CheckpointRecord, frameDigest, ZERO_HASH } from './checkpoint';
 import { FrameSealer, staysClear } from './frame-seal';
 
@@ -25,6 +26,9 @@ export class FrameSequencer {
   private prevHash: Buffer = ZERO_HASH;
   private end: Buffer | null = null;
   private endSent = false;
+  private finalCheckpointSent = false;
+  private readonly repairs: RepairEncoder | null;
+  private repairCount = 0;
 
   constructor(
     private readonly session: Buffer,
@@ -32,7 +36,16 @@ export class FrameSequencer {
     private readonly checkpointEveryFrames: number,
     /** Encrypts every frame but BOOT/CHECKPOINT/FEC to the researcher's key; null = clear. */
     private readonly sealer: FrameSealer | null = null,
-  ) {}
+    /** Reed-Solomon repair frames after every k data frames (fec.ts); null = none. */
+    fec: FecParams | null = null,
+  ) {
+    this.repairs = fec ? new RepairEncoder(fec) : null;
+  }
+
+  /** FEC repair frames sent (not records: END.records does not count them). */
+  repairFramesSent(): number {
+    return this.repairCount;
+  }
 
   framesSent(): number {
     return this.frames;
@@ -67,13 +80,21 @@ export class FrameSequencer {
   next(outbox: Outbox, timeForCheckpoint: boolean): Buffer | null {
     if (this.sealer && this.seq >= LAST_ENCRYPTED_SEQ) return null;
     const n = this.digests.length;
-    if (n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
+    if (!this.finalCheckpointSent && n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
     const type = outbox.nextType();
     if (type >= 0) return this.recordFrames(type, outbox.takeBatch(type, TARGET_BODY_BYTES));
     if (this.end && !this.endSent) {
-      if (n > 0) return this.checkpointFrame();
+      // One final CHECKPOINT: the repair frames it may complete a group with are, like END,
+      // not covered (another checkpoint for them would not match END's count).
+      if (n > 0 && !this.finalCheckpointSent) {
+        this.finalCheckpointSent = true;
+        return this.checkpointFrame();
+      }
       this.endSent = true;
-      return this.recordFrames(RecordType.END, [this.end]);
+      const end = this.recordFrames(RecordType.END, [this.end]);
+      // The session's last, short FEC group: its repair frames follow END.
+      const tail = this.repairs?.flush();
+      return tail ? Buffer.concat([end, ...tail.map((b) => this.repairFrame(b))]) : end;
     }
     return null;
   }
@@ -96,8 +117,11 @@ export class FrameSequencer {
     this.prevHash = hash;
     this.digests = [];
     this.counts.CHECKPOINT = (this.counts.CHECKPOINT ?? 0) + 1;
+    const cpSeq = this.seq;
     const wire = this.frame(RecordType.CHECKPOINT, packRecords([Buffer.from(JSON.stringify(cp))]), 0, false);
-    this.firstUncovered = this.seq;
+    // Not this.seq: repair frames may have followed the CHECKPOINT in the same call, and
+    // they are the first frames the next checkpoint covers.
+    this.firstUncovered = (cpSeq + 1) >>> 0;
     return wire;
   }
 
@@ -109,6 +133,16 @@ export class FrameSequencer {
     this.seq = (this.seq + 1) >>> 0;
     this.frames++;
     if (chained) this.digests.push(frameDigest(raw));
-    return frameToWire(raw);
+    const wire = frameToWire(raw);
+    if (!this.repairs || type === RecordType.FEC) return wire;
+    // The k-th data frame of a group: its m repair frames go right after it.
+    const bodies = this.repairs.add(fields.seq, raw);
+    return bodies ? Buffer.concat([wire, ...bodies.map((b) => this.repairFrame(b))]) : wire;
+  }
+
+  /** A repair frame: clear (its parity is over frames as sent), covered by the next CHECKPOINT like any frame. */
+  private repairFrame(body: Buffer): Buffer {
+    this.repairCount++;
+    return this.frame(RecordType.FEC, body, FLAG_FEC);
   }
 }

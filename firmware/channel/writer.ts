@@ -8,6 +8,7 @@ import { MemoryOutbox, Outbox } from './outbox';
 import { openWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
+import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
 
 
 export interface ChannelSigner {
@@ -31,6 +32,11 @@ export interface ChannelOptions {
    * it (frame-seal.ts). Absent or null: results go out in the clear.
    */
   recipient?: Buffer | null;
+  /**
+   * Reed-Solomon repair frames (fec.ts): m after every k data frames. Absent: on for a
+   * tty (DEFAULT_TTY_FEC), off for a recording file, whose bytes are not lost on the way.
+   */
+  fec?: FecParams | false;
   now?: () => number;
   /** A CHECKPOINT after this many frames… */
   checkpointEveryFrames?: number;
@@ -46,6 +52,8 @@ export interface ChannelStats {
   dropped: Record<string, number>;
   /** Writes that failed with something other than EAGAIN (e.g. EIO when a USB host goes away). */
   writeErrors: number;
+  /** FEC repair frames among framesSent. */
+  repairFramesSent: number;
 }
 
 export interface Channel {
@@ -65,6 +73,7 @@ export function openChannel(opts: ChannelOptions): Channel {
   const now = opts.now ?? (() => Date.now());
   if (opts.session.length !== 8) throw new Error(`channel session id must be 8 bytes, got ${opts.session.length}`);
   if (!(opts.bootEveryMs > 0)) throw new Error(`channel bootEveryMs ${opts.bootEveryMs} must be positive`);
+  if (opts.fec) checkFecParams(opts.fec, 'channel.fec');
   // The session key exists only inside the sealer (secure memory) and is wiped at close.
   const sealer = opts.recipient ? new FrameSealer(opts.recipient) : null;
   let line: WriteOnlyLine;
@@ -74,8 +83,9 @@ export function openChannel(opts: ChannelOptions): Channel {
     sealer?.wipe();
     throw e;
   }
+  const fec: FecParams | null = opts.fec === false ? null : opts.fec ?? (line.kind === 'tty' ? DEFAULT_TTY_FEC : null);
   const outbox: Outbox = new MemoryOutbox(opts.outboxBytes);
-  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer);
+  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const openedAt = now();
   // The supervisor may update the boot object later (link type); uptime stays on this base.
@@ -106,6 +116,7 @@ export function openChannel(opts: ChannelOptions): Channel {
     checkpointKey: opts.signer.publicKey.toString('hex'),
     uptimeMs: bootUptimeAtOpen + (now() - openedAt),
     encryption: sealer ? sealer.boot : null,
+    fec: fec ? { k: fec.k, m: fec.m } : null,
   });
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 
@@ -216,6 +227,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       recordsSent: seq.recordsSent(),
       dropped,
       writeErrors,
+      repairFramesSent: seq.repairFramesSent(),
     };
   }
 

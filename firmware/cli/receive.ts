@@ -75,6 +75,7 @@ export const receiveCommand: Command = {
           `received ${s.frames} frames (${s.badFrames} bad, ${s.missingFrames} missing), records: ${recs}\n` +
           (s.complete ? `box: captured ${s.captured}, analysed ${s.analysed}, kernel dropped ${s.kernelDropped}, spool dropped ${s.spoolDropped}, quarantined ${s.quarantined}\n`
             : 'no END record: the run did not finish on this line (or its end was lost)\n') +
+          (s.channel.repairFrames > 0 ? `FEC: ${s.channel.repairedFrames} frames rebuilt, ${s.channel.unrepairableGroups} groups beyond repair\n` : '') +
           `files in ${out}\n`,
         );
       }

@@ -3,9 +3,11 @@
 // checkpoints, and notices a new session when the box reboots.
 import { BootRecord, EndRecord, LogRecord, RecordType, StatusRecord, recordTypeName } from '../channel/records';
 import {
-  decodeFrame, DecodedFrame, frameBody, FrameError, parseFragment, unpackRecords,
+  decodeFrame, decodeRawFrame, DecodedFrame, frameBody, FrameError, parseFragment, unpackRecords,
   FLAG_ENCRYPTED, FLAG_FRAGMENT,
 } from '../channel/frame';
+import { checkFecParams } from '../channel/fec';
+import { ArrivedFrame, FecRepair } from './fec-repair';
 import { frameDigest } from '../channel/checkpoint';
 import { freeKey, openFramePayload, openSessionKey, ResultsKey, staysClear } from '../channel/frame-seal';
 import { BlockSplitter } from './splitter';
@@ -28,6 +30,8 @@ export interface RecordSink {
 export interface DecoderOptions {
   /** The researcher's key pair, to open sessions whose results are encrypted (--key). */
   resultsKey?: ResultsKey | null;
+  /** Ignore FEC repair frames (count them, rebuild nothing): what a receiver without FEC does. */
+  ignoreFec?: boolean;
 }
 
 /** Why a frame was refused: the frame format's reasons, plus 'auth' for an encrypted frame that fails authentication. */
@@ -63,6 +67,7 @@ export class LineDecoder {
   /** End of input: close every open session. */
   finish(): void {
     for (const s of this.sessions.values()) {
+      s.fec?.finish();
       if (!s.opened()) {
         s.lostBeforeBoot += s.heldBeforeBoot.length;
         s.heldBeforeBoot = [];
@@ -104,6 +109,7 @@ export class LineDecoder {
     s.boot = boot;
     s.checkpointKey = Buffer.from(boot.checkpointKey ?? '', 'hex');
     this.openKey(s, boot);
+    this.startFec(s, boot);
     const held = s.heldBeforeBoot;
     s.heldBeforeBoot = [];
     for (const h of held) this.frame(s, { ...h, session: s.sessionBytes });
@@ -122,6 +128,8 @@ export class LineDecoder {
   }
 
   private close(s: SessionState, why: 'end' | 'new session' | 'end of input'): void {
+    // Frames held for an FEC rebuild are handed on (gaps final) before the session closes.
+    if (why !== 'end') s.fec?.finish();
     s.closedBy = why;
     this.sink.sessionClosed(s);
   }
@@ -138,8 +146,29 @@ export class LineDecoder {
       : `session ${s.id}: results are encrypted to the researcher's key; its records cannot be read: run sealtap receive again with --key FILE.key`);
   }
 
-  private frame(s: SessionState, f: DecodedFrame): void {
-    let payload = f.payload;
+  /** Repair frames on this session: rebuild lost frames and deliver in order (fec-repair.ts). */
+  private startFec(s: SessionState, boot: BootRecord): void {
+    if (!boot.fec || s.fec || this.opts.ignoreFec) return;
+    try {
+      checkFecParams(boot.fec, 'BOOT.fec');
+    } catch {
+      return void s.badRecords++;
+    }
+    s.fec = new FecRepair({ k: boot.fec.k, m: boot.fec.m }, {
+      deliver: (a) => this.deliver(s, a),
+      rebuilt: (raw, seq) => {
+        const f = decodeRawFrame(raw);
+        // The CRC inside the rebuilt frame checks the rebuild itself.
+        if (typeof f === 'string' || f.seq !== seq || !f.session.equals(s.sessionBytes)) return void s.badRebuilds++;
+        this.frame(s, f, true);
+      },
+      firstSeen: () => s.seq.first,
+      lastSeen: () => s.seq.last(),
+    });
+  }
+
+  private frame(s: SessionState, f: DecodedFrame, rebuilt = false): void {
+    let payload: Buffer | null = f.payload;
     if (s.sessionKey) {
       // In an encrypted session every frame but BOOT/CHECKPOINT/FEC must open with the
       // session key. One that does not (tampered with a valid CRC, or injected in the
@@ -150,13 +179,27 @@ export class LineDecoder {
     }
     if (!s.seq.accept(f.seq)) return;
     s.frames++;
+    if (rebuilt) s.repairedFrames++;
     if (f.type !== RecordType.CHECKPOINT) s.digests.set(f.seq, frameDigest(f.raw));
     if (f.flags & FLAG_ENCRYPTED) {
-      if (!s.sessionKey) return void s.encryptedFrames++;
-      s.decryptedFrames++;
+      if (s.sessionKey) s.decryptedFrames++;
+      else {
+        s.encryptedFrames++;
+        payload = null;
+      }
     }
-    if (f.type === RecordType.FEC) return void s.count('FEC');
-    const body = frameBody({ ...f, payload });
+    // Repair frames are not records: END.records does not count them either.
+    if (f.type === RecordType.FEC) s.repairFrames++;
+    const a: ArrivedFrame = { f, payload };
+    if (s.fec) return s.fec.arrive(a);
+    this.deliver(s, a);
+  }
+
+  /** A frame's records to the sink (in sequence order when FEC is on). */
+  private deliver(s: SessionState, a: ArrivedFrame): void {
+    const f = a.f;
+    if (a.payload === null || f.type === RecordType.FEC) return;
+    const body = frameBody({ ...f, payload: a.payload });
     if (!body) return void s.badRecords++;
     if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
     const recs = unpackRecords(body);
@@ -168,7 +211,7 @@ export class LineDecoder {
     const p = parseFragment(body);
     if (!p) return void s.badRecords++;
     let a = s.fragment;
-    if (a && (p.offset === 0 || a.type !== f.type || a.total !== p.total || a.got !== p.offset || a.lastSeq + 1 !== f.seq)) {
+    if (a && (p.offset === 0 || a.type !== f.type || a.total !== p.total || a.got !== p.offset || !this.follows(s, a.lastSeq, f.seq))) {
       s.lostFragmentedRecords++;
       a = s.fragment = null;
     }
@@ -183,6 +226,20 @@ export class LineDecoder {
       s.fragment = null;
       this.record(s, f.type, a.buf, f.seq);
     }
+  }
+
+  /**
+   * True if data frame `seq` comes right after data frame `prev`: consecutive, or with
+   * only repair frame positions between them (BOOT.fec geometry), so a receiver that
+   * ignores FEC frames still reassembles fragments across them.
+   */
+  private follows(s: SessionState, prev: number, seq: number): boolean {
+    if (seq === prev + 1) return true;
+    const fec = s.boot?.fec;
+    if (!fec || seq <= prev || seq - prev > fec.m + 1) return false;
+    const span = fec.k + fec.m;
+    for (let q = prev + 1; q < seq; q++) if (q % span < fec.k) return false;
+    return true;
   }
 
   private record(s: SessionState, type: number, r: Buffer, seq: number): void {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineDecoder } from './decoder';
 import { OutputFiles } from './outputs';
-import { buildSummary, Summary } from './summary';
+import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
 import { IpfixForwarder } from './ipfix-udp';
 import { freeResultsKey, readResultsKey } from './results-key';
@@ -97,7 +97,7 @@ export function statusLine(d: LineDecoder, startedMs: number): string {
   let missing = 0;
   for (const x of d.sessions.values()) {
     frames += x.frames;
-    missing += x.seq.missing;
+    missing += missingDataFrames(x);
   }
   const secs = Math.max(0.001, (Date.now() - startedMs) / 1000);
   const box = st

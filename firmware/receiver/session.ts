@@ -1,6 +1,7 @@
 // What the receiver knows about one session (one boot of the box).
 import { BootRecord, EndRecord, StatusRecord } from '../channel/records';
 import { SeqTracker } from './gaps';
+import type { FecRepair } from './fec-repair';
 
 export interface CheckpointReport {
   verified: number;
@@ -30,6 +31,14 @@ export class SessionState {
   decryptedFrames = 0;
   /** The session key from BOOT's sealedKey (secure memory), once opened; freed at the end of input. */
   sessionKey: Buffer | null = null;
+  /** FEC: rebuilds lost frames and delivers in order, when BOOT announces repair frames. */
+  fec: FecRepair | null = null;
+  /** Frames rebuilt from FEC repair frames (they count as received, not missing). */
+  repairedFrames = 0;
+  /** Repair frames received. */
+  repairFrames = 0;
+  /** Rebuilt frames that failed their CRC or had the wrong sequence number (hostile parity). */
+  badRebuilds = 0;
   /** Why the session key could not be opened ('no key', 'wrong key'), or null. */
   keyProblem: 'no key' | 'wrong key' | null = null;
   /** Frames held until the session's BOOT arrived (late attach), and frames dropped because it never came. */

@@ -39,6 +39,13 @@ export interface Summary {
     decryptedFrames: number;
     /** Encrypted frames that could not be opened: no --key, or the wrong one (their records are not in the outputs). */
     undecryptableFrames: number;
+    /** Frames rebuilt from FEC repair frames: received after all, not missing. */
+    repairedFrames: number;
+    /** FEC groups that lost more frames than their repair frames could rebuild. */
+    unrepairableGroups: number;
+    /** FEC repair frames received, and those lost (not counted in missingFrames: no record was in them). */
+    repairFrames: number;
+    missingRepairFrames: number;
   };
   outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; ipfixSkipped: number; logLines: number };
   sessions: Array<ReturnType<typeof sessionSummary>>;
@@ -52,11 +59,19 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
   let dups = 0;
   let decrypted = 0;
   let undecryptable = 0;
+  let repaired = 0;
+  let unrepairable = 0;
+  let repairFrames = 0;
+  let missingRepair = 0;
   for (const s of opened) {
     decrypted += s.decryptedFrames;
     undecryptable += s.encryptedFrames;
+    repaired += s.repairedFrames;
+    unrepairable += s.fec?.unrepairableGroups ?? 0;
+    repairFrames += s.repairFrames;
+    missingRepair += s.fec?.missingRepairFrames ?? 0;
     frames += s.frames;
-    missing += s.seq.missing;
+    missing += missingDataFrames(s);
     dups += s.seq.duplicates;
     for (const [k, v] of Object.entries(s.records)) records[k] = (records[k] ?? 0) + v;
   }
@@ -90,6 +105,10 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
       bytesPerSecond: Math.round((d.bytesRead * 1000) / durationMs),
       decryptedFrames: decrypted,
       undecryptableFrames: undecryptable,
+      repairedFrames: repaired,
+      unrepairableGroups: unrepairable,
+      repairFrames,
+      missingRepairFrames: missingRepair,
     },
     outputs: {
       flows: out.flowRecords, dns: out.dnsRecords, packets: out.pcapPackets(), malformedPackets: out.pcapMalformed(),
@@ -109,7 +128,7 @@ function sessionSummary(s: SessionState) {
     firstSeq: s.seq.first,
     lastSeq: s.seq.last(),
     records: s.records,
-    missingFrames: s.seq.missing,
+    missingFrames: missingDataFrames(s),
     missingRanges: s.seq.holes,
     duplicateFrames: s.seq.duplicates,
     framesBeforeBootLost: s.lostBeforeBoot,
@@ -118,9 +137,21 @@ function sessionSummary(s: SessionState) {
     encrypted: s.boot?.encryption ? (s.keyProblem ?? 'decrypted') : false,
     encryptedFrames: s.encryptedFrames,
     decryptedFrames: s.decryptedFrames,
+    fec: s.boot?.fec ?? null,
+    repairFrames: s.repairFrames,
+    repairedFrames: s.repairedFrames,
+    missingRepairFrames: s.fec?.missingRepairFrames ?? 0,
+    unrepairableGroups: s.fec?.unrepairableGroups ?? 0,
+    badRepairFrames: s.fec?.badRepairFrames ?? 0,
+    badRebuilds: s.badRebuilds,
     checkpoints: s.checkpoints,
     end: s.end,
   };
+}
+
+/** Sequence gaps minus lost FEC repair frames (missingRanges still lists every gap). */
+export function missingDataFrames(s: SessionState): number {
+  return Math.max(0, s.seq.missing - (s.fec?.missingRepairFrames ?? 0));
 }
 
 function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {

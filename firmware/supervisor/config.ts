@@ -20,6 +20,8 @@ export interface RunConfig {
     path: string; baud: number; outboxBytes: number; drainSeconds: number; bootEverySeconds: number;
     /** The researcher's X25519 public key (64 hex digits) results are encrypted to; null = clear. */
     recipient: string | null;
+    /** Reed-Solomon repair frames: {k, m}, false for none, null for the default (on for a tty, off for a file). */
+    fec: { k: number; m: number } | false | null;
   };
   stop: { seconds: number | null; packets: number | null; endOfSource: boolean };
   outputs: Output[];
@@ -112,6 +114,16 @@ function recipientKey(v: unknown): string | null {
   return v.trim().toLowerCase();
 }
 
+/** channel.fec: {"k", "m"} (m repair frames after every k frames), or false for none. */
+function fecParams(v: unknown): { k: number; m: number } | false | null {
+  if (v === undefined || v === null) return null;
+  if (v === false) return false;
+  if (v === true) fail('channel.fec', 'must be {"k": N, "m": N} or false; leave it out for the default (k 16, m 2 on a tty, none on a file)');
+  const o = object(v, 'channel.fec', ['k', 'm']);
+  if (o.k === undefined || o.m === undefined) fail('channel.fec', 'needs both "k" (data frames per group) and "m" (repair frames per group)');
+  return { k: int(o, 'k', 'channel.fec', 16, 1, 128), m: int(o, 'm', 'channel.fec', 2, 1, 16) };
+}
+
 /** Validates a parsed run.json. Throws ConfigError naming the field and the fix. */
 export function validateConfig(raw: unknown, baseDir: string): RunConfig {
   const top = object(raw, 'run.json', ['source', 'spool', 'channel', 'stop', 'outputs', 'policy', 'analysis', 'flows', 'status']);
@@ -128,7 +140,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
   if (onFull !== 'drop' && onFull !== 'wait') fail('spool.onFull', 'must be "drop" or "wait"');
   if (onFull === 'wait' && source.kind === 'interface') fail('spool.onFull', '"wait" is only possible for a pcap source: a live link cannot be paused');
 
-  const ch = object(top.channel, 'channel', ['path', 'baud', 'outboxBytes', 'drainSeconds', 'bootEverySeconds', 'recipient']);
+  const ch = object(top.channel, 'channel', ['path', 'baud', 'outboxBytes', 'drainSeconds', 'bootEverySeconds', 'recipient', 'fec']);
   const st = object(top.stop ?? {}, 'stop', ['seconds', 'packets', 'endOfSource']);
   const stop = {
     seconds: num(st, 'seconds', 'stop', null, 0.1),
@@ -166,6 +178,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
       drainSeconds: num(ch, 'drainSeconds', 'channel', 60, 0) as number,
       bootEverySeconds: num(ch, 'bootEverySeconds', 'channel', 5, 0.1) as number,
       recipient: recipientKey(ch.recipient),
+      fec: fecParams(ch.fec),
     },
     stop,
     outputs: outputs as Output[],

@@ -158,6 +158,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       boot,
       signer,
       recipient: cfg.channel.recipient ? Buffer.from(cfg.channel.recipient, 'hex') : null,
+      fec: cfg.channel.fec ?? undefined,
     });
   } catch (e) {
     leds.show('fatal');

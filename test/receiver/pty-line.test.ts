@@ -9,6 +9,11 @@ import { RecordType } from '../../firmware/channel/records';
 import { receive } from '../../firmware/receiver/receive';
 import { makeEnd, makePacket, openPtyPair, tmpDir } from '../lib/channel-fixtures';
 import { channelOn, sendMix, sleep } from '../lib/channel-recording';
+import { DEFAULT_TTY_FEC } from '../../firmware/channel/fec';
+
+// A tty gets FEC by default; --until-end stops at END and does not wait for the m repair
+// frames of the last group, which follow END (they arrive only if read with END's chunk).
+const AFTER_END = DEFAULT_TTY_FEC.m;
 
 const BAUD = 921600;
 
@@ -51,7 +56,7 @@ test('everything sent over a pty arrives; summary.json equals the END counters',
     for (const k of ['captured', 'kernelDropped', 'spoolDropped', 'analysed', 'quarantined'] as const) assert.is(onDisk[k], end[k], k);
     assert.is(onDisk.records.FLOW, sent.FLOW);
     assert.is(onDisk.records.PACKET, sent.PACKET);
-    assert.is(onDisk.frames, ch.stats().framesSent);
+    assert.ok(onDisk.frames >= ch.stats().framesSent - AFTER_END && onDisk.frames <= ch.stats().framesSent, `${onDisk.frames} frames`);
     assert.is(onDisk.badFrames, 0);
     assert.is(onDisk.missingFrames, 0);
     assert.is(onDisk.sessions[0].checkpoints.failed, 0);
@@ -98,7 +103,7 @@ test('a line nobody reads: the outbox holds the backlog, the event loop runs, an
     const summary = await receiving;
     const s = summary.sessions[0];
     assert.is(summary.missingFrames, 0);
-    assert.is(s.lastSeq, ch.stats().framesSent - 1, 'every frame up to END arrived');
+    assert.ok(s.lastSeq >= ch.stats().framesSent - 1 - AFTER_END, 'every frame up to END arrived');
     assert.is(s.frames, s.lastSeq - s.firstSeq + 1);
     assert.ok(summary.channel.bytesRead > ch.stats().bytesWritten - stalled.bytesWritten - 4096, 'all bytes written after attach arrived');
     assert.ok(summary.records.FLOW > sent.FLOW * 0.7, `flows ${summary.records.FLOW} of ${sent.FLOW}`);
