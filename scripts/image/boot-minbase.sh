@@ -20,6 +20,8 @@ cat >"$work/root/usr/sbin/init" <<'EOF'
 /usr/bin/busybox mount -t proc proc /proc
 read -r up _ </proc/uptime
 echo "minbase: /bin/sh init running, kernel up ${up}s"
+# Long enough for the host to see the line before QEMU exits.
+/usr/bin/busybox sleep 1
 /usr/bin/busybox poweroff -f
 EOF
 chmod 0755 "$work/root/usr/sbin/init"
