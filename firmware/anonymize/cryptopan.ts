@@ -24,10 +24,11 @@ import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-text';
 
 export const CRYPTOPAN_KEY_BYTES = 32;
 
-// Direct-mapped caches: a slot holds one address and is overwritten on a clash, so
-// memory is fixed and lookups never allocate. Traffic repeats addresses heavily, so
-// even a small cache removes most AES work. Sizes are powers of two (index = top bits
-// of a multiplicative hash).
+// Two-way caches: an address may sit in its slot or in the slot's pair (slot ^ 1); a
+// miss moves the slot's entry to the pair and takes the slot, so each pair keeps its two
+// most recent addresses. Direct mapping alone let two busy addresses that share a slot
+// evict each other on every packet. Memory is fixed and lookups never allocate. Sizes
+// are powers of two (index = top bits of a multiplicative hash).
 const V4_CACHE_BITS = 14;
 const V6_CACHE_BITS = 12;
 
@@ -68,7 +69,12 @@ export class CryptoPan {
     addr >>>= 0;
     const slot = Math.imul(addr, 0x9e3779b1) >>> (32 - V4_CACHE_BITS);
     if (this.#v4Used[slot] === 1 && this.#v4Keys[slot] === addr) return this.#v4Vals[slot];
+    const pair = slot ^ 1;
+    if (this.#v4Used[pair] === 1 && this.#v4Keys[pair] === addr) return this.#v4Vals[pair];
     const out = this.#computeV4(addr);
+    this.#v4Keys[pair] = this.#v4Keys[slot];
+    this.#v4Vals[pair] = this.#v4Vals[slot];
+    this.#v4Used[pair] = this.#v4Used[slot];
     this.#v4Keys[slot] = addr;
     this.#v4Vals[slot] = out;
     this.#v4Used[slot] = 1;
@@ -98,6 +104,17 @@ export class CryptoPan {
       buf.writeUInt32BE(v[s4 + 3], off + 12);
       return;
     }
+    const p4 = (slot ^ 1) * 4;
+    if (this.#v6Used[slot ^ 1] === 1 && k[p4] === w0 && k[p4 + 1] === w1 && k[p4 + 2] === w2 && k[p4 + 3] === w3) {
+      buf.writeUInt32BE(v[p4], off);
+      buf.writeUInt32BE(v[p4 + 1], off + 4);
+      buf.writeUInt32BE(v[p4 + 2], off + 8);
+      buf.writeUInt32BE(v[p4 + 3], off + 12);
+      return;
+    }
+    k.copyWithin(p4, s4, s4 + 4);
+    v.copyWithin(p4, s4, s4 + 4);
+    this.#v6Used[slot ^ 1] = this.#v6Used[slot];
     this.#computeV6Into(buf, off);
     k[s4] = w0; k[s4 + 1] = w1; k[s4 + 2] = w2; k[s4 + 3] = w3;
     v[s4] = buf.readUInt32BE(off);
