@@ -6,8 +6,11 @@
 //   hash_0        = 32 zero bytes
 //   sig_k         = Ed25519(per-boot checkpoint key, CHECKPOINT_CONTEXT ‖ session ‖
 //                           u32 firstSeq ‖ u32 lastSeq ‖ hash_{k-1} ‖ hash_k)
-// A checkpoint covers every frame after the previous CHECKPOINT frame (BOOT, LOG, FLOW…)
-// up to the frame just before itself. The public key is announced in BOOT.
+// A checkpoint covers every frame after the previous CHECKPOINT frame (BOOT, LOG, FLOW…,
+// FEC repair frames too) up to the frame just before itself, over the bytes as sent
+// (ciphertext when results are encrypted). Receivers record the digest of every frame,
+// repair frames included, whether or not they use them, so verification is the same
+// with or without FEC. The public key is announced in BOOT.
 import sodium from 'sodium-native';
 
 export const CHECKPOINT_CONTEXT = Buffer.from('sealtap checkpoint v1\0');
