@@ -18,6 +18,9 @@ and writes into DIR:
 
 A file is read to its end. A tty is read until Ctrl-C / SIGTERM (the files are
 finished and the exit code is 0), or with --until-end until the box's END record.
+Frames lost or damaged on the line are rebuilt from the box's FEC repair frames
+where the loss is within what they cover (run.json channel.fec; on by default on
+a tty); summary.json counts repairedFrames and unrepairableGroups.
 
 options:
   --out DIR        output directory (created if missing)
