@@ -78,12 +78,11 @@ mapfile -t prod_modules < <(npm ls --omit=dev --all --parseable 2>/dev/null | se
 # /etc/sealtap/trusted/. Without it the image trusts a development key pair made here
 # on first use (build/keys/dev.{pub,key}): fine for QEMU and tests, never for a box in
 # the field, since anyone holding this build tree can sign for it.
+dev_pub=$root/build/keys/dev.pub
 keys_dir=${SEALTAP_TRUSTED_KEYS:-}
-dev_keys=0
 if [ -z "$keys_dir" ]; then
   keys_dir=$root/build/keys
-  dev_keys=1
-  if [ ! -f "$keys_dir/dev.pub" ]; then
+  if [ ! -f "$dev_pub" ]; then
     mkdir -p "$keys_dir"
     chmod 0700 "$keys_dir"
     bin/sealtap bundle keygen --out "$keys_dir/dev" >/dev/null || fail "sealtap bundle keygen --out $keys_dir/dev failed"
@@ -92,17 +91,24 @@ fi
 mapfile -t trusted < <(find "$keys_dir" -maxdepth 1 -name '*.pub' -type f 2>/dev/null | sort)
 [ ${#trusted[@]} -gt 0 ] || fail "no public keys (*.pub) in SEALTAP_TRUSTED_KEYS=$keys_dir: the box would refuse every bundle; make one with sealtap bundle keygen"
 key_ids=()
+dev_keys=0   # 1 when one of them is the development key, whichever directory it came from
 for k in "${trusted[@]}"; do
   # PREFIX.pub is "SEALPK1\n" + a 32-byte Ed25519 key; its key id is the first 8 bytes
   # of BLAKE2b-256 of the key (docs/bundles.md).
   id=$(python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); assert len(d)==40 and d[:8]==b"SEALPK1\n"; print(hashlib.blake2b(d[8:],digest_size=32).hexdigest()[:16])' "$k" 2>/dev/null) ||
     fail "$k is not a sealtap public key (40 bytes starting SEALPK1): make key pairs with sealtap bundle keygen"
-  key_ids+=("$(basename "$k") $id")
+  if [ -f "$dev_pub" ] && cmp -s "$k" "$dev_pub"; then
+    dev_keys=1
+    dev_id=$id
+    key_ids+=("$(basename "$k") $id DEVELOPMENT KEY (build/keys/dev.key signs for this image): not for a box in the field")
+  else
+    key_ids+=("$(basename "$k") $id")
+  fi
 done
 dev_warning() {
-  say "WARNING: THIS IMAGE TRUSTS THE DEVELOPMENT KEY $keys_dir/dev.pub ($(printf '%s' "${key_ids[0]#* }"))."
-  say "WARNING: any bundle signed with $keys_dir/dev.key runs on it. For a real box build with"
-  say "WARNING: SEALTAP_TRUSTED_KEYS=DIR holding the researchers' public keys (*.pub)."
+  say "WARNING: THIS IMAGE TRUSTS THE DEVELOPMENT KEY $dev_pub ($dev_id)."
+  say "WARNING: any bundle signed with ${dev_pub%.pub}.key runs on it. For a real box build with"
+  say "WARNING: SEALTAP_TRUSTED_KEYS=DIR holding only the researchers' public keys (*.pub)."
 }
 
 # --- input hash: skip the rest when nothing changed -------------------------------------
@@ -176,13 +182,7 @@ tar -xf "$base" -C "$rfs"
   echo "sealtap $(node -p 'require("./package.json").version') $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "modules-initramfs $(echo $stage1)"
   echo "modules-rootfs $(echo $stage2)"
-  for k in "${key_ids[@]}"; do
-    if [ "$dev_keys" = 1 ]; then
-      echo "trusted-key $k DEVELOPMENT KEY ($keys_dir/dev.key signs for this image): not for a box in the field"
-    else
-      echo "trusted-key $k"
-    fi
-  done
+  for k in "${key_ids[@]}"; do echo "trusted-key $k"; done
   echo "packages:"
   chroot "$rfs" dpkg-query -W -f='  ${Package} ${Version}\n'
 } >"$out/manifest.txt"
@@ -251,5 +251,5 @@ mksquashfs "$rfs" "$out/rootfs.squashfs" -comp zstd -Xcompression-level 3 -noapp
 } >>"$out/manifest.txt"
 rm -rf "$rfs" "$ird"
 echo "$inputs_key" >"$out/.inputs"
-say "done: $out ($(du -h "$out/rootfs.squashfs" | cut -f1) root, kernel $kver, trusts ${key_ids[*]})"
+say "done: $out ($(du -h "$out/rootfs.squashfs" | cut -f1) root, kernel $kver, trusts $(for k in "${key_ids[@]}"; do printf '%s, ' "${k%% DEVELOPMENT*}"; done | sed 's/, $//'))"
 [ "$dev_keys" = 0 ] || dev_warning
