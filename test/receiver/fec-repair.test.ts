@@ -243,6 +243,20 @@ test('summary.json reports repaired frames and unrepairable groups', async () =>
   assert.is(onDisk.channel.unrepairableGroups, 1);
 });
 
+test('a frame with a forged far sequence number (valid CRC) does not stall the receiver', async () => {
+  const bytes = await fecRecording();
+  const forgedAt = 4 * SPAN + 2;
+  const damaged = rewriteFrames(bytes, (f) => (f.seq === forgedAt ? buildFrame({ ...f, seq: 0xffffff00 }) : null));
+  const started = Date.now();
+  const got = decodeWith(damaged, {});
+  assert.ok(Date.now() - started < 5000, 'decoded in time');
+  const want = decodeWith(bytes, {});
+  const s = only(got.d);
+  assert.ok(s.fec!.unrepairableGroups > 1000, 'the forged gap is counted in one step');
+  assert.is(got.got.flows, want.got.flows, 'every record still arrives');
+  assert.is(got.got.ends.length, 1);
+});
+
 test('random damage with FEC on: no crash; received = undamaged frames + rebuilt ones, all exactly as sent', async () => {
   // BOOT often, so the receiver syncs whatever is hit.
   const { file } = await recordLine({ rounds: 30, perRound: 12, pauseMs: 4, bootEveryMs: 15, over: { fec: { k: K, m: M }, checkpointEveryFrames: 16 } });
