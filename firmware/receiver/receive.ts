@@ -95,13 +95,15 @@ export function statusLine(d: LineDecoder, startedMs: number): string {
   const st = s?.status;
   let frames = 0;
   let missing = 0;
+  let repaired = 0;
   for (const x of d.sessions.values()) {
     frames += x.frames;
     missing += missingDataFrames(x);
+    repaired += x.repairedFrames;
   }
   const secs = Math.max(0.001, (Date.now() - startedMs) / 1000);
   const box = st
     ? `captured ${st.captured} drops kernel ${st.kernelDropped} spool ${st.spoolDropped} backlog ${st.channelBacklogBytes} B`
     : 'no STATUS yet';
-  return `status: ${box} | frames ${frames} bad ${d.totalBadFrames()} missing ${missing} | ${Math.round(d.bytesRead / secs)} B/s`;
+  return `status: ${box} | frames ${frames} bad ${d.totalBadFrames()} missing ${missing}${repaired ? ` repaired ${repaired}` : ''} | ${Math.round(d.bytesRead / secs)} B/s`;
 }
