@@ -27,6 +27,11 @@ export interface BuildOptions {
   secretKey: Buffer | null;
   /** Defaults to SOURCE_DATE_EPOCH if set (reproducible builds), else now. */
   created?: Date;
+  /**
+   * The three payload files given one by one instead of DIR/module.js, DIR/policy.json
+   * and DIR/run.json (dir then only supplies bundle.json defaults, and may be omitted).
+   */
+  files?: { module: string; policy: string; run: string };
 }
 
 const DEFAULT_KEYS = ['boards', 'name', 'securityVersion', 'version'];
@@ -50,13 +55,12 @@ export function readBundleDefaults(dir: string): BundleDefaults {
   return o as BundleDefaults;
 }
 
-function readPayload(dir: string, name: string): Buffer {
-  const p = path.join(dir, name);
+function readPayload(p: string, name: string): Buffer {
   let st: fs.Stats;
   try {
     st = fs.statSync(p);
   } catch {
-    throw new BundleError(`${p} is missing: an analysis firmware directory holds ${PAYLOAD_NAMES.join(', ')}`);
+    throw new BundleError(`${p} is missing: an analysis firmware directory holds ${PAYLOAD_NAMES.join(', ')} (or give the files with --module, --policy and --run)`);
   }
   if (!st.isFile()) throw new BundleError(`${p} is not a regular file`);
   if (st.size > MAX_PAYLOAD_BYTES) throw new BundleError(`${p} is ${st.size} bytes, over the ${MAX_PAYLOAD_BYTES}-byte payload limit`);
@@ -87,18 +91,23 @@ export function assembleBundle(manifest: Manifest, signature: Buffer, payloads: 
 }
 
 export function buildBundle(opts: BuildOptions): { bytes: Buffer; manifest: Manifest } {
-  if (!fs.existsSync(opts.dir) || !fs.statSync(opts.dir).isDirectory()) throw new BundleError(`${opts.dir} is not a directory: pass the analysis firmware directory (e.g. examples/flows-basic)`);
-  const defaults = readBundleDefaults(opts.dir);
+  const hasDir = opts.dir !== '' || !opts.files;
+  if (hasDir && (!fs.existsSync(opts.dir) || !fs.statSync(opts.dir).isDirectory())) throw new BundleError(`${opts.dir} is not a directory: pass the analysis firmware directory (e.g. examples/flows-basic)`);
+  const defaults = hasDir ? readBundleDefaults(opts.dir) : {};
   const boards = opts.boards ?? defaults.boards;
   if (!boards || boards.length === 0) throw new BundleError('no board given: pass --board NAME (a directory name under board/, e.g. qemu-x86_64)');
   for (const b of boards) if (!isBoardName(b)) throw new BundleError(`--board ${JSON.stringify(b)} is not a board name (letters, digits, ".", "_", "-")`);
   const version = opts.version ?? defaults.version;
-  if (version === undefined) throw new BundleError(`no version given: pass --version X or set "version" in ${path.join(opts.dir, 'bundle.json')}`);
+  if (version === undefined) throw new BundleError(`no version given: pass --version X${hasDir ? ` or set "version" in ${path.join(opts.dir, 'bundle.json')}` : ''}`);
   if (!isVersion(version)) throw new BundleError(`version ${JSON.stringify(version)} must be 1-32 characters of letters, digits, ".", "+", "-"`);
   const securityVersion = opts.securityVersion ?? defaults.securityVersion ?? 0;
   if (!isSecurityVersion(securityVersion)) throw new BundleError('--security-version must be a non-negative integer');
-  const name = opts.name ?? defaults.name ?? path.basename(path.resolve(opts.dir));
-  const payloads = PAYLOAD_NAMES.map((n) => readPayload(opts.dir, n));
+  const name = opts.name ?? defaults.name ?? (hasDir ? path.basename(path.resolve(opts.dir)) : undefined);
+  if (name === undefined) throw new BundleError('no name given: pass --name NAME');
+  const files = opts.files;
+  const source = (n: (typeof PAYLOAD_NAMES)[number]): string =>
+    !files ? path.join(opts.dir, n) : n === 'module.js' ? files.module : n === 'policy.json' ? files.policy : files.run;
+  const payloads = PAYLOAD_NAMES.map((n) => readPayload(source(n), n));
   const manifest = makeManifest({ name, boards, version, securityVersion, created: opts.created ?? createdTime() }, payloads);
   const signature = opts.secretKey ? signManifest(encodeManifest(manifest), opts.secretKey) : Buffer.alloc(0);
   return { bytes: assembleBundle(manifest, signature, payloads), manifest };

@@ -18,9 +18,12 @@ Creates an Ed25519 signing key pair: PREFIX.key (secret, mode 0600, never printe
 and PREFIX.pub (install it on the box as a trusted key). Refuses to overwrite.`,
   build: `usage: sealtap bundle build DIR --key PREFIX.key --board NAME --out FILE.sfw
                            [--version X] [--security-version N] [--name NAME] [--unsigned]
+       sealtap bundle build --module M.js --policy P.json --run R.json --name NAME
+                           --version X --key PREFIX.key --board NAME --out FILE.sfw
 DIR holds module.js, policy.json and run.json; DIR/bundle.json may give defaults
-({"name", "version", "securityVersion", "boards"}). --board takes a board name
-from board/ (several: a,b). --unsigned builds without --key (sign it later).`,
+({"name", "version", "securityVersion", "boards"}). The second form takes the three
+files one by one (all three; with a DIR too, the files replace DIR's). --board takes
+a board name from board/ (several: a,b). --unsigned builds without --key (sign it later).`,
   sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --out FILE2.sfw
 Signs an unsigned bundle, or re-signs one with another key. The manifest and
 payload are checked first and kept byte for byte.`,
@@ -48,6 +51,7 @@ from a workstation (never over a network).
 
   sealtap bundle keygen --out PREFIX
   sealtap bundle build DIR --key PREFIX.key --board NAME --out FILE.sfw
+  sealtap bundle build --module M.js --policy P.json --run R.json --name NAME --version X --key ... --board ... --out ...
   sealtap bundle sign FILE.sfw --key PREFIX.key --out FILE2.sfw
   sealtap bundle verify FILE.sfw --pub PREFIX.pub [--board NAME]
   sealtap bundle inspect FILE.sfw [--pub PREFIX.pub]
@@ -117,14 +121,17 @@ async function keygen(argv: string[]): Promise<number> {
 }
 
 async function build(argv: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name'], ['unsigned']);
-  const dir = one(rest, 'analysis firmware directory');
+  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name', 'module', 'policy', 'run'], ['unsigned']);
+  const given = ['module', 'policy', 'run'].filter((k) => opts.has(k));
+  if (given.length !== 0 && given.length !== 3) throw new UsageError('--module, --policy and --run go together: give all three files (or a DIR holding module.js, policy.json, run.json)');
+  const files = given.length === 3 ? { module: opts.get('module')!, policy: opts.get('policy')!, run: opts.get('run')! } : undefined;
+  const dir = files && rest.length === 0 ? '' : one(rest, 'analysis firmware directory');
   const out = need(opts, 'out');
   const sv = opts.get('security-version');
   if (sv !== undefined && !(/^\d+$/.test(sv) && isSecurityVersion(Number(sv)))) throw new UsageError('--security-version must be a non-negative integer');
   if (!opts.has('key') && !opts.has('unsigned')) throw new UsageError('--key PREFIX.key is required (or --unsigned to sign later with `sealtap bundle sign`)');
   const run = (secretKey: Buffer | null) => buildBundle({
-    dir, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey,
+    dir, files, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey,
   });
   const built = opts.has('key') ? withSecretKey(opts.get('key')!, run) : run(null);
   writeFileAtomically(out, built.bytes);

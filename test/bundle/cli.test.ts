@@ -117,6 +117,29 @@ test('build takes version and security version from DIR/bundle.json, options ove
   assert.match(r.out, /version +5\.0\.1/);
 });
 
+test('build takes module, policy and run config as three files, and the box side verifies the result', () => {
+  const dir = tempDir('cli');
+  const prefix = sharedKey('lab');
+  const fw = writeFirmwareDir();
+  const out = path.join(dir, 'files.sfw');
+  const r = runSealtap(['bundle', 'build', '--module', path.join(fw, 'module.js'), '--policy', path.join(fw, 'policy.json'), '--run', path.join(fw, 'run.json'),
+    '--name', 'loose-files', '--version', '1.2.3', '--key', `${prefix}.key`, '--board', 'qemu-x86_64', '--out', out]);
+  assert.is(r.status, 0, r.err);
+  const v = runSealtap(['bundle', 'verify', out, '--pub', `${prefix}.pub`, '--board', 'qemu-x86_64']);
+  assert.is(v.status, 0, v.err);
+  const shown = runSealtap(['bundle', 'inspect', out]);
+  assert.match(shown.out, /loose-files/);
+  assert.match(shown.out, /1\.2\.3/);
+});
+
+test('build refuses --module without --policy and --run', () => {
+  const dir = tempDir('cli');
+  const fw = writeFirmwareDir();
+  const r = runSealtap(['bundle', 'build', '--module', path.join(fw, 'module.js'), '--name', 'x', '--version', '1', '--unsigned', '--board', 'qemu-x86_64', '--out', path.join(dir, 'b.sfw')]);
+  assert.is(r.status, 2);
+  assert.match(r.err, /--module, --policy and --run go together/);
+});
+
 test('build refuses a directory without run.json', () => {
   const dir = tempDir('cli');
   const prefix = sharedKey('lab');
