@@ -112,9 +112,18 @@ function onPacket(): void {
     if (!takeFreeSlot()) { slotDropped++; return; }
   }
   const at = base + used;
-  hdr.copy(data, at, 0, 16);
+  // The header as read (time, the clamped caplen, origlen), then the bytes. Short
+  // copies by plain loops: Buffer.copy's argument checks cost more than 64 bytes do.
+  data.writeUInt32LE(sec, at);
+  data.writeUInt32LE(usec, at + 4);
   data.writeUInt32LE(caplen, at + 8);
-  pktBuf.copy(data, at + 16, 0, caplen);
+  data.writeUInt32LE(hdr.readUInt32LE(12), at + 12);
+  if (caplen <= 128) {
+    const to = at + 16;
+    for (let i = 0; i < caplen; i++) data[to + i] = pktBuf[i];
+  } else {
+    pktBuf.copy(data, at + 16, 0, caplen);
+  }
   used += need;
   if (count === 0) { firstSec = sec; firstUsec = usec; }
   lastSec = sec;
