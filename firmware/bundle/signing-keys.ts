@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as sodium from 'sodium-native';
 import { BundleError, SIGNATURE_ENTRY_BYTES } from './format';
 import { blake2b256 } from './hash';
+import { writeSecretKeyFile } from '../keys/key-file';
 
 export const SECRET_KEY_MAGIC = Buffer.from('SEALSK1\n', 'latin1');
 export const PUBLIC_KEY_MAGIC = Buffer.from('SEALPK1\n', 'latin1');
@@ -39,16 +40,7 @@ export function writeKeyPair(prefix: string): { pubPath: string; keyPath: string
   const sk = sodium.sodium_malloc(sodium.crypto_sign_SECRETKEYBYTES);
   try {
     sodium.crypto_sign_keypair(pk, sk);
-    // 'wx': fail instead of following a file someone created in between; 0o600 from creation on.
-    const fd = fs.openSync(keyPath, 'wx', 0o600);
-    try {
-      fs.writeSync(fd, SECRET_KEY_MAGIC);
-      fs.writeSync(fd, sk);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.chmodSync(keyPath, 0o600); // in case a umask or ACL widened it
+    writeSecretKeyFile(keyPath, SECRET_KEY_MAGIC, sk);
     const pfd = fs.openSync(pubPath, 'wx', 0o644);
     try {
       fs.writeSync(pfd, Buffer.concat([PUBLIC_KEY_MAGIC, pk]));

@@ -7,6 +7,7 @@
 // The public half is derived from the secret one when the key is read, so a .key file
 // alone is enough to receive.
 import * as fs from 'node:fs';
+import { writeSecretKeyFile } from '../keys/key-file';
 import sodium from 'sodium-native';
 
 export const RESULTS_KEY_MAGIC = Buffer.from('SEALRK1\n', 'latin1');
@@ -25,16 +26,7 @@ export function writeResultsKeyPair(prefix: string): { pubPath: string; keyPath:
   const sk = sodium.sodium_malloc(KEY_BYTES);
   try {
     sodium.crypto_box_keypair(pk, sk);
-    // 'wx': never follow a file someone created in between; 0600 from creation on.
-    const fd = fs.openSync(keyPath, 'wx', 0o600);
-    try {
-      fs.writeSync(fd, RESULTS_KEY_MAGIC);
-      fs.writeSync(fd, sk);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.chmodSync(keyPath, 0o600);
+    writeSecretKeyFile(keyPath, RESULTS_KEY_MAGIC, sk);
     fs.writeFileSync(pubPath, pk.toString('hex') + '\n', { flag: 'wx', mode: 0o644 });
   } finally {
     sodium.sodium_memzero(sk);
