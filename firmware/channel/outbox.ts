@@ -2,10 +2,9 @@
 // and may be unplugged; capture must never wait for it (invariant 5), so the outbox is
 // bounded and, when full, drops the least important records first and counts them.
 //
-// This implementation keeps records in memory. The design wants the outbox sealed on
-// the spool so that a long backlog survives a slow line without using RAM; the
-// interface below (push / nextType / takeBatch / counters) is all the writer uses, so a
-// spool-backed outbox can replace MemoryOutbox without touching the framer.
+// MemoryOutbox keeps records in memory; SpoolOutbox (spool-outbox.ts) puts it in front
+// of sealed files on the spool, so a long backlog of results waits on disk, not in RAM.
+// The interface below (push / nextType / takeBatch / counters) is all the writer uses.
 import { recordPriority, recordTypeName } from './records';
 
 export interface Outbox {
@@ -30,6 +29,8 @@ interface Queue {
   /** Arrival number of each item, to drain types of equal priority oldest first. */
   order: number[];
   head: number;
+  /** Bytes waiting in this queue (records plus prefixes). */
+  bytes: number;
 }
 
 /** Per-record overhead counted against the budget (the batch length prefix). */
@@ -57,6 +58,7 @@ export class MemoryOutbox implements Outbox {
     q.items.push(record);
     q.order.push(this.arrivals++);
     this.bytes += cost;
+    q.bytes += cost;
     return true;
   }
 
@@ -81,6 +83,7 @@ export class MemoryOutbox implements Outbox {
       out.push(r);
       used += cost;
       this.bytes -= cost;
+      q.bytes -= cost;
       q.head++;
     }
     this.compact(q);
@@ -89,6 +92,17 @@ export class MemoryOutbox implements Outbox {
 
   backlogBytes(): number {
     return this.bytes;
+  }
+
+  /** Bytes waiting of one record type. */
+  queuedBytes(type: number): number {
+    return this.queues.get(type)?.bytes ?? 0;
+  }
+
+  /** Records dropped elsewhere (a spill file that could not be read back), counted here. */
+  countDropped(type: number, n: number): void {
+    const name = recordTypeName[type] ?? String(type);
+    this.drops[name] = (this.drops[name] ?? 0) + n;
   }
 
   dropped(): Record<string, number> {
@@ -102,6 +116,7 @@ export class MemoryOutbox implements Outbox {
       q.items = [];
       q.order = [];
       q.head = 0;
+      q.bytes = 0;
     }
     this.bytes = 0;
     return before;
@@ -116,6 +131,7 @@ export class MemoryOutbox implements Outbox {
         const r = q.items.pop() as Buffer;
         q.order.pop();
         freed += r.length + RECORD_OVERHEAD;
+        q.bytes -= r.length + RECORD_OVERHEAD;
         this.countDrop(q.type);
       }
       if (freed >= need) break;
@@ -131,7 +147,7 @@ export class MemoryOutbox implements Outbox {
   private queue(type: number): Queue {
     let q = this.queues.get(type);
     if (!q) {
-      q = { type, priority: recordPriority[type] ?? 3, items: [], order: [], head: 0 };
+      q = { type, priority: recordPriority[type] ?? 3, items: [], order: [], head: 0, bytes: 0 };
       this.queues.set(type, q);
     }
     return q;

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
+import { SpoolOutbox, SpoolOutboxOptions } from './spool-outbox';
 import { openWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
@@ -37,6 +38,11 @@ export interface ChannelOptions {
    * tty (DEFAULT_TTY_FEC), off for a recording file, whose bytes are not lost on the way.
    */
   fec?: FecParams | false;
+  /**
+   * Keep the backlog of results sealed on the spool (spool-outbox.ts) beyond
+   * memoryBytes in RAM; absent: everything waits in memory, bounded by outboxBytes.
+   */
+  spill?: Omit<SpoolOutboxOptions, 'totalBytes'>;
   now?: () => number;
   /** A CHECKPOINT after this many frames… */
   checkpointEveryFrames?: number;
@@ -54,6 +60,8 @@ export interface ChannelStats {
   writeErrors: number;
   /** FEC repair frames among framesSent. */
   repairFramesSent: number;
+  /** Results waiting sealed on the spool (part of backlogBytes). */
+  spilledBytes: number;
 }
 
 export interface Channel {
@@ -84,7 +92,15 @@ export function openChannel(opts: ChannelOptions): Channel {
     throw e;
   }
   const fec: FecParams | null = opts.fec === false ? null : opts.fec ?? (line.kind === 'tty' ? DEFAULT_TTY_FEC : null);
-  const outbox: Outbox = new MemoryOutbox(opts.outboxBytes);
+  let spool: SpoolOutbox | null = null;
+  try {
+    spool = opts.spill ? new SpoolOutbox({ ...opts.spill, totalBytes: opts.outboxBytes }) : null;
+  } catch (e) {
+    sealer?.wipe();
+    fs.closeSync(line.fd);
+    throw new Error(`cannot keep the outbox on the spool in ${opts.spill?.dir}: ${(e as Error).message}`);
+  }
+  const outbox: Outbox = spool ?? new MemoryOutbox(opts.outboxBytes);
   const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const openedAt = now();
@@ -228,6 +244,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       dropped,
       writeErrors,
       repairFramesSent: seq.repairFramesSent(),
+      spilledBytes: spool ? spool.spilledBytes() : 0,
     };
   }
 

@@ -43,8 +43,9 @@ export function preflight(cfg: RunConfig): void {
       fail(`spool.dir ${cfg.spool.dir} is not writable: fix its permissions or choose another spool.dir`);
     }
     const free = freeBytes(cfg.spool.dir);
-    if (free !== null && free < cfg.spool.bytes) {
-      fail(`spool.dir ${cfg.spool.dir} has ${free} bytes free but spool.bytes asks for ${cfg.spool.bytes}: lower spool.bytes or free space`);
+    // The ring, plus the results outbox that waits sealed beside it when the line is slow.
+    if (free !== null && free < cfg.spool.bytes + cfg.channel.outboxBytes) {
+      fail(`spool.dir ${cfg.spool.dir} has ${free} bytes free but spool.bytes + channel.outboxBytes ask for ${cfg.spool.bytes + cfg.channel.outboxBytes}: lower them or free space`);
     }
   }
 

@@ -3,6 +3,7 @@
 // Every step logs one operator line; every failure before capture is fatal with a
 // clear message, every failure after it is counted and reported.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as sodium from 'sodium-native';
 import { Keyring, KeyPurpose } from '../keys/keyring';
 import type { SecretKey } from '../keys/secret-key';
@@ -52,6 +53,8 @@ export interface SuperviseOptions {
 }
 
 const CAPTURE_SLOTS = 8;
+/** Results kept in RAM while the rest of the outbox waits sealed on the spool. */
+const OUTBOX_MEMORY_BYTES = 4 * 1048576;
 
 function isTtyPath(p: string): boolean {
   try {
@@ -159,6 +162,13 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       signer,
       recipient: cfg.channel.recipient ? Buffer.from(cfg.channel.recipient, 'hex') : null,
       fec: cfg.channel.fec ?? undefined,
+      // The backlog of results waits sealed on the spool (on the box: inside dm-crypt),
+      // so a slow or unplugged line costs disk, not RAM; a few MiB stay in memory.
+      spill: {
+        dir: path.join(cfg.spool.dir, 'outbox'),
+        key: keyring.subkey(KeyPurpose.channel),
+        memoryBytes: Math.min(cfg.channel.outboxBytes, OUTBOX_MEMORY_BYTES),
+      },
     });
   } catch (e) {
     leds.show('fatal');
