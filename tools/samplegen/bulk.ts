@@ -47,10 +47,14 @@ interface FlowSide {
 }
 
 function makeFlow(k: number, v6: boolean, tcp: boolean, rng: Prng): FlowSide[] {
-  const cm = mac(`02:53:54:10:${(k >> 8).toString(16).padStart(2, '0')}:${(k & 0xff).toString(16).padStart(2, '0')}`);
+  // Flow numbers beyond 16 bits spill into the next MAC octet and the next IPv6 group;
+  // below that the addresses are what they always were (same bytes, same traces).
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  const cm = mac(`02:53:54:${hex(0x10 + ((k >> 16) & 0xef))}:${hex((k >> 8) & 0xff)}:${hex(k & 0xff)}`);
   const rm = mac('02:53:54:00:00:01');
+  const c6 = 0x1000 + k;
   const client: Endpoint = v6
-    ? { ip: ipv6(`2001:db8:c::${(0x1000 + k).toString(16)}`), mac: cm, ttl: 64 }
+    ? { ip: ipv6(`2001:db8:c::${(c6 >>> 16).toString(16)}:${(c6 & 0xffff).toString(16)}`), mac: cm, ttl: 64 }
     : { ip: ipv4(`10.2.${(k >> 8) & 0xff}.${k & 0xff}`), mac: cm, ttl: 64 };
   const server: Endpoint = v6
     ? { ip: ipv6(`2001:db8:5::${(0x100 + (k % 64)).toString(16)}`), mac: rm, ttl: 56 }
