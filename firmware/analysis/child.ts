@@ -17,9 +17,9 @@ import { buildModules, BoundModule } from './modules';
 import { AnonPrimitives } from './anonymizer';
 import type { Emit } from './sdk';
 import type { Policy } from '../anonymize/policy';
+import { nextTickUs, tickDue } from './ticks';
 
 const BATCH_RECORDS = 256;
-const TIMER_US = 1_000_000;
 
 // Taken before any module is loaded, and removed from `process`: a module cannot send
 // messages of its own (a forged segmentDone or finished would lose packets).
@@ -28,10 +28,6 @@ delete (process as { send?: unknown }).send;
 
 function send(m: FromChild): void {
   ipcSend(m);
-}
-
-function nextTick(tsUs: number): number {
-  return (Math.floor(tsUs / TIMER_US) + 1) * TIMER_US;
 }
 
 class Runtime {
@@ -88,7 +84,7 @@ class Runtime {
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
     if (init.prevTsUs !== null && Number.isFinite(init.prevTsUs)) {
       this.lastTsUs = init.prevTsUs;
-      this.nextTimerUs = nextTick(init.prevTsUs);
+      this.nextTimerUs = nextTickUs(init.prevTsUs);
     }
   }
 
@@ -220,13 +216,10 @@ class Runtime {
       const tsUs = sec * 1e6 + usec;
       this.lastTsUs = tsUs;
       try {
-        // Ticks fall on whole seconds of packet time, not on seconds since the first
-        // packet this process saw: a restarted analysis that replays from another
-        // segment must expire flows at the same packets, or its records would get
-        // other places and the committed place would no longer suppress them.
-        if (this.nextTimerUs < 0) this.nextTimerUs = nextTick(tsUs);
-        else if (tsUs >= this.nextTimerUs) {
-          this.nextTimerUs = nextTick(tsUs);
+        // Ticks on whole seconds of packet time, the same packets after a restart (ticks.ts).
+        if (this.nextTimerUs < 0) this.nextTimerUs = nextTickUs(tsUs);
+        else if (tickDue(tsUs, this.nextTimerUs)) {
+          this.nextTimerUs = nextTickUs(tsUs);
           for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
         }
         decodePacket(this.init.linkType, body, start, end - start, origLen, v);

@@ -1,12 +1,12 @@
 // The shape the built-in table analyses share (flows, dns): a table fed packet by packet
-// that hands out finished entries from inside onPacket, a timer sweep or the final
-// flush. The table calls back during those calls, so the emitter of the call in
-// progress is kept for the callback to use.
+// that hands out finished entries from inside onPacket (where it sweeps itself, on the
+// same whole seconds of packet time as the runtime's ticks, so no onTimer is needed)
+// or the final flush. The table calls back during those calls, so the emitter of the
+// call in progress is kept for the callback to use.
 import type { AnalysisModule, Emit } from '../sdk';
 
 export interface PacketTable {
   onPacket(view: Parameters<AnalysisModule['onPacket']>[0], buf: Buffer, tsUs: number): void;
-  expire(nowUs: number): void;
   flushAll(nowUs: number): void;
 }
 
@@ -19,10 +19,6 @@ export function tableModule(name: string, makeTable: (current: () => Emit | null
     onPacket(view, buf, tsUs, emit) {
       emitNow = emit;
       table.onPacket(view, buf, tsUs);
-    },
-    onTimer(tsUs, emit) {
-      emitNow = emit;
-      table.expire(tsUs);
     },
     onEnd(tsUs, emit) {
       emitNow = emit;

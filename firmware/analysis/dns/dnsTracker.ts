@@ -8,6 +8,7 @@
 import { PacketView } from '../decode/packetView';
 import { DnsEntry } from './dnsEntry';
 import { DnsParse, DnsRefusal, dnsRefusalNames, parseDnsMessage } from './dnsMessage';
+import { nextTickUs, tickDue } from '../ticks';
 
 export interface DnsTrackerOptions {
   /** Queries awaiting a response at once; default 65536. */
@@ -22,7 +23,6 @@ const DNS_PORT = 53;
 const MDNS_PORT = 5353;
 const TCP = 6;
 const UDP = 17;
-const SWEEP_INTERVAL_US = 1e6;
 
 export interface DnsCounters {
   messages: number;
@@ -61,10 +61,10 @@ export class DnsTracker {
   }
 
   onPacket(v: PacketView, buf: Buffer, tsUs: number): void {
-    // A clock that stepped back (a replayed file restarting) must not stop the sweeps.
-    if (tsUs >= this.nextSweepUs || tsUs < this.nextSweepUs - 2 * SWEEP_INTERVAL_US) {
+    // Sweeps on whole seconds of packet time, as timer ticks (ticks.ts).
+    if (tickDue(tsUs, this.nextSweepUs)) {
       this.expire(tsUs);
-      this.nextSweepUs = tsUs + SWEEP_INTERVAL_US;
+      this.nextSweepUs = nextTickUs(tsUs);
     }
     if (v.ipOff < 0 || v.payloadOff < 0 || v.payloadLen === 0) return;
     const proto = v.ipProto;

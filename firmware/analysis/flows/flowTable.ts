@@ -9,6 +9,7 @@ import { PacketView } from '../decode/packetView';
 import { FlowEnd, FlowEndReason } from './flowEnd';
 import { flowHash, icmpRecordPort, ICMP, ICMPV6, keyDstPort, keySrcPort, TCP } from './flowKey';
 import { FlowStore, NIL } from './flowStore';
+import { nextTickUs, tickDue } from '../ticks';
 
 export interface FlowTableOptions {
   /** Flows held at once; when full the least recently seen is evicted. Default 65536. */
@@ -22,7 +23,6 @@ export interface FlowTableOptions {
 export const flowDefaults = { maxFlows: 65536, idleTimeoutUs: 60e6, activeTimeoutUs: 300e6, endLingerUs: 1e6 } as const;
 
 /** Timeouts are checked at most this often (in packet time) outside the packet's own flow. */
-const SWEEP_INTERVAL_US = 1e6;
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -72,10 +72,10 @@ export class FlowTable {
   /** Accounts one decoded packet (the view must come from decodePacket on `buf`). */
   onPacket(v: PacketView, buf: Buffer, tsUs: number): void {
     this.counters.packets++;
-    // A clock that stepped back (a replayed file restarting) must not stop the sweeps.
-    if (tsUs >= this.nextSweepUs || tsUs < this.nextSweepUs - 2 * SWEEP_INTERVAL_US) {
+    // Sweeps on whole seconds of packet time, as timer ticks (ticks.ts).
+    if (tickDue(tsUs, this.nextSweepUs)) {
       this.expire(tsUs);
-      this.nextSweepUs = tsUs + SWEEP_INTERVAL_US;
+      this.nextSweepUs = nextTickUs(tsUs);
     }
     if (v.ipOff < 0) {
       this.counters.notIp++;

@@ -1,0 +1,19 @@
+// Time in the analysis is packet time, and periodic work (timer ticks, table sweeps)
+// falls on whole seconds of it. Not on "a second after the first packet this process
+// saw": a restarted analysis replays from another segment, and must expire flows and
+// fire ticks at the same packets as the process it replaces, or its records would get
+// other places and the committed place would no longer suppress them exactly.
+export const TICK_US = 1_000_000;
+
+/** The first whole second of packet time after tsUs. */
+export function nextTickUs(tsUs: number): number {
+  return (Math.floor(tsUs / TICK_US) + 1) * TICK_US;
+}
+
+/**
+ * True when periodic work is due at tsUs. A clock that stepped back by more than two
+ * ticks (a replayed file starting over) counts as due too, so the work never stops.
+ */
+export function tickDue(tsUs: number, nextUs: number): boolean {
+  return tsUs >= nextUs || tsUs < nextUs - 2 * TICK_US;
+}
