@@ -7,10 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { runBox, receive, sampleTrace, tempDir, readLines } from '../lib/run-box';
-import { fixture, markPacket, packetShapes, shapeDifference } from '../lib/runtime-box';
-import { readPcap } from '../lib/pcapfile';
-import { PacketView } from '../../firmware/analysis/decode/packetView';
-import { decodePacket } from '../../firmware/analysis/decode/decode';
+import { eachDecoded, fixture, markPacket, packetShapes, shapeDifference } from '../lib/runtime-box';
 
 const work = tempDir('runtime');
 const sample = sampleTrace(work);
@@ -88,19 +85,14 @@ test('gives the ring back after giving up, so a replay bigger than the spool sti
   assert.is(r.summary.spoolDropped, 0);
 });
 
-/** Source addresses of the first five IPv4 packets, as the leak module sees them. */
+/** Source addresses of the first n IPv4 packets, as the leak module sees them. */
 function firstIPv4Sources(file: string, n: number): string[] {
-  const p = readPcap(file);
-  const v = new PacketView();
   const out: string[] = [];
-  for (const r of p.records) {
-    const buf = Buffer.alloc(16 + r.data.length);
-    r.data.copy(buf, 16);
-    decodePacket(p.linkType, buf, 16, r.data.length, r.origLen, v);
-    if (v.ipVersion !== 4 || v.ipSrcOff < 0) continue;
+  eachDecoded(file, (v, buf) => {
+    if (v.ipVersion !== 4 || v.ipSrcOff < 0) return;
     out.push(`${buf[v.ipSrcOff]}.${buf[v.ipSrcOff + 1]}.${buf[v.ipSrcOff + 2]}.${buf[v.ipSrcOff + 3]}`);
-    if (out.length === n) break;
-  }
+    return out.length < n;
+  });
   return out;
 }
 

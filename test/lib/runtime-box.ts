@@ -55,18 +55,27 @@ export function analysisPids(): number[] {
   return out;
 }
 
-/** One packet's shape: what anonymization keeps (original length, protocol, ports, TCP flags). */
-export function packetShapes(file: string): string[] {
+/**
+ * Decodes every packet of a pcap file as the runtime does (a record buffer with the
+ * 16-byte header in front); fn returns false to stop.
+ */
+export function eachDecoded(file: string, fn: (v: PacketView, buf: Buffer, origLen: number) => boolean | void): void {
   const p = readPcap(file);
   const v = new PacketView();
-  const out: string[] = [];
   for (const r of p.records) {
-    // A record buffer with the 16-byte header in front, as the runtime decodes it.
     const buf = Buffer.alloc(16 + r.data.length);
     r.data.copy(buf, 16);
     decodePacket(p.linkType, buf, 16, r.data.length, r.origLen, v);
-    out.push(`${r.origLen}/${v.ipVersion}/${v.ipProto}/${v.srcPort}/${v.dstPort}/${v.tcpFlags}/${v.icmpType}`);
+    if (fn(v, buf, r.origLen) === false) return;
   }
+}
+
+/** One packet's shape: what anonymization keeps (original length, protocol, ports, TCP flags). */
+export function packetShapes(file: string): string[] {
+  const out: string[] = [];
+  eachDecoded(file, (v, _buf, origLen) => {
+    out.push(`${origLen}/${v.ipVersion}/${v.ipProto}/${v.srcPort}/${v.dstPort}/${v.tcpFlags}/${v.icmpType}`);
+  });
   return out;
 }
 
