@@ -6,6 +6,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runBox, receive, sampleTrace, tempDir, ledStates, repoRoot } from '../lib/run-box';
 import { readPcap } from '../lib/pcapfile';
+import { fixedMaster } from '../lib/fixed-keyring';
+import { fixture } from '../lib/runtime-box';
+import { Keyring } from '../../firmware/keys/keyring';
+import { LineDecoder } from '../../firmware/receiver/decoder';
+import type { StatusRecord } from '../../firmware/channel/records';
+
+/** The STATUS records of a recorded line, in order. */
+function statusRecords(linePath: string): StatusRecord[] {
+  const got: StatusRecord[] = [];
+  const none = (): void => undefined;
+  const d = new LineDecoder({ boot: none, status: (_s, st) => got.push(st), log: none, result: none, packet: none, end: none, sessionClosed: none });
+  d.push(fs.readFileSync(linePath));
+  d.finish();
+  return got;
+}
 
 const work = tempDir('pipeline');
 const sample = sampleTrace(work);
@@ -70,6 +85,53 @@ test('stops on SIGTERM, lets analysis finish and exits 0', async () => {
   assert.ok(s.captured > 0 && s.captured < sample.expect.packets, `captured ${s.captured}`);
   assert.is(s.analysed, s.captured);
   assert.match(run.console.join('\n'), /stopping: signal SIGTERM/);
+});
+
+test('STATUS every second: health from the system and the pipeline counters, on the line', async () => {
+  const run = await runBox({
+    config: { source: { pcap: sample.file, speed: 'original' }, outputs: [] },
+    during: (signals) => setTimeout(() => signals.emit('SIGTERM', 'SIGTERM'), 3500),
+  });
+  assert.is(run.code, 0);
+  const st = statusRecords(run.linePath);
+  assert.ok(st.length >= 3, `${st.length} STATUS records in 3.5 s`);
+  for (let i = 1; i < st.length; i++) {
+    const gap = st[i].uptimeMs - st[i - 1].uptimeMs;
+    assert.ok(gap >= 800 && gap <= 1600, `STATUS ${gap} ms after the one before`);
+    assert.ok(st[i].captured >= st[i - 1].captured, 'captured went backwards');
+  }
+  const last = st[st.length - 1];
+  assert.ok(last.captured > 0, 'no packets counted');
+  assert.ok(last.memTotalBytes > 0 && last.memUsedBytes > 0 && last.memUsedBytes <= last.memTotalBytes);
+  assert.ok(last.cpuPercent >= 0 && last.cpuPercent <= 100 * 64);
+  assert.ok(last.spoolFill >= 0 && last.spoolFill <= 1);
+  for (const k of ['analysed', 'kernelDropped', 'spoolDropped', 'quarantined', 'channelBacklogBytes'] as const) assert.type(last[k], 'number');
+  assert.is(last.state, 'capturing');
+});
+
+test('a signal while already stopping stops at once, and the keys are still wiped', async () => {
+  let keyring: Keyring | null = null;
+  const started = Date.now();
+  const run = await runBox({
+    // The end of the file starts the stop at once; about 3 ms of analysis per packet
+    // then makes letting it finish 2,000 packets take ~6 s, and the signal cuts it short.
+    config: { source: { pcap: sample.file }, outputs: [], analysis: { module: fixture('runtime-slow-module.js') } },
+    hooks: { keyring: () => (keyring = Keyring.debugFromBytes(fixedMaster(0x33))) },
+    during: (signals) => setTimeout(() => signals.emit('SIGINT', 'SIGINT'), 1200),
+  });
+  const took = Date.now() - started;
+  const text = run.console.join('\n');
+  assert.is(run.code, 1, text);
+  assert.match(text, /stopping: end of source/);
+  assert.match(text, /received SIGINT again: stopping at once/);
+  assert.match(text, /keys wiped/);
+  assert.ok(took < 5000, `stopping at once took ${took} ms`);
+  assert.ok(keyring !== null && (keyring as Keyring).debugIsZeroed(), 'keys not wiped');
+  assert.match(text, /drain cut short by a second signal/);
+  const analysed = Number(/analysed ([\d,]+)/.exec(text)![1].replace(/,/g, ''));
+  assert.ok(analysed < sample.expect.packets, 'the analysis was not cut short');
+  // Stopping at once skips the drain: what reached the line is readable, END is not there.
+  assert.is(receive(run.linePath).summary.complete, false);
 });
 
 test('counts an authentication failure for a tampered segment, skips it unparsed, and runs on', async () => {
