@@ -4,7 +4,8 @@
  *   node dist/bench/anon/main.js flows --in IN.pcap
  * packets: decode + the built-in packets analysis under the default policy (addresses
  * Crypto-PAn), the records written to OUT.pcap. flows: decode + the built-in flows
- * analysis, records counted. Keys come from a fresh Keyring, as on the box.
+ * analysis, records counted. Keys come from a fresh Keyring, as on the box, unless
+ * --seed-keys gives a fixed master (to compare the outputs of two builds with cmp).
  * Prints one JSON line: packets, records, seconds and cpuSeconds (user + system) of the
  * processing loop only (from the first read to the output closed), and the process's
  * peak RSS in KiB.
@@ -19,19 +20,21 @@ import { flowDefaults } from '../../firmware/analysis/flows/flowTable';
 import { Keyring } from '../../firmware/keys/keyring';
 import { PcapChunkReader, PcapChunkWriter } from './pcap-stream';
 
-const USAGE = 'usage: main.js packets --in IN.pcap --out OUT.pcap [--payload drop|zero] | flows --in IN.pcap';
+const USAGE = 'usage: main.js packets --in IN.pcap --out OUT.pcap [--payload drop|zero] [--seed-keys HEX64] | flows --in IN.pcap [--seed-keys HEX64]';
 
 interface Args {
   mode: 'packets' | 'flows';
   input: string;
   output: string;
   payload: 'drop' | 'zero';
+  /** Benchmark checks only: a fixed 32-byte master so two builds' outputs can be compared byte for byte. */
+  seedKeys: Buffer | null;
 }
 
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
   if (mode !== 'packets' && mode !== 'flows') throw new Error(`first argument must be packets or flows\n${USAGE}`);
-  const a: Args = { mode, input: '', output: '', payload: 'drop' };
+  const a: Args = { mode, input: '', output: '', payload: 'drop', seedKeys: null };
   for (let i = 1; i < argv.length; i += 2) {
     const flag = argv[i];
     const v = argv[i + 1];
@@ -41,6 +44,11 @@ function parseArgs(argv: string[]): Args {
       case '--payload':
         if (v !== 'drop' && v !== 'zero') throw new Error(`--payload must be drop or zero, got ${JSON.stringify(v)}`);
         a.payload = v;
+        break;
+      case '--seed-keys':
+        // The value is never echoed back: it is key material, even if only a benchmark's.
+        if (!v || !/^[0-9a-fA-F]{64}$/.test(v)) throw new Error('--seed-keys needs 64 hex digits (a 32-byte master for a reproducible run)');
+        a.seedKeys = Buffer.from(v, 'hex');
         break;
       default: throw new Error(`unknown argument ${JSON.stringify(flag)}\n${USAGE}`);
     }
@@ -66,7 +74,10 @@ function moduleContext(keyring: Keyring, payload: 'drop' | 'zero', linkType: num
 }
 
 function run(a: Args): Record<string, number | string> {
-  const keyring = Keyring.generate();
+  // --seed-keys: fixed keys, so an optimisation can be checked to leave the output
+  // unchanged byte for byte (cmp against a reference made before it). Default: fresh keys.
+  const keyring = a.seedKeys ? Keyring.debugFromBytes(a.seedKeys) : Keyring.generate();
+  a.seedKeys?.fill(0);
   const reader = new PcapChunkReader(a.input);
   const ctx = moduleContext(keyring, a.payload, reader.linkType);
   const writer = a.mode === 'packets' ? new PcapChunkWriter(a.output, reader.linkType) : null;
