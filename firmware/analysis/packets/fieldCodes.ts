@@ -10,18 +10,34 @@ export const Act = {
   keep: 0, zero: 1, drop: 2, cryptopan: 3, mac: 4, hash: 5, bucket: 6, offset: 7, coarsen: 8, truncate: 9, nop: 10,
 } as const;
 
+/**
+ * Each field's index into FieldCodes' per-field arrays (FIELD_NAMES order). Helpers
+ * that serve many fields (numericField, macField, addressField) take this index, not
+ * the name: a lookup by a name that varies from call to call is a megamorphic keyed
+ * property load, which cost more per packet than the rest of the field's rewriting.
+ */
+export const FieldId = {} as Readonly<Record<FieldName, number>>;
+FIELD_NAMES.forEach((name, i) => { (FieldId as Record<FieldName, number>)[name] = i; });
+
 export class FieldCodes {
-  /** Act.* of every field. */
+  /** Act.* of every field, by name: for a fixed field at its own call site. */
   readonly code = {} as Record<FieldName, number>;
   /** Bucket edges of the fields whose action is bucket. */
   readonly edges = {} as Record<FieldName, readonly number[]>;
+  /** The same three by FieldId, for helpers shared by several fields. */
+  readonly codeById = new Uint8Array(FIELD_NAMES.length);
+  readonly edgesById: (readonly number[])[] = [];
+  readonly actionById: Action[] = [];
 
   constructor(readonly actions: FieldActions) {
-    for (const name of FIELD_NAMES) {
+    FIELD_NAMES.forEach((name, i) => {
       const a: Action = actions[name];
       this.code[name] = Act[a.action];
       this.edges[name] = a.action === 'bucket' ? a.edges.slice() : [];
-    }
+      this.codeById[i] = this.code[name];
+      this.edgesById[i] = this.edges[name];
+      this.actionById[i] = a;
+    });
   }
 }
 
@@ -30,11 +46,11 @@ export class FieldCodes {
  * to `bits` bits, or bucketed. Actions a field does not accept never reach here
  * (validatePolicy refused them); anything else zeroes, the safe side.
  */
-export function numericField(prim: AnonPrimitives, f: FieldCodes, name: FieldName, value: number, bits: number): number {
-  switch (f.code[name]) {
+export function numericField(prim: AnonPrimitives, f: FieldCodes, id: number, value: number, bits: number): number {
+  switch (f.codeById[id]) {
     case Act.keep: return value;
     case Act.hash: return prim.hash.hashNumber(value, bits);
-    case Act.bucket: return bucket(value, f.edges[name]);
+    case Act.bucket: return bucket(value, f.edgesById[id]);
   }
   return 0;
 }

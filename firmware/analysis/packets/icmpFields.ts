@@ -4,7 +4,7 @@
 // any other header (rewriter.ts walks into it); its addresses follow icmp.quoted.
 import { truncatePrefix } from '../../anonymize/transforms';
 import { applyAddressAction } from '../anonymizer';
-import { numericField } from './fieldCodes';
+import { FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { addressField } from './ipFields';
 import { macField } from './linkFields';
@@ -18,9 +18,9 @@ export function rewriteIcmp(r: PacketRewriter, p: number, o: number): void {
   const out = r.out;
   const type = out[o];
   r.scopes.add(ScopeKind.PLAIN, 2, p, r.ipEnd, o);
-  if (hasIcmpId(type)) out.writeUInt16BE(numericField(r.prim, r.f, 'icmp.id', out.readUInt16BE(o + 4), 16), o + 4);
+  if (hasIcmpId(type)) out.writeUInt16BE(numericField(r.prim, r.f, FieldId['icmp.id'], out.readUInt16BE(o + 4), 16), o + 4);
   // Redirect: bytes 4..8 are the gateway the host should use, a router's address.
-  else if (type === 5) addressField(r, 'ip4.dst', o + 4, 4);
+  else if (type === 5) addressField(r, FieldId['ip4.dst'], o + 4, 4);
 }
 
 export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: number): void {
@@ -29,12 +29,12 @@ export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: numb
   const s = r.scopes.add(ScopeKind.PSEUDO, 2, p, r.ipEnd, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
   if (type === 128 || type === 129) {
-    out.writeUInt16BE(numericField(r.prim, r.f, 'icmp.id', out.readUInt16BE(o + 4), 16), o + 4);
+    out.writeUInt16BE(numericField(r.prim, r.f, FieldId['icmp.id'], out.readUInt16BE(o + 4), 16), o + 4);
     return;
   }
   // MLD multicast address, ND target, redirect target: nd.target.
-  if (type >= 130 && type <= 137 && type !== 133 && type !== 134 && len >= 24) addressField(r, 'nd.target', o + 8, 16);
-  if (type === 137 && len >= 40) addressField(r, 'nd.target', o + 24, 16);
+  if (type >= 130 && type <= 137 && type !== 133 && type !== 134 && len >= 24) addressField(r, FieldId['nd.target'], o + 8, 16);
+  if (type === 137 && len >= 40) addressField(r, FieldId['nd.target'], o + 24, 16);
 }
 
 const ND_SOURCE_LLADDR = 1;
@@ -61,7 +61,7 @@ export function rewriteNdOptions(r: PacketRewriter, o: number, end: number): voi
     switch (type) {
       case ND_SOURCE_LLADDR:
       case ND_TARGET_LLADDR:
-        if (olen === 8) macField(r, 'nd.lladdr', i + 2);
+        if (olen === 8) macField(r, FieldId['nd.lladdr'], i + 2);
         else out.fill(0, i + 2, i + olen);
         break;
       case ND_PREFIX_INFO:

@@ -1,9 +1,8 @@
 // Rewriting of IPv4 and IPv6 headers and the IPv6 extension headers (hop-by-hop,
 // routing, fragment, destination options, AH, ESP), outer, inner and quoted alike.
 // p: the header's offset in the input, o: in the output buffer.
-import type { FieldName } from '../../anonymize/policy';
 import { applyAddressAction } from '../anonymizer';
-import { Act, numericField } from './fieldCodes';
+import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { fillIpv6Padding, keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
 import type { PacketRewriter } from './rewriter';
@@ -13,8 +12,8 @@ import type { PacketRewriter } from './rewriter';
  * packet's addresses come out as they did in the packet itself. (A quote under
  * icmp.quoted "zero" is zeroed whole before its layers are reached.)
  */
-export function addressField(r: PacketRewriter, name: FieldName, o: number, len: 4 | 16): void {
-  applyAddressAction(r.prim, r.f.actions[name], r.out, o, len);
+export function addressField(r: PacketRewriter, id: number, o: number, len: 4 | 16): void {
+  applyAddressAction(r.prim, r.f.actionById[id], r.out, o, len);
 }
 
 export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number, quoted: boolean): void {
@@ -27,10 +26,10 @@ export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number
     r.addLengthField(o + 2);
   }
   if (r.f.code['ip4.tos'] !== Act.keep) out[o + 1] = 0;
-  out.writeUInt16BE(numericField(r.prim, r.f, 'ip4.id', out.readUInt16BE(o + 4), 16), o + 4);
-  out[o + 8] = numericField(r.prim, r.f, 'ip4.ttl', out[o + 8], 8);
-  addressField(r, 'ip4.src', o + 12, 4);
-  addressField(r, 'ip4.dst', o + 16, 4);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['ip4.id'], out.readUInt16BE(o + 4), 16), o + 4);
+  out[o + 8] = numericField(r.prim, r.f, FieldId['ip4.ttl'], out[o + 8], 8);
+  addressField(r, FieldId['ip4.src'], o + 12, 4);
+  addressField(r, FieldId['ip4.dst'], o + 16, 4);
   r.setIp(p + 12, p + 16, o + 12, o + 16, 4);
   if (ihl <= 20) return;
   const code = r.f.code['ip4.options'];
@@ -50,16 +49,16 @@ export function rewriteIpv6(r: PacketRewriter, p: number, o: number, quoted: boo
   let flow = word & 0xfffff;
   if (r.f.code['ip6.tclass'] !== Act.keep) tclass = 0;
   // Flow label 0 means "unlabelled" and says nothing; hashing it would invent a label.
-  if (flow !== 0) flow = numericField(r.prim, r.f, 'ip6.flowlabel', flow, 20);
+  if (flow !== 0) flow = numericField(r.prim, r.f, FieldId['ip6.flowlabel'], flow, 20);
   out.writeUInt32BE(((6 << 28) | (tclass << 20) | flow) >>> 0, o);
   if (!quoted) {
     const plen = out.readUInt16BE(o + 4);
     if (plen !== 0 && p + 40 + plen < r.ipEnd) r.ipEnd = p + 40 + plen;
     r.addLengthField(o + 4);
   }
-  out[o + 7] = numericField(r.prim, r.f, 'ip6.hoplimit', out[o + 7], 8);
-  addressField(r, 'ip6.src', o + 8, 16);
-  addressField(r, 'ip6.dst', o + 24, 16);
+  out[o + 7] = numericField(r.prim, r.f, FieldId['ip6.hoplimit'], out[o + 7], 8);
+  addressField(r, FieldId['ip6.src'], o + 8, 16);
+  addressField(r, FieldId['ip6.dst'], o + 24, 16);
   r.setIp(p + 8, p + 24, o + 8, o + 24, 16);
 }
 
@@ -106,21 +105,21 @@ export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len:
     out.fill(0, o + 8, o + len);
     return;
   }
-  for (let k = 0; k < count; k++) addressField(r, 'ip6.routing', o + 8 + 16 * k, 16);
+  for (let k = 0; k < count; k++) addressField(r, FieldId['ip6.routing'], o + 8 + 16 * k, 16);
   if (segmentsLeft > 0 && final >= 0 && final < count) r.setPseudoDst(p + 8 + 16 * final, o + 8 + 16 * final);
 }
 
 /** IPv6 fragment header: its identification gets the ip4.id action (the same kind of per-host counter). */
 export function rewriteIpv6Fragment(r: PacketRewriter, o: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, 'ip4.id', r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['ip4.id'], r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
 }
 
 /** AH: SPI per esp.spi; the integrity check value is zeroed (it was computed over the raw addresses). */
 export function rewriteAh(r: PacketRewriter, o: number, len: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, 'esp.spi', r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['esp.spi'], r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
   r.out.fill(0, o + 12, o + len);
 }
 
 export function rewriteEsp(r: PacketRewriter, o: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, 'esp.spi', r.out.readUInt32BE(o), 32) >>> 0, o);
+  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['esp.spi'], r.out.readUInt32BE(o), 32) >>> 0, o);
 }

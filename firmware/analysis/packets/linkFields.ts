@@ -2,21 +2,20 @@
 // MPLS, PPPoE, ARP, and the tunnel headers GRE and ERSPAN. Each function rewrites one
 // decoded header in the output buffer at `o` (the input copy is at `p` in r.inBuf,
 // untouched, for reading raw values).
-import type { FieldName } from '../../anonymize/policy';
 import { applyAddressAction } from '../anonymizer';
-import { Act, numericField } from './fieldCodes';
+import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';
 
-/** A MAC-valued field: keyed permutation or zeros. */
-export function macField(r: PacketRewriter, name: FieldName, o: number): void {
-  if (r.f.code[name] === Act.mac) r.prim.mac.anonymizeMacInto(r.out, o);
+/** A MAC-valued field (id: FieldId): keyed permutation or zeros. */
+export function macField(r: PacketRewriter, id: number, o: number): void {
+  if (r.f.codeById[id] === Act.mac) r.prim.mac.anonymizeMacInto(r.out, o);
   else r.out.fill(0, o, o + 6);
 }
 
 export function rewriteEthernet(r: PacketRewriter, o: number): void {
-  macField(r, 'eth.dst', o);
-  macField(r, 'eth.src', o + 6);
+  macField(r, FieldId['eth.dst'], o);
+  macField(r, FieldId['eth.src'], o + 6);
 }
 
 /**
@@ -45,7 +44,7 @@ export function vlanId(r: PacketRewriter, vid: number): number {
 export function rewriteSllAddress(r: PacketRewriter, addrLenOff: number, addrOff: number): void {
   const halen = r.out[addrLenOff];
   if (halen === 6) {
-    macField(r, 'sll.src', addrOff);
+    macField(r, FieldId['sll.src'], addrOff);
     r.out.fill(0, addrOff + 6, addrOff + 8);
   } else {
     r.out.fill(0, addrOff, addrOff + 8);
@@ -65,7 +64,7 @@ export function rewriteMpls(r: PacketRewriter, o: number): void {
 }
 
 export function rewritePppoe(r: PacketRewriter, o: number): void {
-  r.out.writeUInt16BE(numericField(r.prim, r.f, 'pppoe.session', r.out.readUInt16BE(o + 2), 16), o + 2);
+  r.out.writeUInt16BE(numericField(r.prim, r.f, FieldId['pppoe.session'], r.out.readUInt16BE(o + 2), 16), o + 2);
   // The PPPoE length covers the IP packet: shortened if IPv4 options are removed.
   r.addLengthField(o + 4);
 }
@@ -81,8 +80,8 @@ export function rewriteArp(r: PacketRewriter, o: number): void {
   const tha = spa + pln;
   const tpa = tha + hln;
   if (hln === 6) {
-    macField(r, 'arp.sha', sha);
-    macField(r, 'arp.tha', tha);
+    macField(r, FieldId['arp.sha'], sha);
+    macField(r, FieldId['arp.tha'], tha);
   } else {
     out.fill(0, sha, sha + hln);
     out.fill(0, tha, tha + hln);
@@ -107,9 +106,9 @@ export function rewriteGre(r: PacketRewriter, p: number, o: number): void {
       r.scopes.add(ScopeKind.PLAIN, 4, p, r.ipEnd, o);
       q += 4;
     }
-    if (flags & 0x2000) out.writeUInt32BE(numericField(r.prim, r.f, 'gre.key', out.readUInt32BE(q), 32) >>> 0, q);
+    if (flags & 0x2000) out.writeUInt32BE(numericField(r.prim, r.f, FieldId['gre.key'], out.readUInt32BE(q), 32) >>> 0, q);
   } else if (version === 1) {
-    out.writeUInt16BE(numericField(r.prim, r.f, 'gre.key', out.readUInt16BE(o + 6), 16), o + 6);
+    out.writeUInt16BE(numericField(r.prim, r.f, FieldId['gre.key'], out.readUInt16BE(o + 6), 16), o + 6);
   }
 }
 

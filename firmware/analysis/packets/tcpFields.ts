@@ -2,9 +2,8 @@
 // offsets, window, TCP options. Inside an ICMP quote only the bytes the quote holds
 // (ports, and the sequence number when 8 bytes are there) are rewritten, the same way
 // as in the packet's own direction, so a quote still matches its connection.
-import type { FieldName } from '../../anonymize/policy';
 import { applyOffset } from '../../anonymize/transforms';
-import { Act, numericField } from './fieldCodes';
+import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';
 
@@ -32,8 +31,8 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   const out = r.out;
   const sport = inb.readUInt16BE(p);
   const dport = inb.readUInt16BE(p + 2);
-  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.sport', sport, 16), o);
-  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.dport', dport, 16), o + 2);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.sport'], sport, 16), o);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.dport'], dport, 16), o + 2);
   if (len < 8 || r.ipAddrLen === 0) return;
   const seqCode = r.f.code['tcp.seq'];
   if (seqCode === Act.offset) out.writeUInt32BE(applyOffset(inb.readUInt32BE(p + 4), offsetOf(r, r.ipInSrc, r.ipInDst, sport, dport)), o + 4);
@@ -47,7 +46,7 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   // publish the reverse direction's offset; under "offset" it is zeroed instead.
   if (ackCode === Act.offset) out.writeUInt32BE(hasAck ? applyOffset(inb.readUInt32BE(p + 8), rev) : 0, o + 8);
   else if (ackCode !== Act.keep) out.writeUInt32BE(0, o + 8);
-  out.writeUInt16BE(numericField(r.prim, r.f, 'tcp.window', inb.readUInt16BE(p + 14), 16), o + 14);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.window'], inb.readUInt16BE(p + 14), 16), o + 14);
   const s = r.scopes.add(ScopeKind.PSEUDO, 16, p, r.ipEnd, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
   if (len <= 20) return;
@@ -62,15 +61,16 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   if (s >= 0) r.scopes.lengthCut[s] += n - keep;
 }
 
-function optionField(kind: number): FieldName {
+/** FieldId of the policy field that covers a TCP option kind. */
+function optionField(kind: number): number {
   switch (kind) {
-    case OPT_MSS: return 'tcp.options.mss';
-    case OPT_WSCALE: return 'tcp.options.wscale';
+    case OPT_MSS: return FieldId['tcp.options.mss'];
+    case OPT_WSCALE: return FieldId['tcp.options.wscale'];
     case OPT_SACK_PERMITTED:
-    case OPT_SACK: return 'tcp.options.sack';
-    case OPT_TIMESTAMP: return 'tcp.options.timestamp';
+    case OPT_SACK: return FieldId['tcp.options.sack'];
+    case OPT_TIMESTAMP: return FieldId['tcp.options.timestamp'];
   }
-  return 'tcp.options.unknown';
+  return FieldId['tcp.options.unknown'];
 }
 
 /**
@@ -98,7 +98,7 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
       else dropped = true;
       break;
     }
-    let code = r.f.code[optionField(kind)];
+    let code = r.f.codeById[optionField(kind)];
     if (kind === OPT_SACK_PERMITTED && code === Act.offset) code = Act.keep;
     if (code === Act.nop) {
       out.fill(OPT_NOP, o + w, o + w + len);
@@ -121,8 +121,8 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
 export function rewriteUdp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
   const inb = r.inBuf;
   const out = r.out;
-  out.writeUInt16BE(numericField(r.prim, r.f, 'udp.sport', inb.readUInt16BE(p), 16), o);
-  out.writeUInt16BE(numericField(r.prim, r.f, 'udp.dport', inb.readUInt16BE(p + 2), 16), o + 2);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['udp.sport'], inb.readUInt16BE(p), 16), o);
+  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['udp.dport'], inb.readUInt16BE(p + 2), 16), o + 2);
   if (len < 8 || r.ipAddrLen === 0) return;
   const udpLen = inb.readUInt16BE(p + 4);
   const end = !quoted && udpLen >= 8 && p + udpLen < r.ipEnd ? p + udpLen : r.ipEnd;
