@@ -1,6 +1,7 @@
 // Link-layer headers: the pcap link types, Ethernet, 802.1Q/QinQ tags, MPLS, PPPoE.
 // Each decoder reads the header at v.cursor (bounded by v.limit), pushes it, and
 // returns the kind of the next layer (Layer.NONE to stop).
+import { u16, u32 } from './bytes';
 import { Layer, LinkType } from './constants';
 import { DecodeCounter } from './counters';
 import { etherTypeNext, note, pushLayer, truncatedAt } from './layerStack';
@@ -36,15 +37,15 @@ export function decodeEthernet(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 14 > v.limit) return truncatedAt(v, Layer.ETHERNET);
   pushLayer(v, Layer.ETHERNET, p, 14);
-  return etherTypeNext(v, buf.readUInt16BE(p + 12));
+  return etherTypeNext(v, u16(buf, p + 12));
 }
 
 export function decodeVlan(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 4 > v.limit) return truncatedAt(v, Layer.VLAN);
   pushLayer(v, Layer.VLAN, p, 4);
-  if (v.vlanCount < MAX_VLAN_TAGS) v.vlanTci[v.vlanCount++] = buf.readUInt16BE(p);
-  return etherTypeNext(v, buf.readUInt16BE(p + 2));
+  if (v.vlanCount < MAX_VLAN_TAGS) v.vlanTci[v.vlanCount++] = u16(buf, p);
+  return etherTypeNext(v, u16(buf, p + 2));
 }
 
 // Linux "cooked" header v1: packet type, ARPHRD type, address length, 8 address bytes,
@@ -53,7 +54,7 @@ export function decodeSll(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 16 > v.limit) return truncatedAt(v, Layer.SLL);
   pushLayer(v, Layer.SLL, p, 16);
-  return etherTypeNext(v, buf.readUInt16BE(p + 14));
+  return etherTypeNext(v, u16(buf, p + 14));
 }
 
 // Linux cooked header v2: protocol first, then reserved, ifindex, ARPHRD, type, address.
@@ -61,7 +62,7 @@ export function decodeSll2(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 20 > v.limit) return truncatedAt(v, Layer.SLL2);
   pushLayer(v, Layer.SLL2, p, 20);
-  return etherTypeNext(v, buf.readUInt16BE(p));
+  return etherTypeNext(v, u16(buf, p));
 }
 
 // NULL and LOOP: a 4-byte address family. NULL is in the capturing host's byte order
@@ -72,7 +73,7 @@ export function decodeLoopback(buf: Buffer, v: PacketView): number {
   if (p + 4 > v.limit) return truncatedAt(v, Layer.LOOPBACK);
   pushLayer(v, Layer.LOOPBACK, p, 4);
   let family = buf.readUInt32LE(p);
-  if ((family & 0xffff) === 0) family = buf.readUInt32BE(p);
+  if ((family & 0xffff) === 0) family = u32(buf, p);
   if (family === 2) return Layer.IPV4;
   // AF_INET6 is 10 on Linux, 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS.
   if (family === 10 || family === 24 || family === 28 || family === 30) return Layer.IPV6;
@@ -98,9 +99,9 @@ export function decodePppoe(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 8 > v.limit) return truncatedAt(v, Layer.PPPOE);
   pushLayer(v, Layer.PPPOE, p, 8);
-  const end = p + 6 + buf.readUInt16BE(p + 4);
+  const end = p + 6 + u16(buf, p + 4);
   if (end >= p + 8 && end < v.limit) v.limit = end;
-  const pppProto = buf.readUInt16BE(p + 6);
+  const pppProto = u16(buf, p + 6);
   if (pppProto === 0x0021) return Layer.IPV4;
   if (pppProto === 0x0057) return Layer.IPV6;
   return note(v, DecodeCounter.unknownEthertype);

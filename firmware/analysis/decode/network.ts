@@ -2,6 +2,7 @@
 // headers (hop-by-hop, routing, fragment, destination options, AH; ESP ends decoding),
 // and ARP. An IP header inside an ICMP error quote fills the quoted* fields instead of
 // the innermost-network fields, and does not narrow the datagram end (quotes are cut).
+import { u16, u32 } from './bytes';
 import { IpProto, Layer, LayerFlag } from './constants';
 import { DecodeCounter } from './counters';
 import { ipProtoNext, note, pushLayer, truncatedAt } from './layerStack';
@@ -52,12 +53,12 @@ export function decodeIpv4(buf: Buffer, v: PacketView): number {
   const ihl = (buf[p] & 15) * 4;
   if (ihl < 20) return note(v, DecodeCounter.badIpv4HeaderLength);
   if (p + ihl > v.limit) return truncatedAt(v, Layer.IPV4);
-  const total = buf.readUInt16BE(p + 2);
+  const total = u16(buf, p + 2);
   // 0 is what TCP segmentation offload leaves in locally sent packets: length unknown.
   if (total !== 0 && total < ihl) return note(v, DecodeCounter.badIpv4TotalLength);
   const proto = buf[p + 9];
   const i = pushLayer(v, Layer.IPV4, p, ihl);
-  const frag = buf.readUInt16BE(p + 6);
+  const frag = u16(buf, p + 6);
   const fragOffset = (frag & 0x1fff) * 8;
   if (v.inQuote) {
     setQuotedIp(v, 4, p + 12, 4, proto);
@@ -69,7 +70,7 @@ export function decodeIpv4(buf: Buffer, v: PacketView): number {
     v.moreFragments = (frag >> 13) & 1;
     v.fragOffset = fragOffset;
     v.isFragment = v.moreFragments | (fragOffset !== 0 ? 1 : 0);
-    v.fragId = buf.readUInt16BE(p + 4);
+    v.fragId = u16(buf, p + 4);
   }
   if (fragOffset !== 0) return note(v, DecodeCounter.laterFragment);
   // IPv6 extension header numbers mean nothing after an IPv4 header.
@@ -83,7 +84,7 @@ export function decodeIpv6(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 40 > v.limit) return truncatedAt(v, Layer.IPV6);
   if (buf[p] >> 4 !== 6) return note(v, DecodeCounter.badIpVersion);
-  const payloadLen = buf.readUInt16BE(p + 4);
+  const payloadLen = u16(buf, p + 4);
   const next = buf[p + 6];
   const i = pushLayer(v, Layer.IPV6, p, 40);
   if (v.inQuote) {
@@ -119,7 +120,7 @@ export function decodeIpv6Fragment(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 8 > v.limit) return truncatedAt(v, Layer.IPV6_FRAGMENT);
   const next = buf[p];
-  const word = buf.readUInt16BE(p + 2);
+  const word = u16(buf, p + 2);
   const fragOffset = word & 0xfff8;
   pushLayer(v, Layer.IPV6_FRAGMENT, p, 8);
   setUpperProto(v, next);
@@ -127,7 +128,7 @@ export function decodeIpv6Fragment(buf: Buffer, v: PacketView): number {
     v.isFragment = 1;
     v.fragOffset = fragOffset;
     v.moreFragments = word & 1;
-    v.fragId = buf.readUInt32BE(p + 4);
+    v.fragId = u32(buf, p + 4);
   }
   if (fragOffset !== 0) return note(v, DecodeCounter.laterFragment);
   return ipProtoNext(v, next);
@@ -162,7 +163,7 @@ export function decodeArp(buf: Buffer, v: PacketView): number {
   if (p + len > v.limit) return truncatedAt(v, Layer.ARP);
   pushLayer(v, Layer.ARP, p, len);
   v.arpOff = p;
-  v.arpOp = buf.readUInt16BE(p + 6);
+  v.arpOp = u16(buf, p + 6);
   v.arpHln = hln;
   v.arpPln = pln;
   v.arpShaOff = p + 8;

@@ -1,6 +1,7 @@
 // Transport headers of the innermost IP header: TCP, UDP, ICMP, ICMPv6. ICMP errors
 // quote the offending packet: its IP header and ports are decoded as QUOTED layers.
 // Inside a quote only the ports are read (an error quotes just 8 transport bytes).
+import { u16 } from './bytes';
 import { Layer, UdpTunnelPort } from './constants';
 import { DecodeCounter } from './counters';
 import { note, pushLayer, truncatedAt } from './layerStack';
@@ -10,8 +11,8 @@ import { PacketView } from './packetView';
 function decodeQuotedPorts(kind: number, buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 4 > v.limit) return truncatedAt(v, kind);
-  v.quotedSrcPort = buf.readUInt16BE(p);
-  v.quotedDstPort = buf.readUInt16BE(p + 2);
+  v.quotedSrcPort = u16(buf, p);
+  v.quotedDstPort = u16(buf, p + 2);
   pushLayer(v, kind, p, Math.min(8, v.limit - p));
   return Layer.NONE;
 }
@@ -30,8 +31,8 @@ export function decodeTcp(buf: Buffer, v: PacketView): number {
   // Ports, flags and sequence numbers are set even when the options are cut by the
   // snap length, so that flows still see the packet; the layer itself is not pushed.
   v.l4Off = p;
-  v.srcPort = buf.readUInt16BE(p);
-  v.dstPort = buf.readUInt16BE(p + 2);
+  v.srcPort = u16(buf, p);
+  v.dstPort = u16(buf, p + 2);
   v.tcpSeqOff = p + 4;
   v.tcpFlags = buf[p + 13] | ((buf[p + 12] & 1) << 8);
   if (p + hlen > v.limit) return truncatedAt(v, Layer.TCP);
@@ -48,9 +49,9 @@ export function decodeUdp(buf: Buffer, v: PacketView): number {
   if (p + 8 > v.limit) return truncatedAt(v, Layer.UDP);
   v.l4Layer = pushLayer(v, Layer.UDP, p, 8);
   v.l4Off = p;
-  v.srcPort = buf.readUInt16BE(p);
-  v.dstPort = buf.readUInt16BE(p + 2);
-  const len = buf.readUInt16BE(p + 4);
+  v.srcPort = u16(buf, p);
+  v.dstPort = u16(buf, p + 2);
+  const len = u16(buf, p + 4);
   if (len >= 8 && p + len < v.limit) v.limit = p + len;
   setPayload(v, p + 8);
   // Mirrored cloud traffic arrives in VXLAN or Geneve: decode what they carry. A packet
@@ -93,7 +94,7 @@ export function decodeIcmp(buf: Buffer, v: PacketView): number {
     case 3: case 4: case 5: case 11: case 12: // unreachable, quench, redirect, time exceeded, parameter
       return enterQuote(buf, v);
     case 0: case 8: case 13: case 14: case 15: case 16: case 17: case 18: // echo, timestamp, info, mask
-      v.icmpId = buf.readUInt16BE(p + 4);
+      v.icmpId = u16(buf, p + 4);
       break;
   }
   setPayload(v, p + 8);
@@ -130,7 +131,7 @@ export function decodeIcmpv6(buf: Buffer, v: PacketView): number {
   v.icmpType = type;
   v.icmpCode = buf[p + 1];
   if (type >= 1 && type <= 4) return enterQuote(buf, v); // errors
-  if (type === 128 || type === 129) v.icmpId = buf.readUInt16BE(p + 4);
+  if (type === 128 || type === 129) v.icmpId = u16(buf, p + 4);
   if (type >= 130 && type <= 132) v.ndTargetOff = p + 8;
   if (type >= 133 && type <= 137) {
     if (type >= 135) v.ndTargetOff = p + 8;

@@ -1,6 +1,7 @@
 // Tunnel headers whose payload is decoded again: GRE (IP, Ethernet, ERSPAN inside),
 // ERSPAN types I, II and III (Ethernet inside), VXLAN and Geneve (inside UDP). IP-in-IP needs no header of its own:
 // network.ts maps protocols 4 and 41 straight to the inner IP header.
+import { u16 } from './bytes';
 import { EtherType, Layer } from './constants';
 import { DecodeCounter } from './counters';
 import { etherTypeNext, note, pushLayer, truncatedAt } from './layerStack';
@@ -15,7 +16,7 @@ const GRE_ACK = 0x0080; // version 1 (PPTP) only
 export function decodeGre(buf: Buffer, v: PacketView): number {
   const p = v.cursor;
   if (p + 4 > v.limit) return truncatedAt(v, Layer.GRE);
-  const flags = buf.readUInt16BE(p);
+  const flags = u16(buf, p);
   const version = flags & 7;
   let len: number;
   if (version === 0) {
@@ -30,7 +31,7 @@ export function decodeGre(buf: Buffer, v: PacketView): number {
   }
   if (p + len > v.limit) return truncatedAt(v, Layer.GRE);
   pushLayer(v, Layer.GRE, p, len);
-  const proto = buf.readUInt16BE(p + 2);
+  const proto = u16(buf, p + 2);
   // ERSPAN type I has no ERSPAN header (and no GRE sequence number): Ethernet follows.
   if (proto === EtherType.ERSPAN2 && !(flags & GRE_SEQUENCE)) return Layer.ETHERNET;
   return etherTypeNext(v, proto);
@@ -68,5 +69,5 @@ export function decodeGeneve(buf: Buffer, v: PacketView): number {
   const len = 8 + (buf[p] & 0x3f) * 4;
   if (p + len > v.limit) return truncatedAt(v, Layer.GENEVE);
   pushLayer(v, Layer.GENEVE, p, len);
-  return etherTypeNext(v, buf.readUInt16BE(p + 2));
+  return etherTypeNext(v, u16(buf, p + 2));
 }

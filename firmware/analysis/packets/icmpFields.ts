@@ -4,6 +4,7 @@
 // any other header (rewriter.ts walks into it); its addresses follow icmp.quoted.
 import { truncatePrefix } from '../../anonymize/transforms';
 import { applyAddressAction } from '../anonymizer';
+import { u16, put16 } from '../decode/bytes';
 import { FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { addressField } from './ipFields';
@@ -18,7 +19,7 @@ export function rewriteIcmp(r: PacketRewriter, p: number, o: number): void {
   const out = r.out;
   const type = out[o];
   r.scopes.add(ScopeKind.PLAIN, 2, p, r.ipEnd, o);
-  if (hasIcmpId(type)) out.writeUInt16BE(numericField(r.prim, r.f, FieldId['icmp.id'], out.readUInt16BE(o + 4), 16), o + 4);
+  if (hasIcmpId(type)) put16(out, o + 4, numericField(r.prim, r.f, FieldId['icmp.id'], u16(out, o + 4), 16));
   // Redirect: bytes 4..8 are the gateway the host should use, a router's address.
   else if (type === 5) addressField(r, FieldId['ip4.dst'], o + 4, 4);
 }
@@ -29,7 +30,7 @@ export function rewriteIcmpv6(r: PacketRewriter, p: number, o: number, len: numb
   const s = r.scopes.add(ScopeKind.PSEUDO, 2, p, r.ipEnd, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
   if (type === 128 || type === 129) {
-    out.writeUInt16BE(numericField(r.prim, r.f, FieldId['icmp.id'], out.readUInt16BE(o + 4), 16), o + 4);
+    put16(out, o + 4, numericField(r.prim, r.f, FieldId['icmp.id'], u16(out, o + 4), 16));
     return;
   }
   // MLD multicast address, ND target, redirect target: nd.target.

@@ -2,6 +2,7 @@
 // routing, fragment, destination options, AH, ESP), outer, inner and quoted alike.
 // p: the header's offset in the input, o: in the output buffer.
 import { applyAddressAction } from '../anonymizer';
+import { u16, u32, put16, put32 } from '../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { fillIpv6Padding, keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';
@@ -21,12 +22,12 @@ export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number
   r.scopes.add(ScopeKind.PLAIN, 10, p, p + ihl, o);
   if (!quoted) {
     // A quoted header's total length describes the original packet, not the quote.
-    const total = out.readUInt16BE(o + 2);
+    const total = u16(out, o + 2);
     if (total !== 0 && p + total < r.ipEnd) r.ipEnd = p + total;
     r.addLengthField(o + 2);
   }
   if (r.f.code['ip4.tos'] !== Act.keep) out[o + 1] = 0;
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['ip4.id'], out.readUInt16BE(o + 4), 16), o + 4);
+  put16(out, o + 4, numericField(r.prim, r.f, FieldId['ip4.id'], u16(out, o + 4), 16));
   out[o + 8] = numericField(r.prim, r.f, FieldId['ip4.ttl'], out[o + 8], 8);
   addressField(r, FieldId['ip4.src'], o + 12, 4);
   addressField(r, FieldId['ip4.dst'], o + 16, 4);
@@ -44,15 +45,15 @@ export function rewriteIpv4(r: PacketRewriter, p: number, o: number, ihl: number
 
 export function rewriteIpv6(r: PacketRewriter, p: number, o: number, quoted: boolean): void {
   const out = r.out;
-  const word = out.readUInt32BE(o);
+  const word = u32(out, o);
   let tclass = (word >>> 20) & 0xff;
   let flow = word & 0xfffff;
   if (r.f.code['ip6.tclass'] !== Act.keep) tclass = 0;
   // Flow label 0 means "unlabelled" and says nothing; hashing it would invent a label.
   if (flow !== 0) flow = numericField(r.prim, r.f, FieldId['ip6.flowlabel'], flow, 20);
-  out.writeUInt32BE(((6 << 28) | (tclass << 20) | flow) >>> 0, o);
+  put32(out, o, (6 << 28) | (tclass << 20) | flow);
   if (!quoted) {
-    const plen = out.readUInt16BE(o + 4);
+    const plen = u16(out, o + 4);
     if (plen !== 0 && p + 40 + plen < r.ipEnd) r.ipEnd = p + 40 + plen;
     r.addLengthField(o + 4);
   }
@@ -111,15 +112,15 @@ export function rewriteIpv6Routing(r: PacketRewriter, p: number, o: number, len:
 
 /** IPv6 fragment header: its identification gets the ip4.id action (the same kind of per-host counter). */
 export function rewriteIpv6Fragment(r: PacketRewriter, o: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['ip4.id'], r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+  put32(r.out, o + 4, numericField(r.prim, r.f, FieldId['ip4.id'], u32(r.out, o + 4), 32));
 }
 
 /** AH: SPI per esp.spi; the integrity check value is zeroed (it was computed over the raw addresses). */
 export function rewriteAh(r: PacketRewriter, o: number, len: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['esp.spi'], r.out.readUInt32BE(o + 4), 32) >>> 0, o + 4);
+  put32(r.out, o + 4, numericField(r.prim, r.f, FieldId['esp.spi'], u32(r.out, o + 4), 32));
   r.out.fill(0, o + 12, o + len);
 }
 
 export function rewriteEsp(r: PacketRewriter, o: number): void {
-  r.out.writeUInt32BE(numericField(r.prim, r.f, FieldId['esp.spi'], r.out.readUInt32BE(o), 32) >>> 0, o);
+  put32(r.out, o, numericField(r.prim, r.f, FieldId['esp.spi'], u32(r.out, o), 32));
 }

@@ -3,6 +3,7 @@
 // decoded header in the output buffer at `o` (the input copy is at `p` in r.inBuf,
 // untouched, for reading raw values).
 import { applyAddressAction } from '../anonymizer';
+import { u16, u32, put16, put32 } from '../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';
@@ -23,13 +24,13 @@ export function rewriteEthernet(r: PacketRewriter, o: number): void {
  * into 1..4094 so the result is still a usable VLAN id (0 and 4095 are reserved).
  */
 export function rewriteVlan(r: PacketRewriter, o: number): void {
-  const tci = r.out.readUInt16BE(o);
+  const tci = u16(r.out, o);
   let pcp = tci >>> 13;
   const dei = (tci >>> 12) & 1;
   let vid = tci & 0xfff;
   if (r.f.code['vlan.pcp'] !== Act.keep) pcp = 0;
   vid = vlanId(r, vid);
-  r.out.writeUInt16BE((pcp << 13) | (dei << 12) | vid, o);
+  put16(r.out, o, (pcp << 13) | (dei << 12) | vid);
 }
 
 export function vlanId(r: PacketRewriter, vid: number): number {
@@ -53,18 +54,18 @@ export function rewriteSllAddress(r: PacketRewriter, addrLenOff: number, addrOff
 
 /** MPLS: labels 0..15 are reserved signals (explicit null, router alert...) and stay; others are hashed above them. */
 export function rewriteMpls(r: PacketRewriter, o: number): void {
-  const word = r.out.readUInt32BE(o);
+  const word = u32(r.out, o);
   const label = word >>> 12;
   if (label < 16) return;
   const code = r.f.code['mpls.label'];
   let nl = label;
   if (code === Act.hash) nl = 16 + (r.prim.hash.hashNumber(label, 32) % ((1 << 20) - 16));
   else if (code !== Act.keep) nl = 0;
-  r.out.writeUInt32BE(((nl << 12) | (word & 0xfff)) >>> 0, o);
+  put32(r.out, o, (nl << 12) | (word & 0xfff));
 }
 
 export function rewritePppoe(r: PacketRewriter, o: number): void {
-  r.out.writeUInt16BE(numericField(r.prim, r.f, FieldId['pppoe.session'], r.out.readUInt16BE(o + 2), 16), o + 2);
+  put16(r.out, o + 2, numericField(r.prim, r.f, FieldId['pppoe.session'], u16(r.out, o + 2), 16));
   // The PPPoE length covers the IP packet: shortened if IPv4 options are removed.
   r.addLengthField(o + 4);
 }
@@ -74,7 +75,7 @@ export function rewriteArp(r: PacketRewriter, o: number): void {
   const out = r.out;
   const hln = out[o + 4];
   const pln = out[o + 5];
-  const ipv4 = out.readUInt16BE(o + 2) === 0x0800 && pln === 4;
+  const ipv4 = u16(out, o + 2) === 0x0800 && pln === 4;
   const sha = o + 8;
   const spa = sha + hln;
   const tha = spa + pln;
@@ -98,7 +99,7 @@ export function rewriteArp(r: PacketRewriter, o: number): void {
 /** GRE: key (version 0) or call id (version 1, PPTP) per gre.key; the optional checksum covers the tunnelled packet. */
 export function rewriteGre(r: PacketRewriter, p: number, o: number): void {
   const out = r.out;
-  const flags = out.readUInt16BE(o);
+  const flags = u16(out, o);
   const version = flags & 7;
   let q = o + 4;
   if (version === 0) {
@@ -106,9 +107,9 @@ export function rewriteGre(r: PacketRewriter, p: number, o: number): void {
       r.scopes.add(ScopeKind.PLAIN, 4, p, r.ipEnd, o);
       q += 4;
     }
-    if (flags & 0x2000) out.writeUInt32BE(numericField(r.prim, r.f, FieldId['gre.key'], out.readUInt32BE(q), 32) >>> 0, q);
+    if (flags & 0x2000) put32(out, q, numericField(r.prim, r.f, FieldId['gre.key'], u32(out, q), 32));
   } else if (version === 1) {
-    out.writeUInt16BE(numericField(r.prim, r.f, FieldId['gre.key'], out.readUInt16BE(o + 6), 16), o + 6);
+    put16(out, o + 6, numericField(r.prim, r.f, FieldId['gre.key'], u16(out, o + 6), 16));
   }
 }
 
@@ -119,8 +120,8 @@ export function rewriteGre(r: PacketRewriter, p: number, o: number): void {
  */
 export function rewriteErspan(r: PacketRewriter, o: number, len: number): void {
   const out = r.out;
-  const word = out.readUInt16BE(o);
-  out.writeUInt16BE((word & 0xf000) | vlanId(r, word & 0xfff), o);
+  const word = u16(out, o);
+  put16(out, o, (word & 0xf000) | vlanId(r, word & 0xfff));
   if (out[o] >> 4 === 2 && r.f.code.time !== Act.keep) {
     out.fill(0, o + 4, o + 8);
     if (len > 12) out.fill(0, o + 12, o + len);

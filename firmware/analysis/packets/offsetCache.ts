@@ -4,6 +4,7 @@
 // rewriter's largest cost. Direct-mapped: a collision just recomputes. The cache holds
 // raw addresses, like Crypto-PAn's own cache, only in this process's memory.
 import type { FlowOffsets } from '../../anonymize/transforms';
+import { u32 } from '../decode/bytes';
 
 const BITS = 16; // 64k directions, 2.6 MB: a busy link has tens of thousands of open connections
 const SLOTS = 1 << BITS;
@@ -18,15 +19,18 @@ export class OffsetCache {
 
   constructor(private readonly offsets: FlowOffsets) {}
 
-  /** Offset of the space sent from src:sport to dst:dport; addresses (4 or 16 bytes) read from buf. */
+  /**
+   * Offset of the space sent from src:sport to dst:dport; addresses (4 or 16 bytes) read
+   * from buf, inside an IP header the decoder bounded (they are read unchecked).
+   */
   offset(buf: Buffer, srcOff: number, dstOff: number, addrLen: number, sport: number, dport: number): number {
     const w = this.w;
     const n = addrLen >> 2;
     w[0] = ((addrLen === 4 ? 0 : 0x80000000) | (sport << 16) | dport) >>> 0;
     let h = Math.imul(w[0], 0x9e3779b1);
     for (let k = 0; k < n; k++) {
-      w[1 + k] = buf.readUInt32BE(srcOff + 4 * k);
-      w[1 + n + k] = buf.readUInt32BE(dstOff + 4 * k);
+      w[1 + k] = u32(buf, srcOff + 4 * k);
+      w[1 + n + k] = u32(buf, dstOff + 4 * k);
       h = Math.imul(h ^ w[1 + k], 0x85ebca6b) ^ Math.imul(w[1 + n + k], 0xc2b2ae35);
     }
     const slot = (h ^ (h >>> 15)) >>> (32 - BITS);

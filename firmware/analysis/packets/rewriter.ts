@@ -12,6 +12,7 @@
 import type { FieldActions } from '../../anonymize/policy';
 import { coarsenMicros } from '../../anonymize/transforms';
 import type { AnonPrimitives } from '../anonymizer';
+import { put16, u16 } from '../decode/bytes';
 import { Layer, LayerFlag } from '../decode/constants';
 import type { PacketView } from '../decode/packetView';
 import { ChecksumScopes } from './checksum';
@@ -42,6 +43,14 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
     return;
   }
   for (let i = from; i < to; i++) dst[at + i - from] = src[i];
+}
+
+/** The pcap record header's little-endian u32s (Buffer.writeUInt32LE checks its arguments every call). */
+function put32le(b: Buffer, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 /** What the packets output counts; reported with the run's other counters. */
@@ -229,8 +238,8 @@ export class PacketRewriter {
     this.removedTotal += n;
     for (let k = 0; k < this.lengthCount; k++) {
       const lo = this.lengthFields[k];
-      const value = out.readUInt16BE(lo);
-      if (value >= n) out.writeUInt16BE(value - n, lo);
+      const value = u16(out, lo);
+      if (value >= n) put16(out, lo, value - n);
     }
     this.counters.optionsRemoved++;
   }
@@ -258,9 +267,9 @@ export class PacketRewriter {
     }
     const sec = Math.min(Math.floor(t / 1e6), 0xffffffff);
     const out = this.out;
-    out.writeUInt32LE(sec, 0);
-    out.writeUInt32LE(Math.floor(t - Math.floor(t / 1e6) * 1e6), 4);
-    out.writeUInt32LE(caplen, 8);
-    out.writeUInt32LE(Math.min(origLen, 0xffffffff), 12);
+    put32le(out, 0, sec);
+    put32le(out, 4, Math.floor(t - Math.floor(t / 1e6) * 1e6));
+    put32le(out, 8, caplen);
+    put32le(out, 12, Math.min(origLen, 0xffffffff));
   }
 }

@@ -3,6 +3,7 @@
 // (ports, and the sequence number when 8 bytes are there) are rewritten, the same way
 // as in the packet's own direction, so a quote still matches its connection.
 import { applyOffset } from '../../anonymize/transforms';
+import { u16, u32, put16, put32 } from '../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';
@@ -29,14 +30,14 @@ function offsetOf(r: PacketRewriter, srcOff: number, dstOff: number, sport: numb
 export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
   const inb = r.inBuf;
   const out = r.out;
-  const sport = inb.readUInt16BE(p);
-  const dport = inb.readUInt16BE(p + 2);
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.sport'], sport, 16), o);
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.dport'], dport, 16), o + 2);
+  const sport = u16(inb, p);
+  const dport = u16(inb, p + 2);
+  put16(out, o, numericField(r.prim, r.f, FieldId['tcp.sport'], sport, 16));
+  put16(out, o + 2, numericField(r.prim, r.f, FieldId['tcp.dport'], dport, 16));
   if (len < 8 || r.ipAddrLen === 0) return;
   const seqCode = r.f.code['tcp.seq'];
-  if (seqCode === Act.offset) out.writeUInt32BE(applyOffset(inb.readUInt32BE(p + 4), offsetOf(r, r.ipInSrc, r.ipInDst, sport, dport)), o + 4);
-  else if (seqCode !== Act.keep) out.writeUInt32BE(0, o + 4);
+  if (seqCode === Act.offset) put32(out, o + 4, applyOffset(u32(inb, p + 4), offsetOf(r, r.ipInSrc, r.ipInDst, sport, dport)));
+  else if (seqCode !== Act.keep) put32(out, o + 4, 0);
   if (quoted || len < 20) return;
   const ackCode = r.f.code['tcp.ack'];
   const sackOffset = r.f.code['tcp.options.sack'] === Act.offset && len > 20;
@@ -44,9 +45,9 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   const rev = (ackCode === Act.offset && hasAck) || sackOffset ? offsetOf(r, r.ipInDst, r.ipInSrc, dport, sport) : 0;
   // Without the ACK flag the field means nothing, but offsetting a zero there would
   // publish the reverse direction's offset; under "offset" it is zeroed instead.
-  if (ackCode === Act.offset) out.writeUInt32BE(hasAck ? applyOffset(inb.readUInt32BE(p + 8), rev) : 0, o + 8);
-  else if (ackCode !== Act.keep) out.writeUInt32BE(0, o + 8);
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['tcp.window'], inb.readUInt16BE(p + 14), 16), o + 14);
+  if (ackCode === Act.offset) put32(out, o + 8, hasAck ? applyOffset(u32(inb, p + 8), rev) : 0);
+  else if (ackCode !== Act.keep) put32(out, o + 8, 0);
+  put16(out, o + 14, numericField(r.prim, r.f, FieldId['tcp.window'], u16(inb, p + 14), 16));
   const s = r.scopes.add(ScopeKind.PSEUDO, 16, p, r.ipEnd, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
   if (len <= 20) return;
@@ -106,7 +107,7 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
     } else if (code !== Act.drop) {
       inb.copy(out, o + w, pin + i, pin + i + len);
       if (kind === OPT_SACK && code === Act.offset) {
-        for (let e = o + w + 2; e + 4 <= o + w + len; e += 4) out.writeUInt32BE(applyOffset(out.readUInt32BE(e), rev), e);
+        for (let e = o + w + 2; e + 4 <= o + w + len; e += 4) put32(out, e, applyOffset(u32(out, e), rev));
       } else if (code === Act.zero) {
         out.fill(0, o + w + 2, o + w + len);
       }
@@ -121,10 +122,10 @@ function rewriteTcpOptions(r: PacketRewriter, pin: number, o: number, n: number,
 export function rewriteUdp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
   const inb = r.inBuf;
   const out = r.out;
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['udp.sport'], inb.readUInt16BE(p), 16), o);
-  out.writeUInt16BE(numericField(r.prim, r.f, FieldId['udp.dport'], inb.readUInt16BE(p + 2), 16), o + 2);
+  put16(out, o, numericField(r.prim, r.f, FieldId['udp.sport'], u16(inb, p), 16));
+  put16(out, o + 2, numericField(r.prim, r.f, FieldId['udp.dport'], u16(inb, p + 2), 16));
   if (len < 8 || r.ipAddrLen === 0) return;
-  const udpLen = inb.readUInt16BE(p + 4);
+  const udpLen = u16(inb, p + 4);
   const end = !quoted && udpLen >= 8 && p + udpLen < r.ipEnd ? p + udpLen : r.ipEnd;
   const s = r.scopes.add(ScopeKind.UDP, 6, p, end, o);
   r.scopes.setPseudo(s, r.ipInSrc, r.pseudoInDst, r.ipOutSrc, r.pseudoOutDst, r.ipAddrLen);
