@@ -7,9 +7,12 @@ export function cobsMaxEncodedLength(n: number): number {
   return n + Math.ceil(n / 254) + 1;
 }
 
-/** Encodes src into a new Buffer that contains no 0x00 byte (no delimiter appended). */
-export function cobsEncode(src: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(src.length));
+/**
+ * Encodes src into a new Buffer that contains no 0x00 byte. With `delimit`, the 0x00
+ * delimiter follows in the same Buffer (one allocation per frame, not two).
+ */
+export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
+  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0));
   let codeAt = 0; // where the current block's length code goes
   let o = 1;
   let code = 1;
@@ -30,6 +33,7 @@ export function cobsEncode(src: Uint8Array): Buffer {
     }
   }
   out[codeAt] = code;
+  if (delimit) out[o++] = 0;
   return out.subarray(0, o);
 }
 

@@ -80,11 +80,7 @@ export function writeFrameHeader(raw: Buffer, f: Omit<FrameFields, 'payload'>, p
 
 /** What goes on the line for one frame: COBS(raw) followed by the 0x00 delimiter. */
 export function frameToWire(raw: Buffer): Buffer {
-  const enc = cobsEncode(raw);
-  const wire = Buffer.allocUnsafe(enc.length + 1);
-  enc.copy(wire, 0);
-  wire[enc.length] = 0;
-  return wire;
+  return cobsEncode(raw, true);
 }
 
 /** Decodes the bytes between two 0x00 delimiters (delimiters excluded). */

@@ -38,6 +38,8 @@ export class FrameSequencer {
     private readonly sealer: FrameSealer | null = null,
     /** Reed-Solomon repair frames after every k data frames (fec.ts); null = none. */
     fec: FecParams | null = null,
+    /** Deflate each frame's body when that shortens it (writer.ts decides per line). */
+    private readonly deflate = true,
   ) {
     this.repairs = fec ? new RepairEncoder(fec) : null;
   }
@@ -126,7 +128,7 @@ export class FrameSequencer {
   }
 
   private frame(type: number, body: Buffer, extraFlags: number, chained = true): Buffer {
-    const { payload, flags } = compressBody(body);
+    const { payload, flags } = this.deflate ? compressBody(body) : { payload: body, flags: 0 };
     const fields = { flags: flags | extraFlags, type, session: this.session, seq: this.seq };
     // Deflate before encryption: ciphertext does not compress.
     const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ ...fields, payload });

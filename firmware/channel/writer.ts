@@ -3,13 +3,14 @@
 // so the backlog sits in the outbox — where it is counted and dropped by priority — and
 // never in the kernel's tty buffer. Nothing here ever blocks the event loop.
 import * as fs from 'node:fs';
-import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
+import { BootRecord, DnsRecord, EndRecord, FlowRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
 import { SpoolOutbox, SpoolOutboxOptions } from './spool-outbox';
 import { openWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
+import { encodeDns, encodeFlow } from './result-codec';
 
 
 export interface ChannelSigner {
@@ -43,6 +44,13 @@ export interface ChannelOptions {
    * memoryBytes in RAM; absent: everything waits in memory, bounded by outboxBytes.
    */
   spill?: Omit<SpoolOutboxOptions, 'totalBytes'>;
+  /**
+   * Deflate each frame's body when that shortens it. Absent: on for a tty, whose baud
+   * rate, not the box's CPU, limits what gets out, so every byte saved is a record
+   * more; off for a pipe or a recording file, which take bytes faster than deflate
+   * makes them (about 40 us per 1 KiB frame: docs/benchmarks.md).
+   */
+  deflate?: boolean;
   now?: () => number;
   /** A CHECKPOINT after this many frames… */
   checkpointEveryFrames?: number;
@@ -101,7 +109,8 @@ export function openChannel(opts: ChannelOptions): Channel {
     throw new Error(`cannot keep the outbox on the spool in ${opts.spill?.dir}: ${(e as Error).message}`);
   }
   const outbox: Outbox = spool ?? new MemoryOutbox(opts.outboxBytes);
-  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec);
+  const deflate = opts.deflate ?? line.kind === 'tty';
+  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec, deflate);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const openedAt = now();
   // The supervisor may update the boot object later (link type); uptime stays on this base.
@@ -135,6 +144,14 @@ export function openChannel(opts: ChannelOptions): Channel {
     fec: fec ? { k: fec.k, m: fec.m } : null,
   });
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
+  // FLOW and DNS in their compact form when it carries the record exactly (result-codec.ts).
+  const encodeResult = (type: RecordType, body: object | Buffer): Buffer => {
+    if (!Buffer.isBuffer(body)) {
+      if (type === RecordType.FLOW) return encodeFlow(body as FlowRecord) ?? encode(body);
+      if (type === RecordType.DNS) return encodeDns(body as DnsRecord) ?? encode(body);
+    }
+    return encode(body);
+  };
 
   // A leading delimiter lets a receiver that saw noise before us start clean.
   pending = Buffer.from([0]);
@@ -157,7 +174,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       return false;
     }
     if (type === RecordType.BOOT && !Buffer.isBuffer(body)) body = bootRecord(body as BootRecord);
-    const ok = outbox.push(type, encode(body));
+    const ok = outbox.push(type, encodeResult(type, body));
     kick();
     return ok;
   }

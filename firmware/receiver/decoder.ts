@@ -13,6 +13,7 @@ import { freeKey, openFramePayload, openSessionKey, ResultsKey, staysClear } fro
 import { BlockSplitter } from './splitter';
 import { SessionState } from './session';
 import { verifyCheckpoint } from './verify';
+import { decodeCompactResult } from '../channel/result-codec';
 
 export interface RecordSink {
   boot(s: SessionState, boot: BootRecord): void;
@@ -248,7 +249,7 @@ export class LineDecoder {
     if (type === RecordType.PACKET) return this.sink.packet(s, r);
     let body: Record<string, unknown>;
     try {
-      body = JSON.parse(r.toString('utf8'));
+      body = (decodeCompactResult(type, r) as Record<string, unknown> | null) ?? JSON.parse(r.toString('utf8'));
       if (body === null || typeof body !== 'object') throw new Error('not an object');
     } catch {
       s.badRecords++;

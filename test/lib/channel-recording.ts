@@ -32,6 +32,8 @@ export function channelOn(file: string, over: Partial<ChannelOptions> = {}): { c
   const session = over.session ?? newSession();
   const ch = openChannel({
     path: file, baud: 115200, outboxBytes: 1 << 24, bootEveryMs: 1000, session,
+    // Frames deflated as on a UART (a file alone would not): recordings stand for the tty line.
+    deflate: true,
     boot: makeBoot(session), signer: makeSigner(), ...over,
   });
   return { ch, session };

@@ -12,7 +12,8 @@ let original: Buffer;
 async function recording(): Promise<Buffer> {
   if (!original) {
     // Many rounds with pauses so BOOT repeats often: a receiver can sync after any damage.
-    const { file } = await recordLine({ rounds: 40, perRound: 12, pauseMs: 4, bootEveryMs: 15, over: { checkpointEveryFrames: 16 } });
+    // Checkpoints every 8 frames: short enough that some ranges survive every damage plan below.
+    const { file } = await recordLine({ rounds: 40, perRound: 12, pauseMs: 4, bootEveryMs: 15, over: { checkpointEveryFrames: 8 } });
     original = fs.readFileSync(file);
   }
   return original;

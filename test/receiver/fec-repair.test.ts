@@ -24,7 +24,7 @@ const SPAN = K + M;
 let cached: Buffer | null = null;
 async function fecRecording(): Promise<Buffer> {
   if (!cached) {
-    const { file } = await recordLine({ rounds: 12, perRound: 20, over: { fec: { k: K, m: M }, checkpointEveryFrames: 16 } });
+    const { file } = await recordLine({ rounds: 24, perRound: 20, over: { fec: { k: K, m: M }, checkpointEveryFrames: 16 } });
     cached = fs.readFileSync(file);
   }
   return cached;
@@ -186,12 +186,12 @@ test('a receiver that ignores repair frames still decodes every undamaged frame 
 
 test('with encryption: repair frames cover ciphertext; a frame that fails authentication is rebuilt', async () => {
   const key = researcherKey();
-  const { file } = await recordLine({ rounds: 6, perRound: 20, over: { fec: { k: K, m: M }, recipient: key.publicKey } });
+  const { file } = await recordLine({ rounds: 12, perRound: 20, over: { fec: { k: K, m: M }, recipient: key.publicKey } });
   const bytes = fs.readFileSync(file);
   let forged = -1;
   const damaged = rewriteFrames(bytes, (f) => {
     if (f.seq === SPAN + 1 || f.seq === 3 * SPAN + 5) return 'drop';
-    if (forged < 0 && f.seq > 4 * SPAN && isData(f.seq) && f.type === RecordType.FLOW) {
+    if (forged < 0 && f.seq > 4 * SPAN && isData(f.seq) && (f.type === RecordType.FLOW || f.type === RecordType.PACKET)) {
       forged = f.seq;
       const payload = Buffer.from(f.payload);
       payload[5] ^= 1;
@@ -202,6 +202,7 @@ test('with encryption: repair frames cover ciphertext; a frame that fails authen
   const want = decodeWith(bytes, { resultsKey: key });
   const got = decodeWith(damaged, { resultsKey: key });
   const s = only(got.d);
+  assert.ok(forged > 0, 'a result frame was forged');
   assert.is(got.d.badFrameReasons.auth, 1);
   assert.is(s.repairedFrames, 3);
   assert.is(missingDataFrames(s), 0);
