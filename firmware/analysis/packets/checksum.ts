@@ -111,24 +111,59 @@ export class ChecksumScopes {
       const hc = (inBuf[ck] << 8) | inBuf[ck + 1];
       const kind = this.kind[i];
       if (kind === ScopeKind.UDP && hc === 0) continue;
+      const outStart = this.outStart[i];
+      const outEnd = mapOut(end);
       // Both sums include the scope's own checksum field, which still holds hc in the
-      // output: it cancels out, so neither side needs it zeroed.
-      let oldSum = onesSum(inBuf, start, end);
-      let newSum = onesSum(out, this.outStart[i], mapOut(end));
+      // output: it cancels out, so neither side needs it zeroed. The sums are taken in
+      // one pass over both buffers when no bytes were removed inside the scope (almost
+      // always); a ones' complement sum is the same however its words are grouped, so
+      // the result does not depend on the path taken.
+      let oldHi = 0;
+      let oldLo = 0;
+      let newHi = 0;
+      let newLo = 0;
+      if (outEnd - outStart === end - start) {
+        let k = start;
+        let o = outStart;
+        for (; k + 1 < end; k += 2, o += 2) {
+          oldHi += inBuf[k];
+          oldLo += inBuf[k + 1];
+          newHi += out[o];
+          newLo += out[o + 1];
+        }
+        if (k < end) {
+          oldHi += inBuf[k];
+          newHi += out[o];
+        }
+      } else {
+        oldLo = onesSum(inBuf, start, end);
+        newLo = onesSum(out, outStart, outEnd);
+      }
       const n = this.addrLen[i];
+      let cut = 0;
       if (kind !== ScopeKind.PLAIN && n > 0) {
-        oldSum = fold(oldSum + onesSum(inBuf, this.inSrc[i], this.inSrc[i] + n) + onesSum(inBuf, this.inDst[i], this.inDst[i] + n));
-        newSum = fold(newSum + onesSum(out, this.outSrc[i], this.outSrc[i] + n) + onesSum(out, this.outDst[i], this.outDst[i] + n));
+        // Pseudo-header: both addresses (4 or 16 bytes, even, so words line up).
+        const inSrc = this.inSrc[i];
+        const inDst = this.inDst[i];
+        const outSrc = this.outSrc[i];
+        const outDst = this.outDst[i];
+        for (let k = 0; k < n; k += 2) {
+          oldHi += inBuf[inSrc + k] + inBuf[inDst + k];
+          oldLo += inBuf[inSrc + k + 1] + inBuf[inDst + k + 1];
+          newHi += out[outSrc + k] + out[outDst + k];
+          newLo += out[outSrc + k + 1] + out[outDst + k + 1];
+        }
         // The pseudo-header's length went down by lengthCut. Only the difference of the
         // sums matters, and a 32-bit length's words sum to the length modulo 0xffff, so
         // counting the cut on the old side is exact for IPv4 and IPv6 alike.
-        oldSum = fold(oldSum + this.lengthCut[i]);
+        cut = this.lengthCut[i];
       }
-      let sum = updateChecksum(hc, oldSum, newSum);
+      let sum = updateChecksum(hc, fold(oldHi * 256 + oldLo + cut), fold(newHi * 256 + newLo));
       if (kind === ScopeKind.UDP && sum === 0) sum = 0xffff;
-      const o = this.outStart[i] + this.field[i];
+      const o = outStart + this.field[i];
       out[o] = sum >>> 8;
       out[o + 1] = sum & 0xff;
     }
   }
+
 }
