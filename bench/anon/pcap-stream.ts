@@ -3,6 +3,7 @@
 // records to a chunk written out when full, so memory stays the same for a trace of
 // any length (the peak-RSS run reads 10M packets, several GB, this way).
 import * as fs from 'fs';
+import { copyBytes, viewOf } from '../../firmware/analysis/packets/byteCopy';
 
 const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
@@ -11,8 +12,6 @@ const PCAP_MAGIC_US = 0xa1b2c3d4;
 const MAX_CAPLEN = 262144;
 /** 8 MiB: big enough that a read is one syscall per ~20k IMIX packets, small next to the trace. */
 const CHUNK = 8 << 20;
-/** Records up to this long are copied by a plain loop (see write()). */
-const SMALL_COPY = 256;
 
 /** Buffer.readUInt32LE without its argument checks: offsets here are always inside the chunk. */
 function u32le(b: Buffer, at: number): number {
@@ -79,6 +78,10 @@ export class PcapChunkWriter {
   records = 0;
   bytes = GLOBAL_HEADER;
   private readonly chunk = Buffer.allocUnsafe(CHUNK);
+  private readonly chunkView = viewOf(this.chunk);
+  /** The buffer records come from (the rewriter's, the same every time) and its view. */
+  private viewedRec: Buffer | null = null;
+  private recView = this.chunkView;
   private used = 0;
   private fd: number;
 
@@ -97,12 +100,12 @@ export class PcapChunkWriter {
   /** Appends one pcap record (16-byte header + bytes) copied from rec[0, length). */
   write(rec: Buffer, length: number): void {
     if (this.used + length > this.chunk.length) this.flush();
-    const c = this.chunk;
-    const at = this.used;
-    // Buffer.copy costs more in argument checks and a Uint8Array view than a header-only
-    // record costs to copy byte by byte; long records go through the native copy.
-    if (length <= SMALL_COPY) for (let i = 0; i < length; i++) c[at + i] = rec[i];
-    else rec.copy(c, at, 0, length);
+    if (rec !== this.viewedRec) {
+      this.viewedRec = rec;
+      this.recView = viewOf(rec);
+    }
+    // Header-only records are short: copyBytes moves them without Buffer.copy's overhead.
+    copyBytes(rec, this.recView, 0, length, this.chunk, this.chunkView, this.used);
     this.used += length;
     this.bytes += length;
     this.records++;

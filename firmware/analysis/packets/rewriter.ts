@@ -15,6 +15,7 @@ import type { AnonPrimitives } from '../anonymizer';
 import { put16, u16 } from '../decode/bytes';
 import { Layer, LayerFlag } from '../decode/constants';
 import type { PacketView } from '../decode/packetView';
+import { copyBytes, viewOf } from './byteCopy';
 import { ChecksumScopes } from './checksum';
 import { OffsetCache } from './offsetCache';
 import { Act, FieldCodes } from './fieldCodes';
@@ -28,22 +29,6 @@ export const MAX_OUTPUT_BYTES = 262144;
 const RECORD_HEADER = 16;
 const MAX_LENGTH_FIELDS = 16;
 const MAX_REMOVALS = 16;
-
-/** Copies up to this many bytes with a plain loop (copyBytes). */
-const SMALL_COPY = 256;
-
-/**
- * src[from, to) into dst at `at`. Buffer.copy's argument checks and the Uint8Array
- * view it makes cost more than copying a few dozen header bytes one by one, which is
- * what almost every packet needs when the payload is dropped.
- */
-function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): void {
-  if (to - from > SMALL_COPY) {
-    src.copy(dst, at, from, to);
-    return;
-  }
-  for (let i = from; i < to; i++) dst[at + i - from] = src[i];
-}
 
 /** The pcap record header's little-endian u32s (Buffer.writeUInt32LE checks its arguments every call). */
 function put32le(b: Buffer, at: number, v: number): void {
@@ -72,6 +57,10 @@ export interface PacketsCounters {
 export class PacketRewriter {
   /** The record being built: pcap record header then packet bytes. Valid until the next rewrite(). */
   readonly out = Buffer.alloc(RECORD_HEADER + MAX_OUTPUT_BYTES);
+  private readonly outView = viewOf(this.out);
+  /** The input buffer the packets come from and a view of it, made again only when it changes (a new segment). */
+  private viewedIn: Buffer | null = null;
+  private inView = this.outView;
   readonly scopes = new ChecksumScopes();
   readonly f: FieldCodes;
   readonly scratch16 = Buffer.alloc(16);
@@ -132,7 +121,11 @@ export class PacketRewriter {
     if (v.problem !== 0 && v.end > v.lastParsedEnd) this.counters.undecodedTail++;
     this.keptIn = kept;
     this.base = start - RECORD_HEADER;
-    copyBytes(buf, start, end, this.out, RECORD_HEADER);
+    if (buf !== this.viewedIn) {
+      this.viewedIn = buf;
+      this.inView = viewOf(buf);
+    }
+    copyBytes(buf, this.inView, start, end, this.out, this.outView, RECORD_HEADER);
     if (end > kept) this.out.fill(0, kept - this.base, end - this.base);
     this.outEnd = end - this.base;
     this.ipEnd = v.end;
