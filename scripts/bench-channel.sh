@@ -16,8 +16,11 @@
 # run the way `sealtap receive keygen` makes one (the writer gets only the public half,
 # the checks decrypt with the .key); "fec" (framing only): FEC left to the writer's
 # default for a tty. clear and encrypted are measured with FEC off.
-# Targets: framing efficiency >= 0.95 without FEC (FEC is not implemented), writer >= 50
-# MB/s of line bytes into a pipe.
+# Targets: framing efficiency >= 0.95 without FEC, writer >= 50 MB/s of line bytes into a
+# pipe. Flows travel in their compact binary form (firmware/channel/result-codec.ts);
+# frames are deflated on the paced tty and not in the pipe (the writer's defaults). The
+# framing run also prints the frame format's own efficiency: the same flows as JSON
+# bodies, neither compact nor deflated.
 #
 # Run by `make bench-channel` (after the build and scripts/setup.sh bench).
 # Environment (defaults in brackets):

@@ -35,7 +35,7 @@ export function report(dir: string, modes: string[], poolSize: number, seed: num
     status = Math.max(status, reportMode(dir, mode, pool));
   }
   if (repairFramesSeen > 0) console.log('FEC: only the fec mode has repair frames; clear and encrypted are without FEC.');
-  else if (repairFramesSeen === 0) console.log('FEC: the writer sent no repair frames on the tty (FEC is not implemented in this build): every figure is without FEC.');
+  else if (repairFramesSeen === 0) console.log('FEC: the writer sent no repair frames on the tty in the fec mode: every figure is without FEC.');
   else if (repairFramesSeen < 0) console.log('Every figure is without FEC (BENCH_MODES had no fec mode).');
   return status;
 }
@@ -83,7 +83,7 @@ function reportMode(dir: string, mode: string, pool: FlowPool): number {
     if (wire.FLOW !== undefined && mode === 'clear') {
       const plain = flowLineBytesWithoutDeflate(pool, paced.records);
       const plainLine = paced.lineBytes - wire.FLOW + plain.bytes;
-      console.log(`  without deflate (same flows re-framed by frame.ts without compressBody: ${plain.frames} frames, same BOOT/CHECKPOINT/END bytes): line ${plainLine} bytes, efficiency ${f3(paced.payloadBytes / plainLine)} (target >= ${EFFICIENCY_TARGET}: ${paced.payloadBytes / plainLine >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'})`);
+      console.log(`  framing alone (same flows as JSON bodies, framed by frame.ts without the compact form or deflate: ${plain.frames} frames, same BOOT/CHECKPOINT/END bytes): line ${plainLine} bytes, efficiency ${f3(paced.payloadBytes / plainLine)} (target >= ${EFFICIENCY_TARGET}: ${paced.payloadBytes / plainLine >= EFFICIENCY_TARGET ? 'ok' : 'MISSED'})`);
     }
     console.log(`  line bytes per flow sealtap/newline-JSON ${f3(perRecord / ndPerRecord)}x`);
     console.log(`  flows/s at ${paced.baud} baud (${lineRate} bytes/s / line bytes per flow): sealtap ${Math.floor(lineRate / perRecord)}, newline JSON ${Math.floor(lineRate / ndPerRecord)}; measured on the paced line ${Math.floor(paced.records / paced.seconds)} flows/s, ${Math.floor(paced.lineBytes / paced.seconds)} bytes/s`);
@@ -101,7 +101,7 @@ function reportMode(dir: string, mode: string, pool: FlowPool): number {
   }
   if (rows.length > 0) {
     const w0 = rows[0].w;
-    console.log(`writer into a pipe: ${w0.records} flows per run, ${rows.length} run(s); MB = 10^6 bytes; peer = the same line bytes written from memory in 64 KiB writes into the same kind of FIFO, same reader (cat)`);
+    console.log(`writer into a pipe: ${w0.records} flows per run, ${rows.length} run(s), compact flow bodies, frames not deflated (the writer's default off a tty); MB = 10^6 bytes; peer = the same line bytes written from memory in 64 KiB writes into the same kind of FIFO, same reader (cat)`);
     console.log('  line MB/s: line bytes / wall time from open to close; MB/cpu-s: line bytes per CPU-second of the writer process (all threads), which a busy machine moves less');
     console.log(`  ${'run'.padEnd(4)} ${'line MB'.padStart(8)} ${'seconds'.padStart(8)} ${'line MB/s'.padStart(10)} ${'JSON MB/s'.padStart(10)} ${'flows/s'.padStart(9)} ${'cpu-s'.padStart(6)} ${'MB/cpu-s'.padStart(9)} ${'peer MB/s'.padStart(10)} ${'sealtap/peer'.padStart(13)}  received`);
     const line: number[] = [];
