@@ -18,13 +18,13 @@ const OPT_SACK = 5;
 const OPT_TIMESTAMP = 8;
 
 /**
- * Keyed offset of the sequence space sent from (srcOff, sport) to (dstOff, dport),
- * addresses read raw from the input. A packet's seq uses its own direction's offset;
- * its ack and SACK edges acknowledge the other direction's space, so they use the
- * offset with source and destination swapped (transforms.ts, FlowOffsets).
+ * Looks up the keyed offsets of the packet's connection, addresses read raw from the
+ * input: r.offsetCache.forward is its own direction's sequence space (for seq), and
+ * r.offsetCache.reverse, source and destination swapped, the space its ack and SACK
+ * edges acknowledge (transforms.ts, FlowOffsets).
  */
-function offsetOf(r: PacketRewriter, srcOff: number, dstOff: number, sport: number, dport: number): number {
-  return r.offsetCache.offset(r.inBuf, srcOff, dstOff, r.ipAddrLen, sport, dport);
+function lookupOffsets(r: PacketRewriter, sport: number, dport: number): void {
+  r.offsetCache.lookup(r.inBuf, r.ipInSrc, r.ipInDst, r.ipAddrLen, sport, dport);
 }
 
 export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number, quoted: boolean): void {
@@ -36,13 +36,22 @@ export function rewriteTcp(r: PacketRewriter, p: number, o: number, len: number,
   put16(out, o + 2, numericField(r.prim, r.f, FieldId['tcp.dport'], dport, 16));
   if (len < 8 || r.ipAddrLen === 0) return;
   const seqCode = r.f.code['tcp.seq'];
-  if (seqCode === Act.offset) put32(out, o + 4, applyOffset(u32(inb, p + 4), offsetOf(r, r.ipInSrc, r.ipInDst, sport, dport)));
-  else if (seqCode !== Act.keep) put32(out, o + 4, 0);
+  const offsets = r.offsetCache;
+  let looked = false;
+  if (seqCode === Act.offset) {
+    lookupOffsets(r, sport, dport);
+    looked = true;
+    put32(out, o + 4, applyOffset(u32(inb, p + 4), offsets.forward));
+  } else if (seqCode !== Act.keep) put32(out, o + 4, 0);
   if (quoted || len < 20) return;
   const ackCode = r.f.code['tcp.ack'];
   const sackOffset = r.f.code['tcp.options.sack'] === Act.offset && len > 20;
   const hasAck = (inb[p + 13] & TCP_ACK) !== 0;
-  const rev = (ackCode === Act.offset && hasAck) || sackOffset ? offsetOf(r, r.ipInDst, r.ipInSrc, dport, sport) : 0;
+  let rev = 0;
+  if ((ackCode === Act.offset && hasAck) || sackOffset) {
+    if (!looked) lookupOffsets(r, sport, dport);
+    rev = offsets.reverse;
+  }
   // Without the ACK flag the field means nothing, but offsetting a zero there would
   // publish the reverse direction's offset; under "offset" it is zeroed instead.
   if (ackCode === Act.offset) put32(out, o + 8, hasAck ? applyOffset(u32(inb, p + 8), rev) : 0);
