@@ -99,10 +99,11 @@ export class ChecksumScopes {
 
   /**
    * Writes every scope's updated checksum into `out`, innermost (last recorded) first.
+   * inView, outView: DataViews over exactly inBuf and out (byteCopy.ts viewOf).
    * copiedIn: end of the input bytes present in the output; mapOut: input offset → output
    * offset (they differ when IPv4 options were removed).
    */
-  settle(inBuf: Buffer, out: Buffer, copiedIn: number, mapOut: (inOff: number) => number): void {
+  settle(inBuf: Buffer, inView: DataView, out: Buffer, outView: DataView, copiedIn: number, mapOut: (inOff: number) => number): void {
     for (let i = this.count - 1; i >= 0; i--) {
       const start = this.inStart[i];
       const ck = start + this.field[i];
@@ -116,49 +117,52 @@ export class ChecksumScopes {
       // Both sums include the scope's own checksum field, which still holds hc in the
       // output: it cancels out, so neither side needs it zeroed. The sums are taken in
       // one pass over both buffers when no bytes were removed inside the scope (almost
-      // always); a ones' complement sum is the same however its words are grouped, so
-      // the result does not depend on the path taken.
-      let oldHi = 0;
-      let oldLo = 0;
-      let newHi = 0;
-      let newLo = 0;
+      // always), four bytes at a time: a big-endian 32-bit word is hi * 0x10000 + lo,
+      // and 0x10000 is 1 modulo 0xffff, so adding whole 32-bit words and folding at the
+      // end gives the same ones' complement sum as adding their 16-bit halves. That sum
+      // is also the same however its words are grouped, so the result does not depend
+      // on the path taken (the totals stay far below 2^53, exact in a double).
+      let oldSum = 0;
+      let newSum = 0;
       if (outEnd - outStart === end - start) {
         let k = start;
         let o = outStart;
-        for (; k + 1 < end; k += 2, o += 2) {
-          oldHi += inBuf[k];
-          oldLo += inBuf[k + 1];
-          newHi += out[o];
-          newLo += out[o + 1];
+        for (; k + 4 <= end; k += 4, o += 4) {
+          oldSum += inView.getUint32(k);
+          newSum += outView.getUint32(o);
+        }
+        if (k + 2 <= end) {
+          oldSum += inView.getUint16(k);
+          newSum += outView.getUint16(o);
+          k += 2;
+          o += 2;
         }
         if (k < end) {
-          oldHi += inBuf[k];
-          newHi += out[o];
+          oldSum += inBuf[k] * 256;
+          newSum += out[o] * 256;
         }
       } else {
-        oldLo = onesSum(inBuf, start, end);
-        newLo = onesSum(out, outStart, outEnd);
+        oldSum = onesSum(inBuf, start, end);
+        newSum = onesSum(out, outStart, outEnd);
       }
       const n = this.addrLen[i];
       let cut = 0;
       if (kind !== ScopeKind.PLAIN && n > 0) {
-        // Pseudo-header: both addresses (4 or 16 bytes, even, so words line up).
+        // Pseudo-header: both addresses (4 or 16 bytes, whole 32-bit words).
         const inSrc = this.inSrc[i];
         const inDst = this.inDst[i];
         const outSrc = this.outSrc[i];
         const outDst = this.outDst[i];
-        for (let k = 0; k < n; k += 2) {
-          oldHi += inBuf[inSrc + k] + inBuf[inDst + k];
-          oldLo += inBuf[inSrc + k + 1] + inBuf[inDst + k + 1];
-          newHi += out[outSrc + k] + out[outDst + k];
-          newLo += out[outSrc + k + 1] + out[outDst + k + 1];
+        for (let k = 0; k < n; k += 4) {
+          oldSum += inView.getUint32(inSrc + k) + inView.getUint32(inDst + k);
+          newSum += outView.getUint32(outSrc + k) + outView.getUint32(outDst + k);
         }
         // The pseudo-header's length went down by lengthCut. Only the difference of the
         // sums matters, and a 32-bit length's words sum to the length modulo 0xffff, so
         // counting the cut on the old side is exact for IPv4 and IPv6 alike.
         cut = this.lengthCut[i];
       }
-      let sum = updateChecksum(hc, fold(oldHi * 256 + oldLo + cut), fold(newHi * 256 + newLo));
+      let sum = updateChecksum(hc, fold(oldSum + cut), fold(newSum));
       if (kind === ScopeKind.UDP && sum === 0) sum = 0xffff;
       const o = outStart + this.field[i];
       out[o] = sum >>> 8;

@@ -136,7 +136,7 @@ export class PacketRewriter {
     this.scopes.reset();
     this.rewriteLayers(v);
     // Zeroed payload changed bytes too: the checksums take in everything copied.
-    this.scopes.settle(buf, this.out, end, this.mapOutFn);
+    this.scopes.settle(buf, this.inView, this.out, this.outView, end, this.mapOutFn);
     const caplen = this.outEnd - RECORD_HEADER;
     this.writeRecordHeader(tsUs, caplen, Math.max(caplen, v.origLen - this.removedTotal));
     this.counters.packets++;
