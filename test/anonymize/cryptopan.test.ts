@@ -151,4 +151,13 @@ test('refuses to work after destroy()', () => {
   assert.throws(() => pan.anonymizeV4(0x01020304), /destroyed/);
 });
 
+test('refuses an IPv4 address that does not fit in the buffer (anonymizeV4Into)', () => {
+  const pan = new CryptoPan(vectors.key);
+  const b = Buffer.from([10, 1, 2]);
+  assert.throws(() => pan.anonymizeV4Into(b, 0), RangeError);
+  assert.throws(() => pan.anonymizeV4Into(Buffer.alloc(8), 5), RangeError);
+  assert.throws(() => pan.anonymizeV4Into(Buffer.alloc(8), -1), RangeError);
+  assert.is(b.toString('hex'), '0a0102');
+});
+
 test.run();

@@ -112,4 +112,24 @@ test('refuses a key that is not 32 bytes', () => {
   assert.throws(() => new MacPermutation(Buffer.alloc(31)), /must be 32 bytes, got 31/);
 });
 
+test('cached answers stay right when more MACs than cache slots share the pairs', () => {
+  const perm = new MacPermutation(key);
+  const macs = Array.from({ length: 40000 }, () => randomBytes(next, 6));
+  const first = macs.map((m) => anon(perm, m).toString('hex'));
+  const fresh = new MacPermutation(key);
+  for (let i = macs.length - 1; i >= 0; i -= 11) {
+    assert.is(anon(perm, macs[i]).toString('hex'), first[i]);
+    assert.is(anon(fresh, macs[i]).toString('hex'), first[i]);
+  }
+});
+
+test('refuses a MAC that does not fit in the buffer (and leaves the buffer alone)', () => {
+  const perm = new MacPermutation(key);
+  const b = Buffer.from('0011223344', 'hex');
+  assert.throws(() => perm.anonymizeMacInto(b, 0), RangeError);
+  assert.throws(() => perm.anonymizeMacInto(Buffer.alloc(12), 7), RangeError);
+  assert.throws(() => perm.anonymizeMacInto(Buffer.alloc(12), -1), RangeError);
+  assert.is(b.toString('hex'), '0011223344');
+});
+
 test.run();
