@@ -27,6 +27,13 @@ export function onesSum(buf: Buffer, from: number, to: number): number {
 }
 
 export function fold(sum: number): number {
+  // Up to 2^32 (the sums of every scope but those of packets near the 256 KiB limit)
+  // two integer steps are enough. Each is a step of the loop below, and a step on an
+  // already folded value changes nothing, so both paths give the same result.
+  if (sum <= 0xffffffff) {
+    sum = (sum & 0xffff) + (sum >>> 16);
+    return (sum & 0xffff) + (sum >>> 16);
+  }
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return sum;
 }
@@ -117,19 +124,20 @@ export class ChecksumScopes {
       // Both sums include the scope's own checksum field, which still holds hc in the
       // output: it cancels out, so neither side needs it zeroed. The sums are taken in
       // one pass over both buffers when no bytes were removed inside the scope (almost
-      // always), four bytes at a time: a big-endian 32-bit word is hi * 0x10000 + lo,
-      // and 0x10000 is 1 modulo 0xffff, so adding whole 32-bit words and folding at the
-      // end gives the same ones' complement sum as adding their 16-bit halves. That sum
-      // is also the same however its words are grouped, so the result does not depend
-      // on the path taken (the totals stay far below 2^53, exact in a double).
+      // always), four bytes at a time: each big-endian 32-bit load is split into its two
+      // 16-bit words, which keeps the totals small enough for fold's integer path. A
+      // ones' complement sum is the same however its words are grouped, so the result
+      // does not depend on the path taken.
       let oldSum = 0;
       let newSum = 0;
       if (outEnd - outStart === end - start) {
         let k = start;
         let o = outStart;
         for (; k + 4 <= end; k += 4, o += 4) {
-          oldSum += inView.getUint32(k);
-          newSum += outView.getUint32(o);
+          const a = inView.getUint32(k);
+          const b = outView.getUint32(o);
+          oldSum += (a >>> 16) + (a & 0xffff);
+          newSum += (b >>> 16) + (b & 0xffff);
         }
         if (k + 2 <= end) {
           oldSum += inView.getUint16(k);
@@ -148,14 +156,14 @@ export class ChecksumScopes {
       const n = this.addrLen[i];
       let cut = 0;
       if (kind !== ScopeKind.PLAIN && n > 0) {
-        // Pseudo-header: both addresses (4 or 16 bytes, whole 32-bit words).
+        // Pseudo-header: both addresses (4 or 16 bytes, whole 16-bit words).
         const inSrc = this.inSrc[i];
         const inDst = this.inDst[i];
         const outSrc = this.outSrc[i];
         const outDst = this.outDst[i];
-        for (let k = 0; k < n; k += 4) {
-          oldSum += inView.getUint32(inSrc + k) + inView.getUint32(inDst + k);
-          newSum += outView.getUint32(outSrc + k) + outView.getUint32(outDst + k);
+        for (let k = 0; k < n; k += 2) {
+          oldSum += inView.getUint16(inSrc + k) + inView.getUint16(inDst + k);
+          newSum += outView.getUint16(outSrc + k) + outView.getUint16(outDst + k);
         }
         // The pseudo-header's length went down by lengthCut. Only the difference of the
         // sums matters, and a 32-bit length's words sum to the length modulo 0xffff, so
