@@ -87,40 +87,35 @@ export class CryptoPan {
 
   /** Rewrites the IPv4 address at buf[off..off+4) in place. */
   anonymizeV4Into(buf: Buffer, off: number): void {
-    // Indexed bytes instead of readUInt32BE/writeUInt32BE, whose argument checks cost
-    // more than a cache hit, twice per packet; this one check keeps them inside buf.
-    if (!(off >= 0 && off + 4 <= buf.length)) throw new RangeError(`IPv4 address at offset ${off} does not fit in ${buf.length} bytes`);
-    const a = this.anonymizeV4(((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0);
-    buf[off] = a >>> 24;
-    buf[off + 1] = a >>> 16;
-    buf[off + 2] = a >>> 8;
-    buf[off + 3] = a;
+    checkFits(buf, off, 4, 'IPv4');
+    putWord(buf, off, this.anonymizeV4(word(buf, off)));
   }
 
   /** Rewrites the IPv6 address at buf[off..off+16) in place. */
   anonymizeV6Into(buf: Buffer, off: number): void {
-    const w0 = buf.readUInt32BE(off);
-    const w1 = buf.readUInt32BE(off + 4);
-    const w2 = buf.readUInt32BE(off + 8);
-    const w3 = buf.readUInt32BE(off + 12);
+    checkFits(buf, off, 16, 'IPv6');
+    const w0 = word(buf, off);
+    const w1 = word(buf, off + 4);
+    const w2 = word(buf, off + 8);
+    const w3 = word(buf, off + 12);
     const h = Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f);
     const slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - V6_CACHE_BITS)) & ~1;
     const k = this.#v6Keys;
     const v = this.#v6Vals;
     const s4 = slot * 4;
     if (this.#v6Used[slot] === 1 && k[s4] === w0 && k[s4 + 1] === w1 && k[s4 + 2] === w2 && k[s4 + 3] === w3) {
-      buf.writeUInt32BE(v[s4], off);
-      buf.writeUInt32BE(v[s4 + 1], off + 4);
-      buf.writeUInt32BE(v[s4 + 2], off + 8);
-      buf.writeUInt32BE(v[s4 + 3], off + 12);
+      putWord(buf, off, v[s4]);
+      putWord(buf, off + 4, v[s4 + 1]);
+      putWord(buf, off + 8, v[s4 + 2]);
+      putWord(buf, off + 12, v[s4 + 3]);
       return;
     }
     const p4 = (slot + 1) * 4;
     if (this.#v6Used[slot + 1] === 1 && k[p4] === w0 && k[p4 + 1] === w1 && k[p4 + 2] === w2 && k[p4 + 3] === w3) {
-      buf.writeUInt32BE(v[p4], off);
-      buf.writeUInt32BE(v[p4 + 1], off + 4);
-      buf.writeUInt32BE(v[p4 + 2], off + 8);
-      buf.writeUInt32BE(v[p4 + 3], off + 12);
+      putWord(buf, off, v[p4]);
+      putWord(buf, off + 4, v[p4 + 1]);
+      putWord(buf, off + 8, v[p4 + 2]);
+      putWord(buf, off + 12, v[p4 + 3]);
       return;
     }
     k.copyWithin(p4, s4, s4 + 4);
@@ -128,10 +123,10 @@ export class CryptoPan {
     this.#v6Used[slot + 1] = this.#v6Used[slot];
     this.#computeV6Into(buf, off);
     k[s4] = w0; k[s4 + 1] = w1; k[s4 + 2] = w2; k[s4 + 3] = w3;
-    v[s4] = buf.readUInt32BE(off);
-    v[s4 + 1] = buf.readUInt32BE(off + 4);
-    v[s4 + 2] = buf.readUInt32BE(off + 8);
-    v[s4 + 3] = buf.readUInt32BE(off + 12);
+    v[s4] = word(buf, off);
+    v[s4 + 1] = word(buf, off + 4);
+    v[s4 + 2] = word(buf, off + 8);
+    v[s4 + 3] = word(buf, off + 12);
     this.#v6Used[slot] = 1;
   }
 
@@ -206,4 +201,24 @@ export class CryptoPan {
     enc.fill(0);
     orig.fill(0);
   }
+}
+
+// The in-place forms run twice per packet and hit the cache almost always: Buffer's
+// readUInt32BE/writeUInt32BE would check their arguments on every word, which costs
+// more than the hit. One check of the whole address up front keeps the indexed
+// accesses below inside buf.
+function checkFits(buf: Buffer, off: number, len: number, family: string): void {
+  if (!(off >= 0 && off + len <= buf.length)) throw new RangeError(`${family} address at offset ${off} does not fit in ${buf.length} bytes`);
+}
+
+/** Big-endian u32 at buf[at..at+4), inside buf (checkFits). */
+function word(buf: Buffer, at: number): number {
+  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+}
+
+function putWord(buf: Buffer, at: number, v: number): void {
+  buf[at] = v >>> 24;
+  buf[at + 1] = v >>> 16;
+  buf[at + 2] = v >>> 8;
+  buf[at + 3] = v;
 }

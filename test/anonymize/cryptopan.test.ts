@@ -160,4 +160,13 @@ test('refuses an IPv4 address that does not fit in the buffer (anonymizeV4Into)'
   assert.is(b.toString('hex'), '0a0102');
 });
 
+test('refuses an IPv6 address that does not fit in the buffer (anonymizeV6Into)', () => {
+  const pan = new CryptoPan(vectors.key);
+  const b = Buffer.alloc(15, 0x20);
+  assert.throws(() => pan.anonymizeV6Into(b, 0), RangeError);
+  assert.throws(() => pan.anonymizeV6Into(Buffer.alloc(20), 5), RangeError);
+  assert.throws(() => pan.anonymizeV6Into(Buffer.alloc(20), -1), RangeError);
+  assert.ok(b.equals(Buffer.alloc(15, 0x20)));
+});
+
 test.run();
