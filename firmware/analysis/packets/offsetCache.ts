@@ -11,9 +11,16 @@ import { u32 } from '../decode/bytes';
 
 const BITS = 16; // 64k directions, 3 MB: a busy link has tens of thousands of open connections
 const SLOTS = 1 << BITS;
-/** Key words per slot: family|sport|dport, then up to 8 address words (src, dst). */
+/** Key words per slot: sport|dport, then up to 8 address words (src, dst). */
 const KEY_WORDS = 9;
-/** Slot layout: key words, forward offset, reverse offset, used (1) or not (0). */
+/**
+ * Slot layout: key words, forward offset, reverse offset, then the address length of
+ * the entry (4 or 16; 0: empty). The family lives in a word of its own, compared first:
+ * folded into the port word, an IPv4 source port of 0x8000 or more set the same bit as
+ * the IPv6 marker, and an IPv4 packet matched an IPv6 entry whose first two address
+ * words equalled its addresses, taking that connection's offsets (an injected IPv6
+ * packet could make a victim's sequence numbers come out with a known offset).
+ */
 const FORWARD = KEY_WORDS;
 const REVERSE = KEY_WORDS + 1;
 const USED = KEY_WORDS + 2;
@@ -36,8 +43,8 @@ export class OffsetCache {
   lookup(buf: Buffer, srcOff: number, dstOff: number, addrLen: number, sport: number, dport: number): void {
     const w = this.w;
     const n = addrLen >> 2;
-    w[0] = ((addrLen === 4 ? 0 : 0x80000000) | (sport << 16) | dport) >>> 0;
-    let h = Math.imul(w[0], 0x9e3779b1);
+    w[0] = ((sport << 16) | dport) >>> 0;
+    let h = Math.imul(w[0] ^ addrLen, 0x9e3779b1);
     for (let k = 0; k < n; k++) {
       w[1 + k] = u32(buf, srcOff + 4 * k);
       w[1 + n + k] = u32(buf, dstOff + 4 * k);
@@ -47,7 +54,7 @@ export class OffsetCache {
     const t = this.table;
     const base = slot * WORDS;
     const words = 1 + 2 * n;
-    if (t[base + USED] === 1) {
+    if (t[base + USED] === addrLen) {
       let same = true;
       for (let k = 0; k < words; k++) if (t[base + k] !== w[k]) { same = false; break; }
       if (same) {
@@ -68,7 +75,7 @@ export class OffsetCache {
     for (let k = 0; k < words; k++) t[base + k] = w[k];
     t[base + FORWARD] = fwd;
     t[base + REVERSE] = rev;
-    t[base + USED] = 1;
+    t[base + USED] = addrLen;
     this.forward = fwd;
     this.reverse = rev;
   }
