@@ -4,8 +4,9 @@
 // 280 bytes, in this form about 50, and it packs in a fraction of the time
 // JSON.stringify takes. The first byte tells the two apart: a JSON body starts with "{"
 // (0x7b), a binary one with its format byte below. A record this form cannot hold
-// exactly (a key it does not know, a field out of range, a fraction, an end reason it
-// has no code for) is sent as JSON instead, so nothing a module emits is ever altered.
+// exactly (a key it does not know, keys in another order, a field out of range, a
+// fraction, an end reason it has no code for) is sent as JSON instead, so the receiver
+// writes every record exactly as the module emitted it.
 //
 //   FLOW (0xf1): u8 ipVersion, u8 protocol, u8 endReason code, u8 tcpFlags,
 //                u8 revTcpFlags, u16 srcPort, u16 dstPort (big-endian),
@@ -27,9 +28,13 @@ export const DNS_FORMAT = 0xd1;
 const END_REASONS = ['idle', 'active', 'end', 'evicted', 'runEnd'] as const;
 const END_CODE: Record<string, number> = Object.fromEntries(END_REASONS.map((r, i) => [r, i]));
 
-/** Fields of a flow and of a DNS record, level not counted. */
-const FLOW_FIELDS = 15;
-const DNS_FIELDS = 6;
+/**
+ * The keys of a flow and of a DNS record in the order the built-in analyses make them
+ * (records.ts), level last when present. Decoding rebuilds this order, so a record
+ * whose keys come in another order goes as JSON: flows.jsonl keeps the module's order.
+ */
+const FLOW_KEYS = ['ipVersion', 'protocol', 'srcAddr', 'dstAddr', 'srcPort', 'dstPort', 'firstUs', 'lastUs', 'packets', 'bytes', 'revPackets', 'revBytes', 'tcpFlags', 'revTcpFlags', 'endReason', 'level'];
+const DNS_KEYS = ['tsUs', 'qname', 'qtype', 'rcode', 'answers', 'latencyUs', 'level'];
 const DNS_RCODE = 1;
 const DNS_ANSWERS = 2;
 const DNS_LATENCY = 4;
@@ -53,12 +58,15 @@ function isText(v: unknown): v is string {
 }
 
 /**
- * True when the record has exactly `fields` own keys. Called after every known field
- * was checked present, so an extra key (which this form would silently lose) shows as
- * one too many. Object.keys, not for-in: JSON.stringify too carries only own keys.
+ * True when the record's own keys are exactly `order` (the last, level, only when
+ * present), in that order: an extra key would be lost and another order changed.
+ * Object.keys, not for-in: JSON.stringify too carries only own keys, in this order.
  */
-function keyCountIs(o: object, fields: number): boolean {
-  return Object.keys(o).length === fields;
+function keysAre(o: object, order: string[], withLevel: boolean): boolean {
+  const keys = Object.keys(o);
+  if (keys.length !== order.length - (withLevel ? 0 : 1)) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== order[i]) return false;
+  return true;
 }
 
 function putVarint(b: Buffer, o: number, v: number): number {
@@ -108,7 +116,7 @@ export function encodeFlow(r: FlowRecord): Buffer | null {
   if (!isU(r.packets, max) || !isU(r.bytes, max) || !isU(r.revPackets, max) || !isU(r.revBytes, max)) return null;
   if (!isText(r.srcAddr) || !isText(r.dstAddr)) return null;
   if (r.level !== undefined && !isText(r.level)) return null;
-  if (!keyCountIs(r, FLOW_FIELDS + (r.level !== undefined ? 1 : 0))) return null;
+  if (!keysAre(r, FLOW_KEYS, r.level !== undefined)) return null;
   const b = scratch;
   b[0] = FLOW_FORMAT;
   b[1] = r.ipVersion;
@@ -140,7 +148,7 @@ export function encodeDns(r: DnsRecord): Buffer | null {
   if ((r.latencyUs !== null && !isU(r.latencyUs, max)) || (r.level !== undefined && !isText(r.level))) return null;
   // Every listed field must be present (null is a value): a record missing one is JSON's to carry.
   if (r.rcode === undefined || r.answers === undefined || r.latencyUs === undefined) return null;
-  if (!keyCountIs(r, DNS_FIELDS + (r.level !== undefined ? 1 : 0))) return null;
+  if (!keysAre(r, DNS_KEYS, r.level !== undefined)) return null;
   const b = scratch;
   b[0] = DNS_FORMAT;
   b[1] = (r.rcode !== null ? DNS_RCODE : 0) | (r.answers !== null ? DNS_ANSWERS : 0) | (r.latencyUs !== null ? DNS_LATENCY : 0) | (r.level !== undefined ? DNS_LEVEL : 0);

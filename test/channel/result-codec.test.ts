@@ -48,7 +48,7 @@ test('DNS records round-trip exactly, with and without the nullable fields and a
   }
 });
 
-test('a flow the compact form cannot carry exactly goes as JSON: extra key, fraction, negative, unknown end reason, non-ASCII, time backwards, too large, missing field', () => {
+test('a flow the compact form cannot carry exactly goes as JSON: extra key, keys in another order, fraction, negative, unknown end reason, non-ASCII, time backwards, too large, missing field', () => {
   const base = makeFlow(4) as unknown as Record<string, unknown>;
   const odd: Array<[string, Record<string, unknown>]> = [
     ['extra key', { ...base, note: 'x' }],
@@ -66,16 +66,19 @@ test('a flow the compact form cannot carry exactly goes as JSON: extra key, frac
     ['undefined level key', { ...base, level: undefined }],
     ['string number', { ...base, packets: '3' }],
     ['text too long', { ...base, srcAddr: 'x'.repeat(1025) }],
+    ['keys in another order', { protocol: base.protocol, ...base }],
+    ['level first', { level: 'a', ...base }],
   ];
   for (const [why, r] of odd) assert.is(encodeFlow(r as unknown as FlowRecord), null, why);
 });
 
-test('a DNS record the compact form cannot carry exactly goes as JSON: extra key, missing nullable field, fraction', () => {
+test('a DNS record the compact form cannot carry exactly goes as JSON: extra key, keys in another order, missing nullable field, fraction', () => {
   const base = makeDns(9) as unknown as Record<string, unknown>;
   assert.is(encodeDns({ ...base, extra: 1 } as unknown as DnsRecord), null, 'extra key');
   assert.is(encodeDns(Object.fromEntries(Object.entries(base).filter(([k]) => k !== 'answers')) as unknown as DnsRecord), null, 'missing answers');
   assert.is(encodeDns({ ...base, latencyUs: 0.5 } as unknown as DnsRecord), null, 'fraction');
   assert.is(encodeDns({ ...base, qname: 'caf\u00e9.example' } as unknown as DnsRecord), null, 'non-ASCII name');
+  assert.is(encodeDns({ qname: base.qname, ...base } as unknown as DnsRecord), null, 'keys in another order');
 });
 
 test('refuses a damaged compact body: truncated, trailing bytes, bad end reason code, bad ipVersion, unknown DNS bits, bad text', () => {
@@ -116,13 +119,19 @@ test('a JSON body and other record types are not taken for the compact form', ()
   assert.is(decodeCompactResult(RecordType.LOG, Buffer.from([FLOW_FORMAT, 4])), null);
 });
 
-test('through the line: compact flows and DNS, an odd flow as JSON, a damaged compact body counted as bad; flows.jsonl holds each exactly', async () => {
+/** The same fields, endReason first. */
+function reordered(f: FlowRecord): object {
+  const { endReason, ...rest } = f;
+  return { endReason, ...rest };
+}
+
+test('through the line: compact flows and DNS, odd flows as JSON, a damaged compact body counted as bad; flows.jsonl holds each exactly', async () => {
   const dir = tmpDir('codec');
   const file = path.join(dir, 'line.bin');
   const { ch } = channelOn(file);
   const flows: object[] = [];
   for (let i = 0; i < 50; i++) {
-    const f = i === 17 ? { ...makeFlow(i), note: 'kept' } : makeFlow(i);
+    const f = i === 17 ? { ...makeFlow(i), note: 'kept' } : i === 23 ? reordered(makeFlow(i)) : makeFlow(i);
     flows.push(f);
     ch.send(RecordType.FLOW, f);
   }
@@ -136,7 +145,7 @@ test('through the line: compact flows and DNS, an odd flow as JSON, a damaged co
   const out = path.join(dir, 'out');
   const summary = await receive({ input: file, out });
   const lines = fs.readFileSync(path.join(out, 'flows.jsonl'), 'utf8').trim().split('\n');
-  assert.equal(lines.map((l) => JSON.parse(l)), flows, 'every flow exactly, the odd one with its extra key');
+  assert.equal(lines, flows.map((f) => JSON.stringify(f)), 'every flow exactly, the odd ones with their extra key and their key order');
   assert.is(fs.readFileSync(path.join(out, 'dns.jsonl'), 'utf8').trim().split('\n').length, 20);
   assert.is(summary.sessions[0].badRecords, 1, 'the damaged body counted');
 });
