@@ -1,6 +1,8 @@
 // The record types carried on the results line, and the shape of each record's body.
 // Box and receiver both import this file: it is the contract of the line.
-// Bodies are JSON objects (UTF-8) except PACKET, which is binary (see PacketRecord).
+// Bodies are JSON objects (UTF-8) except PACKET, which is binary (see PacketRecord), and
+// FLOW and DNS, which usually go in the compact form of result-codec.ts (JSON when it
+// cannot carry the record exactly); the receiver decodes both into these shapes.
 
 export const RecordType = {
   BOOT: 1,

@@ -19,7 +19,7 @@ export interface RecordSink {
   boot(s: SessionState, boot: BootRecord): void;
   status(s: SessionState, st: StatusRecord): void;
   log(s: SessionState, log: LogRecord): void;
-  /** FLOW and DNS records: parsed JSON. */
+  /** FLOW and DNS records, as the module emitted them (from JSON or the compact form). */
   result(s: SessionState, type: number, body: Record<string, unknown>): void;
   packet(s: SessionState, pcapRecord: Buffer): void;
   end(s: SessionState, end: EndRecord): void;

@@ -14,8 +14,10 @@ export function viewOf(b: Buffer): DataView {
 
 /**
  * src[from, to) into dst at `at`; srcView and dstView are viewOf(src) and viewOf(dst).
- * Every access is bounds-checked (by the DataView or the typed array), so a wrong
- * range throws or is dropped, never reads other memory.
+ * Every access is bounds-checked, so a wrong range never touches other memory: a word
+ * past either end throws (DataView); in the byte tail, a read past the source's end
+ * gives 0 and a write past the destination's end is dropped. Callers pass ranges the
+ * decoder has bounded.
  */
 export function copyBytes(src: Buffer, srcView: DataView, from: number, to: number, dst: Buffer, dstView: DataView, at: number): void {
   if (to - from > SMALL_COPY) {

@@ -27,9 +27,10 @@ export function onesSum(buf: Buffer, from: number, to: number): number {
 }
 
 export function fold(sum: number): number {
-  // Up to 2^32 (the sums of every scope but those of packets near the 256 KiB limit)
-  // two integer steps are enough. Each is a step of the loop below, and a step on an
-  // already folded value changes nothing, so both paths give the same result.
+  // Up to 2^32 (the sums of every scope under about 128 KiB; longer ones, up to the
+  // 256 KiB limit, take the loop below), two integer steps are enough. Each is a step
+  // of that loop, and a step on an already folded value changes nothing, so both paths
+  // give the same result.
   if (sum <= 0xffffffff) {
     sum = (sum & 0xffff) + (sum >>> 16);
     return (sum & 0xffff) + (sum >>> 16);
