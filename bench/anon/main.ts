@@ -5,11 +5,12 @@
  * packets: decode + the built-in packets analysis under the default policy (addresses
  * Crypto-PAn), the records written to OUT.pcap. flows: decode + the built-in flows
  * analysis, records counted. Keys come from a fresh Keyring, as on the box, unless
- * --seed-keys gives a fixed master (to compare the outputs of two builds with cmp).
+ * --seed-keys-file (64 hex digits in a file) gives a fixed master (to compare the outputs of two builds with cmp).
  * Prints one JSON line: packets, records, seconds and cpuSeconds (user + system) of the
  * processing loop only (from the first read to the output closed), and the process's
  * peak RSS in KiB.
  */
+import * as fs from 'node:fs';
 import { AnonPrimitives, bindAnonymizer } from '../../firmware/analysis/anonymizer';
 import { flowsModule } from '../../firmware/analysis/builtin/flows';
 import { packetsModule } from '../../firmware/analysis/builtin/packets';
@@ -20,7 +21,7 @@ import { flowDefaults } from '../../firmware/analysis/flows/flowTable';
 import { Keyring } from '../../firmware/keys/keyring';
 import { PcapChunkReader, PcapChunkWriter } from './pcap-stream';
 
-const USAGE = 'usage: main.js packets --in IN.pcap --out OUT.pcap [--payload drop|zero] [--seed-keys HEX64] | flows --in IN.pcap [--seed-keys HEX64]';
+const USAGE = 'usage: main.js packets --in IN.pcap --out OUT.pcap [--payload drop|zero] [--seed-keys-file FILE] | flows --in IN.pcap [--seed-keys-file FILE]';
 
 interface Args {
   mode: 'packets' | 'flows';
@@ -45,11 +46,19 @@ function parseArgs(argv: string[]): Args {
         if (v !== 'drop' && v !== 'zero') throw new Error(`--payload must be drop or zero, got ${JSON.stringify(v)}`);
         a.payload = v;
         break;
-      case '--seed-keys':
-        // The value is never echoed back: it is key material, even if only a benchmark's.
-        if (!v || !/^[0-9a-fA-F]{64}$/.test(v)) throw new Error('--seed-keys needs 64 hex digits (a 32-byte master for a reproducible run)');
-        a.seedKeys = Buffer.from(v, 'hex');
+      case '--seed-keys-file': {
+        // Key material, even if only a benchmark's: read from a file (never the command
+        // line, which ps and /proc show to everyone) and never echoed back.
+        let text: string;
+        try {
+          text = fs.readFileSync(v ?? '', 'utf8').trim();
+        } catch (e) {
+          throw new Error(`--seed-keys-file: cannot read ${JSON.stringify(v)}: ${(e as Error).message}`);
+        }
+        if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new Error('--seed-keys-file must hold 64 hex digits (a 32-byte master for a reproducible run)');
+        a.seedKeys = Buffer.from(text, 'hex');
         break;
+      }
       default: throw new Error(`unknown argument ${JSON.stringify(flag)}\n${USAGE}`);
     }
   }
@@ -74,7 +83,7 @@ function moduleContext(keyring: Keyring, payload: 'drop' | 'zero', linkType: num
 }
 
 function run(a: Args): Record<string, number | string> {
-  // --seed-keys: fixed keys, so an optimisation can be checked to leave the output
+  // --seed-keys-file: fixed keys, so an optimisation can be checked to leave the output
   // unchanged byte for byte (cmp against a reference made before it). Default: fresh keys.
   const keyring = a.seedKeys ? Keyring.debugFromBytes(a.seedKeys) : Keyring.generate();
   a.seedKeys?.fill(0);
