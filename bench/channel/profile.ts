@@ -19,7 +19,7 @@ interface CpuProfile {
 const CATEGORIES: Array<[string, string[]]> = [
   ['bench: generating flows', ['flowPool']],
   ['deflate (compressBody: deflateRawSync per frame)', ['compressBody']],
-  ['record encoding in send (compact FLOW/DNS, JSON for the rest)', ['encodeResult', 'encodeFlow', 'encodeDns', 'encode']],
+  ['record encoding in send (compact FLOW/DNS, JSON for the rest)', ['encodeCompactResult', 'encodeFlow', 'encodeDns', 'encode']],
   ['encryption (sealFrame)', ['sealFrame']],
   ['BLAKE2b frame digests and chain', ['frameDigest', 'chainHash']],
   ['CHECKPOINT (Ed25519 signature)', ['checkpointFrame']],

@@ -259,6 +259,13 @@ export function decodeDns(body: Uint8Array): DnsRecord {
   return dns;
 }
 
+/** The compact body of a FLOW or DNS record, or null: another type, or a record to send as JSON. */
+export function encodeCompactResult(type: number, body: object): Buffer | null {
+  if (type === RecordType.FLOW) return encodeFlow(body as FlowRecord);
+  if (type === RecordType.DNS) return encodeDns(body as DnsRecord);
+  return null;
+}
+
 /**
  * A FLOW or DNS body in the compact form, decoded; null when the body is not in it (a
  * JSON body, or another record type). Throws when the form's byte is there but the rest

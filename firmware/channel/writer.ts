@@ -3,14 +3,14 @@
 // so the backlog sits in the outbox — where it is counted and dropped by priority — and
 // never in the kernel's tty buffer. Nothing here ever blocks the event loop.
 import * as fs from 'node:fs';
-import { BootRecord, DnsRecord, EndRecord, FlowRecord, RecordType, recordTypeName } from './records';
+import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
 import { SpoolOutbox, SpoolOutboxOptions } from './spool-outbox';
 import { openWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
-import { encodeDns, encodeFlow } from './result-codec';
+import { encodeCompactResult } from './result-codec';
 
 
 export interface ChannelSigner {
@@ -144,14 +144,6 @@ export function openChannel(opts: ChannelOptions): Channel {
     fec: fec ? { k: fec.k, m: fec.m } : null,
   });
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
-  // FLOW and DNS in their compact form when it carries the record exactly (result-codec.ts).
-  const encodeResult = (type: RecordType, body: object | Buffer): Buffer => {
-    if (!Buffer.isBuffer(body)) {
-      if (type === RecordType.FLOW) return encodeFlow(body as FlowRecord) ?? encode(body);
-      if (type === RecordType.DNS) return encodeDns(body as DnsRecord) ?? encode(body);
-    }
-    return encode(body);
-  };
 
   // A leading delimiter lets a receiver that saw noise before us start clean.
   pending = Buffer.from([0]);
@@ -174,7 +166,8 @@ export function openChannel(opts: ChannelOptions): Channel {
       return false;
     }
     if (type === RecordType.BOOT && !Buffer.isBuffer(body)) body = bootRecord(body as BootRecord);
-    const ok = outbox.push(type, encodeResult(type, body));
+    // FLOW and DNS in their compact form when it carries the record exactly.
+    const ok = outbox.push(type, (!Buffer.isBuffer(body) && encodeCompactResult(type, body)) || encode(body));
     kick();
     return ok;
   }
