@@ -2,16 +2,32 @@
 // does: send() never blocks, so the feeder keeps the outbox between a low and a high
 // mark and yields to the event loop so the writer can drain it. Without the marks the
 // bounded outbox would drop records and the run would measure drops, not the writer.
-import { Channel } from '../../firmware/channel/writer';
+import { Channel, ChannelStats } from '../../firmware/channel/writer';
 import { FlowRecord, RecordType } from '../../firmware/channel/records';
 import { realisticFlows } from './flow-mix';
 
 export interface FlowPool {
   flows: FlowRecord[];
-  /** JSON text of each flow exactly as the channel encodes it (JSON.stringify). */
+  /** JSON text of each flow (JSON.stringify): what flows.jsonl holds, and the payload measure. */
   json: string[];
   /** UTF-8 bytes of each flow's JSON: the payload the line exists to carry. */
   bytes: number[];
+}
+
+/** What every channel run of the benchmark reports, paced or into a pipe. */
+export interface FedRun {
+  encrypted: boolean;
+  records: number;
+  payloadBytes: number;
+  lineBytes: number;
+  frames: number;
+  seconds: number;
+  recordsSent: Record<string, number>;
+}
+
+/** The FedRun of `sent` flows from the pool, from the channel's stats after close(). */
+export function fedRun(pool: FlowPool, sent: number, st: ChannelStats, seconds: number, encrypted: boolean): FedRun {
+  return { encrypted, records: sent, payloadBytes: payloadBytes(pool, sent), lineBytes: st.bytesWritten, frames: st.framesSent, seconds, recordsSent: st.recordsSent };
 }
 
 export function flowPool(size: number, seed: number): FlowPool {

@@ -7,19 +7,12 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { openChannel } from '../../firmware/channel/writer';
 import { makeBoot, makeEnd, makeSigner, newSession, openPtyPair } from '../../test/lib/channel-fixtures';
-import { feedFlows, FlowPool, payloadBytes } from './feed';
+import { fedRun, FedRun, feedFlows, FlowPool } from './feed';
 import { LineCheck, LineChecker } from './check-line';
 import { ResultsKey } from '../../firmware/channel/frame-seal';
 
-export interface PacedRun {
+export interface PacedRun extends FedRun {
   baud: number;
-  encrypted: boolean;
-  records: number;
-  payloadBytes: number;
-  lineBytes: number;
-  frames: number;
-  seconds: number;
-  recordsSent: Record<string, number>;
   received: LineCheck;
 }
 
@@ -49,14 +42,12 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
       checker.push(chunk);
     });
     const session = newSession();
-    // `fec: false` goes through a variable so this compiles whether or not the writer's
-    // options know `fec` yet; left out, the writer picks its tty default.
-    const options = {
+    // fec left out: the writer picks its tty default.
+    const ch = openChannel({
       path: pty.box, baud: o.baud, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
       session, boot: makeBoot(session), signer: makeSigner(), recipient: o.key?.publicKey ?? null,
       ...(o.fec === false ? { fec: false as const } : {}),
-    };
-    const ch = openChannel(options);
+    });
     const t0 = process.hrtime.bigint();
     const stopAt = Date.now() + o.seconds * 1000;
     // Half a second of line time queued is enough to keep the paced writer busy.
@@ -69,17 +60,7 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     while (Date.now() - lastByteAt < 300) await sleep(100);
     reader.destroy();
     const st = ch.stats();
-    return {
-      baud: o.baud,
-      encrypted: o.key !== null,
-      records: sent,
-      payloadBytes: payloadBytes(pool, sent),
-      lineBytes: st.bytesWritten,
-      frames: st.framesSent,
-      seconds,
-      recordsSent: st.recordsSent,
-      received: checker.finish(sent),
-    };
+    return { ...fedRun(pool, sent, st, seconds, o.key !== null), baud: o.baud, received: checker.finish(sent) };
   } finally {
     await pty.close();
   }

@@ -5,16 +5,9 @@
 import * as fs from 'node:fs';
 import { openChannel } from '../../firmware/channel/writer';
 import { makeBoot, makeEnd, makeSigner, newSession } from '../../test/lib/channel-fixtures';
-import { feedFlows, FlowPool, payloadBytes } from './feed';
+import { fedRun, FedRun, feedFlows, FlowPool } from './feed';
 
-export interface WriterRun {
-  encrypted: boolean;
-  records: number;
-  payloadBytes: number;
-  lineBytes: number;
-  frames: number;
-  seconds: number;
-  recordsSent: Record<string, number>;
+export interface WriterRun extends FedRun {
   dropped: Record<string, number>;
   cpuSeconds: number;
 }
@@ -33,14 +26,12 @@ export interface WriterSettings {
 export async function runWriter(pool: FlowPool, o: WriterSettings): Promise<WriterRun> {
   const session = newSession();
   // The open blocks until the reader has the FIFO open: it is outside the timed span.
-  const options = {
+  const ch = openChannel({
     path: o.fifo, baud: 921600, outboxBytes: o.outboxBytes, bootEveryMs: o.bootEveryMs,
     session, boot: makeBoot(session), signer: makeSigner(), recipient: o.recipient,
-    // Measured without FEC (repair frames are for a UART, not a pipe). Passed through a
-    // variable so this compiles whether or not the writer's options know `fec` yet.
-    fec: false as const,
-  };
-  const ch = openChannel(options);
+    // Measured without FEC (repair frames are for a UART, not a pipe).
+    fec: false,
+  });
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const sent = await feedFlows(ch, pool, o.records, o.feedHighBytes);
@@ -49,17 +40,7 @@ export async function runWriter(pool: FlowPool, o: WriterSettings): Promise<Writ
   const cpu = process.cpuUsage(cpu0);
   if (!r.drained) throw new Error(`channel did not drain (${r.leftBytes} bytes left): is the reader of ${o.fifo} running?`);
   const st = ch.stats();
-  return {
-    encrypted: o.recipient !== null,
-    records: sent,
-    payloadBytes: payloadBytes(pool, sent),
-    lineBytes: st.bytesWritten,
-    frames: st.framesSent,
-    seconds,
-    recordsSent: st.recordsSent,
-    dropped: st.dropped,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-  };
+  return { ...fedRun(pool, sent, st, seconds, o.recipient !== null), dropped: st.dropped, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export interface PeerRun {
