@@ -10,11 +10,17 @@ all: build
 deps:
 	@scripts/setup.sh base
 
-build: deps dist/.built
+build: deps dist/.built build/sealtap-seccomp
 
 dist/.built: $(SRC) tsconfig.json package-lock.json
 	@npx tsc -p .
 	@touch $@
+
+# The analysis jail's seccomp filter writer (firmware/analysis/jail/); built from source
+# against libseccomp-dev, which scripts/setup.sh base installs.
+build/sealtap-seccomp: native/seccomp/sealtap-seccomp.c
+	@mkdir -p build
+	@cc -O2 -Wall -o $@ $< -lseccomp
 
 run: build
 	@scripts/run-sample.sh

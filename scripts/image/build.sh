@@ -34,6 +34,7 @@ json() { node -e 'const b=JSON.parse(require("fs").readFileSync(process.argv[1],
 arch=$(json arch)
 [ "$arch" = amd64 ] || fail "board $board is $arch; this build script only builds amd64 images (see board/$board/README.md)"
 [ -f dist/firmware/cli/main.js ] || fail "dist/ is not built: run make build first"
+[ -x build/sealtap-seccomp ] || fail "build/sealtap-seccomp (the analysis jail's seccomp filter) is not built: run make build first"
 for tool in mmdebstrap mksquashfs cpio; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh image"
 done
@@ -115,7 +116,7 @@ dev_warning() {
 inputs_key=$( {
   echo "$base_key $kver $(sha256sum "$node_bin") dev-keys=$dev_keys"
   sha256sum "$0" rootfs/initramfs/init "${trusted[@]}"
-  find rootfs/overlay "$bdir" dist/firmware bin/sealtap package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
+  find rootfs/overlay "$bdir" dist/firmware bin/sealtap build/sealtap-seccomp package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
   for m in "${prod_modules[@]}"; do find "$m" -maxdepth 1 -printf '%p %s %T@\n'; done | sort
 } | sha256sum | cut -c1-16)
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs_key" ] &&
@@ -217,6 +218,9 @@ mkdir -p "$opt/bin" "$opt/dist" "$opt/board/$board"
 install -m 0755 "$node_bin" "$opt/bin/node"
 install -m 0755 bin/sealtap "$opt/bin/sealtap"
 cp -a dist/firmware "$opt/dist/"
+# The analysis jail runs it once to get its seccomp filter (firmware/analysis/jail/
+# looks for it at build/ beside dist/).
+install -D -m 0755 build/sealtap-seccomp "$opt/build/sealtap-seccomp"
 cp package.json "$opt/"
 install -m 0644 "$bdir/board.json" "$opt/board/$board/board.json"
 for m in "${prod_modules[@]}"; do
@@ -231,7 +235,7 @@ find "$opt/node_modules" \( -name '*.ts' -o -name '*.md' -o -name '*.map' -o -na
   ! -name '*.d.ts' -prune -exec rm -rf {} +
 
 # Every ELF under /opt/sealtap must find its libraries inside the rootfs.
-missing=$(find "$opt" -type f \( -name node -o -name '*.node' \) -print0 |
+missing=$(find "$opt" -type f \( -name node -o -name '*.node' -o -name sealtap-seccomp \) -print0 |
   while IFS= read -r -d '' f; do chroot "$rfs" /usr/bin/ldd "${f#$rfs}" 2>&1 | { grep 'not found' || true; } | sed "s|^|${f#$rfs}: |"; done)
 [ -z "$missing" ] || fail "libraries missing from the rootfs (add their packages to rootfs/packages.txt):
 $missing"
