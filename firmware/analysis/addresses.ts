@@ -1,17 +1,83 @@
-// Every raw address a packet carries, collected in the analysis process and handed
-// to the supervisor's egress guard as keyed hashes. Only addresses the decoder
-// located are seen here; the guard is a second line behind the policy, not the first.
+// Every raw address and MAC a packet carries, collected in the analysis process and
+// handed to the supervisor's egress guard as keyed hashes. Only values the decoder
+// located are seen here (plus the link-layer addresses and DNS servers of neighbour
+// discovery options); the guard is a second line behind the policy, not the first.
+//
+// One hash batch, 8 bytes a value, carries addresses and MACs alike: a MAC is hashed
+// with a 1-byte domain prefix (MAC_HASH_DOMAIN), so its hash input is 7 bytes and can
+// never be an address's (4 or 16 bytes), and the guard asks "was this MAC seen?" with
+// the same prefix. Changing the prefix or the key use on one side only makes the
+// guard blind: keep hashValue() the only way both sides hash.
 import * as sodium from 'sodium-native';
 import type { PacketView } from './decode/packetView';
 import { Layer } from './decode/constants';
 
 export const addressHashBytes = 8;
+/** First byte of a MAC's hash input ('M'): keeps MAC hashes apart from address hashes. */
+export const MAC_HASH_DOMAIN = 0x4d;
+
+/** A key readable only inside use() (SecretKey). */
+export interface KeyUser {
+  use<T>(fn: (k: Buffer) => T): T;
+}
 
 /**
- * Addresses already reported, so a packet of a known conversation costs no hash. A
+ * True for values that name no host and are never reported nor refused: the all-zero
+ * value of any width (what the policy's "zero" writes; 0.0.0.0 and :: of DHCP and
+ * duplicate address detection; the unknown target MAC of an ARP request) and the
+ * broadcast MAC, which the MAC permutation keeps as it is (anonymize/mac.ts). Were
+ * they refused, every zeroed field and every broadcast frame would be.
+ */
+export function namesNoHost(buf: Uint8Array, off: number, len: number): boolean {
+  const b0 = buf[off];
+  if (b0 !== 0 && !(len === 6 && b0 === 0xff)) return false;
+  for (let i = 1; i < len; i++) if (buf[off + i] !== b0) return false;
+  return true;
+}
+
+/**
+ * Keyed BLAKE2b of a 4- or 16-byte address, or of a MAC (len 6, hashed behind
+ * MAC_HASH_DOMAIN), read in place from a packet: no allocation per value. The first
+ * addressHashBytes bytes of the 16-byte result are what the guard keeps. Each call
+ * opens the key once; a caller hashing many values wraps them in one key.use() of its
+ * own, and the nested calls cost no mprotect.
+ */
+export class ValueHasher {
+  /** The last hash (16 bytes); overwritten by the next call. */
+  readonly out = Buffer.alloc(16);
+  private readonly in4 = Buffer.alloc(4);
+  private readonly in16 = Buffer.alloc(16);
+  private readonly inMac = Buffer.alloc(7);
+  private input: Buffer = this.in4;
+  private readonly hashWithKey = (k: Buffer): void => {
+    sodium.crypto_generichash(this.out, this.input, k);
+  };
+
+  constructor(private readonly key: KeyUser) {
+    this.inMac[0] = MAC_HASH_DOMAIN;
+  }
+
+  hash(buf: Uint8Array, off: number, len: 4 | 6 | 16): Buffer {
+    let input: Buffer;
+    let at = 0;
+    if (len === 4) input = this.in4;
+    else if (len === 16) input = this.in16;
+    else {
+      input = this.inMac;
+      at = 1;
+    }
+    for (let i = 0; i < len; i++) input[at + i] = buf[off + i];
+    this.input = input;
+    this.key.use(this.hashWithKey);
+    return this.out;
+  }
+}
+
+/**
+ * Values already reported, so a packet of a known conversation costs no hash. A
  * fixed open-addressing table over a Buffer (no allocation per packet); when it is
- * three quarters full it is emptied and starts over. That only costs hashes: an
- * address seen again is reported again, and the guard ignores what it knows.
+ * three quarters full it is emptied and starts over. That only costs hashes: a value
+ * seen again is reported again, and the guard ignores what it knows.
  */
 export class SeenAddresses {
   private readonly table: Buffer;
@@ -19,7 +85,7 @@ export class SeenAddresses {
   private readonly mask: number;
   private count = 0;
 
-  constructor(private readonly width: 4 | 16, slots: number) {
+  constructor(private readonly width: 4 | 6 | 16, slots: number) {
     let n = 16;
     while (n < slots) n *= 2;
     this.table = Buffer.alloc(n * width);
@@ -30,7 +96,8 @@ export class SeenAddresses {
   /** True when buf[off..off+width] was already in the set; adds it otherwise. */
   addIfNew(buf: Buffer, off: number): boolean {
     let h = buf.readUInt32BE(off);
-    if (this.width === 16) h ^= buf.readUInt32BE(off + 4) ^ buf.readUInt32BE(off + 8) ^ buf.readUInt32BE(off + 12);
+    if (this.width === 6) h ^= buf.readUInt16BE(off + 4) << 11;
+    else if (this.width === 16) h ^= buf.readUInt32BE(off + 4) ^ buf.readUInt32BE(off + 8) ^ buf.readUInt32BE(off + 12);
     let i = Math.imul(h, 0x9e3779b1) >>> 0 & this.mask;
     const w = this.width;
     while (this.used[i] === 1) {
@@ -53,37 +120,66 @@ export class SeenAddresses {
   }
 }
 
+const ND_SOURCE_LLADDR = 1;
+const ND_TARGET_LLADDR = 2;
+const ND_RDNSS = 25;
+
 export class AddressCollector {
   private readonly seen4: SeenAddresses;
   private readonly seen6: SeenAddresses;
+  private readonly seenMac: SeenAddresses;
   private pending: Buffer;
   private pendingCount = 0;
-  private readonly out = Buffer.alloc(32);
+  private readonly hasher: ValueHasher;
 
   /** `hashKey` is the egress subkey (32 bytes, in secure memory; read under use()). */
-  constructor(private readonly hashKey: { use<T>(fn: (k: Buffer) => T): T }, slots = 1 << 18) {
+  constructor(hashKey: KeyUser, slots = 1 << 18) {
     this.seen4 = new SeenAddresses(4, slots);
     this.seen6 = new SeenAddresses(16, slots >> 2);
+    this.seenMac = new SeenAddresses(6, slots >> 2);
     this.pending = Buffer.alloc(1024 * addressHashBytes);
+    this.hasher = new ValueHasher(hashKey);
   }
 
-  /** Notes the addresses of one decoded packet. No allocation for addresses already seen. */
+  /**
+   * Notes the addresses and MACs of one decoded packet: the MACs of every Ethernet
+   * header on the stack (inner frames of tunnels too) and of Linux cooked headers,
+   * ARP's hardware and protocol addresses, the IP addresses of every IP header, ND
+   * targets, link-layer address options and DNS servers, the gateway of an ICMP
+   * redirect, and the addresses of a packet an ICMP error quotes. The guard looks at
+   * the same places in outgoing packets (egress/packet-record.ts). No allocation for
+   * values already seen.
+   */
   note(v: PacketView, buf: Buffer): void {
     for (let i = 0; i < v.depth; i++) {
       const k = v.kind[i];
       const off = v.off[i];
-      if (k === Layer.IPV4 && off + 20 <= v.end) {
+      if (k === Layer.ETHERNET) {
+        this.add(buf, off, 6);
+        this.add(buf, off + 6, 6);
+      } else if (k === Layer.IPV4 && off + 20 <= v.end) {
         this.add(buf, off + 12, 4);
         this.add(buf, off + 16, 4);
       } else if (k === Layer.IPV6 && off + 40 <= v.end) {
         this.add(buf, off + 8, 16);
         this.add(buf, off + 24, 16);
+      } else if (k === Layer.SLL && buf[off + 5] === 6) {
+        this.add(buf, off + 6, 6);
+      } else if (k === Layer.SLL2 && buf[off + 11] === 6) {
+        this.add(buf, off + 12, 6);
+      } else if (k === Layer.ICMP && buf[off] === 5) {
+        this.add(buf, off + 4, 4); // redirect: the gateway to use (the rewriter anonymizes it as ip4.dst)
       }
+    }
+    if (v.arpOff >= 0 && v.arpHln === 6) {
+      this.add(buf, v.arpShaOff, 6);
+      this.add(buf, v.arpThaOff, 6);
     }
     if (v.arpSpaOff >= 0 && v.arpPln === 4) this.add(buf, v.arpSpaOff, 4);
     if (v.arpTpaOff >= 0 && v.arpPln === 4) this.add(buf, v.arpTpaOff, 4);
     if (v.ndTargetOff >= 0 && v.ndTargetOff + 16 <= v.end) this.add(buf, v.ndTargetOff, 16);
     if (v.ndRedirectDstOff >= 0 && v.ndRedirectDstOff + 16 <= v.end) this.add(buf, v.ndRedirectDstOff, 16);
+    if (v.ndOptOff >= 0 && v.ndOptLen > 0) this.noteNdOptions(buf, v.ndOptOff, Math.min(v.end, v.ndOptOff + v.ndOptLen));
     // The packet an ICMP error quotes: usually in the layer stack too, but a quote cut
     // short may only have its addresses located.
     const q = v.quotedAddrLen;
@@ -93,15 +189,27 @@ export class AddressCollector {
     }
   }
 
-  private add(buf: Buffer, off: number, len: 4 | 16): void {
-    if (!(len === 4 ? this.seen4 : this.seen6).addIfNew(buf, off)) return;
+  /** ND options in buf[from, end): link-layer addresses (8-byte options) and RDNSS servers, walked as the rewriter walks them. */
+  private noteNdOptions(buf: Buffer, from: number, end: number): void {
+    for (let i = from; i + 2 <= end;) {
+      const type = buf[i];
+      const olen = buf[i + 1] * 8;
+      if (olen === 0 || i + olen > end) return;
+      if ((type === ND_SOURCE_LLADDR || type === ND_TARGET_LLADDR) && olen === 8) this.add(buf, i + 2, 6);
+      else if (type === ND_RDNSS) for (let a = i + 8; a + 16 <= i + olen; a += 16) this.add(buf, a, 16);
+      i += olen;
+    }
+  }
+
+  private add(buf: Buffer, off: number, len: 4 | 6 | 16): void {
+    if (namesNoHost(buf, off, len)) return;
+    if (!(len === 4 ? this.seen4 : len === 6 ? this.seenMac : this.seen6).addIfNew(buf, off)) return;
     if ((this.pendingCount + 1) * addressHashBytes > this.pending.length) {
       const bigger = Buffer.alloc(this.pending.length * 2);
       this.pending.copy(bigger);
       this.pending = bigger;
     }
-    const h = hashAddress(this.hashKey, buf.subarray(off, off + len), this.out);
-    h.copy(this.pending, this.pendingCount * addressHashBytes, 0, addressHashBytes);
+    this.hasher.hash(buf, off, len).copy(this.pending, this.pendingCount * addressHashBytes, 0, addressHashBytes);
     this.pendingCount++;
   }
 
@@ -114,9 +222,17 @@ export class AddressCollector {
   }
 }
 
-/** BLAKE2b keyed with the egress subkey, truncated to addressHashBytes in `out`. */
-export function hashAddress(key: { use<T>(fn: (k: Buffer) => T): T }, addr: Buffer, out: Buffer): Buffer {
-  const o = out.subarray(0, 16);
-  key.use((k) => sodium.crypto_generichash(o, addr, k));
-  return o;
+/** The keyed hash of an address (4 or 16 bytes) into `out`, as the collector reports it. Tests and one-off callers. */
+export function hashAddress(key: KeyUser, addr: Buffer, out: Buffer): Buffer {
+  return copyHash(new ValueHasher(key).hash(addr, 0, addr.length as 4 | 16), out);
+}
+
+/** The keyed hash of a 6-byte MAC into `out`, as the collector reports it. Tests and one-off callers. */
+export function hashMac(key: KeyUser, mac: Buffer, out: Buffer): Buffer {
+  return copyHash(new ValueHasher(key).hash(mac, 0, 6), out);
+}
+
+function copyHash(h: Buffer, out: Buffer): Buffer {
+  h.copy(out, 0, 0, 16);
+  return out.subarray(0, 16);
 }

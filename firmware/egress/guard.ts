@@ -1,75 +1,148 @@
 // The egress guard: the last gate before the results line. It knows every raw address
-// seen during the run, as keyed hashes in libsodium secure memory, and refuses any
-// outgoing record that carries one. It stands behind the policy: a correct policy never
-// trips it; a faulty policy or a researcher's module that leaks is stopped and counted.
+// and MAC seen during the run, as keyed hashes in libsodium secure memory, and refuses
+// any outgoing record that carries one. It stands behind the policy: a correct policy
+// never trips it; a faulty policy or a researcher's module that leaks is stopped and
+// counted. It fails closed: a PACKET record it cannot check completely — a damaged
+// record header, bytes the decoder cannot account for — is refused (packet-record.ts
+// says exactly what passes).
 //
-// An anonymized address can, by chance, equal a raw address seen in the run; such a
-// record is refused too. That costs a counted record, never a leak.
-import * as sodium from 'sodium-native';
-import { hashAddress, addressHashBytes } from '../analysis/addresses';
-import type { SecretKey } from '../keys/secret-key';
-import { PacketView } from '../analysis/decode/packetView';
-import { decodePacket } from '../analysis/decode/decode';
-import { Layer } from '../analysis/decode/constants';
+// An anonymized address or MAC can, by chance, equal a raw one seen in the run; such a
+// record is refused too. That costs a counted record, never a leak. The all-zero value
+// of every width and the broadcast MAC are never refused (addresses.ts, namesNoHost):
+// they name no host, "zero" writes them and the MAC permutation keeps broadcast as it
+// is, so refusing them would refuse every zeroed field and every broadcast frame.
+import { KeyUser, ValueHasher, namesNoHost } from '../analysis/addresses';
 import { someAddressIn } from './address-text';
+import { CheckedValues } from './checked-values';
+import { KnownHashes } from './known-hashes';
+import { someMacIn } from './mac-text';
+import { PacketRecordCheck, PacketRefusal, RawValueTest } from './packet-record';
 
-const EMPTY = 0;
 /** Deeper than any record an analysis sends (flow and DNS records are flat). */
 const maxJsonDepth = 8;
-/** Byte strings in JSON records are at most this long: scanning them costs two hashes a byte. */
+/** Byte strings in JSON records are at most this long: scanning them costs three hashes a byte. */
 const maxJsonBytes = 4096;
 
 function isByteValue(x: unknown): boolean {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255;
 }
 
-export class EgressGuard {
-  private table: Buffer;
-  private slots: number;
-  private used = 0;
-  private readonly scratch = Buffer.alloc(32);
-  private readonly view = new PacketView();
+export class EgressGuard implements RawValueTest {
+  private readonly known: KnownHashes;
+  private readonly hasher: ValueHasher;
+  private readonly checked = new CheckedValues();
+  private readonly scratch = Buffer.alloc(8);
+  private readonly packet = new PacketRecordCheck();
+  /** Why the last PACKET record was refused (PacketRefusal; packetRefusalNames names it), 0 when it passed. */
+  lastRefusal = 0;
+  /** Records refused so far, JSON and PACKET. */
   refused = 0;
 
-  constructor(private readonly key: SecretKey, initialSlots = 1 << 12) {
-    // A power of two: slots are found by masking the hash.
-    let n = 16;
-    while (n < initialSlots) n *= 2;
-    initialSlots = n;
-    this.slots = initialSlots;
-    this.table = sodium.sodium_malloc(initialSlots * addressHashBytes);
-    sodium.sodium_memzero(this.table);
+  // Hashing needs the key open; opening it costs two mprotect calls, so it is opened
+  // once per record, and for a packet only when a value is not in `checked`.
+  private keyOpen = false;
+  /** Set when rawAt met a value it could not hash because the key was closed. */
+  private missed = false;
+  private record: Buffer = this.scratch;
+  private body: unknown = null;
+  private readonly packetWithKey = (): boolean => {
+    this.keyOpen = true;
+    try {
+      return this.packet.carriesRawValue(this.record, this);
+    } finally {
+      this.keyOpen = false;
+    }
+  };
+  private readonly jsonWithKey = (): boolean => {
+    this.keyOpen = true;
+    try {
+      return this.carriesRaw(this.body, 0);
+    } finally {
+      this.keyOpen = false;
+    }
+  };
+
+  constructor(private readonly key: KeyUser, initialSlots = 1 << 12) {
+    this.known = new KnownHashes(initialSlots);
+    this.hasher = new ValueHasher(key);
   }
 
-  /** Adds keyed hashes (8 bytes each) of raw addresses reported by the analysis. */
+  /** Adds keyed hashes (8 bytes each) of raw addresses and MACs reported by the analysis. */
   learn(hashes: Uint8Array): void {
-    const b = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
-    for (let i = 0; i + addressHashBytes <= b.length; i += addressHashBytes) this.insert(b, i);
+    this.known.addAll(Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength));
   }
 
   knownCount(): number {
-    return this.used;
+    return this.known.count;
   }
 
   /** True when the address (4 or 16 bytes) was seen raw in this run. */
   isRaw(addr: Buffer): boolean {
-    const h = hashAddress(this.key, addr, this.scratch);
-    return this.find(h, 0) >= 0;
+    return this.key.use(() => this.withKeyOpen(addr, addr.length as 4 | 16));
+  }
+
+  /** True when the MAC (6 bytes) was seen raw in this run. */
+  isRawMac(mac: Buffer): boolean {
+    return this.key.use(() => this.withKeyOpen(mac, 6));
+  }
+
+  private withKeyOpen(b: Buffer, len: 4 | 6 | 16): boolean {
+    const wasOpen = this.keyOpen;
+    this.keyOpen = true;
+    try {
+      return this.rawAt(b, 0, len);
+    } finally {
+      this.keyOpen = wasOpen;
+    }
   }
 
   /**
-   * True when a JSON record carries no raw address: not as a string or inside one, not
-   * as an object key, not as a list of byte values (how a Buffer looks as JSON), and
-   * not as a 32-bit number (an IPv4 address as an integer). Nested objects and lists
-   * are searched too; a record nested deeper than any analysis record is refused.
+   * RawValueTest: the address (4, 16) or MAC (6) at buf[off..off+len) was seen raw.
+   * With the key closed, a value not in `checked` sets `missed` and counts as not raw:
+   * the caller checks again with the key open.
+   */
+  rawAt(buf: Buffer, off: number, len: 4 | 6 | 16): boolean {
+    if (this.known.count === 0 || namesNoHost(buf, off, len)) return false;
+    const c = this.checked.find(buf, off, len);
+    if (c >= 0) return this.known.has(this.checked.hashes, c);
+    if (!this.keyOpen) {
+      this.missed = true;
+      return false;
+    }
+    const h = this.hasher.hash(buf, off, len);
+    if (this.known.has(h, 0)) return true;
+    this.checked.store(buf, off, len, h);
+    return false;
+  }
+
+  /** Any 4-, 6- or 16-byte window of buf[from, to) was seen raw. */
+  private rawInWindows(buf: Buffer, from: number, to: number): boolean {
+    for (let i = from; i + 4 <= to; i++) {
+      if (this.rawAt(buf, i, 4)) return true;
+      if (i + 6 <= to && this.rawAt(buf, i, 6)) return true;
+      if (i + 16 <= to && this.rawAt(buf, i, 16)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * True when a JSON record carries no raw address or MAC: not as a string or inside
+   * one (address-text.ts, mac-text.ts), not as an object key, not as a list of byte
+   * values (how a Buffer looks as JSON), and not as a number (an IPv4 address as 32
+   * bits, a MAC as 48). Nested objects and lists are searched too; a record nested
+   * deeper than any analysis record is refused.
    */
   passesJson(body: Record<string, unknown>): boolean {
-    return !this.carriesRaw(body, 0);
+    this.body = body;
+    const carries = this.key.use(this.jsonWithKey);
+    this.body = null;
+    if (carries) this.refused++;
+    return !carries;
   }
 
   private carriesRaw(v: unknown, depth: number): boolean {
-    if (typeof v === 'string') return someAddressIn(v, this.rawTest);
-    if (typeof v === 'number') return Number.isInteger(v) && v >= 2 ** 24 && v < 2 ** 32 && this.isRawV4Number(v);
+    if (typeof v === 'string') return this.textCarriesRaw(v);
+    if (typeof v === 'number') return Number.isInteger(v) && v >= 2 ** 24 && v < 2 ** 48 && this.numberIsRaw(v);
     if (typeof v !== 'object' || v === null) return false;
     if (depth >= maxJsonDepth) return true;
     if (v instanceof Uint8Array) return this.bytesCarryRaw(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -78,97 +151,62 @@ export class EgressGuard {
       return v.some((x) => this.carriesRaw(x, depth + 1));
     }
     for (const [k, x] of Object.entries(v)) {
-      if (someAddressIn(k, this.rawTest) || this.carriesRaw(x, depth + 1)) return true;
+      if (this.textCarriesRaw(k) || this.carriesRaw(x, depth + 1)) return true;
     }
     return false;
   }
 
-  private readonly rawTest = (addr: Buffer): boolean => this.isRaw(addr);
-
-  private isRawV4Number(n: number): boolean {
-    this.scratch.writeUInt32BE(n, 16);
-    return this.isRaw(this.scratch.subarray(16, 20));
+  private textCarriesRaw(text: string): boolean {
+    return someAddressIn(text, this.rawAddressTest) || someMacIn(text, this.rawMacTest);
   }
 
-  /** Every 4- and 16-byte window of a byte string. */
+  private readonly rawAddressTest = (addr: Buffer): boolean => this.rawAt(addr, 0, addr.length as 4 | 16);
+  private readonly rawMacTest = (mac: Buffer): boolean => this.rawAt(mac, 0, 6);
+
+  /** An integer as an IPv4 address (when it fits 32 bits) and as a MAC. */
+  private numberIsRaw(n: number): boolean {
+    const s = this.scratch;
+    if (n < 2 ** 32) {
+      s.writeUInt32BE(n, 0);
+      if (this.rawAt(s, 0, 4)) return true;
+    }
+    s.writeUIntBE(n, 0, 6);
+    return this.rawAt(s, 0, 6);
+  }
+
+  /** Every 4-, 6- and 16-byte window of a byte string. */
   private bytesCarryRaw(b: Buffer): boolean {
     if (b.length > maxJsonBytes) return true;
-    for (let i = 0; i + 4 <= b.length; i++) {
-      if (this.isRaw(b.subarray(i, i + 4))) return true;
-      if (i + 16 <= b.length && this.isRaw(b.subarray(i, i + 16))) return true;
-    }
-    return false;
+    return this.rawInWindows(b, 0, b.length);
   }
 
-  /** True when an anonymized packet (pcap record) carries no raw address in its headers. */
+  /**
+   * True when an anonymized packet (a pcap record: 16-byte header, then caplen bytes)
+   * can be checked completely and carries no raw address or MAC in its headers. See
+   * packet-record.ts for what "completely" means; lastRefusal says why it failed.
+   * Allocates nothing.
+   */
   passesPacket(record: Buffer, linkType: number): boolean {
-    if (record.length < 16) return true;
-    const caplen = Math.min(record.readUInt32LE(8), record.length - 16);
-    const v = this.view;
-    decodePacket(linkType, record, 16, caplen, record.readUInt32LE(12), v);
-    for (let i = 0; i < v.depth; i++) {
-      const off = v.off[i];
-      if (v.kind[i] === Layer.IPV4 && off + 20 <= v.end) {
-        if (this.isRaw(record.subarray(off + 12, off + 16)) || this.isRaw(record.subarray(off + 16, off + 20))) return false;
-      } else if (v.kind[i] === Layer.IPV6 && off + 40 <= v.end) {
-        if (this.isRaw(record.subarray(off + 8, off + 24)) || this.isRaw(record.subarray(off + 24, off + 40))) return false;
+    let why = this.packet.decode(record, linkType);
+    if (why === PacketRefusal.none && this.known.count > 0) {
+      // First from the cache alone; with the key open only when a value was not in it.
+      this.missed = false;
+      let raw = this.packet.carriesRawValue(record, this);
+      if (!raw && this.missed) {
+        this.record = record;
+        raw = this.key.use(this.packetWithKey);
+        this.record = this.scratch;
       }
+      if (raw) why = PacketRefusal.rawValue;
     }
-    if (v.arpSpaOff >= 0 && v.arpPln === 4 && this.isRaw(record.subarray(v.arpSpaOff, v.arpSpaOff + 4))) return false;
-    if (v.arpTpaOff >= 0 && v.arpPln === 4 && this.isRaw(record.subarray(v.arpTpaOff, v.arpTpaOff + 4))) return false;
-    if (v.ndTargetOff >= 0 && v.ndTargetOff + 16 <= v.end && this.isRaw(record.subarray(v.ndTargetOff, v.ndTargetOff + 16))) return false;
-    if (v.ndRedirectDstOff >= 0 && v.ndRedirectDstOff + 16 <= v.end && this.isRaw(record.subarray(v.ndRedirectDstOff, v.ndRedirectDstOff + 16))) return false;
-    // The packet quoted inside an ICMP error carries the addresses of another packet.
-    const q = v.quotedAddrLen;
-    if ((q === 4 || q === 16) && v.quotedSrcOff >= 0 && v.quotedSrcOff + q <= v.end && this.isRaw(record.subarray(v.quotedSrcOff, v.quotedSrcOff + q))) return false;
-    if ((q === 4 || q === 16) && v.quotedDstOff >= 0 && v.quotedDstOff + q <= v.end && this.isRaw(record.subarray(v.quotedDstOff, v.quotedDstOff + q))) return false;
-    return true;
+    this.lastRefusal = why;
+    if (why !== PacketRefusal.none) this.refused++;
+    return why === PacketRefusal.none;
   }
 
   /** Wipes the table (at stop). */
   wipe(): void {
-    sodium.sodium_memzero(this.table);
-    this.used = 0;
-  }
-
-  private insert(src: Buffer, off: number): void {
-    if (this.isZero(src, off)) return; // the all-zero hash marks empty slots; 2^-64 odds
-    if (this.find(src, off) >= 0) return;
-    if ((this.used + 1) * 2 > this.slots) this.grow();
-    this.place(this.table, this.slots, src, off);
-    this.used++;
-  }
-
-  private place(table: Buffer, slots: number, src: Buffer, off: number): void {
-    let i = src.readUInt32LE(off) & (slots - 1);
-    while (!this.isZero(table, i * addressHashBytes)) i = (i + 1) & (slots - 1);
-    src.copy(table, i * addressHashBytes, off, off + addressHashBytes);
-  }
-
-  private find(h: Buffer, off: number): number {
-    let i = h.readUInt32LE(off) & (this.slots - 1);
-    for (;;) {
-      const at = i * addressHashBytes;
-      if (this.isZero(this.table, at)) return -1;
-      if (this.table.compare(h, off, off + addressHashBytes, at, at + addressHashBytes) === 0) return i;
-      i = (i + 1) & (this.slots - 1);
-    }
-  }
-
-  private isZero(b: Buffer, off: number): boolean {
-    return b.readUInt32LE(off) === EMPTY && b.readUInt32LE(off + 4) === EMPTY;
-  }
-
-  private grow(): void {
-    const slots = this.slots * 2;
-    const table = sodium.sodium_malloc(slots * addressHashBytes);
-    sodium.sodium_memzero(table);
-    for (let i = 0; i < this.slots; i++) {
-      const at = i * addressHashBytes;
-      if (!this.isZero(this.table, at)) this.place(table, slots, this.table, at);
-    }
-    sodium.sodium_memzero(this.table);
-    this.table = table;
-    this.slots = slots;
+    this.known.wipe();
+    this.checked.clear();
   }
 }
