@@ -14,6 +14,8 @@ export const RecordType = {
   FEC: 7,
   CHECKPOINT: 8,
   END: 9,
+  /** A record of a stream the analysis firmware declared (run.json analysis.streams). */
+  STREAM: 10,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -32,6 +34,7 @@ export const recordPriority: Record<number, number> = {
   [RecordType.DNS]: 2,
   [RecordType.PACKET]: 3,
   [RecordType.FEC]: 0,
+  [RecordType.STREAM]: 2,
 };
 
 export interface BootRecord {
@@ -59,6 +62,17 @@ export interface BootRecord {
   encryption?: { alg: string; sealedKey: string } | null;
   /** Reed-Solomon repair frames (channel/fec.ts): m after every k data frames; absent or null: none. */
   fec?: { k: number; m: number } | null;
+  /**
+   * The streams the analysis firmware declared (name -> declaration, see
+   * analysis/streams/schema.ts); the receiver writes them to schema.json. Absent: none.
+   */
+  streams?: Record<string, unknown>;
+  /**
+   * "on" when the researcher's module runs in its operating-system sandbox, "off" when
+   * a development switch turned it off (every STATUS and the receiver's summary say so
+   * too), absent when the run has no researcher's module.
+   */
+  sandbox?: 'on' | 'off';
 }
 
 export interface StatusRecord {
@@ -74,6 +88,10 @@ export interface StatusRecord {
   analysed: number;
   quarantined: number;
   channelBacklogBytes: number;
+  /** Records of the module's streams refused by the trusted exit so far (with a module). */
+  streamsRefused?: number;
+  /** "off" in every STATUS of a run whose module runs without its sandbox (development switch). */
+  sandbox?: 'off';
 }
 
 export interface LogRecord {
@@ -131,6 +149,23 @@ export interface EndRecord {
   records: Record<string, number>; // per record type name, as sent
   outboxDropped: number;
   uptimeMs: number;
+  /** Records of the module's streams refused by the trusted exit (with a module). */
+  streamsRefused?: number;
+  /** Per declared stream: records accepted and refused by reason (from the last analysis process). */
+  streams?: Record<string, { accepted: number; refused: Record<string, number> }>;
+  /** "off" when the module ran without its sandbox (development switch). */
+  sandbox?: 'off';
+}
+
+/**
+ * STREAM body (JSON): one record of a declared stream, after the trusted exit applied
+ * the policy to every field. `stream` matches ^[a-z][a-z0-9_]{0,31}$ and is declared in
+ * BOOT's `streams`; `record` holds only the declared fields: strings (anonymized
+ * addresses, MACs, hashed names, enum values), integers, and lists of integers.
+ */
+export interface StreamRecord {
+  stream: string;
+  record: Record<string, string | number | number[]>;
 }
 
 /**

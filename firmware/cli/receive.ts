@@ -12,6 +12,8 @@ and writes into DIR:
   flows.ipfix   flows as IPFIX (RFC 7011) messages, standard information elements
   flows.jsonl   one flow record (JSON) per line
   dns.jsonl     one DNS record (JSON) per line
+  STREAM.jsonl  one record per line of each stream the analysis firmware declared
+  schema.json   those streams' declarations (field types), from BOOT
   log.txt       the box's operator log, RFC 5424 lines (host time, device uptime)
   summary.json  box counters from END, records per type, frames, bad and missing frames
   line.raw      a raw recording of everything read (can be given back to receive)

@@ -11,6 +11,7 @@ import { ArrivedFrame, FecRepair } from './fec-repair';
 import { frameDigest } from '../channel/checkpoint';
 import { freeKey, openFramePayload, openSessionKey, ResultsKey, staysClear } from '../channel/frame-seal';
 import { BlockSplitter } from './splitter';
+import { assembleHeldBoot, HeldFrame, parseBootJson } from './held-boot';
 import { SessionState } from './session';
 import { verifyCheckpoint } from './verify';
 import { decodeCompactResult } from '../channel/result-codec';
@@ -19,7 +20,7 @@ export interface RecordSink {
   boot(s: SessionState, boot: BootRecord): void;
   status(s: SessionState, st: StatusRecord): void;
   log(s: SessionState, log: LogRecord): void;
-  /** FLOW and DNS records, as the module emitted them (from JSON or the compact form). */
+  /** FLOW, DNS and STREAM records, as the module emitted them (FLOW and DNS from JSON or the compact form). */
   result(s: SessionState, type: number, body: Record<string, unknown>): void;
   packet(s: SessionState, pcapRecord: Buffer): void;
   end(s: SessionState, end: EndRecord): void;
@@ -98,34 +99,46 @@ export class LineDecoder {
     s.lastSeenMs = Date.now();
     if (s.opened()) return this.frame(s, f);
     // Not synced to this session yet: hold frames until its BOOT says what they are.
-    if (f.type !== RecordType.BOOT) {
-      if (s.heldBeforeBoot.length < MAX_HELD_FRAMES) s.heldBeforeBoot.push({ ...f, raw: Buffer.from(f.raw), payload: Buffer.from(f.payload) });
-      else s.lostBeforeBoot++;
-      return;
-    }
-    const boot = this.parseBoot(f);
+    if (f.type !== RecordType.BOOT) return void this.hold(s, f);
+    // A BOOT too long for one frame (stream declarations) comes in pieces: held like
+    // the rest until its last piece arrives (held-boot.ts); then delivered with them.
+    const pieces = (f.flags & FLAG_FRAGMENT) !== 0;
+    let boot: BootRecord | null;
+    if (pieces) {
+      const last = this.hold(s, f);
+      const whole = last ? assembleHeldBoot(s.heldBeforeBoot, last) : null;
+      if (!whole) return;
+      boot = parseBootJson(whole);
+    } else boot = this.parseBoot(f);
     if (!boot) return void s.badRecords++;
     if (this.current && this.current !== s && this.current.closedBy === null) this.close(this.current, 'new session');
     this.current = s;
     s.boot = boot;
-    s.checkpointKey = Buffer.from(boot.checkpointKey ?? '', 'hex');
+    s.checkpointKey = Buffer.from(typeof boot.checkpointKey === 'string' ? boot.checkpointKey : '', 'hex');
     this.openKey(s, boot);
     this.startFec(s, boot);
     const held = s.heldBeforeBoot;
     s.heldBeforeBoot = [];
     for (const h of held) this.frame(s, { ...h, session: s.sessionBytes });
-    this.frame(s, f);
+    if (!pieces) this.frame(s, f);
+  }
+
+  /** Keeps a frame of a session not synced yet (copied: the splitter reuses its buffer); null once too many are held. */
+  private hold(s: SessionState, f: DecodedFrame): HeldFrame | null {
+    if (s.heldBeforeBoot.length >= MAX_HELD_FRAMES) {
+      s.lostBeforeBoot++;
+      return null;
+    }
+    const h = { seq: f.seq, type: f.type, flags: f.flags, raw: Buffer.from(f.raw), payload: Buffer.from(f.payload) };
+    s.heldBeforeBoot.push(h);
+    return h;
   }
 
   private parseBoot(f: DecodedFrame): BootRecord | null {
     const body = frameBody(f);
-    const recs = body && !(f.flags & FLAG_FRAGMENT) ? unpackRecords(body) : null;
+    const recs = body ? unpackRecords(body) : null;
     if (!recs || recs.length === 0) return null;
-    try {
-      return JSON.parse(recs[recs.length - 1].toString('utf8')) as BootRecord;
-    } catch {
-      return null;
-    }
+    return parseBootJson(recs[recs.length - 1]);
   }
 
   private close(s: SessionState, why: 'end' | 'new session' | 'end of input'): void {
@@ -255,6 +268,17 @@ export class LineDecoder {
       s.badRecords++;
       return;
     }
+    // A record whose fields no output can hold is counted as bad, never fatal: the rest
+    // of the line still has to be written. (The sinks escape what they print and read
+    // numbers without Number()'s TypeError; this is the second layer.)
+    try {
+      this.dispatch(s, type, body, seq);
+    } catch {
+      s.badRecords++;
+    }
+  }
+
+  private dispatch(s: SessionState, type: number, body: Record<string, unknown>, seq: number): void {
     switch (type) {
       case RecordType.BOOT:
         s.bootRecords++;
@@ -269,17 +293,13 @@ export class LineDecoder {
         return verifyCheckpoint(s, body, seq);
       case RecordType.END:
         s.end = body as unknown as EndRecord;
-        this.sink.end(s, s.end);
-        return this.close(s, 'end');
-      default:
-        // A record whose fields no output can hold is counted as bad, never fatal: the
-        // rest of the line still has to be written.
         try {
-          return this.sink.result(s, type, body);
-        } catch {
-          s.badRecords++;
-          return;
+          return this.sink.end(s, s.end);
+        } finally {
+          this.close(s, 'end');
         }
+      default:
+        return this.sink.result(s, type, body);
     }
   }
 }

@@ -8,8 +8,17 @@ import { PcapFileWriter } from './pcap-file';
 import { IpfixEncoder } from './ipfix';
 import { syslogLine } from './syslog-line';
 import { BufferedFile } from './buffered-file';
+import { escapeLineMessage, escapeLineText, lineJson, lineNumber } from './escape-text';
+import { SCHEMA_FILE, StreamFiles } from './stream-files';
 
+/** Written on every run. */
 export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json'] as const;
+export const LINE_FILE = 'line.raw';
+/**
+ * Every file the receiver writes besides stream files (trace-<session>.pcap shares
+ * trace.pcap's stem): no stream may be named after one of their stems.
+ */
+export const RECEIVER_FILES: readonly string[] = [...OUTPUT_FILES, LINE_FILE, SCHEMA_FILE];
 
 export class OutputFiles implements RecordSink {
   private readonly flows: BufferedFile;
@@ -18,6 +27,9 @@ export class OutputFiles implements RecordSink {
   private readonly ipfixFile: BufferedFile;
   private readonly pcaps = new Map<number, PcapFileWriter>();
   private readonly ipfix = new IpfixEncoder(1, 10);
+  readonly streams: StreamFiles;
+  /** Sessions whose BOOT said the researcher's module runs without its sandbox (told once each). */
+  private readonly unsandboxed = new Set<string>();
   private lastLinkType = 1;
   flowRecords = 0;
   dnsRecords = 0;
@@ -35,14 +47,21 @@ export class OutputFiles implements RecordSink {
     this.dns = open('dns.jsonl');
     this.logFile = open('log.txt');
     this.ipfixFile = open('flows.ipfix');
+    this.streams = new StreamFiles(dir, RECEIVER_FILES, (s, severity, msg) => this.notice(s, severity, msg));
   }
 
   boot(s: SessionState, boot: BootRecord): void {
     if (s.bootRecords === 1) {
-      this.notice(s, 5, `session ${s.id} started: ${boot.product ?? '?'} ${boot.version ?? '?'} on board ${boot.board ?? '?'}, firmware ${boot.firmware?.name ?? '?'} ${boot.firmware?.version ?? ''}`.trim());
+      const t = escapeLineText;
+      this.notice(s, 5, `session ${s.id} started: ${t(boot.product ?? '?')} ${t(boot.version ?? '?')} on board ${t(boot.board ?? '?')}, firmware ${t(boot.firmware?.name ?? '?')} ${t(boot.firmware?.version ?? '')}`.trim());
     }
+    if (boot.sandbox === 'off' && !this.unsandboxed.has(s.id)) {
+      this.unsandboxed.add(s.id);
+      this.notice(s, 4, `session ${s.id}: the researcher's module runs without its operating-system sandbox (BOOT sandbox "off": a development switch)`);
+    }
+    this.streams.declare(s, boot.streams);
     // The box learns its link type only when capture starts: a later BOOT carries it.
-    if (Number(boot.linkType) >= 0) this.lastLinkType = Number(boot.linkType);
+    if (lineNumber(boot.linkType) >= 0) this.lastLinkType = lineNumber(boot.linkType);
   }
 
   status(_s: SessionState, _st: StatusRecord): void {
@@ -51,11 +70,12 @@ export class OutputFiles implements RecordSink {
 
   log(s: SessionState, log: LogRecord): void {
     this.writeLog(syslogLine(Date.now(), s.boot?.board ?? '-', 'sealtap', s.id, log));
-    this.onLine(`[${s.id.slice(0, 8)} +${(Number(log.uptimeMs) / 1000).toFixed(1)}s] ${String(log.msg).replace(/[\r\n]+/g, ' ')}`);
+    this.onLine(`[${s.id.slice(0, 8)} +${(lineNumber(log.uptimeMs) / 1000).toFixed(1)}s] ${escapeLineMessage(log.msg)}`);
   }
 
-  result(_s: SessionState, type: number, body: Record<string, unknown>): void {
-    const line = JSON.stringify(body) + '\n';
+  result(s: SessionState, type: number, body: Record<string, unknown>): void {
+    if (type === RecordType.STREAM) return this.streams.write(s, body);
+    const line = lineJson(body) + '\n';
     if (type === RecordType.DNS) {
       this.dns.write(line);
       this.dnsRecords++;
@@ -71,7 +91,8 @@ export class OutputFiles implements RecordSink {
   }
 
   end(s: SessionState, end: EndRecord): void {
-    this.notice(s, 5, `session ${s.id} ended (${end.reason}): captured ${end.captured}, analysed ${end.analysed}`);
+    const t = escapeLineText;
+    this.notice(s, 5, `session ${s.id} ended (${t(end.reason)}): captured ${t(end.captured)}, analysed ${t(end.analysed)}`);
   }
 
   sessionClosed(s: SessionState): void {
@@ -105,6 +126,7 @@ export class OutputFiles implements RecordSink {
   flush(): void {
     for (const f of [this.flows, this.dns, this.logFile, this.ipfixFile]) f.flush();
     for (const p of this.pcaps.values()) p.flush();
+    this.streams.flush();
   }
 
   close(): void {
@@ -113,12 +135,17 @@ export class OutputFiles implements RecordSink {
     if (!fs.existsSync(path.join(this.dir, 'trace.pcap'))) new PcapFileWriter(path.join(this.dir, 'trace.pcap'), this.lastLinkType).close();
     for (const p of this.pcaps.values()) p.close();
     for (const f of [this.flows, this.dns, this.logFile, this.ipfixFile]) f.close();
+    this.streams.close();
   }
 
-  /** The receiver's own remarks go to log.txt too, as app "sealtap-receive". */
+  /**
+   * The receiver's own remarks go to log.txt too, as app "sealtap-receive". Whatever of
+   * the line `msg` quotes is escaped by its caller (escapeLineText, which never throws);
+   * escaping again here is a no-op that keeps a forgotten one off the terminal.
+   */
   notice(s: SessionState | null, severity: number, msg: string): void {
     this.writeLog(syslogLine(Date.now(), s?.boot?.board ?? '-', 'sealtap-receive', s?.id ?? '-', { uptimeMs: 0, severity, msg }));
-    this.onLine(`[receive] ${msg}`);
+    this.onLine(`[receive] ${escapeLineText(msg)}`);
   }
 
   private writeLog(line: string): void {
@@ -133,7 +160,7 @@ export class OutputFiles implements RecordSink {
 
   /** PACKET records go to trace.pcap; a later session with another link type gets trace-<session>.pcap. */
   private pcapFor(s: SessionState): PcapFileWriter {
-    const announced = Number(s.boot?.linkType ?? -1);
+    const announced = lineNumber(s.boot?.linkType ?? -1);
     const lt = announced >= 0 ? announced : this.lastLinkType;
     let w = this.pcaps.get(lt);
     if (!w) {

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineDecoder } from './decoder';
-import { OutputFiles } from './outputs';
+import { LINE_FILE, OutputFiles } from './outputs';
+import { escapeLineText, lineJson } from './escape-text';
 import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
 import { IpfixForwarder } from './ipfix-udp';
@@ -48,7 +49,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   // Before any file is written: a bad key file is a one-line error.
   const resultsKey = o.key ? readResultsKey(o.key) : null;
   const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
-  const raw = fs.openSync(path.join(o.out, 'line.raw'), 'w');
+  const raw = fs.openSync(path.join(o.out, LINE_FILE), 'w');
   const outputs = new OutputFiles(o.out, (l) => follow && print(l), (m) => forwarder?.send(m));
   const decoder = new LineDecoder(outputs, { resultsKey });
   const started = Date.now();
@@ -84,7 +85,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     await forwarder?.close();
   }
   const summary = buildSummary(decoder, outputs, started, Date.now());
-  fs.writeFileSync(path.join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
   if (follow) print(statusLine(decoder, started));
   return summary;
 }
@@ -102,8 +103,10 @@ export function statusLine(d: LineDecoder, startedMs: number): string {
     repaired += x.repairedFrames;
   }
   const secs = Math.max(0.001, (Date.now() - startedMs) / 1000);
+  // STATUS comes from the line: its fields are shown escaped, whatever their type.
+  const t = escapeLineText;
   const box = st
-    ? `captured ${st.captured} drops kernel ${st.kernelDropped} spool ${st.spoolDropped} backlog ${st.channelBacklogBytes} B`
+    ? `captured ${t(st.captured)} drops kernel ${t(st.kernelDropped)} spool ${t(st.spoolDropped)} backlog ${t(st.channelBacklogBytes)} B`
     : 'no STATUS yet';
   return `status: ${box} | frames ${frames} bad ${d.totalBadFrames()} missing ${missing}${repaired ? ` repaired ${repaired}` : ''} | ${Math.round(d.bytesRead / secs)} B/s`;
 }

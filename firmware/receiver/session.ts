@@ -2,6 +2,7 @@
 import { BootRecord, EndRecord, StatusRecord } from '../channel/records';
 import { SeqTracker } from './gaps';
 import type { FecRepair } from './fec-repair';
+import type { HeldFrame } from './held-boot';
 
 export interface CheckpointReport {
   verified: number;
@@ -23,6 +24,10 @@ export class SessionState {
   status: StatusRecord | null = null;
   /** Records whose body did not parse (JSON) or whose frame body did not inflate. */
   badRecords = 0;
+  /** STREAM records written, per stream name (a Map: names such as "constructor" are valid). */
+  readonly streamRecords = new Map<string, number>();
+  /** STREAM records not written (stream-files.ts says why). */
+  refusedStreamRecords = 0;
   /** Long records lost because one of their fragments was lost. */
   lostFragmentedRecords = 0;
   /** Encrypted frames this receiver could not open: no --key, or a key the session was not sealed to. */
@@ -42,7 +47,7 @@ export class SessionState {
   /** Why the session key could not be opened ('no key', 'wrong key'), or null. */
   keyProblem: 'no key' | 'wrong key' | null = null;
   /** Frames held until the session's BOOT arrived (late attach), and frames dropped because it never came. */
-  heldBeforeBoot: Array<{ seq: number; type: number; flags: number; payload: Buffer; raw: Buffer }> = [];
+  heldBeforeBoot: HeldFrame[] = [];
   lostBeforeBoot = 0;
   readonly digests = new Map<number, Buffer>();
   lastVerifiedHash: string | null = null;

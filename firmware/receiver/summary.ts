@@ -6,6 +6,7 @@ import { LineDecoder } from './decoder';
 import { OutputFiles } from './outputs';
 import { SessionState } from './session';
 import type { BootRecord } from '../channel/records';
+import type { StreamRefusal } from './stream-files';
 
 export interface Summary {
   captured: number | null;
@@ -16,6 +17,8 @@ export interface Summary {
   /** The analysis firmware (name, version, bundle hash) and board the last session's BOOT announced. */
   firmware: BootRecord['firmware'] | null;
   board: string | null;
+  /** The last session's BOOT.sandbox: "off" when the researcher's module ran without its sandbox; null if not said. */
+  sandbox: 'on' | 'off' | null;
   /** Records received, per record type name, all sessions. */
   records: Record<string, number>;
   frames: number;
@@ -26,6 +29,15 @@ export interface Summary {
   /** Records the box says it sent (END.records) and whether that equals what arrived. */
   endRecords: Record<string, number> | null;
   recordsMatchEnd: boolean | null;
+  /** STREAM records written, per stream name, all sessions (<stream>.jsonl; schema.json). */
+  streams: Record<string, number>;
+  /** Records of the module's streams the box's trusted exit refused (END.streamsRefused), null without a module. */
+  streamsRefused: number | null;
+  /** Per declared stream, records the box accepted and refused by reason (END.streams), null without a module. */
+  streamCounts: Record<string, { accepted: number; refused: Record<string, number> }> | null;
+  /** STREAM records not written (bad or reserved name, undeclared, bad field…), all sessions, and why. */
+  refusedStreamRecords: number;
+  refusedStreamReasons: Partial<Record<StreamRefusal, number>>;
   channel: {
     bytesRead: number;
     skippedBytes: number;
@@ -54,6 +66,8 @@ export interface Summary {
 export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number, nowMs: number): Summary {
   const opened = [...d.sessions.values()].filter((s) => s.opened() || s.lostBeforeBoot > 0);
   const records: Record<string, number> = {};
+  const streams = new Map<string, number>();
+  let refusedStreams = 0;
   let frames = 0;
   let missing = 0;
   let dups = 0;
@@ -74,19 +88,24 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
     missing += missingDataFrames(s);
     dups += s.seq.duplicates;
     for (const [k, v] of Object.entries(s.records)) records[k] = (records[k] ?? 0) + v;
+    for (const [k, v] of s.streamRecords) streams.set(k, (streams.get(k) ?? 0) + v);
+    refusedStreams += s.refusedStreamRecords;
   }
   const withEnd = opened.filter((s) => s.end);
   const last = withEnd[withEnd.length - 1]?.end ?? null;
   const lastSession = d.current;
   const durationMs = Math.max(1, nowMs - startedMs);
   return {
-    captured: last?.captured ?? null,
-    kernelDropped: last?.kernelDropped ?? null,
-    spoolDropped: last?.spoolDropped ?? null,
-    analysed: last?.analysed ?? null,
-    quarantined: last?.quarantined ?? null,
+    // END comes from the line: a counter that is not a number is null here, so that
+    // whoever prints these (the CLI's summary lines) prints a number or null, never text.
+    captured: count(last?.captured),
+    kernelDropped: count(last?.kernelDropped),
+    spoolDropped: count(last?.spoolDropped),
+    analysed: count(last?.analysed),
+    quarantined: count(last?.quarantined),
     firmware: lastSession?.boot?.firmware ?? null,
     board: lastSession?.boot?.board ?? null,
+    sandbox: sandboxOf(lastSession),
     records,
     frames,
     badFrames: d.totalBadFrames(),
@@ -94,13 +113,18 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
     complete: lastSession?.end != null,
     endRecords: lastSession?.end?.records ?? null,
     recordsMatchEnd: lastSession?.end ? sameCounts(lastSession.end.records, lastSession.records) : null,
+    streams: Object.fromEntries(streams),
+    streamsRefused: count(last?.streamsRefused),
+    streamCounts: streamCountsOf(last?.streams),
+    refusedStreamRecords: refusedStreams,
+    refusedStreamReasons: { ...out.streams.refusedReasons },
     channel: {
       bytesRead: d.bytesRead,
       skippedBytes: d.skippedBytes(),
       badFrameReasons: { ...d.badFrameReasons, ...(d.totalBadFrames() > d.badFrames ? { overlong: d.totalBadFrames() - d.badFrames } : {}) },
       duplicateFrames: dups,
-      outboxDropped: last?.outboxDropped ?? null,
-      egressRefused: last?.egressRefused ?? null,
+      outboxDropped: count(last?.outboxDropped),
+      egressRefused: count(last?.egressRefused),
       durationMs,
       bytesPerSecond: Math.round((d.bytesRead * 1000) / durationMs),
       decryptedFrames: decrypted,
@@ -123,6 +147,7 @@ function sessionSummary(s: SessionState) {
     session: s.id,
     board: s.boot?.board ?? null,
     firmware: s.boot?.firmware ?? null,
+    sandbox: sandboxOf(s),
     closedBy: s.closedBy,
     frames: s.frames,
     firstSeq: s.seq.first,
@@ -134,6 +159,8 @@ function sessionSummary(s: SessionState) {
     framesBeforeBootLost: s.lostBeforeBoot,
     lostFragmentedRecords: s.lostFragmentedRecords,
     badRecords: s.badRecords,
+    streams: Object.fromEntries(s.streamRecords),
+    refusedStreamRecords: s.refusedStreamRecords,
     encrypted: s.boot?.encryption ? (s.keyProblem ?? 'decrypted') : false,
     encryptedFrames: s.encryptedFrames,
     decryptedFrames: s.decryptedFrames,
@@ -149,6 +176,15 @@ function sessionSummary(s: SessionState) {
   };
 }
 
+function count(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function sandboxOf(s: SessionState | null): 'on' | 'off' | null {
+  const v = s?.boot?.sandbox;
+  return v === 'on' || v === 'off' ? v : null;
+}
+
 /** Sequence gaps minus lost FEC repair frames (missingRanges still lists every gap). */
 export function missingDataFrames(s: SessionState): number {
   return Math.max(0, s.seq.missing - (s.fec?.missingRepairFrames ?? 0));
@@ -158,4 +194,18 @@ function sameCounts(a: Record<string, number>, b: Record<string, number>): boole
   const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b)]);
   for (const k of keys) if ((a?.[k] ?? 0) !== (b[k] ?? 0)) return false;
   return true;
+}
+
+/** END.streams as sent, kept only if every count is a whole number (it came from the line). */
+function streamCountsOf(v: unknown): Summary['streamCounts'] {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const whole = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  const out: NonNullable<Summary['streamCounts']> = {};
+  for (const [name, c] of Object.entries(v as Record<string, { accepted?: unknown; refused?: unknown }>)) {
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(name) || typeof c !== 'object' || c === null || !whole(c.accepted)) return null;
+    const refused = c.refused;
+    if (typeof refused !== 'object' || refused === null || !Object.entries(refused).every(([k, x]) => /^[A-Za-z]{1,32}$/.test(k) && whole(x))) return null;
+    out[name] = { accepted: c.accepted as number, refused: { ...(refused as Record<string, number>) } };
+  }
+  return out;
 }
