@@ -25,7 +25,16 @@
 #   BENCH_RSS_PACKETS [10000000]   packets in the peak-RSS trace; 0 skips that run
 #   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
 #   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
+#   BENCH_E2E [packets module-packets flows]  end-to-end rows (sealtap run + sealtap receive); "" skips
 #   BENCH_DIR [out/bench-anon]     traces (kept for the next run) and outputs (removed)
+# End-to-end rows: the whole path a user runs, `sealtap run` (capture of the file into
+# the sealed spool, the analysis, the egress guard, the outbox, the framer, a line file)
+# then `sealtap receive` (to trace.pcap / flows files), on the same trace, beside
+# traceanon's median: "packets" (the built-in packets output), "module-packets" (the
+# same packets by reference from a module in its sandbox: bench/anon/packet-ref-module.js),
+# "flows" (the built-in flows output). Peak RSS per process (supervisor, analysis,
+# module, receiver) is sampled by scripts/bench-e2e-rss.sh.
+#
 # Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed
 # (or sealtap wrote a bad checksum).
 set -euo pipefail
@@ -170,6 +179,8 @@ for tool in $TOOLS; do
   rate[$tool]=$(mpps "$PACKETS" "$s")
   printf '%-13s %9s %9s %9s %8s %8s %8sM %8s\n' "$tool" "$PACKETS" "$s" "($wall)" "${rate[$tool]}" "${cpu[$tool]}" "$((rss / 1024))" "$outmb"
 done
+secs_traceanon_median=""
+[ -n "${secs[traceanon]:-}" ] && secs_traceanon_median=$(echo "${secs[traceanon]}" | median)
 if [ -n "${rate[traceanon]:-}" ]; then
   [ "${R_TRACEANON_PACKETS:-$PACKETS}" = "$PACKETS" ] || echo "note: traceanon wrote ${R_TRACEANON_PACKETS} of $PACKETS packets"
   for tool in sealtap sealtap-zero; do
@@ -212,6 +223,47 @@ if [ "$RSS_PACKETS" -gt 0 ]; then
   echo "flows over $(json_field "$json" packets) packets ($(basename "$rss_trace")): $(json_field "$json" records) flow records," \
     "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
 fi
+E2E=${BENCH_E2E-packets module-packets flows}
+if [ -n "$E2E" ]; then
+  echo
+  echo "end to end: sealtap run + sealtap receive on $(basename "$trace"), seconds of each (median of $RUNS), beside traceanon (${secs_traceanon_median:-?} s)"
+  printf '%-15s %8s %8s %8s %8s %7s  %s\n' row run-s recv-s total-s Mpps ratio 'peak RSS MB (supervisor analysis module receiver)'
+  for row in $E2E; do
+    runs=() recvs=()
+    for run in $(seq 1 "$RUNS"); do
+      rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
+      case $row in
+        packets) extra='"outputs": ["packets"]' ;;
+        module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\"}" ;;
+        flows) extra='"outputs": ["flows"]' ;;
+        *) die "unknown BENCH_E2E row $row (packets, module-packets, flows)" ;;
+      esac
+      cat >"$DIR/e2e/run.json" <<JSON
+{ "source": { "pcap": "$trace" }, "spool": { "dir": "$DIR/e2e/spool", "bytes": 268435456 },
+  "channel": { "path": "$DIR/e2e/line.raw" }, "stop": { "endOfSource": true }, "policy": "default", $extra }
+JSON
+      warm "$trace"
+      t0=$(now_ns)
+      scripts/bench-e2e-rss.sh "$DIR/e2e/rss-run.txt" -- bin/sealtap run --config "$DIR/e2e/run.json" >"$DIR/e2e/run.log" 2>&1 ||
+        { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; status=3; continue 2; }
+      t1=$(now_ns)
+      scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$DIR/e2e/line.raw" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 ||
+        { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; status=3; continue 2; }
+      t2=$(now_ns)
+      runs+=("$(seconds_between "$t0" "$t1")") recvs+=("$(seconds_between "$t1" "$t2")")
+      got=$(json_field "$(cat "$DIR/e2e/out/summary.json")" analysed)
+      [ "$got" = "$PACKETS" ] || { echo "  $row: analysed $got of $PACKETS packets"; status=3; }
+    done
+    [ ${#runs[@]} -gt 0 ] || continue
+    rs=$(echo "${runs[*]}" | median) rv=$(echo "${recvs[*]}" | median)
+    total=$(awk -v a="$rs" -v b="$rv" 'BEGIN { printf "%.3f", a + b }')
+    ratio=$(awk -v t="$total" -v b="${secs_traceanon_median:-0}" 'BEGIN { if (t > 0 && b > 0) printf "%.2fx", b / t; else print "-" }')
+    mb() { awk -v r="$1" '$1 == r { printf "%d", $2 / 1024; f = 1 } END { if (!f) printf "-" }' "$DIR"/e2e/rss-*.txt; }
+    printf '%-15s %8s %8s %8s %8s %7s  %s %s %s %s\n' "$row" "$rs" "$rv" "$total" "$(mpps "$PACKETS" "$total")" "$ratio" "$(mb supervisor)" "$(mb analysis)" "$(mb module)" "$(mb receiver)"
+  done
+  rm -rf "$DIR/e2e"
+fi
+
 rm -f "$DIR/time.txt" "$DIR/traceanon.log" "$DIR/samplegen.log"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$status"

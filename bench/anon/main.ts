@@ -15,7 +15,7 @@ import { AnonPrimitives, bindAnonymizer } from '../../firmware/analysis/anonymiz
 import { flowsModule } from '../../firmware/analysis/builtin/flows';
 import { packetsModule } from '../../firmware/analysis/builtin/packets';
 import { decodePacket, PacketView } from '../../firmware/analysis/decode';
-import type { AnalysisModule, Emit, ModuleContext } from '../../firmware/analysis/sdk';
+import type { AnalysisModule, Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import { validatePolicy } from '../../firmware/anonymize/policy';
 import { flowDefaults } from '../../firmware/analysis/flows/flowTable';
 import { Keyring } from '../../firmware/keys/keyring';

@@ -1,11 +1,12 @@
-// port-histogram: traffic per server port, as one flow-shaped record per port and
-// per interval of packet time. Written with the sealtap analysis SDK (docs/sdk.md).
+// port-histogram: traffic per server port, as one record of the `ports` stream per
+// port and per interval of packet time. Written with the sealtap analysis SDK
+// (docs/sdk.md); the stream and the type of each field are declared in run.json.
 //
 // Each record says: in this interval, clients sent `packets`/`bytes` to this server
 // port over this protocol, and the servers answered with `revPackets`/`revBytes`.
-// Addresses are "*": the record describes a port, not a host. Ports seen in fewer
-// than MIN_PACKETS packets in an interval are folded into port 0 ("other"), so a
-// rare port cannot single out one user (the aggregate threshold of design.md).
+// The record describes a port, not a host: the stream has no address field at all.
+// Ports seen in fewer than MIN_PACKETS packets in an interval are folded into port 0
+// ("other"), so a rare port cannot single out one user.
 'use strict';
 const { defineModule } = require('sealtap/sdk');
 
@@ -24,7 +25,7 @@ function serverPort(src, dst) {
   return Math.min(src, dst);
 }
 
-module.exports = defineModule((ctx) => {
+module.exports = defineModule(() => {
   // key(ipVersion, protocol, port) -> [packets, bytes, revPackets, revBytes, tcpFlags, revTcpFlags]
   let counts = new Map();
   let intervalStart = -1;
@@ -46,22 +47,19 @@ module.exports = defineModule((ctx) => {
     // A fixed order: the same packets always give the same records in the same places.
     for (const k of [...rows.keys()].sort((a, b) => a - b)) {
       const c = rows.get(k);
-      emit.flow({
-        ipVersion: Math.floor(k / 2 ** 24),
+      // Times go in raw: the trusted side shifts and coarsens them as the policy says.
+      emit.record('ports', {
+        ipVersion: Math.floor(k / 2 ** 24) === 4 ? 'ip4' : 'ip6',
         protocol: Math.floor(k / 65536) % 256,
-        srcAddr: '*',
-        dstAddr: '*',
-        srcPort: 0,
-        dstPort: k % 65536,
-        firstUs: ctx.anon.time(intervalStart),
-        lastUs: ctx.anon.time(endUs),
+        port: k % 65536,
+        firstUs: intervalStart,
+        lastUs: endUs,
         packets: c[0],
         bytes: c[1],
         revPackets: c[2],
         revBytes: c[3],
         tcpFlags: c[4],
         revTcpFlags: c[5],
-        endReason: 'interval',
       });
     }
     counts = new Map();

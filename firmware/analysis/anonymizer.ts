@@ -7,7 +7,7 @@ import { FlowOffsets, coarsenMicros, secretTimeShiftUs, truncatePrefix } from '.
 import { formatIPv4, formatIPv6 } from '../anonymize/ip-text';
 import type { Action, FieldActions, Policy } from '../anonymize/policy';
 import type { SecretKey } from '../keys/secret-key';
-import type { Anonymizer } from './sdk';
+import type { Anonymizer } from './builtin/api';
 
 export interface AnonKeys {
   address: SecretKey;

@@ -1,8 +1,11 @@
-// The analysis process. Started by the supervisor under Node's permission model
-// (read-only file system access to the spool and its own code, no writes, no child
-// processes, no workers); its only ways out are the IPC channel and the position pipe.
-// It reads sealed segments in order, decodes every packet, runs the analyses, and
-// sends records with their places so a restart neither loses nor repeats one.
+// The trusted analysis process: project code only, beside the keys. Started by the
+// supervisor under Node's permission model (read-only file system access to the spool
+// and its own code, no writes, no workers; child processes only to start the module's
+// sandbox); its only ways out are the IPC channel and the position pipe. It opens the
+// sealed segments in order, decodes every packet, runs the built-in analyses, hands
+// each segment's plaintext to the researcher's module in its sandbox (module-link.ts)
+// and applies the policy to what comes back, and sends records with their places so a
+// restart neither loses nor repeats one.
 import * as fs from 'node:fs';
 import { openSegment } from '../spool/segment';
 import { PacketView } from './decode/packetView';
@@ -11,12 +14,15 @@ import { decodeCountersByName } from './decode/counters';
 import { RecordType } from '../channel/records';
 import { AddressCollector } from './addresses';
 import { betweenPackets, ChildExit, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
-import { guardModuleLoading } from './module-guard';
 import { Keys, readKeys, writePosition } from './child-pipes';
 import { buildModules, BoundModule } from './modules';
 import { AnonPrimitives } from './anonymizer';
-import type { Emit } from './sdk';
+import type { Emit } from './builtin/api';
 import type { Policy } from '../anonymize/policy';
+import { HeldRecord, ModuleLink } from './module-link';
+import { StreamExit } from './streams/exit';
+import { PacketRewriter } from './packets/rewriter';
+import { endPosition } from './runtime/module-process-init';
 import { nextTickUs, tickDue } from './ticks';
 
 const BATCH_RECORDS = 256;
@@ -48,19 +54,27 @@ class Runtime {
   private off = 0;
   private index = 0;
   private segPackets = 0;
+  /** The built-ins are through the segment; with a module, its records are awaited. */
+  private builtinsDone = false;
+  private moduleRecords: HeldRecord[] | null = null;
 
   // Places.
   private pos = 0;
+  private lastPlacedPos = -1;
   private ord = 0;
   private committed: Place;
   private batch: OutRecord[] = [];
   /** Place of each record in the batch: pos and ord, interleaved. */
   private readonly batchPlaces: number[] = [];
   private lastPlace: Place = { pos: -1, ord: -1 };
+  /** With a researcher's module: the built-ins' records of the segment, placed once the module's are in. */
+  private held: HeldRecord[] = [];
   private nextTimerUs = -1;
   private lastTsUs = 0;
   private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0, emittedOutsideHandlers: 0, unsendableRecords: 0 };
   private readonly emit: Emit;
+  private readonly link: ModuleLink | null;
+  private readonly exit: StreamExit | null;
   /**
    * Wall-clock time one turn of work may take before going back to the event loop,
    * where heartbeats and IPC run. A count of packets would not do: a module slow per
@@ -80,12 +94,45 @@ class Runtime {
       packet: (rec, len) => this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len))),
     };
     const prim = new AnonPrimitives(keys);
-    this.modules = buildModules(init.outputs, init.policy as Policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit, init.module);
+    const policy = init.policy as Policy;
+    this.modules = buildModules(init.outputs, policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit);
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
     if (init.prevTsUs !== null && Number.isFinite(init.prevTsUs)) {
       this.lastTsUs = init.prevTsUs;
       this.nextTimerUs = nextTickUs(init.prevTsUs);
     }
+    if (init.module) {
+      // The module's records go out with the first level's field actions; packets it
+      // references, with those of the first level that outputs packets (as the built-in).
+      const first = Object.values(policy.levels)[0];
+      const packetsLevel = Object.values(policy.levels).find((l) => l.outputs.includes('packets'));
+      this.exit = new StreamExit(init.streams, prim, policy, first.fields);
+      this.link = new ModuleLink({
+        init: {
+          module: init.module, linkType: init.linkType, flows: init.flows, streams: init.streams,
+          quarantine: init.quarantine, carefulUntilSeq: init.carefulUntilSeq, prevTsUs: init.prevTsUs, heartbeatMs: init.heartbeatMs,
+        },
+        command: init.moduleCommand!,
+        // init.heartbeatMs is a fifth of the supervisor's limit (host.ts): the module gets the whole limit.
+        hangMs: init.heartbeatMs * 5,
+        packets: packetsLevel ? new PacketRewriter(prim, packetsLevel.fields) : null,
+      }, this.exit, {
+        segmentDone: (seq, records) => this.onModuleSegment(seq, records),
+        finished: (records) => this.onModuleFinished(records),
+        died: (code, lastPos) => {
+          // The module's last packet goes on the pipe last: the supervisor blames it.
+          writePosition(this.posBuf, lastPos);
+          process.exit(code);
+        },
+      });
+    } else {
+      this.exit = null;
+      this.link = null;
+    }
+  }
+
+  start(): void {
+    this.link?.start();
   }
 
   /** Packet time of the last packet seen (or inherited), null before any. */
@@ -101,14 +148,44 @@ class Runtime {
       this.counters.emittedOutsideHandlers++;
       return;
     }
+    if (this.link) this.held.push({ pos: this.pos, type, body: body as HeldRecord['body'] });
+    else this.place(this.pos, type, body);
+  }
+
+  /**
+   * Gives a record its place (its packet's position and its ordinal among that
+   * packet's records) and batches it, unless the place was committed before a restart.
+   * Records come in place order.
+   */
+  private place(pos: number, type: number, body: Record<string, unknown> | Uint8Array): void {
+    if (pos !== this.lastPlacedPos) {
+      this.lastPlacedPos = pos;
+      this.ord = 0;
+    }
     const ord = this.ord++;
-    if (this.committed.pos > this.pos || (this.committed.pos === this.pos && this.committed.ord >= ord)) {
+    if (this.committed.pos > pos || (this.committed.pos === pos && this.committed.ord >= ord)) {
       this.counters.suppressed++;
       return;
     }
     this.batch.push({ type, body });
-    this.batchPlaces.push(this.pos, ord);
-    this.lastPlace = { pos: this.pos, ord };
+    this.batchPlaces.push(pos, ord);
+    this.lastPlace = { pos, ord };
+  }
+
+  /**
+   * Places the built-ins' held records and the module's together: by position, the
+   * built-ins' first at the same position. Both are deterministic, so a replay
+   * gives every record the same place.
+   */
+  private placeMerged(mod: HeldRecord[]): void {
+    const a = this.held;
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < mod.length) {
+      const r = j >= mod.length || (i < a.length && a[i].pos <= mod[j].pos) ? a[i++] : mod[j++];
+      this.place(r.pos, r.type, r.body);
+    }
+    this.held = [];
   }
 
   private flush(): void {
@@ -118,9 +195,8 @@ class Runtime {
     try {
       send({ t: 'records', records: this.batch, last: this.lastPlace });
     } catch {
-      // A record that cannot be serialized (a function, a BigInt, a cycle of
-      // non-plain objects) would fail this batch on every replay and loop the
-      // analysis into giving up: send one by one and drop only what cannot go.
+      // A record that cannot be serialized would fail this batch on every replay and
+      // loop the analysis into giving up: send one by one and drop only what cannot go.
       this.sendOneByOne();
     }
     this.committed = this.lastPlace;
@@ -162,11 +238,13 @@ class Runtime {
       else if (this.finishing) return this.end();
       else return;
     }
-    if (this.seg) {
+    if (this.seg && !this.builtinsDone) {
       this.inHandler = true;
       this.work();
       this.inHandler = false;
     }
+    // Waiting for the module's records of this segment: its link pumps again.
+    if (this.seg && this.builtinsDone) return this.completeSegment();
     this.pump();
   }
 
@@ -175,13 +253,13 @@ class Runtime {
     try {
       sealed = fs.readFileSync(m.path);
     } catch {
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.timeSeen() });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;
     }
     const opened = openSegment(this.keys.spool, sealed, m.seq);
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.timeSeen() });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;
     }
     this.seg = m;
@@ -189,6 +267,9 @@ class Runtime {
     this.off = 0;
     this.index = 0;
     this.segPackets = 0;
+    this.builtinsDone = false;
+    this.moduleRecords = null;
+    if (this.link) this.link.sendSegment(m.seq, opened.body, packetOffsets(opened.body));
   }
 
   /** Packets until sliceMs has passed, then back to the event loop for IPC and heartbeats. */
@@ -212,7 +293,6 @@ class Runtime {
       if (this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
       if (careful) writePosition(this.posBuf, pos);
       this.pos = pos;
-      this.ord = 0;
       const tsUs = sec * 1e6 + usec;
       this.lastTsUs = tsUs;
       try {
@@ -230,26 +310,43 @@ class Runtime {
         // quarantines it if the restarted analysis dies on it again.
         writePosition(this.posBuf, pos);
         // The error's text may quote packet data: only its class is reported.
-        process.stderr.write(`analysis: a module failed (${e instanceof Error ? e.name : typeof e}) at ${describePosition(pos)}\n`);
+        process.stderr.write(`analysis: a built-in analysis failed (${e instanceof Error ? e.name : typeof e}) at ${describePosition(pos)}\n`);
         process.exit(ChildExit.moduleThrew);
       }
       if (careful) writePosition(this.posBuf, betweenPackets);
       this.counters.packets++;
       this.segPackets++;
-      if (this.batch.length >= BATCH_RECORDS) this.flush();
+      if (!this.link && this.batch.length >= BATCH_RECORDS) this.flush();
     }
-    if (this.off + 16 > body.length) {
-      this.flush();
-      send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(v.counters), lastTsUs: this.timeSeen() });
-      this.seg = null;
-      this.body = null;
+    if (this.off + 16 > body.length) this.builtinsDone = true;
+  }
+
+  private onModuleSegment(seq: number, records: HeldRecord[]): void {
+    if (!this.seg || this.seg.seq !== seq) return; // the link checks this; kept for safety
+    this.moduleRecords = records;
+    this.completeSegment();
+  }
+
+  /** Sends the segment's records and its segmentDone once the built-ins and the module (if any) are through it. */
+  private completeSegment(): void {
+    if (!this.seg || !this.builtinsDone) return;
+    if (this.link) {
+      if (this.moduleRecords === null) return;
+      this.placeMerged(this.moduleRecords);
+      this.moduleRecords = null;
     }
+    const seq = this.seg.seq;
+    this.flush();
+    send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(this.view.counters), lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
+    this.seg = null;
+    this.body = null;
+    this.builtinsDone = false;
+    this.pump();
   }
 
   private end(): void {
     // End-of-run records get places after every packet position.
-    this.pos = Number.MAX_SAFE_INTEGER;
-    this.ord = 0;
+    this.pos = endPosition;
     this.inHandler = true;
     for (const b of this.modules) {
       // A module failing at the end loses only its own last records: the others still
@@ -261,11 +358,37 @@ class Runtime {
         process.stderr.write(`analysis: module ${b.module.name} failed at the end (${e instanceof Error ? e.name : typeof e})\n`);
       }
     }
+    this.inHandler = false;
+    if (this.link) this.link.finish();
+    else this.finished();
+  }
+
+  private onModuleFinished(records: HeldRecord[]): void {
+    this.placeMerged(records);
+    this.finished();
+  }
+
+  private finished(): void {
     this.flush();
+    const streams = this.exit?.counts() ?? {};
     // Exit only once 'finished' is written: process.exit drops IPC messages still
     // queued, and a lost 'finished' reads as a crash and costs a restart and a replay.
-    ipcSend({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) } }, undefined, undefined, () => process.exit(0));
+    ipcSend({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) }, streams }, undefined, undefined, () => {
+      this.link?.kill();
+      process.exit(0);
+    });
   }
+}
+
+/** Start offset of each pcap record in a segment body. */
+function packetOffsets(body: Buffer): number[] {
+  const out: number[] = [];
+  let off = 0;
+  while (off + 16 <= body.length) {
+    out.push(off);
+    off += 16 + body.readUInt32LE(off + 8);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -273,7 +396,6 @@ async function main(): Promise<void> {
   let runtime: Runtime | null = null;
   process.on('message', (m: ToChild) => {
     if (m.t === 'init') {
-      guardModuleLoading();
       try {
         runtime = new Runtime(m, keys);
       } catch (e) {
@@ -282,6 +404,7 @@ async function main(): Promise<void> {
       }
       setInterval(() => send({ t: 'heartbeat' }), Math.max(50, Math.floor(m.heartbeatMs))).unref();
       send({ t: 'ready' });
+      runtime.start();
     } else if (m.t === 'segment') runtime?.enqueue(m);
     else if (m.t === 'finish') runtime?.finish();
   });

@@ -7,9 +7,11 @@
 import { ChildProcess } from 'node:child_process';
 import type { SecretKey } from '../keys/secret-key';
 import type { Output } from '../supervisor/config';
-import { analysisRecordTypes, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter } from './ipc';
+import { analysisRecordTypes, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter, StreamCounts, validFromChild } from './ipc';
+import type { Streams } from './streams/schema';
 import { CrashVerdicts } from './crash-verdict';
 import { forkSandboxed } from './sandbox';
+import type { ModuleCommand } from './module-link';
 
 export interface AnalysisHostOptions {
   linkType: number;
@@ -17,6 +19,10 @@ export interface AnalysisHostOptions {
   policy: unknown;
   flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
   module: string | null;
+  /** The streams the analysis firmware declared for the module. */
+  streams: Streams;
+  /** How to start the module's sandboxed process (module-link.ts moduleCommand), with a module. */
+  moduleCommand: ModuleCommand | null;
   heartbeatMs: number;
   maxRestarts: number;
   keys: Record<(typeof childKeyOrder)[number], SecretKey>;
@@ -30,9 +36,11 @@ export interface AnalysisEvents {
   records(records: OutRecord[]): void;
   /** A segment is analysed (skipped is set when it could not be read: tampered or torn). */
   segmentDone(seq: number, packets: number, skipped: string | null, decodeCounters: Record<string, number>): void;
+  /** Records of the module's streams refused so far this run (counted again if a replay meets them again). */
+  streamsRefused?(total: number): void;
   restarted(why: string): void;
   quarantined(pos: number): void;
-  finished(counters: Record<string, number>): void;
+  finished(counters: Record<string, number>, streams: StreamCounts): void;
   /** The analysis keeps dying; nothing more will be analysed this run. */
   gaveUp(why: string): void;
   /** Records the analysis sent that no analysis may send (wrong type or shape): dropped. */
@@ -67,6 +75,11 @@ export class AnalysisHost {
   restarts = 0;
   /** Records dropped because no analysis may send them (see AnalysisEvents.refused). */
   refusedRecords = 0;
+  /** Module records refused by earlier processes of this run, and by the current one. */
+  private refusedBefore = 0;
+  private refusedNow = 0;
+  /** Messages from the analysis process that failed validation (each ends that process). */
+  invalidMessages = 0;
 
   constructor(private readonly opts: AnalysisHostOptions, private readonly events: AnalysisEvents) {
     this.checkEveryMs = Math.max(50, opts.heartbeatMs / 4);
@@ -100,7 +113,7 @@ export class AnalysisHost {
   /** No more segments will come: analyse what is left, flush, and finish. */
   finish(): void {
     this.finishing = true;
-    if (this.gaveUp) return this.reportFinished({});
+    if (this.gaveUp) return this.reportFinished({}, {});
     this.sendTo(this.child, { t: 'finish' });
   }
 
@@ -119,7 +132,9 @@ export class AnalysisHost {
 
   private spawn(): void {
     const o = this.opts;
-    const child = forkSandboxed(o.readablePaths);
+    const child = forkSandboxed(o.readablePaths, o.module !== null);
+    this.refusedBefore += this.refusedNow;
+    this.refusedNow = 0;
     this.child = child;
     this.lastPipePos = betweenPackets;
     this.answered = false;
@@ -169,6 +184,8 @@ export class AnalysisHost {
       quarantine: this.verdicts.quarantine.slice(),
       carefulUntilSeq: this.verdicts.carefulUntilSeq,
       module: o.module,
+      streams: o.streams,
+      moduleCommand: o.moduleCommand,
       heartbeatMs: Math.max(50, o.heartbeatMs / 5),
       prevTsUs: null,
     };
@@ -209,6 +226,13 @@ export class AnalysisHost {
 
   private onMessage(child: ChildProcess, m: FromChild): void {
     if (child !== this.child) return;
+    if (!validFromChild(m, this.published)) {
+      // Not what the analysis writes: nothing in it is acted on, and the process is
+      // replaced as if it had crashed.
+      this.invalidMessages++;
+      child.kill('SIGKILL');
+      return;
+    }
     this.lastBeat = performance.now();
     this.answered = true;
     switch (m.t) {
@@ -216,6 +240,10 @@ export class AnalysisHost {
       case 'records': this.onRecords(m.records, m.last); break;
       case 'segmentDone':
         if (typeof m.lastTsUs === 'number' && Number.isFinite(m.lastTsUs)) this.noteLastTs(m.seq, m.lastTsUs);
+        if (m.refused > this.refusedNow) {
+          this.refusedNow = m.refused;
+          this.events.streamsRefused?.(this.refusedBefore + this.refusedNow);
+        }
         if (m.seq > this.doneUpTo) {
           this.doneUpTo = m.seq;
           this.events.segmentDone(m.seq, m.packets, m.skipped, m.decodeCounters);
@@ -224,7 +252,7 @@ export class AnalysisHost {
       case 'finished':
         this.finishedOk = true;
         this.stop();
-        this.reportFinished(m.counters);
+        this.reportFinished(m.counters, m.streams);
         break;
       case 'ready':
       case 'heartbeat':
@@ -246,7 +274,7 @@ export class AnalysisHost {
     }
     if (bad > 0) {
       this.refusedRecords += bad;
-      this.events.refused?.(bad, 'the analysis may only send FLOW, DNS and PACKET records');
+      this.events.refused?.(bad, 'the analysis may only send FLOW, DNS, STREAM and PACKET records');
     }
     if (ok.length > 0) this.events.records(ok);
   }
@@ -284,7 +312,7 @@ export class AnalysisHost {
       this.stop();
       this.events.gaveUp(`analysis ${why}; it died ${this.restarts + 1} times, more than analysis.maxRestarts (${this.opts.maxRestarts}) allows: fix the module or raise analysis.maxRestarts in run.json`);
       this.release(this.doneUpTo + 1, this.published);
-      if (this.finishing) this.reportFinished({});
+      if (this.finishing) this.reportFinished({}, {});
       return;
     }
     const note = v.quarantined >= 0 ? `, quarantined packet ${describePosition(v.quarantined)}` : v.suspect >= 0 ? `, suspect packet ${describePosition(v.suspect)}` : '';
@@ -303,10 +331,10 @@ export class AnalysisHost {
     });
   }
 
-  private reportFinished(counters: Record<string, number>): void {
+  private reportFinished(counters: Record<string, number>, streams: StreamCounts): void {
     if (this.reportedFinished) return;
     this.reportedFinished = true;
-    this.events.finished(counters);
+    this.events.finished(counters, streams);
   }
 }
 

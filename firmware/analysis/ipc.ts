@@ -3,6 +3,8 @@
 // "advanced" serialization, so Buffers pass as bytes) is its only way out, plus two
 // pipes: stdin carries its subkeys once at start, fd 4 carries packet positions.
 import type { Output } from '../supervisor/config';
+import type { Streams } from './streams/schema';
+import type { ModuleCommand } from './module-link';
 import { RecordType } from '../channel/records';
 
 /**
@@ -35,6 +37,14 @@ export const ChildExit = {
   noKeys: 71,
   /** The researcher's module (or a built-in) failed to load or construct. */
   moduleLoad: 72,
+  /** The researcher's module's process was killed (a sandbox limit: memory, a denied call) or crashed. */
+  moduleKilled: 73,
+  /** The researcher's module stopped answering (heartbeat timeout in its sandbox). */
+  moduleHung: 74,
+  /** The researcher's module's process broke the frame protocol (not what the runtime writes). */
+  moduleBroke: 75,
+  /** The sandbox for the researcher's module could not be built. */
+  noSandbox: 76,
 } as const;
 
 export function describeExit(code: number | null, signal: string | null, hung: boolean): string {
@@ -43,11 +53,15 @@ export function describeExit(code: number | null, signal: string | null, hung: b
   if (code === ChildExit.moduleThrew) return 'stopped: a module threw on a packet';
   if (code === ChildExit.noKeys) return 'could not read its keys at start';
   if (code === ChildExit.moduleLoad) return 'could not load or start its analysis modules (check run.json analysis.module)';
+  if (code === ChildExit.moduleKilled) return "stopped: the researcher's module was killed by its sandbox (a memory limit, a refused system call) or crashed";
+  if (code === ChildExit.moduleHung) return "stopped: the researcher's module stopped answering (heartbeat timeout)";
+  if (code === ChildExit.moduleBroke) return "stopped: the researcher's module's process wrote what its runtime never writes (refused)";
+  if (code === ChildExit.noSandbox) return "stopped: the sandbox for the researcher's module could not be started";
   return `exited with code ${code}`;
 }
 
 /** Record types the analysis may send; anything else is refused by the supervisor. */
-export const analysisRecordTypes: readonly number[] = [RecordType.FLOW, RecordType.PACKET, RecordType.DNS];
+export const analysisRecordTypes: readonly number[] = [RecordType.FLOW, RecordType.PACKET, RecordType.DNS, RecordType.STREAM];
 
 /**
  * Every record the analysis emits has a place: the packet that caused it (or the
@@ -81,8 +95,12 @@ export interface InitMessage {
   quarantine: number[];
   /** Write each packet's position to fd 4 before processing it, up to this segment. */
   carefulUntilSeq: number;
-  /** A researcher's module to load (path), or null for the built-in analyses only. */
+  /** A researcher's module to run in its sandbox (path), or null for the built-in analyses only. */
   module: string | null;
+  /** The streams the analysis firmware declared (run.json analysis.streams). */
+  streams: Streams;
+  /** How to start the module's process (its sandbox), with a module. */
+  moduleCommand: ModuleCommand | null;
   heartbeatMs: number;
   /**
    * Packet time of the last packet before the first segment sent, when known: timer
@@ -118,8 +136,48 @@ export type FromChild =
   /** Records in order; `last` is the place of the last one. */
   | { t: 'records'; records: OutRecord[]; last: Place }
   /** A segment fully analysed (or skipped): its records were all sent before this. */
-  | { t: 'segmentDone'; seq: number; packets: number; skipped: 'auth' | 'format' | 'torn' | 'gone' | null; decodeCounters: Record<string, number>; lastTsUs: number | null }
-  | { t: 'finished'; counters: Record<string, number> };
+  /** `refused`: the module's records refused so far by this process (all streams and reasons). */
+  | { t: 'segmentDone'; seq: number; packets: number; skipped: SkipReason | null; decodeCounters: Record<string, number>; lastTsUs: number | null; refused: number }
+  /** `streams`: per declared stream, records accepted and refused by reason. */
+  | { t: 'finished'; counters: Record<string, number>; streams: StreamCounts };
+
+export type SkipReason = 'auth' | 'format' | 'torn' | 'gone';
+export const skipReasons: readonly SkipReason[] = ['auth', 'format', 'torn', 'gone'];
+export type StreamCounts = Record<string, { accepted: number; refused: Record<string, number> }>;
 
 /** Packets per wall-clock check while analysing: small enough that a slow module still yields often. */
 export const packetsPerClockCheck = 16;
+
+const isWhole = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+const COUNTER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+function isCounterMap(v: unknown, depth = 0): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.entries(v).every(([k, x]) => COUNTER_NAME.test(k) && (isWhole(x) || (depth < 2 && isCounterMap(x, depth + 1))));
+}
+
+/**
+ * True when a message from the analysis process has a known type and every field its
+ * type and range: the supervisor acts on nothing else. `published` is the highest
+ * segment seq handed out, so a segmentDone cannot name one that does not exist.
+ */
+export function validFromChild(m: unknown, published: number): m is FromChild {
+  if (typeof m !== 'object' || m === null) return false;
+  const x = m as Record<string, unknown>;
+  switch (x.t) {
+    case 'ready': case 'heartbeat':
+      return true;
+    case 'addresses':
+      return x.hashes instanceof Uint8Array && x.hashes.length % 8 === 0 && x.hashes.length <= 1 << 24;
+    case 'records': {
+      const last = x.last as Place | undefined;
+      return Array.isArray(x.records) && typeof last === 'object' && last !== null && isWhole(last.pos) && isWhole(last.ord);
+    }
+    case 'segmentDone':
+      return isWhole(x.seq, published) && isWhole(x.packets, maxRecordsPerSegment) && (x.skipped === null || skipReasons.includes(x.skipped as SkipReason))
+        && isCounterMap(x.decodeCounters) && (x.lastTsUs === null || (typeof x.lastTsUs === 'number' && Number.isFinite(x.lastTsUs))) && isWhole(x.refused);
+    case 'finished':
+      return isCounterMap(x.counters) && isCounterMap(x.streams);
+    default:
+      return false;
+  }
+}

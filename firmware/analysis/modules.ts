@@ -1,9 +1,9 @@
-// Which analyses run: for each output level of the policy, the built-in analyses that
-// run.json "outputs" and the level both name, each with the level's anonymizer; plus an
-// optional researcher's module loaded from a file (inside the sandbox, read-only).
+// Which built-in analyses run in the trusted process: for each output level of the
+// policy, the ones that run.json "outputs" and the level both name, each with the
+// level's anonymizer. (A researcher's module never runs here: see module-link.ts.)
 import type { Output } from '../supervisor/config';
 import type { Policy } from '../anonymize/policy';
-import type { AnalysisModule, Emit, ModuleContext, ModuleFactory } from './sdk';
+import type { AnalysisModule, Emit, ModuleContext, ModuleFactory } from './builtin/api';
 import { AnonPrimitives, bindAnonymizer } from './anonymizer';
 import { flowsModule } from './builtin/flows';
 import { dnsModule } from './builtin/dns';
@@ -30,7 +30,7 @@ function levelEmit(emit: Emit, level: string | null): Emit {
   };
 }
 
-export function buildModules(outputs: Output[], policy: Policy, prim: AnonPrimitives, base: Omit<ModuleContext, 'anon' | 'policy' | 'fields' | 'prim'>, emit: Emit, researcherModule: string | null): BoundModule[] {
+export function buildModules(outputs: Output[], policy: Policy, prim: AnonPrimitives, base: Omit<ModuleContext, 'anon' | 'policy' | 'fields' | 'prim'>, emit: Emit): BoundModule[] {
   const levels = Object.entries(policy.levels);
   const tagged = levels.length > 1;
   const out: BoundModule[] = [];
@@ -44,22 +44,5 @@ export function buildModules(outputs: Output[], policy: Policy, prim: AnonPrimit
       out.push({ module: builtIns[o](ctx), emit: levelEmit(emit, tagged ? name : null) });
     }
   }
-  if (researcherModule) {
-    const first = levels[0][1];
-    const ctx: ModuleContext = { ...base, anon: bindAnonymizer(prim, policy, first.fields), policy, fields: first.fields, prim };
-    out.push({ module: loadResearcherModule(researcherModule, ctx), emit });
-  }
   return out;
-}
-
-export function loadResearcherModule(file: string, ctx: ModuleContext): AnalysisModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const exported = require(file) as ModuleFactory | { default?: ModuleFactory };
-  const factory = typeof exported === 'function' ? exported : exported.default;
-  if (typeof factory !== 'function') {
-    throw new Error(`analysis module ${file} must export a function made with defineModule(ctx => ({ name, onPacket }))`);
-  }
-  const m = factory(ctx);
-  if (!m || typeof m.onPacket !== 'function') throw new Error(`analysis module ${file}: its factory must return an object with onPacket(view, buf, tsUs, emit)`);
-  return m;
 }

@@ -1,12 +1,11 @@
-// Starts the analysis process in its sandbox. Node's permission model (Node 20) gives
-// it no file writes, no child processes and no workers, and reads only of its own code,
-// the one native addon it needs (sodium-native and what that loads), the spool and the
-// researcher's module. Other installed packages stay unreadable on purpose: serialport
-// or pcap would hand a module native code that opens devices behind the permission
-// model's back. The permission model of Node 20 has no network switch, so when the
-// supervisor runs as root (always, on the box) the process also gets a network
-// namespace of its own with nothing in it (util-linux unshare), and child.ts refuses
-// the network modules to a module's require() on every host.
+// Starts the trusted analysis process (project code only: it holds the keys and opens
+// the spool). Node's permission model (Node 20) gives it no file writes and no
+// workers, and reads only of its own code, the one native addon it needs
+// (sodium-native and what that loads) and the spool. Child processes only when a
+// researcher's module is configured: it starts that module's sandbox (jail/), which is
+// where untrusted code runs. The permission model of Node 20 has no network switch,
+// so when the supervisor runs as root (always, on the box) the process also gets a
+// network namespace of its own with nothing in it (util-linux unshare).
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,9 +38,10 @@ export function addonPackageDirs(root = codeRoot): string[] {
 
 let cachedAddonDirs: string[] | null = null;
 
-export function sandboxArgs(readablePaths: string[]): string[] {
+export function sandboxArgs(readablePaths: string[], spawnsModule = false): string[] {
   cachedAddonDirs ??= addonPackageDirs();
   return [
+    ...(spawnsModule ? ['--allow-child-process'] : []),
     '--experimental-permission',
     `--allow-fs-read=${firmwareDir}/`,
     ...cachedAddonDirs.map((d) => `--allow-fs-read=${d}`),
@@ -68,8 +68,8 @@ export function networkIsolated(): boolean {
   return isolationWorks;
 }
 
-export function forkSandboxed(readablePaths: string[]): ChildProcess {
-  const nodeArgs = sandboxArgs(readablePaths);
+export function forkSandboxed(readablePaths: string[], spawnsModule = false): ChildProcess {
+  const nodeArgs = sandboxArgs(readablePaths, spawnsModule);
   const isolate = networkIsolated();
   // fork() runs execPath with execArgv before the script: with unshare as execPath,
   // unshare makes the namespace and execs node in it, keeping the IPC and pipe fds.

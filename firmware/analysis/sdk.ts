@@ -1,59 +1,55 @@
-// The SDK for analysis modules: the built-in analyses (flows, dns, packets) and a
-// researcher's own module are written against exactly this. A module sees decoded
-// views of raw packets inside the sealed analysis process; everything it emits goes
-// through the supervisor's egress guard before it can leave the box, so a module that
-// tries to emit a raw address is refused and counted.
+// The SDK for a researcher's analysis module. The module runs in a process of its own
+// behind an operating-system sandbox (no key, no network, no files, its own uid), sees
+// decoded views of raw packets, and can get results out only two ways:
+//   emit.record(stream, values): a record of a stream declared in run.json
+//     "analysis.streams"; every field has a type, and trusted code outside the sandbox
+//     anonymizes, hashes, coarsens and bounds each value before the record may leave.
+//   emit.packet(): the packet being analysed, by reference; trusted code rewrites its
+//     headers from the original bytes with the policy's packet actions.
+// There is no free text: a value that does not fit its declaration is refused.
 //
 // A module file loads the SDK by a fixed name, wherever its bundle is unpacked:
 //   const { defineModule } = require('sealtap/sdk');
 // The guide is docs/sdk.md; examples/port-histogram is a complete module.
 import type { PacketView } from './decode/packetView';
-import type { FlowRecord, DnsRecord } from '../channel/records';
-import type { AnonPrimitives } from './anonymizer';
-import type { FieldActions } from '../anonymize/policy';
 
-/** Anonymization bound to this run's keys and policy. */
-export interface Anonymizer {
-  /** Prefix-preserving (Crypto-PAn) text form of the address at buf[off..off+len). */
-  addr(buf: Buffer, off: number, len: 4 | 16): string;
-  /** Rewrites an address in place (packets output). */
-  addrInPlace(buf: Buffer, off: number, len: 4 | 16): void;
-  /** Keyed permutation of a MAC address in place, keeping the multicast and local bits. */
-  macInPlace(buf: Buffer, off: number): void;
-  /**
-   * Keyed hash of a DNS name, as dotted text or as its wire labels (a label may hold any
-   * byte); the policy says how many suffix labels stay readable.
-   */
-  name(labels: string | readonly Buffer[]): string;
-  /** A timestamp shifted by the run's secret origin and coarsened as the policy says. */
-  time(us: number): number;
-  /** Keyed 32-bit offset for a flow direction's TCP sequence numbers. */
-  flowOffset(key: Buffer): number;
-}
+/** What one value of a declared field may be, by its declared type. */
+export type StreamValue =
+  /** address: 4 or 16 raw bytes (copied at once); mac: 6 bytes; name: the name's text or bytes. */
+  | Uint8Array
+  /** name: text; enum: one of the declared values. */
+  | string
+  /** port, protocol, count, time (µs since the epoch), duration (µs), flags: a whole number. */
+  | number
+  /** histogram: exactly `bins` whole numbers. */
+  | readonly number[];
 
 /**
- * Typed record emitters. The runtime gives each record its place (the packet being
- * analysed and the record's ordinal) for crash-safe replay, so emit only inside
- * onPacket, onTimer and onEnd: records emitted from a module's own timers or promises
- * have no place and are dropped (counted as emittedOutsideHandlers).
+ * Record emitters. Each record gets its place (the packet being analysed) for
+ * crash-safe replay, so emit only inside onPacket, onTimer and onEnd.
  */
 export interface Emit {
-  flow(record: FlowRecord): void;
-  dns(record: DnsRecord): void;
-  /** One packet as a pcap record (16-byte little-endian header + bytes); copied at once. */
-  packet(record: Buffer, length: number): void;
+  /**
+   * One record of a declared stream: an object with exactly the declared fields.
+   * Returns false when it was refused here (unknown stream, missing or extra field, a
+   * value of the wrong type or out of range); the run counts refusals per stream.
+   */
+  record(stream: string, values: Readonly<Record<string, StreamValue>>): boolean;
+  /**
+   * The packet being analysed, to trace.pcap: trusted code rewrites its headers with
+   * the policy's packet actions (the first level whose outputs name "packets"). Only
+   * inside onPacket; returns false elsewhere.
+   */
+  packet(): boolean;
 }
 
 export interface ModuleContext {
-  anon: Anonymizer;
+  /** Link type of the packets (pcap LINKTYPE_*). */
   linkType: number;
-  /** The run's flows settings (maxFlows, idleSeconds, activeSeconds). */
+  /** The run's flows settings (maxFlows, idleSeconds, activeSeconds), for modules that keep tables. */
   flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
-  /** The validated policy, for modules that need to read it. */
-  policy: unknown;
-  /** This level's field actions and the keyed primitives, for header rewriting. */
-  fields: FieldActions;
-  prim: AnonPrimitives;
+  /** The declared streams: name -> field names, in declared order. */
+  streams: Record<string, string[]>;
 }
 
 /**
@@ -66,18 +62,18 @@ export interface AnalysisModule {
   readonly name: string;
   /**
    * Called for every packet in capture order. `view` and `buf` are reused for the next
-   * packet: copy what you keep. Throwing stops the analysis; it restarts, and a packet
+   * packet: copy what you keep. Throwing stops the module; it restarts, and a packet
    * that stops it twice is quarantined (skipped and counted). Taking longer than
    * run.json analysis.heartbeatSeconds counts as a hang and is treated the same.
    */
   onPacket(view: PacketView, buf: Buffer, tsUs: number, emit: Emit): void;
   /** Called at the first packet of each new second of packet time (whole seconds), for timeouts. */
   onTimer?(tsUs: number, emit: Emit): void;
-  /** Called once at the end of the run: flush what is left. A throw here loses only this module's last records. */
+  /** Called once at the end of the run: flush what is left. */
   onEnd?(tsUs: number, emit: Emit): void;
 }
 
-/** What a researcher's module file exports (module.exports = defineModule(...)). */
+/** What a module file exports (module.exports = defineModule(...)). */
 export type ModuleFactory = (ctx: ModuleContext) => AnalysisModule;
 
 export function defineModule(factory: ModuleFactory): ModuleFactory {

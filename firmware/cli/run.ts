@@ -19,7 +19,7 @@ import * as path from 'node:path';
 export const runCommand: Command = {
   name: 'run',
   summary: 'the supervisor: capture, seal, analyse, and send results down the line',
-  help: `usage: sealtap run --config run.json [--board NAME] [--trusted DIR]
+  help: `usage: sealtap run --config run.json [--board NAME] [--trusted DIR] [--unsandboxed]
 
 Runs one capture: boot, volatile keys, sealed spool, capture and analysis, then stops
 on the first stop condition in run.json (stop.seconds, stop.packets, stop.endOfSource)
@@ -31,6 +31,13 @@ Options:
   --board NAME    board/NAME/board.json or a path to a board.json (default: dev)
   --trusted DIR   public keys (*.pub) a bundle must be signed with (default
                   ${trustedKeysDir}); used when the board has a bundleDevice
+  --unsandboxed   development only: run the analysis module without its
+                  operating-system sandbox (bubblewrap, seccomp, own uid). BOOT,
+                  every STATUS and END say so; refused on a board with a
+                  bundleDevice (the box)
+
+The analysis module runs in its sandbox; when the sandbox cannot be built (bubblewrap
+or the seccomp helper missing, no user namespaces) the run refuses to start (exit 1).
 
 On a board with a bundleDevice (the box), the analysis firmware bundle is verified
 first (signature, board, security version, payload hashes; active slot, then the
@@ -41,7 +48,7 @@ The operator log goes to stderr and, as LOG records, down the results line.
 Exit codes: 0 clean stop; 1 a fatal fault during the run; 2 a bad config, board or
 command line, refused before any key was made or any packet read.`,
   async main(argv) {
-    const { opts, rest } = parseArgs(argv, ['config', 'board', 'trusted']);
+    const { opts, rest } = parseArgs(argv, ['config', 'board', 'trusted'], ['unsandboxed']);
     if (rest.length > 0) throw new UsageError(`run takes no positional arguments (got ${rest.join(' ')})`);
     const configPath = opts.get('config');
     if (!configPath) throw new UsageError('run needs --config run.json');
@@ -52,6 +59,7 @@ command line, refused before any key was made or any packet read.`,
     try {
       config = loadConfig(configPath);
       board = loadBoard(opts.get('board') ?? 'dev');
+      if (opts.has('unsandboxed') && board.bundleDevice) throw new UsageError(`--unsandboxed is a development switch; board ${board.name} is an appliance and always sandboxes the analysis module`);
       if (board.bundleDevice) {
         process.stderr.write(`sealtap run: verifying the analysis firmware on ${board.bundleDevice}\n`);
         firmwareDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealtap-firmware-'));
@@ -83,6 +91,7 @@ command line, refused before any key was made or any packet read.`,
       firmware,
       version: productVersion(),
       signals: process,
+      unsandboxed: opts.has('unsandboxed'),
     });
     if (firmwareDir) fs.rmSync(firmwareDir, { recursive: true, force: true });
     // On the box the run ends in power-off (board atExit); on a host the process ends

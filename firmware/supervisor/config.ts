@@ -3,6 +3,7 @@
 // Unknown keys are refused everywhere: a typo must never silently change a run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseStreams, StreamError, Streams } from '../analysis/streams/schema';
 
 export type Output = 'flows' | 'packets' | 'dns';
 export const knownOutputs: readonly Output[] = ['flows', 'packets', 'dns'];
@@ -27,7 +28,13 @@ export interface RunConfig {
   outputs: Output[];
   /** Path of the policy file, or "default" for the built-in policy. */
   policy: string;
-  analysis: { heartbeatSeconds: number; maxRestarts: number; module: string | null };
+  analysis: {
+    heartbeatSeconds: number; maxRestarts: number; module: string | null;
+    /** What the module may emit (docs/sdk.md); empty without a module. */
+    streams: Streams;
+    /** Memory bound of the module's sandboxed process. */
+    memoryBytes: number;
+  };
   flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
   status: { everySeconds: number };
 }
@@ -164,7 +171,15 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
     policy = top.policy === 'default' ? 'default' : path.resolve(baseDir, top.policy);
   }
 
-  const an = object(top.analysis ?? {}, 'analysis', ['heartbeatSeconds', 'maxRestarts', 'module']);
+  const an = object(top.analysis ?? {}, 'analysis', ['heartbeatSeconds', 'maxRestarts', 'module', 'streams', 'memoryBytes']);
+  if (an.streams !== undefined && an.module === undefined) fail('analysis.streams', 'declares what a researcher\'s module emits: set analysis.module too, or remove it');
+  let streams: Streams;
+  try {
+    streams = parseStreams(an.streams);
+  } catch (e) {
+    if (e instanceof StreamError) throw new ConfigError(e.message);
+    throw e;
+  }
   const fl = object(top.flows ?? {}, 'flows', ['maxFlows', 'idleSeconds', 'activeSeconds']);
   const stt = object(top.status ?? {}, 'status', ['everySeconds']);
   return {
@@ -187,6 +202,8 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
       heartbeatSeconds: num(an, 'heartbeatSeconds', 'analysis', 5, 0.2) as number,
       maxRestarts: int(an, 'maxRestarts', 'analysis', 50, 0),
       module: an.module === undefined ? null : path.resolve(baseDir, str(an, 'module', 'analysis')),
+      streams,
+      memoryBytes: int(an, 'memoryBytes', 'analysis', 512 * MiB, 128 * MiB, 8192 * MiB),
     },
     flows: {
       maxFlows: int(fl, 'maxFlows', 'flows', 65536, 16),

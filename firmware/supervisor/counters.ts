@@ -9,6 +9,8 @@ export class RunCounters {
   analysed = 0;
   quarantined = 0;
   egressRefused = 0;
+  /** Records of the module's declared streams refused by the trusted exit (schema, range, rate, k). */
+  streamsRefused = 0;
   analysisRestarts = 0;
   segmentsSealed = 0;
   records: Record<string, number> = {};

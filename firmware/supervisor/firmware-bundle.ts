@@ -40,7 +40,7 @@ export function readTrustedKeys(dir: string): Buffer[] {
 
 /**
  * Verifies the bundle on board.bundleDevice (active slot, then the other) and writes
- * its payload into workDir (module.js, policy.json, run.json) for the analysis to read.
+ * its payload into workDir (module/module.js, policy.json, run.json) for the analysis to read.
  * Throws BundleRefused with every slot's reason when neither slot may run.
  */
 export function bootFromBundle(board: Board, wiringFile: string, workDir: string, trustedDir = trustedKeysDir): BundleBoot {
@@ -56,7 +56,13 @@ export function bootFromBundle(board: Board, wiringFile: string, workDir: string
 
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const file = (name: string): string => path.join(workDir, name);
-  fs.writeFileSync(file('module.js'), r.bundle.module, { mode: 0o600 });
+  // The module is read by its sandbox, which runs as an unprivileged uid: it gets a
+  // folder of its own that others may read (the module is no secret: it is in the
+  // signed bundle), inside a workDir others may pass through but not list.
+  fs.chmodSync(workDir, 0o711);
+  const moduleFile = path.join(workDir, 'module', 'module.js');
+  fs.mkdirSync(path.dirname(moduleFile), { mode: 0o755 });
+  fs.writeFileSync(moduleFile, r.bundle.module, { mode: 0o644 });
   fs.writeFileSync(file('policy.json'), r.bundle.policy, { mode: 0o600 });
   fs.writeFileSync(file('run.json'), r.bundle.run, { mode: 0o600 });
 
@@ -73,7 +79,7 @@ export function bootFromBundle(board: Board, wiringFile: string, workDir: string
   merged.policy = file('policy.json');
   const analysis = bundleRun.analysis === undefined ? {} : asObject(bundleRun.analysis, 'the bundle\'s run.json analysis');
   // A module that only declares outputs (no analysis.module) runs the built-ins alone.
-  merged.analysis = analysis.module === undefined ? analysis : { ...analysis, module: file('module.js') };
+  merged.analysis = analysis.module === undefined ? analysis : { ...analysis, module: moduleFile };
   let config: RunConfig;
   try {
     // Relative wiring paths mean what they mean in the image's run.json; the bundle's

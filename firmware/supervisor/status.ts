@@ -11,6 +11,10 @@ export interface PipelineView {
   kernelDropped: number;
   backlog: number;
   counters: RunCounters;
+  /** The run has a researcher's module: STATUS carries its refused records. */
+  streams?: boolean;
+  /** Its module runs without its sandbox (development switch): every STATUS says so. */
+  unsandboxed?: boolean;
 }
 
 const PROGRESS_EVERY_MS = 10_000;
@@ -57,6 +61,8 @@ export class StatusReporter {
       analysed: c.analysed,
       quarantined: c.quarantined,
       channelBacklogBytes: v.backlog,
+      ...(v.streams ? { streamsRefused: c.streamsRefused } : {}),
+      ...(v.unsandboxed ? { sandbox: 'off' as const } : {}),
     });
     const now = this.log.uptimeMs();
     if (now - this.lastProgress >= PROGRESS_EVERY_MS) {

@@ -13,6 +13,7 @@ import { Capture } from '../capture/capture';
 import { AnalysisHost } from '../analysis/host';
 import { childKeyOrder } from '../analysis/ipc';
 import { EgressGuard } from '../egress/guard';
+import { PacketRefusal, packetRefusalNames } from '../egress/packet-record';
 import { RecordType, recordTypeName, EndRecord, BootRecord } from '../channel/records';
 import { openChannel, Channel } from '../channel/writer';
 import type { RunConfig } from './config';
@@ -27,6 +28,10 @@ import { StatusReporter } from './status';
 import { loadRunPolicy } from './policy';
 import { prepareAppliance, closeAppliance, ApplianceSteps } from './appliance';
 import { CommandSys, realCommands } from './commands';
+import { jailProblem } from '../analysis/jail/jail';
+import { moduleCommand, ModuleCommand } from '../analysis/module-link';
+import { describeCapacity } from '../analysis/streams/schema';
+import type { StreamCounts } from '../analysis/ipc';
 
 export interface FirmwareIdentity {
   name: string;
@@ -44,6 +49,12 @@ export interface SuperviseOptions {
   signals: NodeJS.EventEmitter;
   /** The box's system commands (cryptsetup, ip, nft); tests pass a recording. */
   commands?: CommandSys;
+  /**
+   * Development switch (`sealtap run --unsandboxed`, refused on the box): the
+   * researcher's module runs without its operating-system sandbox. BOOT, every STATUS
+   * and END say so.
+   */
+  unsandboxed?: boolean;
   /**
    * In-process tests only (no command line or environment reaches these): a keyring
    * whose bytes the test knows, so it can scan every output for them; and a look at
@@ -80,6 +91,31 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     log.error(`policy refused: ${(e as Error).message}`);
     return 1;
   }
+
+  // The researcher's module runs only inside its sandbox: if that cannot be built,
+  // refuse before any key exists (fail closed), unless the development switch says so.
+  const hasModule = cfg.analysis.module !== null;
+  const sandboxed = hasModule && !o.unsandboxed;
+  if (sandboxed) {
+    const problem = jailProblem();
+    if (problem !== null) {
+      leds.show('fatal');
+      log.error(`the analysis module's sandbox cannot be built: ${problem}`);
+      return 1;
+    }
+  }
+  let command: ModuleCommand | null = null;
+  if (hasModule) {
+    try {
+      command = moduleCommand(cfg.analysis.module as string, sandboxed, cfg.analysis.memoryBytes);
+    } catch (e) {
+      leds.show('fatal');
+      log.error(`the analysis module's sandbox cannot be set up: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  if (hasModule && !sandboxed) log.error('DEVELOPMENT SWITCH: the analysis module runs WITHOUT its sandbox (--unsandboxed); never use this with real traffic');
+  for (const [name, decl] of Object.entries(cfg.analysis.streams)) log.info(describeCapacity(name, decl));
 
   // Keys: nothing secret exists before this line, and nothing survives the run.
   const keyring = o.testHooks?.keyring?.() ?? Keyring.generate();
@@ -150,6 +186,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     linkType: -1,
     outputs: cfg.outputs,
     uptimeMs: log.uptimeMs(),
+    ...(hasModule ? { streams: cfg.analysis.streams, sandbox: sandboxed ? 'on' as const : 'off' as const } : {}),
   };
   try {
     channel = openChannel({
@@ -220,6 +257,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   let analysis: AnalysisHost | null = null;
   let lastDropLog = 0;
   let droppedSinceLog = 0;
+  let streamCounts: StreamCounts | null = null;
+  let lastRefusedLog = Number.NEGATIVE_INFINITY;
 
   const spooler = new Spooler(ring, keys.spool, runId, 1, cfg.spool.onFull === 'wait', counters, {
     published: (seq) => {
@@ -246,10 +285,12 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       policy,
       flows: cfg.flows,
       module: cfg.analysis.module,
+      streams: cfg.analysis.streams,
+      moduleCommand: command,
       heartbeatMs: cfg.analysis.heartbeatSeconds * 1000,
       maxRestarts: cfg.analysis.maxRestarts,
       keys,
-      readablePaths: [cfg.spool.dir + '/', ...(cfg.analysis.module ? [cfg.analysis.module] : [])],
+      readablePaths: [cfg.spool.dir + '/'],
       ring,
     }, {
       addresses: (h) => guard.learn(h),
@@ -261,7 +302,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
           if (!ok) {
             counters.egressRefused++;
             if (counters.egressRefused === 1 || counters.egressRefused % 1000 === 0) {
-              log.warn(`egress guard refused a ${recordTypeName[r.type]} record carrying a raw address (${counters.egressRefused} so far)`);
+              // A packet the guard cannot check completely is refused as well as one with a raw value.
+              const why = r.body instanceof Uint8Array && guard.lastRefusal !== PacketRefusal.rawValue ? `it cannot check completely (${packetRefusalNames[guard.lastRefusal]})` : 'carrying a raw address';
+              log.warn(`egress guard refused a ${recordTypeName[r.type]} record ${why} (${counters.egressRefused} so far)`);
             }
             continue;
           }
@@ -287,7 +330,22 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
         counters.quarantined++;
         log.warn(`quarantined the packet at segment ${Math.floor(pos / 2 ** 20)} index ${pos % 2 ** 20}: it stopped the analysis twice`);
       },
-      finished: () => analysisDone(),
+      streamsRefused: (total) => {
+        counters.streamsRefused = total;
+        if (sys.now() - lastRefusedLog > 5000) {
+          lastRefusedLog = sys.now();
+          log.warn(`the analysis module's records refused so far: ${count(total)} (not declared, out of range, over the rate limit, or below k)`);
+        }
+      },
+      finished: (_c, streams) => {
+        streamCounts = streams;
+        // Names are run.json's, reasons the exit's own codes: no text from the module.
+        for (const [name, c] of Object.entries(streams)) {
+          const refused = Object.entries(c.refused).map(([why, n]) => `${why} ${count(n)}`).join(', ');
+          log.info(`stream ${name}: ${count(c.accepted)} records accepted${refused ? `; refused: ${refused}` : ''}`);
+        }
+        analysisDone();
+      },
       gaveUp: (why) => {
         degradedUntil = Number.MAX_SAFE_INTEGER;
         log.error(`${why}: captured packets stay sealed on the spool and are not analysed`);
@@ -341,6 +399,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     kernelDropped: capture.kernelDropped(),
     backlog: channel.stats().backlogBytes,
     counters,
+    streams: hasModule,
+    unsandboxed: hasModule && !sandboxed,
   }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(RecordType.STATUS); });
   const ledTimer = setInterval(() => {
     if (stopReason !== null) return;
@@ -391,6 +451,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     records: { ...counters.records },
     outboxDropped: Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0),
     uptimeMs: log.uptimeMs(),
+    ...(hasModule ? { streamsRefused: counters.streamsRefused, streams: streamCounts ?? {} } : {}),
+    ...(hasModule && !sandboxed ? { sandbox: 'off' as const } : {}),
   };
   const drainMs = aborted ? 0 : cfg.channel.drainSeconds * 1000;
   const drainStarted = sys.now();

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
 import { dnsModule } from '../../firmware/analysis/builtin/dns';
 import { bindAnonymizer } from '../../firmware/analysis/anonymizer';
-import type { Emit, ModuleContext } from '../../firmware/analysis/sdk';
+import type { Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import type { DnsRecord } from '../../firmware/channel/records';
 import { validatePolicy } from '../../firmware/anonymize/policy';
 import { build, eth, ipv4, raw, udp } from '../lib/craft';

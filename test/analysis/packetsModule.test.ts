@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
 import { makePacketsModule, packetsModule, PacketsModule } from '../../firmware/analysis/builtin/packets';
-import type { Emit, ModuleContext } from '../../firmware/analysis/sdk';
+import type { Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import { validatePolicy } from '../../firmware/anonymize/policy';
 import { build, eth, ip4, ipv4, raw, udp } from '../lib/craft';
 import { testPrimitives } from '../lib/packets-rewrite';

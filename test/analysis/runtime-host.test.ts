@@ -1,6 +1,8 @@
 // AnalysisHost and the analysis process on their own, without capture or the line:
 // sealed segments in slot files, a ring whose retention the test controls, and every
 // record the host hands on, checked one for one.
+import type { Streams } from '../../firmware/analysis/streams/schema';
+import { moduleCommand } from '../../firmware/analysis/module-link';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -60,7 +62,7 @@ class Harness {
   finished = false;
   readonly host: AnalysisHost;
 
-  constructor(module: string | null = null) {
+  constructor(module: string | null = null, streams: Streams = {}) {
     const events: AnalysisEvents = {
       addresses: () => {},
       records: (r) => this.records.push(...r),
@@ -77,8 +79,8 @@ class Harness {
     this.host = new AnalysisHost({
       linkType: 1, outputs: ['packets'], policy: loadRunPolicy('default'),
       flows: { maxFlows: 1024, idleSeconds: 60, activeSeconds: 300 },
-      module, heartbeatMs: 5000, maxRestarts: 5, keys: this.k,
-      readablePaths: [this.dir + '/', ...(module ? [module] : [])],
+      module, streams, moduleCommand: module ? moduleCommand(module, true, 256 * 1048576) : null, heartbeatMs: 5000, maxRestarts: 5, keys: this.k,
+      readablePaths: [this.dir + '/'],
       ring: {
         oldestRetainedSeq: () => this.oldest,
         slotPath: (seq) => this.slotPath(seq),
@@ -181,7 +183,7 @@ test('segments published while the analysis is down are analysed once it is back
 });
 
 test('a death while the analysis finishes is restarted, and the end-of-run records arrive once', async () => {
-  const h = new Harness(fixture('runtime-slow-end-module.js'));
+  const h = new Harness(fixture('runtime-slow-end-module.js'), { marks: { fields: { n: { type: 'count', max: 10, round: 1 } }, maxPerSecond: 10, minCount: null } });
   h.host.start();
   h.publish(3);
   await h.until('segment 2', () => h.done.includes(2));
@@ -190,7 +192,7 @@ test('a death while the analysis finishes is restarted, and the end-of-run recor
   await h.kill();
   await h.until('finished', () => h.finished);
   assert.equal(h.ports(), h.expectedPorts());
-  assert.is(h.records.filter((r) => r.type === RecordType.DNS).length, 1);
+  assert.is(h.records.filter((r) => r.type === RecordType.STREAM).length, 1);
   assert.is(h.restarts.length, 1);
 });
 
@@ -211,7 +213,7 @@ test('a kill while the analysis is idle blames no packet, however often it happe
 });
 
 test('timer ticks fall on the same packets after a restart that replays from a later segment', async () => {
-  const h = new Harness(fixture('runtime-tick-module.js'));
+  const h = new Harness(fixture('runtime-tick-module.js'), { ticks: { fields: { at: { type: 'count', max: Number.MAX_SAFE_INTEGER, round: 1 } }, maxPerSecond: 10, minCount: null } });
   h.spacingUs = 700_000; // packets off the whole second, so a tick phase kept per process would drift
   h.host.start();
   // No more than the ring's SLOTS unanalysed segments at a time, as the real ring allows.
@@ -224,7 +226,7 @@ test('timer ticks fall on the same packets after a restart that replays from a l
   h.publish(4);
   h.host.finish();
   await h.until('finished', () => h.finished);
-  const ticks = h.records.filter((r) => r.type === RecordType.DNS).map((r) => (r.body as { qname: string }).qname);
+  const ticks = h.records.filter((r) => r.type === RecordType.STREAM).map((r) => `tick-${(r.body as { record: { at: number } }).record.at}`);
   // Expected: one tick at the first packet of every new whole second after the first packet.
   const want: string[] = [];
   let next = -1;
@@ -246,7 +248,7 @@ test('refuses and counts records of a type or shape no analysis may send', () =>
   const passed: OutRecord[] = [];
   const host = new AnalysisHost({
     linkType: 1, outputs: [], policy: null, flows: { maxFlows: 16, idleSeconds: 1, activeSeconds: 1 }, module: null,
-    heartbeatMs: 1000, maxRestarts: 0, keys: keys(), readablePaths: [], ring: { oldestRetainedSeq: () => 0, slotPath: () => '' },
+    streams: {}, moduleCommand: null, heartbeatMs: 1000, maxRestarts: 0, keys: keys(), readablePaths: [], ring: { oldestRetainedSeq: () => 0, slotPath: () => '' },
   }, {
     addresses: () => {}, records: (r) => passed.push(...r), segmentDone: () => {}, restarted: () => {}, quarantined: () => {},
     finished: () => {}, gaveUp: () => {}, refused: (n) => refused.push(n),

@@ -76,14 +76,16 @@ export interface Collected {
   logs: string[];
   ends: EndRecord[];
   closed: string[];
+  boots: Array<Record<string, unknown>>;
+  statuses: Array<Record<string, unknown>>;
 }
 
 export function collectingSink(): RecordSink & { got: Collected } {
-  const got: Collected = { types: [], flows: 0, dns: 0, packets: [], logs: [], ends: [], closed: [] };
+  const got: Collected = { types: [], flows: 0, dns: 0, packets: [], logs: [], ends: [], closed: [], boots: [], statuses: [] };
   return {
     got,
-    boot: () => void got.types.push(RecordType.BOOT),
-    status: () => void got.types.push(RecordType.STATUS),
+    boot: (_s, b) => void (got.types.push(RecordType.BOOT), got.boots.push(b as unknown as Record<string, unknown>)),
+    status: (_s, st) => void (got.types.push(RecordType.STATUS), got.statuses.push(st as unknown as Record<string, unknown>)),
     log: (_s, l) => void (got.types.push(RecordType.LOG), got.logs.push(l.msg)),
     result: (_s, t) => void (got.types.push(t), t === RecordType.FLOW ? got.flows++ : got.dns++),
     packet: (_s, p) => void (got.types.push(RecordType.PACKET), got.packets.push(Buffer.from(p))),

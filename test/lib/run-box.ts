@@ -33,6 +33,8 @@ export interface BoxOptions {
   hooks?: SuperviseOptions['testHooks'];
   /** Called once the run has started, e.g. to send signals. */
   during?: (signals: EventEmitter) => void;
+  /** The development switch: the module runs without its sandbox. */
+  unsandboxed?: boolean;
 }
 
 export function tempDir(prefix: string): string {
@@ -70,7 +72,7 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
     console: (l) => lines.push(l),
   };
   const signals = new EventEmitter();
-  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: o.hooks });
+  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: o.hooks, unsandboxed: o.unsandboxed });
   o.during?.(signals);
   const code = await running;
   return { code, dir, spoolDir, linePath, console: lines, ledWrites, signals };

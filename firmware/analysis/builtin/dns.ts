@@ -2,7 +2,7 @@
 // each finished transaction formatted with this level's anonymizer (labels keyed-hashed,
 // public suffix kept only if the policy says so) and emitted as a DNS record.
 import { DnsTracker, formatDns } from '../dns';
-import type { ModuleFactory } from '../sdk';
+import type { ModuleFactory } from './api';
 import { tableModule } from './tracker-module';
 
 export const dnsModule: ModuleFactory = (ctx) =>

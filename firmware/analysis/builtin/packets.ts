@@ -2,7 +2,7 @@
 // field actions (firmware/analysis/packets/), emitted as a pcap record for trace.pcap.
 import type { FieldActions, Policy } from '../../anonymize/policy';
 import type { AnonPrimitives } from '../anonymizer';
-import type { AnalysisModule, ModuleFactory } from '../sdk';
+import type { AnalysisModule, ModuleFactory } from './api';
 import { PacketRewriter, PacketsCounters } from '../packets/rewriter';
 
 export interface PacketsModule extends AnalysisModule {

@@ -3,7 +3,7 @@
 // same whole seconds of packet time as the runtime's ticks, so no onTimer is needed)
 // or the final flush. The table calls back during those calls, so the emitter of the
 // call in progress is kept for the callback to use.
-import type { AnalysisModule, Emit } from '../sdk';
+import type { AnalysisModule, Emit } from './api';
 
 export interface PacketTable {
   onPacket(view: Parameters<AnalysisModule['onPacket']>[0], buf: Buffer, tsUs: number): void;
