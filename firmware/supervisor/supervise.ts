@@ -60,7 +60,7 @@ export interface SuperviseOptions {
    * whose bytes the test knows, so it can scan every output for them; and a look at
    * each segment as it is published, so a test can tamper with it.
    */
-  testHooks?: { keyring?: () => Keyring; published?: (seq: number, file: string) => void };
+  testHooks?: { keyring?: () => Keyring; published?: (seq: number, file: string) => void; jailProblem?: () => string | null };
 }
 
 const CAPTURE_SLOTS = 8;
@@ -97,7 +97,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const hasModule = cfg.analysis.module !== null;
   const sandboxed = hasModule && !o.unsandboxed;
   if (sandboxed) {
-    const problem = jailProblem();
+    const problem = (o.testHooks?.jailProblem ?? jailProblem)();
     if (problem !== null) {
       leds.show('fatal');
       log.error(`the analysis module's sandbox cannot be built: ${problem}`);

@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { readLines, receive, runBox, sampleTrace, tempDir, BoxRun, Received } from '../lib/run-box';
+import { readLines, receive, runBox, sampleTrace, sealtap, tempDir, BoxRun, Received } from '../lib/run-box';
+import { spawnSync } from 'node:child_process';
 import { fixture, markPacket } from '../lib/runtime-box';
 import { filesUnder, findRaw, RawTruth } from '../lib/leak-scan';
 import { fixedMaster } from '../lib/fixed-keyring';
@@ -74,7 +75,7 @@ test('a module finds no key, no sodium-native and no way out of its process', as
   const outcomes = ['refused', 'absent', 'allowed', 'found', 'pending'];
   const probes = ['net', 'dgram', 'child_process', 'worker_threads', 'inspector', 'fs', 'http', 'cluster', 'vm', 'module', 'sodium-native', 'serialport', 'pcap'].map((m) => `require-${m}`)
     .concat(['net', 'dgram', 'child_process', 'worker_threads', 'inspector'].map((m) => `import-${m}`))
-    .concat(['eval', 'new-function', 'process-binding', 'process-send', 'process-channel', 'main-module', 'require-cache', 'env', 'kill-parent', 'kill-init', 'dlopen', 'realm-sodium', 'realm-secret', 'stdout-forge']);
+    .concat(['eval', 'new-function', 'process-binding', 'process-send', 'process-channel', 'main-module', 'require-cache', 'env', 'kill-parent', 'kill-init', 'dlopen', 'realm-sodium', 'realm-secret']);
   try {
     const run = await runBox({
       config: {
@@ -88,7 +89,6 @@ test('a module finds no key, no sodium-native and no way out of its process', as
     ended(r);
     const got = Object.fromEntries(readLines(path.join(r.outDir, 'probe.jsonl')).map((x) => [x.probe, x.outcome]));
     for (const p of probes) {
-      if (p === 'stdout-forge') continue;
       assert.ok(got[p] === 'refused' || got[p] === 'absent', `${p}: ${got[p]}`);
     }
     assert.is(connected, 0, 'no connection reached the host');
@@ -149,6 +149,28 @@ test('the development switch runs the module without its sandbox and BOOT, every
   assert.ok(got.statuses.length >= 2 && got.statuses.every((st) => st.sandbox === 'off'), 'every STATUS says so');
   assert.is(got.ends[0].sandbox, 'off');
   assert.is(r.summary.sandbox, 'off');
+});
+
+test('refuses to run when the module sandbox cannot be built: one line naming what is missing, before any key', async () => {
+  const run = await runBox({
+    config: { source: { pcap: sample.file }, outputs: ['flows'], analysis: { module: fixture('runtime-tick-module.js') } },
+    hooks: { jailProblem: () => 'bubblewrap is not installed: run scripts/setup.sh' },
+  });
+  assert.is(run.code, 1);
+  const text = run.console.join('\n');
+  assert.match(text, /ERROR the analysis module's sandbox cannot be built: bubblewrap is not installed: run scripts\/setup\.sh/);
+  assert.not.match(text, /volatile keys generated/);
+  assert.not.match(text, /capturing from/);
+  assert.ok(run.ledWrites.includes('fault/brightness=1'), 'the fault LED is on');
+});
+
+test('the development switch is refused on a board that runs bundles (the appliance)', () => {
+  const dir = tempDir('unsandboxed');
+  const cfg = path.join(dir, 'run.json');
+  fs.writeFileSync(cfg, JSON.stringify({ source: { pcap: sample.file }, spool: { dir }, channel: { path: path.join(dir, 'line.raw') } }));
+  const r = spawnSync(sealtap, ['run', '--config', cfg, '--board', 'qemu-x86_64', '--unsandboxed'], { encoding: 'utf8' });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--unsandboxed is a development switch; board qemu-x86_64 is an appliance/);
 });
 
 test.run();

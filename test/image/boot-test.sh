@@ -246,6 +246,20 @@ if [ -s "$dir/results.raw" ]; then
   fi
   if grep -aqE "$text_raw" -r "$dir/received" 2>/dev/null; then fail "run: raw data in the received files"; else pass "run: no marker or raw address in the received files"; fi
   check_firmware run 2 B
+  # The bundle's hostile module ran in its sandbox: its stream arrived, made safe, its
+  # misfits were refused, and every way out it tried was refused.
+  module=$(node -e '
+    const fs = require("fs"); const d = process.argv[1]; const s = require(d + "/summary.json");
+    const rows = (f) => fs.existsSync(d + "/" + f) ? fs.readFileSync(d + "/" + f, "utf8").split("\n").filter(Boolean).map(JSON.parse) : [];
+    const probes = rows("probe.jsonl");
+    const allowed = probes.filter((p) => p.outcome === "allowed").map((p) => p.probe);
+    console.log([s.sandbox, rows("hostile.jsonl").length > 0, s.streamsRefused > 0, probes.length, allowed.join(",") || "none"].join(" "));
+  ' "$PWD/$dir/received" 2>/dev/null)
+  if [ "$module" = "on true true 6 none" ]; then
+    pass "run: the hostile module ran sandboxed; its records were made safe, its misfits refused, its 6 escapes refused"
+  else
+    fail "run: hostile module 'sandbox records refused probes allowed' = '$module', want 'on true true 6 none'"
+  fi
 else
   fail "run: the results line is empty"
 fi
