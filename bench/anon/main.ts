@@ -12,12 +12,12 @@
  */
 import * as fs from 'node:fs';
 import { AnonPrimitives, bindAnonymizer } from '../../firmware/analysis/anonymizer';
-import { flowsModule } from '../../firmware/analysis/builtin/flows';
-import { packetsModule } from '../../firmware/analysis/builtin/packets';
-import { decodePacket, PacketView } from '../../firmware/analysis/decode';
+import { flowsModule } from '../../firmware/analysis/builtin/flows/module';
+import { packetsModule } from '../../firmware/analysis/builtin/packets/module';
+import { decodePacket, PacketView } from '../../firmware/decode';
 import type { AnalysisModule, Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import { validatePolicy } from '../../firmware/anonymize/policy';
-import { flowDefaults } from '../../firmware/analysis/flows/flowTable';
+import { flowDefaults } from '../../firmware/analysis/builtin/flows/flowTable';
 import { Keyring } from '../../firmware/keys/keyring';
 import { PcapChunkReader, PcapChunkWriter } from './pcap-stream';
 

@@ -3,7 +3,7 @@
 // records to a chunk written out when full, so memory stays the same for a trace of
 // any length (the peak-RSS run reads 10M packets, several GB, this way).
 import * as fs from 'fs';
-import { copyBytes, viewOf } from '../../firmware/analysis/packets/byteCopy';
+import { copyBytes, viewOf } from '../../firmware/analysis/builtin/packets/byteCopy';
 
 const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;

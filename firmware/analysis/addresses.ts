@@ -9,8 +9,8 @@
 // the same prefix. Changing the prefix or the key use on one side only makes the
 // guard blind: keep hashValue() the only way both sides hash.
 import * as sodium from 'sodium-native';
-import type { PacketView } from './decode/packetView';
-import { Layer } from './decode/constants';
+import type { PacketView } from '../decode/packetView';
+import { Layer } from '../decode/constants';
 
 export const addressHashBytes = 8;
 /** First byte of a MAC's hash input ('M'): keeps MAC hashes apart from address hashes. */

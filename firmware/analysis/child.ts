@@ -8,9 +8,9 @@
 // restart neither loses nor repeats one.
 import * as fs from 'node:fs';
 import { openSegment } from '../spool/segment';
-import { PacketView } from './decode/packetView';
-import { decodePacket } from './decode/decode';
-import { decodeCountersByName } from './decode/counters';
+import { PacketView } from '../decode/packetView';
+import { decodePacket } from '../decode/decode';
+import { decodeCountersByName } from '../decode/counters';
 import { RecordType } from '../channel/records';
 import { AddressCollector } from './addresses';
 import { betweenPackets, ChildExit, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
@@ -21,7 +21,7 @@ import type { Emit } from './builtin/api';
 import type { Policy } from '../anonymize/policy';
 import { HeldRecord, ModuleLink } from './module-link';
 import { StreamExit } from './streams/exit';
-import { PacketRewriter } from './packets/rewriter';
+import { PacketRewriter } from './builtin/packets/rewriter';
 import { endPosition } from './runtime/module-process-init';
 import { nextTickUs, tickDue } from './ticks';
 

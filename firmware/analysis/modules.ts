@@ -5,9 +5,9 @@ import type { Output } from '../supervisor/config';
 import type { Policy } from '../anonymize/policy';
 import type { AnalysisModule, Emit, ModuleContext, ModuleFactory } from './builtin/api';
 import { AnonPrimitives, bindAnonymizer } from './anonymizer';
-import { flowsModule } from './builtin/flows';
-import { dnsModule } from './builtin/dns';
-import { packetsModule } from './builtin/packets';
+import { flowsModule } from './builtin/flows/module';
+import { dnsModule } from './builtin/dns/module';
+import { packetsModule } from './builtin/packets/module';
 
 const builtIns: Record<Output, ModuleFactory> = {
   flows: flowsModule,

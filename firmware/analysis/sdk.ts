@@ -11,7 +11,7 @@
 // A module file loads the SDK by a fixed name, wherever its bundle is unpacked:
 //   const { defineModule } = require('sealtap/sdk');
 // The guide is docs/sdk.md; examples/port-histogram is a complete module.
-import type { PacketView } from './decode/packetView';
+import type { PacketView } from '../decode/packetView';
 
 /** What one value of a declared field may be, by its declared type. */
 export type StreamValue =

@@ -1,5 +1,5 @@
 // Neighbour discovery options in an outgoing packet, walked as the rewriter writes them
-// (rewriteNdOptions in analysis/packets/icmpFields.ts): link-layer addresses get the
+// (rewriteNdOptions in analysis/builtin/packets/icmpFields.ts): link-layer addresses get the
 // MAC permutation, prefixes and DNS servers are anonymized as addresses, MTU and nonce
 // are kept, and every other option keeps its type and length with its contents zeroed;
 // after an option cut short or of length 0 everything is zeroed. The decoder does not

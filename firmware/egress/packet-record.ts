@@ -1,6 +1,6 @@
 // What the egress guard checks in a PACKET record: a pcap record (16-byte little-endian
 // header ts_sec, ts_usec, caplen, origlen, then caplen bytes) holding a packet that
-// the packets output rewrote (analysis/packets/rewriter.ts).
+// the packets output rewrote (analysis/builtin/packets/rewriter.ts).
 //
 // The guard fails closed: a record it cannot check completely is refused. "Completely"
 // means every byte is accounted for, in one of four ways:
@@ -24,10 +24,10 @@
 // with the rest of its headers undecoded and not zero: refused. If a policy action that
 // keeps payload bytes is ever added, its records are refused here until this rule
 // learns to check them: fail closed, and the corpus test in test/egress says so.
-import { u16 } from '../analysis/decode/bytes';
-import { EtherType, Layer, LayerFlag, LinkType } from '../analysis/decode/constants';
-import { decodePacket } from '../analysis/decode/decode';
-import { PacketView } from '../analysis/decode/packetView';
+import { u16 } from '../decode/bytes';
+import { EtherType, Layer, LayerFlag, LinkType } from '../decode/constants';
+import { decodePacket } from '../decode/decode';
+import { PacketView } from '../decode/packetView';
 import { isZero, ndOptionsCarryRaw, ndOptionsEnd } from './nd-options';
 
 export const RECORD_HEADER_BYTES = 16;

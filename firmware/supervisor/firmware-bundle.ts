@@ -61,8 +61,11 @@ export function bootFromBundle(board: Board, wiringFile: string, workDir: string
   // signed bundle), inside a workDir others may pass through but not list.
   fs.chmodSync(workDir, 0o711);
   const moduleFile = path.join(workDir, 'module', 'module.js');
-  fs.mkdirSync(path.dirname(moduleFile), { mode: 0o755 });
-  fs.writeFileSync(moduleFile, r.bundle.module, { mode: 0o644 });
+  fs.mkdirSync(path.dirname(moduleFile));
+  fs.writeFileSync(moduleFile, r.bundle.module);
+  // Modes set after creation: the box's umask (077) would take them back at creation.
+  fs.chmodSync(path.dirname(moduleFile), 0o755);
+  fs.chmodSync(moduleFile, 0o644);
   fs.writeFileSync(file('policy.json'), r.bundle.policy, { mode: 0o600 });
   fs.writeFileSync(file('run.json'), r.bundle.run, { mode: 0o600 });
 

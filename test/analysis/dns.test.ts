@@ -1,8 +1,8 @@
 // DNS transactions: queries paired with responses, latency, timeouts, TCP, mDNS, bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { DnsEntry, DnsTracker, DnsTrackerOptions, formatDns } from '../../firmware/analysis/dns';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { DnsEntry, DnsTracker, DnsTrackerOptions, formatDns } from '../../firmware/analysis/builtin/dns';
 import { DnsRecord } from '../../firmware/channel/records';
 import { build, dnsMessage, dnsOverTcp, eth, ipv4, ipv6, raw, tcp, udp } from '../lib/craft';
 

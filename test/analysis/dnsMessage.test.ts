@@ -1,7 +1,7 @@
 // DNS header and question parsing, with every kind of malformed name refused by name.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DnsParse, DnsRefusal, parseDnsMessage } from '../../firmware/analysis/dns';
+import { DnsParse, DnsRefusal, parseDnsMessage } from '../../firmware/analysis/builtin/dns';
 import { dnsMessage, dnsName } from '../lib/craft';
 
 function parse(msg: Buffer): { refusal: number; p: DnsParse; names: string[] } {

@@ -3,8 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as path from 'node:path';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { dnsModule } from '../../firmware/analysis/builtin/dns';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { dnsModule } from '../../firmware/analysis/builtin/dns/module';
 import { bindAnonymizer } from '../../firmware/analysis/anonymizer';
 import type { Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import type { DnsRecord } from '../../firmware/channel/records';

@@ -2,9 +2,9 @@
 // no exception, and every IP packet is accounted in exactly one emitted flow.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePacket, PacketView } from '../../firmware/analysis/decode';
-import { DnsTracker } from '../../firmware/analysis/dns';
-import { FlowTable } from '../../firmware/analysis/flows';
+import { decodePacket, PacketView } from '../../firmware/decode';
+import { DnsTracker } from '../../firmware/analysis/builtin/dns';
+import { FlowTable } from '../../firmware/analysis/builtin/flows';
 import { corpusFiles } from '../lib/corpusFiles';
 import { readCaptureFile } from '../lib/readCaptureFile';
 

@@ -2,7 +2,7 @@
 // result for every length around its word and size boundaries, at unaligned offsets.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SMALL_COPY, copyBytes, viewOf } from '../../firmware/analysis/packets/byteCopy';
+import { SMALL_COPY, copyBytes, viewOf } from '../../firmware/analysis/builtin/packets/byteCopy';
 import { randomBytes, seededRandom } from '../lib/anonymize-fixtures';
 
 test('copies exactly src[from, to) to dst at `at` for lengths 0..SMALL_COPY + 9', () => {

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { LinkType } from '../../firmware/analysis/decode';
+import { LinkType } from '../../firmware/decode';
 import { build, eth, gre, icmp, icmpv6, ip6, ipv4, ipv6, raw, tcp, udp, writePcap } from '../lib/craft';
 import { TestRewriter } from '../lib/packets-rewrite';
 import { CHECKSUM_PREFS, badPackets, tshark } from '../lib/tshark';

@@ -3,8 +3,8 @@
 // length, odd ones too, with and without a pseudo-header, UDP's 0 and 0xffff included.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { viewOf } from '../../firmware/analysis/packets/byteCopy';
-import { ChecksumScopes, ScopeKind, fold, onesSum, updateChecksum } from '../../firmware/analysis/packets/checksum';
+import { viewOf } from '../../firmware/analysis/builtin/packets/byteCopy';
+import { ChecksumScopes, ScopeKind, fold, onesSum, updateChecksum } from '../../firmware/analysis/builtin/packets/checksum';
 import { randomBytes, seededRandom } from '../lib/anonymize-fixtures';
 
 const identity = (inOff: number): number => inOff - 100;

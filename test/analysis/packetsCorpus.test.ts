@@ -7,8 +7,8 @@
 // not leaks; neither policy below moves bytes, so places line up.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePacket, Layer, PacketView } from '../../firmware/analysis/decode';
-import { PacketRewriter } from '../../firmware/analysis/packets/rewriter';
+import { decodePacket, Layer, PacketView } from '../../firmware/decode';
+import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
 import { corpusFiles } from '../lib/corpusFiles';
 import { fieldsWith, testPrimitives } from '../lib/packets-rewrite';
 import { readCaptureFile } from '../lib/readCaptureFile';

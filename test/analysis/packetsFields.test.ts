@@ -2,10 +2,10 @@
 // tunnels), the payload is dropped, lengths and the record header are right.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LinkType } from '../../firmware/analysis/decode';
+import { LinkType } from '../../firmware/decode';
 import { arp, build, eth, gre, icmpv6, ip4, ip6, ipv4, ipv6, mac, mpls, pppoe, raw, sll, tcp, udp, vlan } from '../lib/craft';
 import { TestRewriter, testPrimitives } from '../lib/packets-rewrite';
-import { MAX_OUTPUT_BYTES } from '../../firmware/analysis/packets/rewriter';
+import { MAX_OUTPUT_BYTES } from '../../firmware/analysis/builtin/packets/rewriter';
 
 const prim = testPrimitives();
 const anon4 = (s: string): Buffer => { const b = ip4(s); prim.pan.anonymizeV4Into(b, 0); return b; };

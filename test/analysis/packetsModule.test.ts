@@ -2,8 +2,8 @@
 // packet through emit.packet, built from a module context or from explicit parts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { makePacketsModule, packetsModule, PacketsModule } from '../../firmware/analysis/builtin/packets';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { makePacketsModule, packetsModule, PacketsModule } from '../../firmware/analysis/builtin/packets/module';
 import type { Emit, ModuleContext } from '../../firmware/analysis/builtin/api';
 import { validatePolicy } from '../../firmware/anonymize/policy';
 import { build, eth, ip4, ipv4, raw, udp } from '../lib/craft';

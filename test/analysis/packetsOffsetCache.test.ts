@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FlowOffsets } from '../../firmware/anonymize/transforms';
-import { OffsetCache } from '../../firmware/analysis/packets/offsetCache';
+import { OffsetCache } from '../../firmware/analysis/builtin/packets/offsetCache';
 import { randomBytes, seededRandom } from '../lib/anonymize-fixtures';
 
 const next = seededRandom(31);

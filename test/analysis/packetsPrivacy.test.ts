@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { arp, build, eth, gre, icmp, icmpv6, ip4, ip6, ipv4, ipv6, mac, raw, tcp, udp, vlan } from '../lib/craft';
 import { commonPrefixBits, seededRandom } from '../lib/anonymize-fixtures';
 import { TestRewriter } from '../lib/packets-rewrite';
-import { MAX_OUTPUT_BYTES } from '../../firmware/analysis/packets/rewriter';
+import { MAX_OUTPUT_BYTES } from '../../firmware/analysis/builtin/packets/rewriter';
 
 const V4 = ['10.1.2.3', '10.1.2.77', '10.1.200.1', '10.9.0.1', '192.0.2.1', '192.0.2.130', '198.51.100.7'];
 const V6 = ['2001:db8::1', '2001:db8::2', '2001:db8:0:1::1', '2001:db8:ffff::9', '2a00:1450:4001::5'];

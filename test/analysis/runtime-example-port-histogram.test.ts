@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { receive, sampleTrace, tempDir, readLines, repoRoot, sealtap } from '../lib/run-box';
 import { readPcap } from '../lib/pcapfile';
-import { PacketView } from '../../firmware/analysis/decode/packetView';
-import { decodePacket } from '../../firmware/analysis/decode/decode';
+import { PacketView } from '../../firmware/decode/packetView';
+import { decodePacket } from '../../firmware/decode/decode';
 
 const example = path.join(repoRoot, 'examples', 'port-histogram');
 const work = tempDir('porthist');

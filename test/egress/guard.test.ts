@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import { EgressGuard } from '../../firmware/egress/guard';
 import { AddressCollector, hashAddress } from '../../firmware/analysis/addresses';
 import { SecretKey } from '../../firmware/keys/secret-key';
-import { PacketView } from '../../firmware/analysis/decode/packetView';
-import { decodePacket } from '../../firmware/analysis/decode/decode';
+import { PacketView } from '../../firmware/decode/packetView';
+import { decodePacket } from '../../firmware/decode/decode';
 import { build, eth, ipv4, ipv6, tcp, udp, icmp, raw as rawBytes } from '../lib/craft';
 import { parseIPv6 } from '../../firmware/anonymize/ip-text';
 

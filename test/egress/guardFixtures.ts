@@ -2,8 +2,8 @@
 // records, and the real path of a packet to the guard — the analysis collects its raw
 // values, the packets output rewrites it, the guard checks the record.
 import { AddressCollector, hashAddress, hashMac } from '../../firmware/analysis/addresses';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { PacketRewriter } from '../../firmware/analysis/packets/rewriter';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
 import { EgressGuard } from '../../firmware/egress/guard';
 import { packetRefusalNames } from '../../firmware/egress/packet-record';
 import { SecretKey } from '../../firmware/keys/secret-key';

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AddressCollector } from '../../firmware/analysis/addresses';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
 import { EgressGuard } from '../../firmware/egress/guard';
 import { arp, build, eth, icmpv6, ip6, ipv4, ipv6, mac, raw, sll, tcp, udp } from '../lib/craft';
 import { BoxPath, guardKnowing, hashBatch, key, verdict } from './guardFixtures';

@@ -4,7 +4,7 @@
 // and the records the rewriter legitimately writes around those rules pass.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LinkType } from '../../firmware/analysis/decode';
+import { LinkType } from '../../firmware/decode';
 import { EgressGuard } from '../../firmware/egress/guard';
 import { build, eth, icmpv6, ipv4, ipv6, raw, tcp, udp, vxlan } from '../lib/craft';
 import { BoxPath, key, record, verdict } from './guardFixtures';

@@ -1,6 +1,6 @@
 // Invariants of a decoded PacketView that must hold for any input, however malformed.
 import * as assert from 'uvu/assert';
-import { DECODE_COUNTER_COUNT, MAX_LAYERS, PacketView } from '../../firmware/analysis/decode';
+import { DECODE_COUNTER_COUNT, MAX_LAYERS, PacketView } from '../../firmware/decode';
 
 export function checkView(v: PacketView, where: string): void {
   if (v.lastParsedEnd < v.start || v.lastParsedEnd > v.end) assert.unreachable(`${where}: lastParsedEnd ${v.lastParsedEnd} outside [${v.start}, ${v.end}]`);

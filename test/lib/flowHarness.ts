@@ -1,7 +1,7 @@
 // Feeds crafted packets through decodePacket into a FlowTable and collects the flows it
 // emits as plain records (addresses in clear text: tests have no anonymizer to check).
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { FlowEnd, FlowTable, FlowTableOptions, formatFlow } from '../../firmware/analysis/flows';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { FlowEnd, FlowTable, FlowTableOptions, formatFlow } from '../../firmware/analysis/builtin/flows';
 import { FlowRecord } from '../../firmware/channel/records';
 
 export const clearText = {

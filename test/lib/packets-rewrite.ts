@@ -2,8 +2,8 @@
 // from the built-in default with a few fields changed, and one call that decodes and
 // rewrites a crafted packet and hands back a copy of the record.
 import { AnonPrimitives } from '../../firmware/analysis/anonymizer';
-import { decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
-import { PacketRewriter } from '../../firmware/analysis/packets/rewriter';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
 import { FieldActions, validatePolicy } from '../../firmware/anonymize/policy';
 import { fixedKeyring } from './fixed-keyring';
 

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readPcap, writePcap } from './pcapfile';
 import { repoRoot } from './run-box';
-import { PacketView } from '../../firmware/analysis/decode/packetView';
-import { decodePacket } from '../../firmware/analysis/decode/decode';
+import { PacketView } from '../../firmware/decode/packetView';
+import { decodePacket } from '../../firmware/decode/decode';
 
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 

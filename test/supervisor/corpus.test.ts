@@ -12,9 +12,9 @@ import { runBox } from '../lib/run-box';
 import { fixedMaster } from '../lib/fixed-keyring';
 import { Keyring } from '../../firmware/keys/keyring';
 import { receive } from '../../firmware/receiver/receive';
-import { PacketView } from '../../firmware/analysis/decode/packetView';
-import { decodePacket } from '../../firmware/analysis/decode/decode';
-import { Layer } from '../../firmware/analysis/decode/constants';
+import { PacketView } from '../../firmware/decode/packetView';
+import { decodePacket } from '../../firmware/decode/decode';
+import { Layer } from '../../firmware/decode/constants';
 import { formatIPv4, formatIPv6 } from '../../firmware/anonymize/ip-text';
 
 // One run at a time: each run's capture thread loads node-pcap, an addon that is not

@@ -3,7 +3,7 @@
 // primitives, and emit FLOW, DNS and PACKET records directly. A researcher's module
 // never sees this interface: it runs in a sandboxed process of its own and is written
 // against firmware/analysis/sdk.ts (typed streams, packets by reference).
-import type { PacketView } from '../decode/packetView';
+import type { PacketView } from '../../decode/packetView';
 import type { FlowRecord, DnsRecord } from '../../channel/records';
 import type { AnonPrimitives } from '../anonymizer';
 import type { FieldActions } from '../../anonymize/policy';

@@ -6,8 +6,8 @@
 // packet) and heartbeats. Nothing here is trusted by the other side: a module can
 // overwrite any of this code, and the trusted side checks every frame it reads.
 import * as fs from 'node:fs';
-import { PacketView } from '../decode/packetView';
-import { decodePacket } from '../decode/decode';
+import { PacketView } from '../../decode/packetView';
+import { decodePacket } from '../../decode/decode';
 import { nextTickUs, tickDue } from '../ticks';
 import { betweenPackets, ChildExit, packetsPerClockCheck, position } from '../ipc';
 import type { Streams } from '../streams/schema';

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { decodePacket, PacketView } from '../../firmware/analysis/decode';
+import { decodePacket, PacketView } from '../../firmware/decode';
 import { corpusDir } from '../lib/corpusFiles';
 import { readCaptureFile } from '../lib/readCaptureFile';
 

@@ -1,7 +1,7 @@
 // Decoding of crafted packets: every header lands at the right offset with the right fields.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePacket, DecodeCounter, Layer, LayerFlag, LinkType, PacketView } from '../../firmware/analysis/decode';
+import { decodePacket, DecodeCounter, Layer, LayerFlag, LinkType, PacketView } from '../../firmware/decode';
 import { arp, build, eth, gre, icmp, icmpv6, ip4, ip6, ipv4, ipv6, loopback, mpls, pppoe, raw, sll, sll2, tcp, udp, vlan, erspan2, vxlan, geneve } from '../lib/craft';
 
 function decode(linkType: number, pkt: Buffer, off = 0): PacketView {

@@ -1,7 +1,7 @@
 // Malformed and truncated packets: never an exception, always a counted reason.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeCounterNames, DecodeCounter, decodePacket, Layer, LinkType, MAX_LAYERS, PacketView, TRUNCATED_BASE } from '../../firmware/analysis/decode';
+import { decodeCounterNames, DecodeCounter, decodePacket, Layer, LinkType, MAX_LAYERS, PacketView, TRUNCATED_BASE } from '../../firmware/decode';
 import { build, eth, gre, icmp, icmpv6, ipv4, ipv6, raw, tcp, udp, vlan, arp, erspan2, mpls, pppoe } from '../lib/craft';
 
 function decode(linkType: number, pkt: Buffer): PacketView {

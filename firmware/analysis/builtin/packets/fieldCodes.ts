@@ -1,10 +1,10 @@
 // A level's field actions turned into small numbers once, so the per-packet rewriter
 // switches on integers instead of comparing action names, and the numeric actions
 // (keep, zero, hash, bucket) of a header field are one call.
-import type { Action, FieldActions, FieldName } from '../../anonymize/policy';
-import { FIELD_NAMES } from '../../anonymize/policy-fields';
-import { bucket } from '../../anonymize/transforms';
-import type { AnonPrimitives } from '../anonymizer';
+import type { Action, FieldActions, FieldName } from '../../../anonymize/policy';
+import { FIELD_NAMES } from '../../../anonymize/policy-fields';
+import { bucket } from '../../../anonymize/transforms';
+import type { AnonPrimitives } from '../../anonymizer';
 
 export const Act = {
   keep: 0, zero: 1, drop: 2, cryptopan: 3, mac: 4, hash: 5, bucket: 6, offset: 7, coarsen: 8, truncate: 9, nop: 10,

@@ -1,8 +1,8 @@
 // The built-in `flows` analysis: bidirectional flows from the flow table, each ended
 // flow formatted with this level's anonymizer and emitted as a FLOW record.
-import { FlowTable, formatFlow } from '../flows';
-import type { ModuleFactory } from './api';
-import { tableModule } from './tracker-module';
+import { FlowTable, formatFlow } from '.';
+import type { ModuleFactory } from '../api';
+import { tableModule } from '../tracker-module';
 
 export const flowsModule: ModuleFactory = (ctx) =>
   tableModule('flows', (current) => new FlowTable({

@@ -2,7 +2,7 @@
 // version, protocol, both addresses and both "ports". For ICMP the ports are replaced by
 // one value built from the request type, code and identifier, the same in both
 // directions, so an echo request and its reply land in the same flow.
-import { PacketView } from '../decode/packetView';
+import { PacketView } from '../../../decode/packetView';
 
 const ICMP = 1;
 const ICMPV6 = 58;

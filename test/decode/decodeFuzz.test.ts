@@ -2,7 +2,7 @@
 // the decoder must never throw and its view must stay inside the captured bytes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DecodeCounter, decodePacket, LinkType, PacketView } from '../../firmware/analysis/decode';
+import { DecodeCounter, decodePacket, LinkType, PacketView } from '../../firmware/decode';
 import { checkView } from '../lib/checkPacketView';
 import { build, dnsMessage, eth, gre, icmp, icmpv6, ipv4, ipv6, loopback, raw, sll, sll2, tcp, udp, vlan, erspan2, mpls } from '../lib/craft';
 

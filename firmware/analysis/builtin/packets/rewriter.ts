@@ -9,12 +9,12 @@
 // original length stays the wire length, so readers see a capture cut by a snap length,
 // which is exactly what it is, rather than malformed packets. Checksums are updated
 // incrementally (checksum.ts), so their verdicts survive the dropped payload.
-import type { FieldActions } from '../../anonymize/policy';
-import { coarsenMicros } from '../../anonymize/transforms';
-import type { AnonPrimitives } from '../anonymizer';
-import { put16, u16 } from '../decode/bytes';
-import { Layer, LayerFlag } from '../decode/constants';
-import type { PacketView } from '../decode/packetView';
+import type { FieldActions } from '../../../anonymize/policy';
+import { coarsenMicros } from '../../../anonymize/transforms';
+import type { AnonPrimitives } from '../../anonymizer';
+import { put16, u16 } from '../../../decode/bytes';
+import { Layer, LayerFlag } from '../../../decode/constants';
+import type { PacketView } from '../../../decode/packetView';
 import { copyBytes, viewOf } from './byteCopy';
 import { ChecksumScopes } from './checksum';
 import { OffsetCache } from './offsetCache';

@@ -6,8 +6,8 @@
 // in one array: the table is megabytes, and each separate array cost a cache miss per
 // lookup. Direct-mapped: a collision just recomputes. The cache holds raw addresses,
 // like Crypto-PAn's own cache, only in this process's memory.
-import type { FlowOffsets } from '../../anonymize/transforms';
-import { u32 } from '../decode/bytes';
+import type { FlowOffsets } from '../../../anonymize/transforms';
+import { u32 } from '../../../decode/bytes';
 
 const BITS = 16; // 64k directions, 3 MB: a busy link has tens of thousands of open connections
 const SLOTS = 1 << BITS;

@@ -2,7 +2,7 @@
 // same numbers as Buffer's checked ones, at odd offsets and with the top bit set.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { put16, put32, u16, u32 } from '../../firmware/analysis/decode/bytes';
+import { put16, put32, u16, u32 } from '../../firmware/decode/bytes';
 import { randomBytes, seededRandom } from '../lib/anonymize-fixtures';
 
 test('u16 and u32 read what readUInt16BE and readUInt32BE read, at every offset', () => {

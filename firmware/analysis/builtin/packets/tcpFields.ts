@@ -2,8 +2,8 @@
 // offsets, window, TCP options. Inside an ICMP quote only the bytes the quote holds
 // (ports, and the sequence number when 8 bytes are there) are rewritten, the same way
 // as in the packet's own direction, so a quote still matches its connection.
-import { applyOffset } from '../../anonymize/transforms';
-import { u16, u32, put16, put32 } from '../decode/bytes';
+import { applyOffset } from '../../../anonymize/transforms';
+import { u16, u32, put16, put32 } from '../../../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';

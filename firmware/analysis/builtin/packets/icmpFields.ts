@@ -2,9 +2,9 @@
 // discovery and MLD addresses, and the ND options (link-layer addresses, prefixes, DNS
 // servers). The packet quoted by an error is rewritten by the same layer functions as
 // any other header (rewriter.ts walks into it); its addresses follow icmp.quoted.
-import { truncatePrefix } from '../../anonymize/transforms';
-import { applyAddressAction } from '../anonymizer';
-import { u16, put16 } from '../decode/bytes';
+import { truncatePrefix } from '../../../anonymize/transforms';
+import { applyAddressAction } from '../../anonymizer';
+import { u16, put16 } from '../../../decode/bytes';
 import { FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { addressField } from './ipFields';

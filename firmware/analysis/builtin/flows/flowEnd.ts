@@ -1,7 +1,7 @@
 // A finished flow as the table hands it out, and its conversion into the FLOW record of
 // the results line. The table reuses one FlowEnd for every emission: an emit callback
 // that keeps it must copy it (formatFlow does).
-import { FlowRecord } from '../../channel/records';
+import { FlowRecord } from '../../../channel/records';
 
 export type FlowEndReason = 'idle' | 'active' | 'end' | 'evicted' | 'runEnd';
 

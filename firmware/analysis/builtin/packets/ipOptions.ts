@@ -5,7 +5,7 @@
 // timestamps with addresses, the IPv6 home address), because a kept option must not
 // be a way around ip4.src/ip6.src. IPv4 "drop" is done by the caller (it removes the
 // option bytes and shortens the header).
-import { applyAddressAction } from '../anonymizer';
+import { applyAddressAction } from '../../anonymizer';
 import type { PacketRewriter } from './rewriter';
 
 const IPOPT_EOL = 0;

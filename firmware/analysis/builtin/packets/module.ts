@@ -1,9 +1,9 @@
 // The built-in "packets" analysis: every packet's headers, rewritten by the level's
-// field actions (firmware/analysis/packets/), emitted as a pcap record for trace.pcap.
-import type { FieldActions, Policy } from '../../anonymize/policy';
-import type { AnonPrimitives } from '../anonymizer';
-import type { AnalysisModule, ModuleFactory } from './api';
-import { PacketRewriter, PacketsCounters } from '../packets/rewriter';
+// field actions (this folder), emitted as a pcap record for trace.pcap.
+import type { FieldActions, Policy } from '../../../anonymize/policy';
+import type { AnonPrimitives } from '../../anonymizer';
+import type { AnalysisModule, ModuleFactory } from '../api';
+import { PacketRewriter, PacketsCounters } from './rewriter';
 
 export interface PacketsModule extends AnalysisModule {
   /** What the rewriter counted so far (cut undecoded tails, oversize packets, ...). */

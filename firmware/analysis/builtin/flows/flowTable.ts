@@ -5,11 +5,11 @@
 // ("active", the next packet starts a new flow), TCP saw FIN both ways or an RST ("end",
 // after endLingerUs so the last ACKs are still counted in it), the table was full and
 // it was the least recently seen ("evicted"), or the run ended ("runEnd").
-import { PacketView } from '../decode/packetView';
+import { PacketView } from '../../../decode/packetView';
 import { FlowEnd, FlowEndReason } from './flowEnd';
 import { flowHash, icmpRecordPort, ICMP, ICMPV6, keyDstPort, keySrcPort, TCP } from './flowKey';
 import { FlowStore, NIL } from './flowStore';
-import { nextTickUs, tickDue } from '../ticks';
+import { nextTickUs, tickDue } from '../../ticks';
 
 export interface FlowTableOptions {
   /** Flows held at once; when full the least recently seen is evicted. Default 65536. */

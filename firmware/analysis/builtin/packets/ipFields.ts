@@ -1,8 +1,8 @@
 // Rewriting of IPv4 and IPv6 headers and the IPv6 extension headers (hop-by-hop,
 // routing, fragment, destination options, AH, ESP), outer, inner and quoted alike.
 // p: the header's offset in the input, o: in the output buffer.
-import { applyAddressAction } from '../anonymizer';
-import { u16, u32, put16, put32 } from '../decode/bytes';
+import { applyAddressAction } from '../../anonymizer';
+import { u16, u32, put16, put32 } from '../../../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import { fillIpv6Padding, keepIpv4Options, nopIpv4Options, rewriteIpv6Options } from './ipOptions';

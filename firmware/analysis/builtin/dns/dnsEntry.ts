@@ -1,6 +1,6 @@
 // One DNS transaction as the tracker hands it out, and its conversion into the DNS
 // record of the results line.
-import { DnsRecord } from '../../channel/records';
+import { DnsRecord } from '../../../channel/records';
 
 export interface DnsEntry {
   /** Time of the query (or of the response when no query was seen), microseconds. */

@@ -5,10 +5,10 @@
 // the table is full (oldest first, counted). Time comes from packet timestamps only.
 // DNS over TCP: only a message starting at the start of a segment is read (no stream
 // reassembly); most TCP DNS segments carry exactly one message.
-import { PacketView } from '../decode/packetView';
+import { PacketView } from '../../../decode/packetView';
 import { DnsEntry } from './dnsEntry';
 import { DnsParse, DnsRefusal, dnsRefusalNames, parseDnsMessage } from './dnsMessage';
-import { nextTickUs, tickDue } from '../ticks';
+import { nextTickUs, tickDue } from '../../ticks';
 
 export interface DnsTrackerOptions {
   /** Queries awaiting a response at once; default 65536. */

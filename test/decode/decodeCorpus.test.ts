@@ -2,7 +2,7 @@
 // truncated packets) goes through the decoder: no exception, and the view stays sane.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DECODE_COUNTER_COUNT, DecodeCounter, decodeCountersByName, decodePacket, PacketView } from '../../firmware/analysis/decode';
+import { DECODE_COUNTER_COUNT, DecodeCounter, decodeCountersByName, decodePacket, PacketView } from '../../firmware/decode';
 import { checkView } from '../lib/checkPacketView';
 import { corpusFiles } from '../lib/corpusFiles';
 import { readCaptureFile } from '../lib/readCaptureFile';

@@ -2,8 +2,8 @@
 // MPLS, PPPoE, ARP, and the tunnel headers GRE and ERSPAN. Each function rewrites one
 // decoded header in the output buffer at `o` (the input copy is at `p` in r.inBuf,
 // untouched, for reading raw values).
-import { applyAddressAction } from '../anonymizer';
-import { u16, u32, put16, put32 } from '../decode/bytes';
+import { applyAddressAction } from '../../anonymizer';
+import { u16, u32, put16, put32 } from '../../../decode/bytes';
 import { Act, FieldId, numericField } from './fieldCodes';
 import { ScopeKind } from './checksum';
 import type { PacketRewriter } from './rewriter';
