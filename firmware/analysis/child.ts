@@ -23,7 +23,8 @@ import { HeldRecord, ModuleLink } from './module-link';
 import { StreamExit } from './streams/exit';
 import { PacketRewriter } from './builtin/packets/rewriter';
 import { endPosition } from './runtime/module-process-init';
-import { nextTickUs, tickDue } from './ticks';
+import { PacketClock } from './ticks';
+import { recordOffsets, SegmentRecords } from './segment-records';
 
 const BATCH_RECORDS = 256;
 
@@ -50,9 +51,7 @@ class Runtime {
 
   // The segment being worked through.
   private seg: SegmentMessage | null = null;
-  private body: Buffer | null = null;
-  private off = 0;
-  private index = 0;
+  private recs: SegmentRecords | null = null;
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
   private builtinsDone = false;
@@ -69,8 +68,7 @@ class Runtime {
   private lastPlace: Place = { pos: -1, ord: -1 };
   /** With a researcher's module: the built-ins' records of the segment, placed once the module's are in. */
   private held: HeldRecord[] = [];
-  private nextTimerUs = -1;
-  private lastTsUs = 0;
+  private readonly clock: PacketClock;
   private readonly counters: Record<string, number> = { packets: 0, quarantined: 0, suppressed: 0, segmentsSkipped: 0, moduleEndFailures: 0, emittedOutsideHandlers: 0, unsendableRecords: 0 };
   private readonly emit: Emit;
   private readonly link: ModuleLink | null;
@@ -97,10 +95,7 @@ class Runtime {
     const policy = init.policy as Policy;
     this.modules = buildModules(init.outputs, policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit);
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
-    if (init.prevTsUs !== null && Number.isFinite(init.prevTsUs)) {
-      this.lastTsUs = init.prevTsUs;
-      this.nextTimerUs = nextTickUs(init.prevTsUs);
-    }
+    this.clock = new PacketClock(init.prevTsUs);
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
       // references, with those of the first level that outputs packets (as the built-in).
@@ -133,11 +128,6 @@ class Runtime {
 
   start(): void {
     this.link?.start();
-  }
-
-  /** Packet time of the last packet seen (or inherited), null before any. */
-  private timeSeen(): number | null {
-    return this.nextTimerUs >= 0 ? this.lastTsUs : null;
   }
 
   private record(type: number, body: Record<string, unknown> | Uint8Array): void {
@@ -253,56 +243,42 @@ class Runtime {
     try {
       sealed = fs.readFileSync(m.path);
     } catch {
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;
     }
     const opened = openSegment(this.keys.spool, sealed, m.seq);
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
-      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
+      send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;
     }
     this.seg = m;
-    this.body = opened.body;
-    this.off = 0;
-    this.index = 0;
+    this.recs = new SegmentRecords(opened.body);
     this.segPackets = 0;
     this.builtinsDone = false;
     this.moduleRecords = null;
-    if (this.link) this.link.sendSegment(m.seq, opened.body, packetOffsets(opened.body));
+    if (this.link) this.link.sendSegment(m.seq, opened.body, recordOffsets(opened.body));
   }
 
   /** Packets until sliceMs has passed, then back to the event loop for IPC and heartbeats. */
   private work(): void {
-    const body = this.body!;
+    const recs = this.recs!;
+    const body = recs.body;
     const seq = this.seg!.seq;
     const careful = seq <= this.init.carefulUntilSeq;
     const v = this.view;
     const started = performance.now();
     let n = 0;
-    while (this.off + 16 <= body.length) {
-      if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
-      const sec = body.readUInt32LE(this.off);
-      const usec = body.readUInt32LE(this.off + 4);
-      const caplen = body.readUInt32LE(this.off + 8);
-      const origLen = body.readUInt32LE(this.off + 12);
-      const start = this.off + 16;
-      const end = Math.min(start + caplen, body.length);
-      this.off = end;
-      const pos = position(seq, this.index++);
+    while (recs.next()) {
+      const pos = position(seq, recs.index);
       if (this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
       if (careful) writePosition(this.posBuf, pos);
       this.pos = pos;
-      const tsUs = sec * 1e6 + usec;
-      this.lastTsUs = tsUs;
+      const tsUs = recs.tsUs;
       try {
         // Ticks on whole seconds of packet time, the same packets after a restart (ticks.ts).
-        if (this.nextTimerUs < 0) this.nextTimerUs = nextTickUs(tsUs);
-        else if (tickDue(tsUs, this.nextTimerUs)) {
-          this.nextTimerUs = nextTickUs(tsUs);
-          for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
-        }
-        decodePacket(this.init.linkType, body, start, end - start, origLen, v);
+        if (this.clock.packet(tsUs)) for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
+        decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
         this.addresses.note(v, body);
         for (const b of this.modules) b.module.onPacket(v, body, tsUs, b.emit);
       } catch (e) {
@@ -317,8 +293,9 @@ class Runtime {
       this.counters.packets++;
       this.segPackets++;
       if (!this.link && this.batch.length >= BATCH_RECORDS) this.flush();
+      if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
     }
-    if (this.off + 16 > body.length) this.builtinsDone = true;
+    if (recs.done()) this.builtinsDone = true;
   }
 
   private onModuleSegment(seq: number, records: HeldRecord[]): void {
@@ -337,9 +314,9 @@ class Runtime {
     }
     const seq = this.seg.seq;
     this.flush();
-    send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(this.view.counters), lastTsUs: this.timeSeen(), refused: this.exit?.refusedTotal() ?? 0 });
+    send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(this.view.counters), lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
     this.seg = null;
-    this.body = null;
+    this.recs = null;
     this.builtinsDone = false;
     this.pump();
   }
@@ -352,7 +329,7 @@ class Runtime {
       // A module failing at the end loses only its own last records: the others still
       // flush, and the run ends instead of dying here on every restart.
       try {
-        b.module.onEnd?.(this.lastTsUs, b.emit);
+        b.module.onEnd?.(this.clock.lastUs, b.emit);
       } catch (e) {
         this.counters.moduleEndFailures++;
         process.stderr.write(`analysis: module ${b.module.name} failed at the end (${e instanceof Error ? e.name : typeof e})\n`);
@@ -378,17 +355,6 @@ class Runtime {
       process.exit(0);
     });
   }
-}
-
-/** Start offset of each pcap record in a segment body. */
-function packetOffsets(body: Buffer): number[] {
-  const out: number[] = [];
-  let off = 0;
-  while (off + 16 <= body.length) {
-    out.push(off);
-    off += 16 + body.readUInt32LE(off + 8);
-  }
-  return out;
 }
 
 async function main(): Promise<void> {

@@ -184,7 +184,8 @@ export class ModuleLink {
   private onClose(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
-    if (this.verdict === null && code === 0 && this.gotFinished) return; // finished normally
+    // Finished normally: it exits by itself, or is killed once this process is done.
+    if (this.verdict === null && this.gotFinished) return;
     let exitCode = this.verdict;
     if (exitCode === null) {
       if (code === ChildExit.moduleThrew || code === ChildExit.moduleLoad) exitCode = code;
@@ -265,6 +266,7 @@ export class ModuleLink {
     this.held.push({ pos, type: RecordType.PACKET, body: Buffer.from(rw.out.subarray(0, n)) });
   }
 
+  /** Packet time of record `index` of the segment being analysed (its header, read again). */
   private tsUs(index: number): number {
     const s = this.seg!;
     const at = s.offsets[index];

@@ -17,3 +17,38 @@ export function nextTickUs(tsUs: number): number {
 export function tickDue(tsUs: number, nextUs: number): boolean {
   return tsUs >= nextUs || tsUs < nextUs - 2 * TICK_US;
 }
+
+/**
+ * Packet time as the analysis sees it: the last packet's time, and whether a tick is
+ * due at each new packet. Starts from the time inherited from the process it replaces
+ * (null at the start of a run), so a replacement ticks on the same packets.
+ */
+export class PacketClock {
+  private nextUs = -1;
+  /** Time of the last packet seen (or inherited). */
+  lastUs = 0;
+
+  constructor(prevTsUs: number | null) {
+    if (prevTsUs !== null && Number.isFinite(prevTsUs)) {
+      this.lastUs = prevTsUs;
+      this.nextUs = nextTickUs(prevTsUs);
+    }
+  }
+
+  /** Notes a packet's time; true when a tick is due at this packet. */
+  packet(tsUs: number): boolean {
+    this.lastUs = tsUs;
+    if (this.nextUs < 0) {
+      this.nextUs = nextTickUs(tsUs);
+      return false;
+    }
+    if (!tickDue(tsUs, this.nextUs)) return false;
+    this.nextUs = nextTickUs(tsUs);
+    return true;
+  }
+
+  /** Time of the last packet seen (or inherited), null before any. */
+  seen(): number | null {
+    return this.nextUs >= 0 ? this.lastUs : null;
+  }
+}

@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import { PacketView } from '../../decode/packetView';
 import { decodePacket } from '../../decode/decode';
-import { nextTickUs, tickDue } from '../ticks';
+import { PacketClock } from '../ticks';
+import { SegmentRecords } from '../segment-records';
 import { betweenPackets, ChildExit, packetsPerClockCheck, position } from '../ipc';
 import type { Streams } from '../streams/schema';
 import { endPosition, ModuleInit } from './module-process-init';
@@ -48,17 +49,14 @@ class ModuleRuntime {
   private readonly streamIndex = new Map<string, number>();
   private readonly streamFields: Array<[string, Streams[string]['fields'][string]][]>;
   private readonly quarantine: Set<number>;
-  private readonly queue: Array<{ seq: number; body: Buffer }> = [];
-  private seg: { seq: number; body: Buffer } | null = null;
-  private off = 0;
-  private index = 0;
+  private readonly queue: Array<{ seq: number; recs: SegmentRecords }> = [];
+  private seg: { seq: number; recs: SegmentRecords } | null = null;
   private pos = 0;
   private inHandler = false;
   private inPacket = false;
   private finishing = false;
   private busy = false;
-  private nextTimerUs = -1;
-  private lastTsUs = 0;
+  private readonly clock: PacketClock;
   private readonly sliceMs: number;
   private readonly emit: sdk.Emit;
 
@@ -68,10 +66,7 @@ class ModuleRuntime {
     this.streamFields = names.map((n) => Object.entries(init.streams[n].fields));
     this.quarantine = new Set(init.quarantine);
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
-    if (init.prevTsUs !== null && Number.isFinite(init.prevTsUs)) {
-      this.lastTsUs = init.prevTsUs;
-      this.nextTimerUs = nextTickUs(init.prevTsUs);
-    }
+    this.clock = new PacketClock(init.prevTsUs);
     this.emit = Object.freeze({
       record: (stream: string, values: Readonly<Record<string, sdk.StreamValue>>) => this.record(stream, values),
       packet: () => this.packetRef(),
@@ -124,7 +119,7 @@ class ModuleRuntime {
   }
 
   enqueue(seq: number, body: Buffer): void {
-    this.queue.push({ seq, body });
+    this.queue.push({ seq, recs: new SegmentRecords(body) });
     this.pump();
   }
 
@@ -143,7 +138,7 @@ class ModuleRuntime {
     this.busy = false;
     if (!this.seg) {
       const next = this.queue.shift();
-      if (next) { this.seg = next; this.off = 0; this.index = 0; }
+      if (next) this.seg = next;
       else if (this.finishing) return this.end();
       else return;
     }
@@ -153,33 +148,21 @@ class ModuleRuntime {
   }
 
   private work(): void {
-    const { seq, body } = this.seg!;
+    const { seq, recs } = this.seg!;
+    const body = recs.body;
     const careful = seq <= this.init.carefulUntilSeq;
     const started = performance.now();
     let n = 0;
-    while (this.off + 16 <= body.length) {
-      if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) return;
-      const sec = body.readUInt32LE(this.off);
-      const usec = body.readUInt32LE(this.off + 4);
-      const caplen = body.readUInt32LE(this.off + 8);
-      const origLen = body.readUInt32LE(this.off + 12);
-      const start = this.off + 16;
-      const end = Math.min(start + caplen, body.length);
-      this.off = end;
-      const pos = position(seq, this.index++);
+    while (recs.next()) {
+      const pos = position(seq, recs.index);
       if (this.quarantine.has(pos)) continue;
       if (careful) writePosition(pos);
       this.pos = pos;
-      const tsUs = sec * 1e6 + usec;
-      this.lastTsUs = tsUs;
+      const tsUs = recs.tsUs;
       this.inHandler = true;
       try {
-        if (this.nextTimerUs < 0) this.nextTimerUs = nextTickUs(tsUs);
-        else if (tickDue(tsUs, this.nextTimerUs)) {
-          this.nextTimerUs = nextTickUs(tsUs);
-          this.module.onTimer?.(tsUs, this.emit);
-        }
-        decodePacket(this.init.linkType, body, start, end - start, origLen, this.view);
+        if (this.clock.packet(tsUs)) this.module.onTimer?.(tsUs, this.emit);
+        decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, this.view);
         this.inPacket = true;
         this.module.onPacket(this.view, body, tsUs, this.emit);
       } catch {
@@ -193,6 +176,7 @@ class ModuleRuntime {
         this.inHandler = false;
       }
       if (careful) writePosition(betweenPackets);
+      if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) return;
     }
     const at = out.begin(FromModule.SEGMENT_DONE);
     out.u32(seq);
@@ -204,7 +188,7 @@ class ModuleRuntime {
     this.pos = endPosition;
     this.inHandler = true;
     try {
-      this.module.onEnd?.(this.lastTsUs, this.emit);
+      this.module.onEnd?.(this.clock.lastUs, this.emit);
     } catch {
       // A module failing at its end loses only its own last records.
     }

@@ -1,0 +1,45 @@
+// Walks the pcap records of an opened segment body (16-byte little-endian header:
+// ts_sec, ts_usec, caplen, origlen, then caplen bytes), one at a time and without
+// allocating: the trusted analysis and the module's runtime read segments the same
+// way, so a packet has the same index, and so the same position, in both.
+export class SegmentRecords {
+  /** Offset of the next record's header. */
+  off = 0;
+  /** Index of the current record in the segment (-1 before the first). */
+  index = -1;
+  tsUs = 0;
+  origLen = 0;
+  /** The current packet's bytes: body[start..end). */
+  start = 0;
+  end = 0;
+
+  constructor(readonly body: Buffer) {}
+
+  /** Steps to the next record; false when there is none. */
+  next(): boolean {
+    const b = this.body;
+    const o = this.off;
+    if (o + 16 > b.length) return false;
+    this.tsUs = b.readUInt32LE(o) * 1e6 + b.readUInt32LE(o + 4);
+    this.origLen = b.readUInt32LE(o + 12);
+    this.start = o + 16;
+    // A torn last record keeps what is there: its caplen is cut to the body.
+    this.end = Math.min(this.start + b.readUInt32LE(o + 8), b.length);
+    this.off = this.end;
+    this.index++;
+    return true;
+  }
+
+  /** True when every record has been read. */
+  done(): boolean {
+    return this.off + 16 > this.body.length;
+  }
+}
+
+/** Start offset of each record's header in a segment body. */
+export function recordOffsets(body: Buffer): number[] {
+  const out: number[] = [];
+  const r = new SegmentRecords(body);
+  while (r.next()) out.push(r.start - 16);
+  return out;
+}
