@@ -40,6 +40,7 @@ image: build
 	@scripts/image/build.sh $(BOARD)
 
 qemu: image
+	@rm -rf out/qemu-results
 	@scripts/image/qemu.sh --board $(BOARD) --receive out/qemu-results
 
 test-image: build

@@ -1,9 +1,11 @@
 // sealtap receive: the workstation end of the results line.
 import { Command, parseArgs, UsageError } from './command';
 import { receive } from '../receiver/receive';
+import { OutDirRefused } from '../receiver/out-dir';
+import { IpfixForwarder } from '../receiver/ipfix-udp';
 import { writeResultsKeyPair } from '../receiver/results-key';
 
-const help = `usage: sealtap receive <tty|file> --out DIR [--key PREFIX.key] [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
+const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
        sealtap receive keygen --out PREFIX
 
 Reads the box's results line — a tty wired to the box, or a recording of the line —
@@ -24,8 +26,14 @@ Frames lost or damaged on the line are rebuilt from the box's FEC repair frames
 where the loss is within what they cover (run.json channel.fec; on by default on
 a tty); summary.json counts repairedFrames and unrepairableGroups.
 
+If the input held no sealtap frame at all (an empty file, a pcap, anything that is
+not a recording of the line; a tty on which nothing arrived) receive says so, writes
+nothing (DIR is left as it was) and exits 1.
+
 options:
-  --out DIR        output directory (created if missing)
+  --out DIR        output directory, created if missing; it must be empty
+  --force          write into a DIR that is not empty: files of the same names are
+                   replaced, other files stay (an earlier run's stream files too)
   --baud N         tty speed, default 115200
   --follow         print the operator log as it arrives and a status line
   --until-end      stop after the END record of the session
@@ -34,6 +42,11 @@ options:
                    encrypted to it (run.json channel.recipient). Without it the
                    encrypted frames are counted as undecryptable and their records
                    are not written.
+
+Exit status: 0 the line was read (even with bad or missing frames: see summary.json),
+1 a runtime failure (no frame in the input, an input or DIR that cannot be read or
+written; DIR is left as it was if no frame had arrived), 2 a usage mistake (a missing
+argument, an unknown option, a DIR that is not empty without --force).
 
 sealtap receive keygen --out PREFIX
   creates the researcher's X25519 key pair for encrypted results: PREFIX.key
@@ -59,12 +72,19 @@ export const receiveCommand: Command = {
   help,
   async main(argv: string[]): Promise<number> {
     if (argv[0] === 'keygen') return keygen(argv.slice(1));
-    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'key'], ['follow', 'until-end']);
+    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'key'], ['follow', 'until-end', 'force']);
     if (rest.length !== 1) throw new UsageError('receive needs exactly one tty or file (see --help)');
     const out = opts.get('out');
     if (!out) throw new UsageError('receive needs --out DIR');
     const baud = opts.has('baud') ? Number(opts.get('baud')) : 115200;
     if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`--baud ${opts.get('baud')} is not a positive integer`);
+    if (opts.has('ipfix')) {
+      try {
+        IpfixForwarder.parse(opts.get('ipfix')!);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.on('SIGINT', stop);
@@ -72,7 +92,9 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
-        ipfix: opts.get('ipfix'), signal: ac.signal, key: opts.get('key'),
+        ipfix: opts.get('ipfix'), signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
+      }).catch((e: unknown) => {
+        throw e instanceof OutDirRefused ? new UsageError(e.message) : e;
       });
       if (!opts.has('follow')) {
         const recs = Object.entries(s.records).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';

@@ -18,9 +18,10 @@ export function checkLineInput(input: string): 'tty' | 'file' {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${input} does not exist: give the tty the box is wired to (e.g. /dev/ttyUSB0) or a recording of the line`);
-    throw new Error(`cannot read ${input}: ${(e as Error).message}`);
+    if (code === 'EACCES') throw new Error(`cannot read ${input}: permission denied on a folder of its path; check its permissions`);
+    throw new Error(`cannot read ${input} (${code ?? (e as Error).message}): give the tty the box is wired to or a recording of the line`);
   }
-  if (st.isDirectory()) throw new Error(`${input} is a directory: give a tty or a recording file`);
+  if (st.isDirectory()) throw new Error(`${input} is a directory: give a tty or a recording file (e.g. DIR/line.raw)`);
   return st.isCharacterDevice() ? 'tty' : 'file';
 }
 
@@ -39,7 +40,7 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
     stream.on('data', (c) => onData(c as Buffer));
     stream.on('end', resolve);
     stream.on('close', resolve);
-    stream.on('error', (e) => reject(new Error(`cannot read ${input}: ${e.message}`)));
+    stream.on('error', (e) => reject(new Error(`cannot read ${input} (${(e as NodeJS.ErrnoException).code ?? e.message}): check the file and its disk`)));
   });
   return { kind: 'file', done, stop: () => stream.destroy() };
 }

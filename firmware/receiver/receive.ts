@@ -8,6 +8,7 @@ import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
 import { IpfixForwarder } from './ipfix-udp';
 import { freeResultsKey, readResultsKey } from './results-key';
+import { openOutDir, refuseOwnOutput, removeWhatWasWritten } from './out-dir';
 
 export interface ReceiveOptions {
   /** A tty (read with serialport) or a recording of the line (read to its end). */
@@ -27,67 +28,91 @@ export interface ReceiveOptions {
   statusEveryMs?: number;
   /** The researcher's results key file (PREFIX.key from `sealtap receive keygen`), to read encrypted sessions. */
   key?: string;
-}
-
-export function prepareOutDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-    if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    throw new Error(`output directory ${dir} is not writable (${code || (e as Error).message}): choose another --out or fix its permissions`);
-  }
+  /** Write into an --out folder that is not empty (files of the same names are replaced). */
+  force?: boolean;
 }
 
 export async function receive(o: ReceiveOptions): Promise<Summary> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
   const follow = o.follow === true;
-  checkLineInput(o.input);
-  prepareOutDir(o.out);
+  const kind = checkLineInput(o.input);
   const forward = o.ipfix ? IpfixForwarder.parse(o.ipfix) : null;
-  // Before any file is written: a bad key file is a one-line error.
-  const resultsKey = o.key ? readResultsKey(o.key) : null;
-  const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
-  const raw = fs.openSync(path.join(o.out, LINE_FILE), 'w');
-  const outputs = new OutputFiles(o.out, (l) => follow && print(l), (m) => forwarder?.send(m));
-  const decoder = new LineDecoder(outputs, { resultsKey });
-  const started = Date.now();
-  let source: Awaited<ReturnType<typeof openLineSource>> | null = null;
-  let ended = false;
+  refuseOwnOutput(o.input, o.out);
+  const outDir = openOutDir(o.out, o.force === true);
+  // Nothing below may leave files behind when the line held no frame: a failure before
+  // the first frame (bad key, busy tty, an input that is not a recording) empties DIR
+  // again. After frames arrived, what was written stays: those are results.
+  let decoder: LineDecoder | null = null;
   try {
-    source = await openLineSource(o.input, o.baud ?? 115200, (chunk) => {
-      if (ended) return;
-      fs.writeSync(raw, chunk);
-      decoder.push(chunk);
-      outputs.flush();
-      if (o.untilEnd && decoder.current?.end) {
-        ended = true;
-        source?.stop();
-      }
-    });
-    const src = source;
-    const onAbort = (): void => src.stop();
-    o.signal?.addEventListener('abort', onAbort);
-    if (o.signal?.aborted) src.stop();
-    const ticker = follow ? setInterval(() => print(statusLine(decoder, started)), o.statusEveryMs ?? 2000) : null;
+    // Before any file is written: a bad key file is a one-line error.
+    const resultsKey = o.key ? readResultsKey(o.key) : null;
+    const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
+    let raw = -1;
+    let outputs: OutputFiles | null = null;
+    const first = Buffer.alloc(4);
+    let firstBytes = 0;
+    const started = Date.now();
+    let source: Awaited<ReturnType<typeof openLineSource>> | null = null;
+    let ended = false;
     try {
-      await src.done;
+      raw = fs.openSync(path.join(o.out, LINE_FILE), 'w');
+      outputs = new OutputFiles(o.out, (l) => follow && print(l), (m) => forwarder?.send(m));
+      const d = new LineDecoder(outputs, { resultsKey });
+      const outs = outputs;
+      decoder = d;
+      source = await openLineSource(o.input, o.baud ?? 115200, (chunk) => {
+        if (ended) return;
+        if (firstBytes < first.length) firstBytes += chunk.copy(first, firstBytes);
+        fs.writeSync(raw, chunk);
+        d.push(chunk);
+        outs.flush();
+        if (o.untilEnd && d.current?.end) {
+          ended = true;
+          source?.stop();
+        }
+      });
+      const src = source;
+      const onAbort = (): void => src.stop();
+      o.signal?.addEventListener('abort', onAbort);
+      if (o.signal?.aborted) src.stop();
+      const ticker = follow ? setInterval(() => print(statusLine(d, started)), o.statusEveryMs ?? 2000) : null;
+      try {
+        await src.done;
+      } finally {
+        if (ticker) clearInterval(ticker);
+        o.signal?.removeEventListener('abort', onAbort);
+      }
     } finally {
-      if (ticker) clearInterval(ticker);
-      o.signal?.removeEventListener('abort', onAbort);
+      decoder?.finish();
+      outputs?.close();
+      if (raw >= 0) fs.closeSync(raw);
+      if (resultsKey) freeResultsKey(resultsKey);
+      await forwarder?.close();
     }
-  } finally {
-    decoder.finish();
-    outputs.close();
-    fs.closeSync(raw);
-    if (resultsKey) freeResultsKey(resultsKey);
-    await forwarder?.close();
+    if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));
+    const summary = buildSummary(decoder, outputs, started, Date.now());
+    fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
+    if (follow) print(statusLine(decoder, started));
+    return summary;
+  } catch (e) {
+    if (decoder === null || decoder.sessions.size === 0) removeWhatWasWritten(outDir);
+    throw e;
   }
-  const summary = buildSummary(decoder, outputs, started, Date.now());
-  fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
-  if (follow) print(statusLine(decoder, started));
-  return summary;
+}
+
+const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
+
+/** Why the input held no sealtap frame, in one sentence that says what to give instead. */
+function noFrameMessage(input: string, kind: 'tty' | 'file', bytes: number, first: Buffer, baud: number): string {
+  const nothing = 'nothing written';
+  if (kind === 'tty') {
+    return `no sealtap frame read from ${input} (${bytes} bytes): is it wired to the box's results line, at the box's speed (--baud ${baud})? ${nothing}`;
+  }
+  if (bytes === 0) return `${input} is empty: no sealtap frame in it; give a recording of the results line (line.raw) or the tty wired to the box; ${nothing}`;
+  if (first.length === 4 && PCAP_MAGICS.includes(first.readUInt32BE(0))) {
+    return `${input} is a pcap file, not a recording of the results line: give the line.raw the box's line was recorded to (trace.pcap is one of receive's outputs); ${nothing}`;
+  }
+  return `no sealtap frame in ${input} (${bytes} bytes): is it the results line? give a recording of it (line.raw) or the tty wired to the box; ${nothing}`;
 }
 
 /** One line of live progress: the box's last STATUS plus what the line looks like from here. */

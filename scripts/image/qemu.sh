@@ -21,6 +21,7 @@
 #   --console SPEC      QEMU chardev for the console: stdio (default), file:PATH, pipe:PATH
 #   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
 #   --receive DIR       put the results line on a pty and run `sealtap receive PTY --follow --out DIR`
+#                       (DIR new or empty)
 #   --append ARGS       extra kernel command line (e.g. "loglevel=7" to see the kernel boot)
 # QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
 set -euo pipefail
@@ -41,6 +42,10 @@ while [ $# -gt 0 ]; do
     *) echo "qemu.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+# sealtap receive refuses a results folder that is not empty (exit 2): say so before booting.
+if [ -n "$receive" ] && [ -n "$(ls -A "$receive" 2>/dev/null)" ]; then
+  echo "qemu.sh: --receive $receive is not empty: give a new folder or empty it (make qemu empties out/qemu-results)" >&2; exit 2
+fi
 img=build/image/$board
 for f in vmlinuz initramfs.cpio.gz rootfs.squashfs cmdline; do
   [ -f "$img/$f" ] || { echo "qemu.sh: $img/$f missing: run make image BOARD=$board" >&2; exit 1; }

@@ -54,7 +54,9 @@ test('refuses a busy tty, in one line', async () => {
   const holder = new SerialPort({ path: pty.workstation, baudRate: 115200, autoOpen: false });
   try {
     await new Promise<void>((res, rej) => holder.open((e) => (e ? rej(e) : res())));
-    oneLineError(run(['receive', pty.workstation, '--out', tmpDir('busy')]), /is busy: another program/);
+    const out = path.join(tmpDir('busy'), 'results');
+    oneLineError(run(['receive', pty.workstation, '--out', out]), /is busy: another program/);
+    assert.not.ok(fs.existsSync(out), 'no results folder left behind');
   } finally {
     await new Promise<void>((res) => holder.close(() => res()));
     await pty.close();
@@ -67,7 +69,9 @@ test('usage mistakes exit 2: no input, no --out, bad --baud, unknown option, bad
   assert.is(run(['receive', file]).status, 2);
   assert.is(run(['receive', file, '--out', tmpDir('u'), '--baud', 'fast']).status, 2);
   assert.is(run(['receive', file, '--out', tmpDir('u'), '--bogus']).status, 2);
-  oneLineError(run(['receive', file, '--out', tmpDir('u'), '--ipfix', 'tcp://x']), /expected udp:\/\/host:port/);
+  const bad = run(['receive', file, '--out', tmpDir('u'), '--ipfix', 'tcp://x']);
+  oneLineError(bad, /expected udp:\/\/host:port/);
+  assert.is(bad.status, 2);
 });
 
 test('a tty is read until SIGTERM: files finished, exit 0; --follow shows the log and status', async () => {
