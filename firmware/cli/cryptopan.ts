@@ -2,6 +2,7 @@
 // line, with the same Crypto-PAn code the box uses, so output can be compared with
 // other implementations (traceanon, published vectors) on a workstation. The key is
 // never echoed: errors say what is wrong with it, not what it was.
+import * as fs from 'fs';
 import * as readline from 'readline';
 import { Command, UsageError, parseArgs } from './command';
 import { CryptoPan } from '../anonymize/cryptopan';
@@ -22,7 +23,8 @@ empty line on stdout so that output lines stay aligned with input lines, and
 processing goes on. Spaces around an address are ignored.
 
 Exit status: 0 when every line was an address or blank, 1 when a line was
-refused, 2 for a missing or malformed key.
+refused or stdin cannot be read (a directory, a closed stdin, a read error),
+2 for a missing or malformed key.
 
 The key is on the command line, where other local users can see it: use
 this for interoperability checks and test keys, never for a run's key (the
@@ -36,15 +38,33 @@ export const cryptopanCommand: Command = {
     const { opts, rest } = parseArgs(argv, ['key']);
     if (rest.length > 0) throw new UsageError(`cryptopan takes no arguments, addresses come on stdin (see --help)`);
     const key = parseKey(opts.get('key'));
+    checkStdin();
     const pan = new CryptoPan(key);
     key.fill(0);
     try {
       return await anonymizeLines(pan, process.stdin, process.stdout, process.stderr);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`cannot read stdin (${code ?? (e as Error).message}): give the addresses on stdin, one a line, e.g. sealtap cryptopan --key K < addresses.txt`);
     } finally {
       pan.destroy();
     }
   },
 };
+
+/**
+ * Node reads a directory on stdin as an empty input (it swallows EISDIR) and would exit 0
+ * having done nothing: `sealtap cryptopan --key K < somedir` is refused up front.
+ */
+function checkStdin(): void {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(0);
+  } catch (e) {
+    throw new Error(`stdin is not open (${(e as NodeJS.ErrnoException).code}): give the addresses on stdin, e.g. sealtap cryptopan --key K < addresses.txt`);
+  }
+  if (st.isDirectory()) throw new Error('stdin is a directory, not a file of addresses: give a file, one address a line (sealtap cryptopan --key K < addresses.txt)');
+}
 
 function parseKey(hex: string | undefined): Buffer {
   if (hex === undefined) throw new UsageError('missing --key <64 hex digits> (the 32-byte Crypto-PAn key)');

@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { REPO_ROOT, readCryptoPanVectors } from '../lib/anonymize-fixtures';
@@ -69,6 +71,21 @@ test('stops quietly when the reader of its output goes away', () => {
   const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
   assert.is(r.stdout, '100.9.15.210\n');
   assert.is(r.stderr, '');
+});
+
+test('refuses a directory on stdin: exit 1, one line saying so, nothing on stdout', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealtap-cp-'));
+  const fd = fs.openSync(dir, 'r');
+  try {
+    const r = spawnSync(SEALTAP, ['cryptopan', '--key', vectors.keyHex], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+    assert.is(r.status, 1, r.stderr);
+    assert.is(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.is(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^sealtap: stdin is a directory, not a file of addresses: give a file/);
+  } finally {
+    fs.closeSync(fd);
+  }
 });
 
 test('--help describes the key, blank lines, bad lines and exit codes', () => {
