@@ -83,6 +83,8 @@ export class SeenAddresses {
   private readonly table: Buffer;
   private readonly used: Uint8Array;
   private readonly mask: number;
+  /** 32 - log2(slots): the slot is the top bits of the multiplied hash. */
+  private readonly shift: number;
   private count = 0;
 
   constructor(private readonly width: 4 | 6 | 16, slots: number) {
@@ -91,17 +93,27 @@ export class SeenAddresses {
     this.table = Buffer.alloc(n * width);
     this.used = new Uint8Array(n);
     this.mask = n - 1;
+    this.shift = 32 - Math.log2(n);
   }
 
   /** True when buf[off..off+width] was already in the set; adds it otherwise. */
   addIfNew(buf: Buffer, off: number): boolean {
     let h = buf.readUInt32BE(off);
-    if (this.width === 6) h ^= buf.readUInt16BE(off + 4) << 11;
+    // A MAC's last four bytes vary most (the first three are the vendor's).
+    if (this.width === 6) h = buf.readUInt32BE(off + 2) ^ (buf.readUInt16BE(off) << 16);
     else if (this.width === 16) h ^= buf.readUInt32BE(off + 4) ^ buf.readUInt32BE(off + 8) ^ buf.readUInt32BE(off + 12);
-    let i = Math.imul(h, 0x9e3779b1) >>> 0 & this.mask;
+    // Fibonacci hashing: the top bits of the product depend on every bit of h. The low
+    // bits (a mask) depend only on h's low bits, which MACs of one vendor share: 1,025
+    // MACs fell into 32 slots and each lookup probed hundreds.
+    let i = Math.imul(h, 0x9e3779b1) >>> this.shift;
     const w = this.width;
+    const t = this.table;
+    // Compared byte by byte: a Buffer.compare per probe cost more than the probe.
     while (this.used[i] === 1) {
-      if (this.table.compare(buf, off, off + w, i * w, i * w + w) === 0) return false;
+      const at = i * w;
+      let j = 0;
+      while (j < w && t[at + j] === buf[off + j]) j++;
+      if (j === w) return false;
       i = (i + 1) & this.mask;
     }
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) {
