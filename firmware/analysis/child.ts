@@ -38,8 +38,23 @@ const BATCH_RECORDS = 2048;
 const ipcSend = process.send!.bind(process);
 delete (process as { send?: unknown }).send;
 
+/**
+ * Record batches handed to the IPC channel and not yet written to it. Node queues what
+ * the supervisor has not read yet without limit, so a supervisor slower than this
+ * process (the line, the guard) would grow this process without bound: work pauses
+ * while more than MAX_UNSENT batches wait, and goes on when one is written.
+ */
+let unsent = 0;
+const MAX_UNSENT = 4;
+let onSent: (() => void) | null = null;
+
 function send(m: FromChild): void {
-  ipcSend(m);
+  if (m.t !== 'records') return void ipcSend(m);
+  unsent++;
+  ipcSend(m, undefined, undefined, () => {
+    unsent--;
+    if (unsent <= MAX_UNSENT) onSent?.();
+  });
 }
 
 class Runtime {
@@ -227,6 +242,11 @@ class Runtime {
 
   private step(): void {
     this.busy = false;
+    if (unsent > MAX_UNSENT) {
+      // The supervisor is behind: wait until it has taken a batch (send's callback).
+      onSent = () => { onSent = null; this.pump(); };
+      return;
+    }
     if (!this.seg) {
       const next = this.queue.shift();
       if (next) this.open(next);
