@@ -8,6 +8,7 @@ import {
 import { encodeManifest, isBoardName, isSecurityVersion, isVersion, makeManifest, Manifest } from './manifest';
 import { signManifest } from './signing-keys';
 import { loadBundle } from './verify';
+import { checkContentForBoards } from './content';
 
 /** DIR/bundle.json: defaults for the build options. */
 export interface BundleDefaults {
@@ -108,6 +109,9 @@ export function buildBundle(opts: BuildOptions): { bytes: Buffer; manifest: Mani
   const source = (n: (typeof PAYLOAD_NAMES)[number]): string =>
     !files ? path.join(opts.dir, n) : n === 'module.js' ? files.module : n === 'policy.json' ? files.policy : files.run;
   const payloads = PAYLOAD_NAMES.map((n) => readPayload(source(n), n));
+  // The box's own validators, before anything is signed: a bundle the box would refuse
+  // at boot is never made.
+  checkContentForBoards({ module: payloads[0], policy: payloads[1], run: payloads[2] }, boards);
   const manifest = makeManifest({ name, boards, version, securityVersion, created: opts.created ?? createdTime() }, payloads);
   const signature = opts.secretKey ? signManifest(encodeManifest(manifest), opts.secretKey) : Buffer.alloc(0);
   return { bytes: assembleBundle(manifest, signature, payloads), manifest };
@@ -115,10 +119,12 @@ export function buildBundle(opts: BuildOptions): { bytes: Buffer; manifest: Mani
 
 /**
  * Signs (or re-signs with another key) an existing bundle. The manifest and payload
- * are kept byte for byte; they are checked first so a broken bundle is never signed.
+ * are kept byte for byte; they are checked first (container, hashes, and the content
+ * with the box's validators) so a broken bundle is never signed.
  */
 export function signBundle(bytes: Buffer, secretKey: Buffer): { bytes: Buffer; manifest: Manifest } {
   const bundle = loadBundle(bytes, { allowUnsigned: true });
+  checkContentForBoards(bundle, bundle.manifest.boards);
   const signature = signManifest(bundle.manifestBytes, secretKey);
   return { bytes: assembleBundle(bundle.manifest, signature, [bundle.module, bundle.policy, bundle.run]), manifest: bundle.manifest };
 }

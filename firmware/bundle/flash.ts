@@ -6,6 +6,7 @@ import { BundleError } from './format';
 import { blake2b256 } from './hash';
 import { closeMedium, commitSlotTable, MediumError, openMedium, readSlot, SLOT_NAMES, SlotName, SlotRecord, writeSlotBytes } from './medium';
 import { loadBundle, LoadedBundle } from './verify';
+import { checkContentForBoards } from './content';
 
 export interface FlashOptions {
   device: string;
@@ -31,6 +32,8 @@ export function flashBundle(opts: FlashOptions): FlashResult {
   try {
     // The box would refuse a bundle below the stored minimum; refusing here saves a trip.
     const bundle = loadBundle(opts.bundle, { trustedKeys: opts.trustedKeys, board: opts.board, minSecurityVersion: m.table.minSecurityVersion });
+    // So is content the box's validators refuse; checked before the medium is touched.
+    checkContentForBoards(bundle, opts.board !== undefined ? [opts.board] : bundle.manifest.boards);
     const previous = m.table.active;
     const target: 0 | 1 = previous === 0 ? 1 : 0;
     writeSlotBytes(m, target, opts.bundle, { chunkDelayMs: opts.chunkDelayMs, onProgress: opts.onProgress });

@@ -11,6 +11,7 @@ import { flashBundle, flashChunkDelayFromEnv } from '../bundle/flash';
 import { initMedium, openMedium, closeMedium, readSlot, SLOT_NAMES, SLOTS_OFFSET } from '../bundle/medium';
 import { blake2b256 } from '../bundle/hash';
 import { isSecurityVersion } from '../bundle/manifest';
+import { checkContentForBoards, ContentError } from '../bundle/content';
 
 const HELP: Record<string, string> = {
   keygen: `usage: sealtap bundle keygen --out PREFIX
@@ -155,10 +156,18 @@ async function verify(argv: string[]): Promise<number> {
   const { opts, rest } = parseArgs(pubs.argv, ['board']);
   const file = one(rest, 'bundle file');
   if (pubs.values.length === 0) throw new UsageError('--pub PREFIX.pub is required: a bundle is only valid for a key you trust');
-  const r = verifyBundle(readBundleFile(file), { trustedKeys: pubs.values.map(readPublicKeyFile), board: opts.get('board') });
+  const board = opts.get('board');
+  const r = verifyBundle(readBundleFile(file), { trustedKeys: pubs.values.map(readPublicKeyFile), board });
   if (!r.ok) {
     process.stderr.write(`sealtap bundle verify: ${file} is INVALID: ${r.reason}\n`);
     return 1;
+  }
+  try {
+    checkContentForBoards(r.bundle, board !== undefined ? [board] : r.bundle.manifest.boards);
+  } catch (err) {
+    if (!(err instanceof ContentError)) throw err;
+    process.stderr.write(`sealtap bundle verify: ${file} is INVALID: ${err.message}\n`);
+    return 2;
   }
   const m = r.bundle.manifest;
   say(`${file}: valid — ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, signed by key ${r.bundle.signer}, bundle hash ${r.bundle.hash}`);
@@ -251,7 +260,8 @@ export const bundleCommand: Command = {
     } catch (err) {
       if (err instanceof BundleError) {
         process.stderr.write(`sealtap bundle ${sub}: ${err.message}\n`);
-        return 1;
+        // Content the box's validators refuse is the researcher's to fix, like a usage mistake.
+        return err instanceof ContentError ? 2 : 1;
       }
       throw err;
     }

@@ -5,8 +5,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as sodium from 'sodium-native';
-import { buildBundle } from '../../firmware/bundle/build';
+import { assembleBundle, buildBundle } from '../../firmware/bundle/build';
 import { MAGIC } from '../../firmware/bundle/format';
+import { encodeManifest, makeManifest } from '../../firmware/bundle/manifest';
+import { signManifest } from '../../firmware/bundle/signing-keys';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const SEALTAP = path.join(REPO_ROOT, 'bin/sealtap');
@@ -56,6 +58,17 @@ export function makeBundle(opts: TestBundleOptions): Buffer {
     dir, boards: opts.boards ?? ['qemu-x86_64'], version: opts.version ?? '1.0.0', securityVersion: opts.securityVersion ?? 1,
     name: 'test', secretKey: opts.key ? opts.key.sk : null, created: new Date('2026-11-23T09:00:00Z'),
   }).bytes;
+}
+
+/**
+ * A signed bundle whose content is not checked with the box's validators (buildBundle
+ * refuses such content), to see that verify, flash and the box refuse it themselves.
+ */
+export function makeUncheckedBundle(key: Buffer, files: FirmwareFiles & { boards?: string[]; version?: string }): Buffer {
+  const dir = writeFirmwareDir(files);
+  const payloads = ['module.js', 'policy.json', 'run.json'].map((n) => fs.readFileSync(path.join(dir, n)));
+  const manifest = makeManifest({ name: 'test', boards: files.boards ?? ['qemu-x86_64'], version: files.version ?? '1.0.0', securityVersion: 1, created: new Date('2026-11-23T09:00:00Z') }, payloads);
+  return assembleBundle(manifest, signManifest(encodeManifest(manifest), key), payloads);
 }
 
 /** Encodes entries with no checks at all, to make archives the real encoder refuses to produce. */
