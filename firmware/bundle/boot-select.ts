@@ -1,10 +1,11 @@
 // Box side, at boot: picks the analysis firmware bundle to run from the medium.
 // The active slot is tried first, then the other one; a slot is used only if its
 // bundle passes every check in verify.ts (trusted signature, this board, no downgrade,
-// every payload hash) and matches what was recorded when it was flashed. Nothing in
+// every payload hash), matches what was recorded when it was flashed, and its content
+// passes the caller's checkContent (the box's validators). Nothing in
 // a bundle is handed to the caller before all of that has passed.
 import * as fs from 'fs';
-import { MAX_BUNDLE_BYTES } from './format';
+import { BundleError, MAX_BUNDLE_BYTES } from './format';
 import { blake2b256 } from './hash';
 import { closeMedium, commitSlotTable, openMedium, OpenMedium, readSlot, SLOT_NAMES, SlotName } from './medium';
 import { LoadedBundle, verifyBundle, VerifyResult } from './verify';
@@ -24,6 +25,12 @@ export interface SelectOptions {
   readMinSecurityVersion?: () => number;
   /** Called with the new minimum when a bundle with a higher security version is selected. */
   raiseMinSecurityVersion?: (securityVersion: number) => void;
+  /**
+   * The box's check of a verified bundle's content (policy, run.json, module syntax:
+   * checkBundleContent in content.ts); throws a BundleError with the reason. A slot it
+   * refuses falls back to the other slot like a bad signature.
+   */
+  checkContent?: (bundle: LoadedBundle) => void;
 }
 
 export interface BundleIdentity {
@@ -65,6 +72,14 @@ function trySlot(m: OpenMedium, slot: 0 | 1, opts: SelectOptions, min: number): 
   const result = verifyBundle(bytes, { trustedKeys: opts.trustedKeys, board: opts.board, minSecurityVersion: min });
   if (result.ok && !blake2b256(bytes).equals(rec.hash)) {
     return { ok: false, reason: 'the slot holds a different bundle than the one recorded when it was flashed: reflash with `sealtap bundle flash`' };
+  }
+  if (result.ok && opts.checkContent) {
+    try {
+      opts.checkContent(result.bundle);
+    } catch (err) {
+      if (err instanceof BundleError) return { ok: false, reason: err.message };
+      throw err;
+    }
   }
   return result;
 }

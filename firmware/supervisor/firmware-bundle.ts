@@ -8,15 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { selectBundle, SelectResult } from '../bundle/boot-select';
 import { readPublicKeyFile } from '../bundle/signing-keys';
-import { ConfigError, RunConfig, validateConfig } from './config';
+import { checkBundleContent, Wiring } from '../bundle/content';
+import { RunConfig } from './config';
 import type { Board } from './board';
 import type { FirmwareIdentity } from './supervise';
 
 /** Public keys baked into the image; a bundle must be signed by one of them. */
 export const trustedKeysDir = '/etc/sealtap/trusted';
-
-/** The fields of a bundle's run.json that the image's run.json keeps for itself. */
-const wiring = ['source', 'spool', 'channel'] as const;
 
 export class BundleRefused extends Error {}
 
@@ -39,63 +37,55 @@ export function readTrustedKeys(dir: string): Buffer[] {
 }
 
 /**
- * Verifies the bundle on board.bundleDevice (active slot, then the other) and writes
+ * Verifies the bundle on board.bundleDevice (active slot, then the other), its content
+ * included (policy, run.json merged with the image's wiring, module syntax), and writes
  * its payload into workDir (module/module.js, policy.json, run.json) for the analysis to read.
  * Throws BundleRefused with every slot's reason when neither slot may run.
  */
 export function bootFromBundle(board: Board, wiringFile: string, workDir: string, trustedDir = trustedKeysDir): BundleBoot {
   if (!board.bundleDevice) throw new BundleRefused(`board ${board.name} has no bundleDevice`);
   const trustedKeys = readTrustedKeys(trustedDir);
-  const r: SelectResult = selectBundle({ device: board.bundleDevice, trustedKeys, board: board.name });
+  const wiring = readWiring(wiringFile);
+  const moduleFile = path.join(workDir, 'module', 'module.js');
+  const files = { module: moduleFile, policy: path.join(workDir, 'policy.json') };
+  // The content is checked per slot, inside the selection: a slot whose policy, run.json
+  // or module the box refuses falls back to the other slot like a bad signature would.
+  const r: SelectResult = selectBundle({
+    device: board.bundleDevice, trustedKeys, board: board.name,
+    checkContent: (b) => { checkBundleContent(b, wiring, files); },
+  });
   if (!r.ok) throw new BundleRefused(`analysis firmware refused on ${board.bundleDevice}: ${r.refusals.join('; ')}`);
 
   const notes = [...r.warnings];
   if (r.fellBack) notes.push(`active slot refused (${r.refusals.join('; ')}); falling back to slot ${r.slot}`);
   const id = r.identity;
   notes.push(`analysis firmware ${id.name} ${id.version} (security version ${id.securityVersion}) from slot ${r.slot}, manifest ${id.hash.slice(0, 16)}, signed by ${id.signer}`);
+  // Already passed inside the selection; computed again here for the chosen slot.
+  const config = checkBundleContent(r.bundle, wiring, files);
 
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const file = (name: string): string => path.join(workDir, name);
   // The module is read by its sandbox, which runs as an unprivileged uid: it gets a
   // folder of its own that others may read (the module is no secret: it is in the
   // signed bundle), inside a workDir others may pass through but not list.
   fs.chmodSync(workDir, 0o711);
-  const moduleFile = path.join(workDir, 'module', 'module.js');
   fs.mkdirSync(path.dirname(moduleFile));
   fs.writeFileSync(moduleFile, r.bundle.module);
   // Modes set after creation: the box's umask (077) would take them back at creation.
   fs.chmodSync(path.dirname(moduleFile), 0o755);
   fs.chmodSync(moduleFile, 0o644);
-  fs.writeFileSync(file('policy.json'), r.bundle.policy, { mode: 0o600 });
-  fs.writeFileSync(file('run.json'), r.bundle.run, { mode: 0o600 });
-
-  let bundleRun: Record<string, unknown>;
-  let wiringRun: Record<string, unknown>;
-  try {
-    bundleRun = asObject(JSON.parse(r.bundle.run.toString('utf8')), 'the bundle\'s run.json');
-    wiringRun = asObject(JSON.parse(fs.readFileSync(wiringFile, 'utf8')), wiringFile);
-  } catch (e) {
-    throw new BundleRefused(`analysis firmware ${id.name} ${id.version}: ${(e as Error).message}`);
-  }
-  const merged: Record<string, unknown> = { ...bundleRun };
-  for (const k of wiring) merged[k] = wiringRun[k];
-  merged.policy = file('policy.json');
-  const analysis = bundleRun.analysis === undefined ? {} : asObject(bundleRun.analysis, 'the bundle\'s run.json analysis');
-  // A module that only declares outputs (no analysis.module) runs the built-ins alone.
-  merged.analysis = analysis.module === undefined ? analysis : { ...analysis, module: moduleFile };
-  let config: RunConfig;
-  try {
-    // Relative wiring paths mean what they mean in the image's run.json; the bundle's
-    // own files are absolute by now.
-    config = validateConfig(merged, path.dirname(path.resolve(wiringFile)));
-  } catch (e) {
-    if (e instanceof ConfigError) throw new BundleRefused(`analysis firmware ${id.name} ${id.version}: its run.json is refused: ${e.message}`);
-    throw e;
-  }
+  fs.writeFileSync(files.policy, r.bundle.policy, { mode: 0o600 });
+  fs.writeFileSync(path.join(workDir, 'run.json'), r.bundle.run, { mode: 0o600 });
   return { config, firmware: { name: id.name, version: id.version, hash: id.hash }, notes };
 }
 
-function asObject(v: unknown, what: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${what} must be a JSON object`);
-  return v as Record<string, unknown>;
+/** The image's run.json, whose source, spool and channel every bundle runs with. */
+function readWiring(wiringFile: string): Wiring {
+  let run: unknown;
+  try {
+    run = JSON.parse(fs.readFileSync(wiringFile, 'utf8'));
+  } catch (e) {
+    throw new BundleRefused(`the image's run.json ${wiringFile} cannot be read: ${(e as Error).message}`);
+  }
+  if (run === null || typeof run !== 'object' || Array.isArray(run)) throw new BundleRefused(`the image's run.json ${wiringFile} must be a JSON object`);
+  return { run: run as Record<string, unknown>, baseDir: path.dirname(path.resolve(wiringFile)) };
 }

@@ -9,6 +9,8 @@ import { assembleBundle, buildBundle } from '../../firmware/bundle/build';
 import { MAGIC } from '../../firmware/bundle/format';
 import { encodeManifest, makeManifest } from '../../firmware/bundle/manifest';
 import { signManifest } from '../../firmware/bundle/signing-keys';
+import { blake2b256 } from '../../firmware/bundle/hash';
+import { closeMedium, commitSlotTable, openMedium, SlotRecord, writeSlotBytes } from '../../firmware/bundle/medium';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const SEALTAP = path.join(REPO_ROOT, 'bin/sealtap');
@@ -69,6 +71,23 @@ export function makeUncheckedBundle(key: Buffer, files: FirmwareFiles & { boards
   const payloads = ['module.js', 'policy.json', 'run.json'].map((n) => fs.readFileSync(path.join(dir, n)));
   const manifest = makeManifest({ name: 'test', boards: files.boards ?? ['qemu-x86_64'], version: files.version ?? '1.0.0', securityVersion: 1, created: new Date('2026-11-23T09:00:00Z') }, payloads);
   return assembleBundle(manifest, signManifest(encodeManifest(manifest), key), payloads);
+}
+
+/**
+ * Writes a bundle into the inactive slot and makes it active without any check, as a
+ * flash tool that skipped them would: the box must refuse what it finds there itself.
+ */
+export function flashUnchecked(device: string, bundle: Buffer): void {
+  const m = openMedium(device, true);
+  try {
+    const target: 0 | 1 = m.table.active === 0 ? 1 : 0;
+    writeSlotBytes(m, target, bundle);
+    const rec: SlotRecord = { length: bundle.length, hash: blake2b256(bundle) };
+    const slots: [SlotRecord, SlotRecord] = target === 0 ? [rec, m.table.slots[1]] : [m.table.slots[0], rec];
+    commitSlotTable(m, { slotBytes: m.table.slotBytes, active: target, minSecurityVersion: m.table.minSecurityVersion, slots });
+  } finally {
+    closeMedium(m);
+  }
 }
 
 /** Encodes entries with no checks at all, to make archives the real encoder refuses to produce. */

@@ -14,6 +14,7 @@ import { readSecretKeyFile, writeKeyPair, freeSecretKey } from '../../firmware/b
 import { blake2b256Hex } from '../../firmware/bundle/hash';
 import { encodeManifest } from '../../firmware/bundle/manifest';
 import { receive, sampleTrace, sealtap, tempDir } from '../lib/run-box';
+import { flashUnchecked, makeUncheckedBundle } from '../lib/bundle-fixtures';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const work = tempDir('fwboot');
@@ -95,6 +96,23 @@ test('a damaged active slot is refused and reported, and the previous bundle run
   const r = run(b);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /active slot refused \(slot B \(active\): .+\); falling back to slot A/);
+  const s = receive(b.line).summary;
+  assert.is(s.firmware.version, '2.0.0');
+  assert.is(s.firmware.hash, manifestHash.get('2.0.0'));
+});
+
+test('a signed bundle whose policy the box refuses is refused in the active slot, and the previous bundle runs', () => {
+  const medium = newMedium();
+  flashBundle({ device: medium, bundle: bundle('2.0.0') });
+  // Signed with the trusted key and flashed without the workstation's checks.
+  const sk = readSecretKeyFile(labKey);
+  const keepsSrc = makeUncheckedBundle(sk, { policy: '{"extends": "default", "fields": {"ip4.src": "keep"}}', version: '3.0.0' });
+  freeSecretKey(sk);
+  flashUnchecked(medium, keepsSrc);
+  const b = box(medium);
+  const r = run(b);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /active slot refused \(slot B \(active\): policy\.json is refused: policy\.fields\["ip4\.src"\]: "keep" would publish raw addresses.*\); falling back to slot A/);
   const s = receive(b.line).summary;
   assert.is(s.firmware.version, '2.0.0');
   assert.is(s.firmware.hash, manifestHash.get('2.0.0'));
