@@ -82,6 +82,10 @@ export function readSecretKeyFile(path: string): Buffer {
   } catch (err) {
     throw new BundleError(`cannot read signing key ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; create one with \`sealtap bundle keygen --out PREFIX\``);
   }
+  if (isPublicKeyFile(path, st.size)) {
+    const secret = path.endsWith('.pub') ? `${path.slice(0, -4)}.key` : 'the .key file';
+    throw new BundleError(`${path} is a public key: --key needs the secret signing key, ${secret}, which \`sealtap bundle keygen\` wrote next to it`);
+  }
   if ((st.mode & 0o077) !== 0) throw new BundleError(`signing key ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}): run chmod 600 ${path}`);
   const want = SECRET_KEY_MAGIC.length + sodium.crypto_sign_SECRETKEYBYTES;
   if (st.size !== want) throw new BundleError(`${path} is not a sealtap signing key (${st.size} bytes, expected ${want}): use the .key file written by \`sealtap bundle keygen\``);
@@ -93,6 +97,19 @@ export function readSecretKeyFile(path: string): Buffer {
     return sk;
   } finally {
     sodium.sodium_memzero(file);
+  }
+}
+
+/**
+ * A .pub given where the .key belongs: said plainly, instead of advising chmod 600 on a
+ * file that is meant to be public. Reading it is harmless: it holds no secret.
+ */
+function isPublicKeyFile(path: string, size: number): boolean {
+  if (size !== PUBLIC_KEY_MAGIC.length + sodium.crypto_sign_PUBLICKEYBYTES) return false;
+  try {
+    return fs.readFileSync(path).subarray(0, PUBLIC_KEY_MAGIC.length).equals(PUBLIC_KEY_MAGIC);
+  } catch {
+    return false;
   }
 }
 

@@ -3,7 +3,9 @@
 import * as fs from 'fs';
 import { Command, parseArgs, UsageError, wantsHelp } from './command';
 import { BundleError, MAX_BUNDLE_BYTES } from '../bundle/format';
-import { buildBundle, signBundle, writeFileAtomically } from '../bundle/build';
+import * as path from 'path';
+import { buildBundle, readBundleDefaults, signBundle, writeFileAtomically } from '../bundle/build';
+import { boardsDir } from '../supervisor/board';
 import { freeSecretKey, readPublicKeyFile, readSecretKeyFile, writeKeyPair } from '../bundle/signing-keys';
 import { verifyBundle } from '../bundle/verify';
 import { inspectBundle } from '../bundle/inspect';
@@ -111,6 +113,17 @@ function boards(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').filter((b) => b !== '');
 }
 
+/**
+ * A bundle for a board that does not exist would be refused by every box; a typo in
+ * --board is the likely cause, so the known boards are listed.
+ */
+function checkBoardsExist(names: string[]): void {
+  const known = fs.existsSync(boardsDir) ? fs.readdirSync(boardsDir).filter((b) => fs.existsSync(path.join(boardsDir, b, 'board.json'))).sort() : [];
+  for (const b of names) {
+    if (!known.includes(b)) throw new UsageError(`--board ${b}: no such board (there is no board/${b}/board.json); known boards: ${known.join(', ') || 'none'}`);
+  }
+}
+
 function say(s: string): void { process.stdout.write(s + '\n'); }
 
 async function keygen(argv: string[]): Promise<number> {
@@ -131,6 +144,7 @@ async function build(argv: string[]): Promise<number> {
   const sv = opts.get('security-version');
   if (sv !== undefined && !(/^\d+$/.test(sv) && isSecurityVersion(Number(sv)))) throw new UsageError('--security-version must be a non-negative integer');
   if (!opts.has('key') && !opts.has('unsigned')) throw new UsageError('--key PREFIX.key is required (or --unsigned to sign later with `sealtap bundle sign`)');
+  checkBoardsExist(boards(opts.get('board')) ?? (dir !== '' ? readBundleDefaults(dir).boards ?? [] : []));
   const run = (secretKey: Buffer | null) => buildBundle({
     dir, files, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey,
   });

@@ -102,6 +102,32 @@ test('verify requires --pub', () => {
   assert.match(r.err, /--pub PREFIX\.pub is required/);
 });
 
+test('build refuses a board that does not exist, listing the known boards (exit 2, no output file)', () => {
+  const dir = tempDir('cli');
+  const r = runSealtap(['bundle', 'build', writeFirmwareDir(), '--unsigned', '--board', 'qemu-x86-64', '--version', '1', '--out', path.join(dir, 'b.sfw')]);
+  assert.is(r.status, 2);
+  assert.match(r.err, /--board qemu-x86-64: no such board \(there is no board\/qemu-x86-64\/board\.json\); known boards: .*qemu-x86_64/);
+  assert.match(r.err, /dev, pc-x86_64, qemu-x86_64, rpi4/);
+  assert.equal(fs.readdirSync(dir), []);
+});
+
+test('build refuses an unknown board named in DIR/bundle.json', () => {
+  const dir = tempDir('cli');
+  const r = runSealtap(['bundle', 'build', writeFirmwareDir({ bundleJson: '{"boards": ["rpi5"]}' }), '--unsigned', '--version', '1', '--out', path.join(dir, 'b.sfw')]);
+  assert.is(r.status, 2);
+  assert.match(r.err, /--board rpi5: no such board .*known boards: /);
+});
+
+test('build says plainly that a public key was given as --key, instead of advising chmod', () => {
+  const dir = tempDir('cli');
+  const prefix = sharedKey('lab');
+  const r = runSealtap(['bundle', 'build', writeFirmwareDir(), '--key', `${prefix}.pub`, '--board', 'qemu-x86_64', '--version', '1', '--out', path.join(dir, 'b.sfw')]);
+  assert.is(r.status, 1);
+  assert.match(r.err, `${prefix}.pub is a public key: --key needs the secret signing key, ${prefix}.key,`);
+  assert.not.match(r.err, /chmod/);
+  assert.equal(fs.readdirSync(dir), []);
+});
+
 test('build takes version and security version from DIR/bundle.json, options override', () => {
   const dir = tempDir('cli');
   const prefix = sharedKey('lab');
