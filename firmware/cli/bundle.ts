@@ -26,19 +26,25 @@ and PREFIX.pub (install it on the box as a trusted key). Refuses to overwrite.`,
 DIR holds module.js, policy.json and run.json; DIR/bundle.json may give defaults
 ({"name", "version", "securityVersion", "boards"}). The second form takes the three
 files one by one (all three; with a DIR too, the files replace DIR's). --board takes
-a board name from board/ (several: a,b). --unsigned builds without --key (sign it later).`,
+a board name from board/ (several: a,b). --unsigned builds without --key (sign it later).
+Before anything is signed, the content is checked with the box's own validators
+(policy, run.json merged with the board's wiring, stream declarations, module syntax):
+refused content exits 2 with the box's message and nothing is written.`,
   sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --out FILE2.sfw
 Signs an unsigned bundle, or re-signs one with another key. The manifest and
 payload are checked first and kept byte for byte.`,
   verify: `usage: sealtap bundle verify FILE.sfw --pub PREFIX.pub [--pub OTHER.pub] [--board NAME]
 Runs the box's checks offline: container, entry order, signature, manifest, board
-(when given), payload hashes. Exit 0 only for a valid bundle; 1 with the reason otherwise.`,
+(when given), payload hashes, then the content (policy, run.json, stream declarations,
+module syntax). Exit 0 only for a valid bundle; 1 with the reason otherwise; 2 for
+content the box would refuse.`,
   inspect: `usage: sealtap bundle inspect FILE.sfw [--pub PREFIX.pub]
 Prints the entries, manifest, payload hashes and signature status. Exit 1 if a
 check failed (the signature is checked only with --pub).`,
   flash: `usage: sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--pub PREFIX.pub] [--board NAME]
 Writes the bundle into the inactive slot of the box's medium, reads it back, and
 only then makes it active; an interrupted flash leaves the previous bundle active.
+Content the box would refuse exits 2 and leaves the medium untouched.
 The medium must have been prepared with \`sealtap bundle medium init\`.
 (Test-only: SEALTAP_FLASH_CHUNK_DELAY_MS pauses between 64 KiB chunks.)`,
   medium: `usage: sealtap bundle medium init --device DEV-or-IMAGE [--size BYTES] [--force]

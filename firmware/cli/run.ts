@@ -40,9 +40,10 @@ The analysis module runs in its sandbox; when the sandbox cannot be built (bubbl
 or the seccomp helper missing, no user namespaces) the run refuses to start (exit 1).
 
 On a board with a bundleDevice (the box), the analysis firmware bundle is verified
-first (signature, board, security version, payload hashes; active slot, then the
+first (signature, board, security version, payload hashes, then its policy, its
+run.json merged with --config's wiring and its module's syntax; active slot, then the
 other): its module, policy and run.json choose the analysis, while source, spool and
-channel stay those of --config. A refused bundle is fatal (exit 1).
+channel stay those of --config. When neither slot passes, the run is refused (exit 1).
 
 The operator log goes to stderr and, as LOG records, down the results line.
 Exit codes: 0 clean stop; 1 a fatal fault during the run; 2 a bad config, board or
