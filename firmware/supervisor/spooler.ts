@@ -3,11 +3,18 @@
 // room (all slots hold unanalysed data) it drops and counts the segment's packets, or,
 // for a file replay with spool.onFull "wait", holds the slot until analysis frees one,
 // which pauses the replay (the capture thread waits for a free slot).
+//
+// At most MAX_IN_FLIGHT sealed segments are being written at once, from reused
+// buffers: a disk slower than capture holds the full capture slots (which capture then
+// waits for, or drops into and counts), never a growing pile of sealed copies in RAM
+// (one per ring slot: 256 MB with the default spool on a busy machine).
 import { sealSegment, sealedSize } from '../spool/segment';
 import type { SpoolRing } from '../spool/ring';
 import type { SecretKey } from '../keys/secret-key';
 import type { SegmentReady } from '../capture/slots';
 import type { RunCounters } from './counters';
+
+const MAX_IN_FLIGHT = 2;
 
 interface Held {
   seg: SegmentReady;
@@ -45,19 +52,27 @@ export class Spooler {
   /** A full capture slot arrived. */
   accept(seg: SegmentReady, bytes: Buffer): void {
     this.counters.captured += seg.count;
-    if (this.held.length > 0 || !this.store(seg, bytes)) {
-      if (this.wait) this.held.push({ seg, bytes });
-      else {
-        this.counters.spoolDropped += seg.count;
-        this.events.dropped(seg.count, 'spool full of unanalysed data');
-        this.events.release(seg.slot);
-      }
-    }
+    this.held.push({ seg, bytes });
+    this.drain();
   }
 
   /** Analysis freed a slot: retry what is held. */
   retry(): void {
-    while (this.held.length > 0 && this.store(this.held[0].seg, this.held[0].bytes)) this.held.shift();
+    this.drain();
+  }
+
+  /** Seals and writes held segments in order while fewer than MAX_IN_FLIGHT are being written. */
+  private drain(): void {
+    while (this.held.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+      const h = this.held[0];
+      if (!this.store(h.seg, h.bytes)) {
+        if (this.wait) break; // the replay waits for analysis to free a ring slot
+        this.counters.spoolDropped += h.seg.count;
+        this.events.dropped(h.seg.count, 'spool full of unanalysed data');
+        this.events.release(h.seg.slot);
+      }
+      this.held.shift();
+    }
     this.checkIdle();
   }
 
@@ -85,7 +100,9 @@ export class Spooler {
   private store(seg: SegmentReady, bytes: Buffer): boolean {
     const r = this.ring.reserve();
     if (r === null) return false;
-    const sealed = Buffer.allocUnsafe(sealedSize(bytes.length));
+    const size = sealedSize(bytes.length);
+    const whole = this.takeBuffer(size);
+    const sealed = whole.subarray(0, size);
     try {
       sealSegment(this.key, {
         linkType: this.linkType,
@@ -98,6 +115,7 @@ export class Spooler {
         packetCount: seg.count,
       }, bytes, sealed);
     } catch (e) {
+      this.giveBack(whole);
       this.ring.abandon(r.slot);
       this.events.release(seg.slot);
       this.counters.spoolDropped += seg.count;
@@ -109,20 +127,34 @@ export class Spooler {
     this.inFlight++;
     this.ring.publish(r.slot, sealed).then(
       () => {
+        this.giveBack(whole);
         this.inFlight--;
         this.counters.spooled += seg.count;
         this.counters.segmentsSealed++;
         this.events.published(r.seq);
-        this.checkIdle();
+        this.drain();
       },
       (err: Error) => {
+        this.giveBack(whole);
         this.inFlight--;
         this.counters.spoolDropped += seg.count;
         this.events.dropped(seg.count, err.message);
-        this.checkIdle();
+        this.drain();
       },
     );
     return true;
+  }
+
+  /** Sealing buffers, reused: a new one per segment would wait for the garbage collector. */
+  private readonly spare: Buffer[] = [];
+
+  private takeBuffer(size: number): Buffer {
+    const b = this.spare.pop();
+    return b && b.length >= size ? b : Buffer.allocUnsafeSlow(size);
+  }
+
+  private giveBack(b: Buffer): void {
+    if (this.spare.length < MAX_IN_FLIGHT) this.spare.push(b);
   }
 
   private checkIdle(): void {
