@@ -180,6 +180,9 @@ class Runtime {
     this.batch.push({ type, body });
     this.batchPlaces.push(pos, ord);
     this.lastPlace = { pos, ord };
+    // Bounded messages, with or without a module: a segment's records held for the
+    // merge go out BATCH_RECORDS at a time, not as one message per segment.
+    if (this.batch.length >= BATCH_RECORDS) this.flush();
   }
 
   /**
@@ -318,7 +321,6 @@ class Runtime {
       if (careful) writePosition(this.posBuf, betweenPackets);
       this.counters.packets++;
       this.segPackets++;
-      if (!this.link && this.batch.length >= BATCH_RECORDS) this.flush();
       if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
     }
     if (recs.done()) this.builtinsDone = true;
