@@ -169,6 +169,10 @@ class Runtime {
    */
   private place(pos: number, type: number, body: Record<string, unknown> | Uint8Array): void {
     if (pos !== this.lastPlacedPos) {
+      // Bounded messages, with or without a module (whose segment's records are placed
+      // here all at once), and each ending at a packet boundary: every record of the
+      // packets before it, none of the next.
+      if (this.batch.length >= BATCH_RECORDS) this.flush();
       this.lastPlacedPos = pos;
       this.ord = 0;
     }
@@ -180,9 +184,6 @@ class Runtime {
     this.batch.push({ type, body });
     this.batchPlaces.push(pos, ord);
     this.lastPlace = { pos, ord };
-    // Bounded messages, with or without a module: a segment's records held for the
-    // merge go out BATCH_RECORDS at a time, not as one message per segment.
-    if (this.batch.length >= BATCH_RECORDS) this.flush();
   }
 
   /**

@@ -250,19 +250,33 @@ export class ModuleLink {
     if (rec) this.held.push({ pos, type: RecordType.STREAM, body: rec as unknown as Record<string, unknown> });
   }
 
-  /** A packet by reference: rewritten from the original bytes, once per packet at most. */
+  /**
+   * A packet by reference (payload: position, PACKET_REF, the number of headers to keep
+   * or 0 for all): rewritten from the original bytes, once per packet at most.
+   */
   private onPacketRef(p: Buffer, pos: number, index: number): void {
     const rw = this.o.packets;
     if (!rw) return this.exit.refuse(PACKET_REF, Refusal.notDeclaredOutput);
-    if (p.length !== 9 || index < 0 || pos === this.lastPacketRef) return this.exit.refuse(PACKET_REF, Refusal.shape);
+    if (p.length !== 10 || index < 0 || pos === this.lastPacketRef) return this.exit.refuse(PACKET_REF, Refusal.shape);
     this.lastPacketRef = pos;
     const s = this.seg!;
     const at = s.offsets[index];
     const caplen = s.body.readUInt32LE(at + 8);
     const start = at + 16;
     const end = Math.min(start + caplen, s.body.length);
-    decodePacket(this.o.init.linkType, s.body, start, end - start, s.body.readUInt32LE(at + 12), this.view);
-    const n = rw.rewrite(this.view, s.body, this.tsUs(index));
+    const v = this.view;
+    decodePacket(this.o.init.linkType, s.body, start, end - start, s.body.readUInt32LE(at + 12), v);
+    let n = rw.rewrite(v, s.body, this.tsUs(index));
+    const layers = p[9];
+    if (layers > 0 && layers < v.depth) {
+      // Cut where the first header not kept starts, as a snap length would: the
+      // original length stays in the record header.
+      const cut = rw.mapOut(v.off[layers]);
+      if (cut < n) {
+        n = cut;
+        rw.out.writeUInt32LE(n - 16, 8);
+      }
+    }
     this.held.push({ pos, type: RecordType.PACKET, body: Buffer.from(rw.out.subarray(0, n)) });
   }
 

@@ -37,10 +37,12 @@ export interface Emit {
   record(stream: string, values: Readonly<Record<string, StreamValue>>): boolean;
   /**
    * The packet being analysed, to trace.pcap: trusted code rewrites its headers with
-   * the policy's packet actions (the first level whose outputs name "packets"). Only
-   * inside onPacket; returns false elsewhere.
+   * the packet actions of the policy (the first level whose outputs name "packets").
+   * `layers` keeps only the first that many headers of the decoded stack (1: the link
+   * header, 2: and the IP header, ...; PacketView.depth counts them); all when left
+   * out. Only inside onPacket, once per packet; returns false when refused.
    */
-  packet(): boolean;
+  packet(layers?: number): boolean;
 }
 
 export interface ModuleContext {

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runBox, receive, sampleTrace, tempDir, readLines } from '../lib/run-box';
+import { readPcap } from '../lib/pcapfile';
 import { fixture, markPacket, packetShapes, shapeDifference } from '../lib/runtime-box';
 
 const work = tempDir('runtime');
@@ -107,6 +108,24 @@ test('a record that does not fit its stream is refused alone and counted; the mo
   assert.is(tags.filter((q) => q === 'before').length, each);
   assert.is(tags.filter((q) => q === 'after').length, each);
   assert.not.ok(tags.includes('bad'));
+  assert.match(run.console.join('\n'), /records refused so far/);
+});
+
+test('a packet by reference keeps the headers the module asks for, rewritten by the policy; a second reference or a bad count is refused', async () => {
+  const run = await runBox({ config: { source: { pcap: sample.file }, outputs: [], analysis: { module: fixture('runtime-packet-layers-module.js') } } });
+  assert.is(run.code, 0, run.console.join('\n'));
+  const r = receive(run.linePath);
+  const want = readPcap(sample.file).records.filter((p) => p.data.readUInt16BE(12) === 0x0800 && p.data[23] === 6);
+  const got = readPcap(path.join(r.outDir, 'trace.pcap'));
+  assert.is(got.records.length, want.length);
+  for (let i = 0; i < got.records.length; i++) {
+    const d = got.records[i].data;
+    const ihl = (d[14] & 0x0f) * 4;
+    assert.is(d.length, 14 + ihl, 'Ethernet and IPv4 headers only');
+    assert.is(got.records[i].origLen, want[i].origLen, 'the original length is kept');
+    assert.not.equal([...d.subarray(26, 30)], [...want[i].data.subarray(26, 30)], 'the source address is anonymized');
+  }
+  assert.equal(r.summary.streamCounts, {});
   assert.match(run.console.join('\n'), /records refused so far/);
 });
 

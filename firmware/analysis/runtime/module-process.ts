@@ -69,7 +69,7 @@ class ModuleRuntime {
     this.clock = new PacketClock(init.prevTsUs);
     this.emit = Object.freeze({
       record: (stream: string, values: Readonly<Record<string, sdk.StreamValue>>) => this.record(stream, values),
-      packet: () => this.packetRef(),
+      packet: (layers?: number) => this.packetRef(layers),
     });
     const ctx: sdk.ModuleContext = {
       linkType: init.linkType,
@@ -109,11 +109,13 @@ class ModuleRuntime {
     return true;
   }
 
-  private packetRef(): boolean {
+  private packetRef(layers: number | undefined): boolean {
     if (!this.inPacket) return this.refuse(PACKET_REF, Refusal.outsideHandler);
+    if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1 && layers <= 255)) return this.refuse(PACKET_REF, Refusal.range);
     const at = out.begin(FromModule.RECORD);
     out.f64(this.pos);
     out.u8(PACKET_REF);
+    out.u8(layers ?? 0);
     out.end(at);
     return true;
   }
