@@ -7,7 +7,7 @@
 import { ChildProcess } from 'node:child_process';
 import type { SecretKey } from '../keys/secret-key';
 import type { Output } from '../supervisor/config';
-import { analysisRecordTypes, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter, StreamCounts, validFromChild } from './ipc';
+import { analysisRecordTypes, startGraceMs, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter, StreamCounts, validFromChild } from './ipc';
 import type { Streams } from './streams/schema';
 import { CrashVerdicts } from './crash-verdict';
 import { forkSandboxed } from './sandbox';
@@ -47,8 +47,6 @@ export interface AnalysisEvents {
   refused?(count: number, why: string): void;
 }
 
-/** Time a new process gets to load its modules before its first message is due. */
-const startGraceMs = 10_000;
 const restartDelayMs = 100;
 
 export class AnalysisHost {

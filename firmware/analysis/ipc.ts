@@ -29,6 +29,9 @@ export function describePosition(pos: number): string {
  */
 export const betweenPackets = -1;
 
+/** Time a new process (the analysis, or the module's in its sandbox) gets to load before its first message is due. */
+export const startGraceMs = 10_000;
+
 /** Exit codes of the analysis process, so the operator log can say what happened. */
 export const ChildExit = {
   /** A module threw on a packet; its position is on the pipe. */
@@ -43,8 +46,6 @@ export const ChildExit = {
   moduleHung: 74,
   /** The researcher's module's process broke the frame protocol (not what the runtime writes). */
   moduleBroke: 75,
-  /** The sandbox for the researcher's module could not be built. */
-  noSandbox: 76,
 } as const;
 
 export function describeExit(code: number | null, signal: string | null, hung: boolean): string {
@@ -56,7 +57,6 @@ export function describeExit(code: number | null, signal: string | null, hung: b
   if (code === ChildExit.moduleKilled) return "stopped: the researcher's module was killed by its sandbox (a memory limit, a refused system call) or crashed";
   if (code === ChildExit.moduleHung) return "stopped: the researcher's module stopped answering (heartbeat timeout)";
   if (code === ChildExit.moduleBroke) return "stopped: the researcher's module's process wrote what its runtime never writes (refused)";
-  if (code === ChildExit.noSandbox) return "stopped: the sandbox for the researcher's module could not be started";
   return `exited with code ${code}`;
 }
 

@@ -17,7 +17,7 @@ import { RecordType } from '../channel/records';
 import { PacketView } from '../decode/packetView';
 import { decodePacket } from '../decode/decode';
 import type { PacketRewriter } from './builtin/packets/rewriter';
-import { betweenPackets, ChildExit, position, positionStride } from './ipc';
+import { betweenPackets, ChildExit, position, positionStride, startGraceMs } from './ipc';
 import { endPosition, ModuleInit } from './runtime/module-process-init';
 import type { StreamExit } from './streams/exit';
 import { decodeFields, FrameReader, FromModule, MAX_FROM_MODULE_FRAME, PACKET_REF, ReadValue, Refusal, ToModule } from './streams/wire';
@@ -82,7 +82,6 @@ export interface ModuleLinkOptions {
 }
 
 const firmwareDir = path.resolve(__dirname, '..');
-const startGraceMs = 10_000;
 
 interface Segment {
   seq: number;
