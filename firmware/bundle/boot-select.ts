@@ -1,6 +1,6 @@
 // Box side, at boot: picks the analysis firmware bundle to run from the medium.
 // The active slot is tried first, then the other one; a slot is used only if its
-// bundle passes every check in verify.ts (trusted signature, this board, no downgrade,
+// bundle passes every check in verify.ts (approved as the trust configuration asks, this board, no downgrade,
 // every payload hash), matches what was recorded when it was flashed, and its content
 // passes the caller's checkContent (the box's validators). Nothing in
 // a bundle is handed to the caller before all of that has passed.
@@ -9,12 +9,13 @@ import { BundleError, MAX_BUNDLE_BYTES } from './format';
 import { blake2b256 } from './hash';
 import { closeMedium, commitSlotTable, openMedium, OpenMedium, readSlot, SLOT_NAMES, SlotName } from './medium';
 import { LoadedBundle, verifyBundle, VerifyResult } from './verify';
+import { describeApprovals, Trust } from './trust';
 
 export interface SelectOptions {
   /** The bundle medium: bundleDevice from board/<name>/board.json, or a disk image file. */
   device: string;
-  /** Ed25519 public keys (32 bytes each, e.g. from readPublicKeyFile) whose signatures this box accepts. */
-  trustedKeys: Buffer[];
+  /** Who must have approved a bundle (the image's trust configuration, trust.ts). */
+  trust: Trust;
   /** This board's name; the bundle must list it. */
   board: string;
   /**
@@ -40,8 +41,10 @@ export interface BundleIdentity {
   buildId: string;
   /** BLAKE2b-256 of the signed manifest, hex: names this exact bundle. */
   hash: string;
-  /** Key id of the trusted key that signed it. */
-  signer: string;
+  /** Who approved it: "researcher 1a2b…, privacy-officer 3c4d…". */
+  approvedBy: string;
+  /** BLAKE2b-256 of its privacy statement (privacy.ts), hex: what the approvals cover. */
+  privacy: string;
 }
 
 export type SelectResult =
@@ -61,7 +64,7 @@ export type SelectResult =
 
 export function identityOf(bundle: LoadedBundle): BundleIdentity {
   const m = bundle.manifest;
-  return { name: m.name, version: m.version, securityVersion: m.securityVersion, buildId: m.buildId, hash: bundle.hash, signer: bundle.signer ?? '' };
+  return { name: m.name, version: m.version, securityVersion: m.securityVersion, buildId: m.buildId, hash: bundle.hash, approvedBy: describeApprovals(bundle.approvals), privacy: m.privacy };
 }
 
 function trySlot(m: OpenMedium, slot: 0 | 1, opts: SelectOptions, min: number): VerifyResult {
@@ -69,7 +72,7 @@ function trySlot(m: OpenMedium, slot: 0 | 1, opts: SelectOptions, min: number): 
   if (rec.length === 0) return { ok: false, reason: 'empty (nothing was flashed into it)' };
   const bytes = readSlot(m, slot);
   if (bytes.length !== rec.length) return { ok: false, reason: `the medium ends inside the bundle (${bytes.length} of ${rec.length} bytes): reflash` };
-  const result = verifyBundle(bytes, { trustedKeys: opts.trustedKeys, board: opts.board, minSecurityVersion: min });
+  const result = verifyBundle(bytes, { trust: opts.trust, board: opts.board, minSecurityVersion: min });
   if (result.ok && !blake2b256(bytes).equals(rec.hash)) {
     return { ok: false, reason: 'the slot holds a different bundle than the one recorded when it was flashed: reflash with `sealtap bundle flash`' };
   }
@@ -139,7 +142,7 @@ export function selectBundle(opts: SelectOptions): SelectResult {
  * For a host without a bundle medium (board "dev"): verifies a .sfw file with the same
  * checks. The size is checked before the file is read.
  */
-export function loadBundleFile(path: string, opts: { trustedKeys: Buffer[]; board: string; minSecurityVersion?: number }): VerifyResult {
+export function loadBundleFile(path: string, opts: { trust: Trust; board: string; minSecurityVersion?: number }): VerifyResult {
   let size: number;
   try {
     size = fs.statSync(path).size;

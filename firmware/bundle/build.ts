@@ -3,10 +3,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  BundleError, encodeArchive, ENTRY_FORMAT, ENTRY_MANIFEST, ENTRY_SIGNATURE, FORMAT_MARKER, MAX_PAYLOAD_BYTES, PAYLOAD_NAMES,
+  BundleError, encodeArchive, ENTRY_FORMAT, ENTRY_MANIFEST, ENTRY_SIGNATURE, FORMAT_MARKER, MAX_PAYLOAD_BYTES, MAX_SIGNATURES, PAYLOAD_NAMES,
 } from './format';
 import { encodeManifest, isBoardName, isSecurityVersion, isVersion, makeManifest, Manifest } from './manifest';
-import { signManifest } from './signing-keys';
+import { DEFAULT_ROLE, parseSignatures, signManifest } from './signing-keys';
 import { loadBundle } from './verify';
 import { checkContentForBoards } from './content';
 
@@ -26,6 +26,8 @@ export interface BuildOptions {
   name?: string;
   /** From readSecretKeyFile; null builds an unsigned bundle (sign it later with signBundle). */
   secretKey: Buffer | null;
+  /** The role the key signs in (trust.ts); default "researcher". */
+  role?: string;
   /** Defaults to SOURCE_DATE_EPOCH if set (reproducible builds), else now. */
   created?: Date;
   /**
@@ -111,22 +113,31 @@ export function buildBundle(opts: BuildOptions): { bytes: Buffer; manifest: Mani
   const payloads = PAYLOAD_NAMES.map((n) => readPayload(source(n), n));
   // The box's own validators, before anything is signed: a bundle the box would refuse
   // at boot is never made.
-  checkContentForBoards({ module: payloads[0], policy: payloads[1], run: payloads[2] }, boards);
-  const manifest = makeManifest({ name, boards, version, securityVersion, created: opts.created ?? createdTime() }, payloads);
-  const signature = opts.secretKey ? signManifest(encodeManifest(manifest), opts.secretKey) : Buffer.alloc(0);
+  const { privacy } = checkContentForBoards({ module: payloads[0], policy: payloads[1], run: payloads[2] }, boards);
+  const manifest = makeManifest({ name, boards, version, securityVersion, privacy, created: opts.created ?? createdTime() }, payloads);
+  const signature = opts.secretKey ? signManifest(encodeManifest(manifest), opts.secretKey, opts.role) : Buffer.alloc(0);
   return { bytes: assembleBundle(manifest, signature, payloads), manifest };
 }
 
 /**
- * Signs (or re-signs with another key) an existing bundle. The manifest and payload
- * are kept byte for byte; they are checked first (container, hashes, and the content
- * with the box's validators) so a broken bundle is never signed.
+ * Adds one approval (this key, in this role) to a bundle's signatures. The manifest,
+ * the payload and the signatures already there are kept byte for byte; the bundle is
+ * checked first (container, hashes, and the content with the box's validators, the
+ * privacy statement included) so a broken bundle is never approved. Signing twice with
+ * one key in one role is refused: it would add nothing.
  */
-export function signBundle(bytes: Buffer, secretKey: Buffer): { bytes: Buffer; manifest: Manifest } {
+export function signBundle(bytes: Buffer, secretKey: Buffer, role = DEFAULT_ROLE): { bytes: Buffer; manifest: Manifest; signatures: number } {
   const bundle = loadBundle(bytes, { allowUnsigned: true });
   checkContentForBoards(bundle, bundle.manifest.boards);
-  const signature = signManifest(bundle.manifestBytes, secretKey);
-  return { bytes: assembleBundle(bundle.manifest, signature, [bundle.module, bundle.policy, bundle.run]), manifest: bundle.manifest };
+  const added = signManifest(bundle.manifestBytes, secretKey, role);
+  const mine = parseSignatures(added)[0];
+  const present = parseSignatures(bundle.signatures);
+  if (present.some((r) => r.keyId === mine.keyId && r.role === role && r.manifestHash === mine.manifestHash)) {
+    throw new BundleError(`key ${mine.keyId} has already signed this bundle as ${role}: a second signature by one key counts once; another person of that role signs with their own key`);
+  }
+  if (present.length >= MAX_SIGNATURES) throw new BundleError(`the bundle already holds ${present.length} signatures, the most it can carry`);
+  const signatures = Buffer.concat([bundle.signatures, added]);
+  return { bytes: assembleBundle(bundle.manifest, signatures, [bundle.module, bundle.policy, bundle.run]), manifest: bundle.manifest, signatures: present.length + 1 };
 }
 
 /** Writes next to the target and renames, so a crash never leaves half a bundle under the final name. */

@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { BundleError } from './format';
-import { PolicyError, validatePolicy } from '../anonymize/policy';
+import { Policy, PolicyError, validatePolicy } from '../anonymize/policy';
+import { PrivacyStatement, privacyStatement, statementHash } from './privacy';
 import { ConfigError, RunConfig, validateConfig } from '../supervisor/config';
 import { boardsDir } from '../supervisor/board';
 
@@ -25,6 +26,16 @@ export interface BundleContent {
   module: Buffer;
   policy: Buffer;
   run: Buffer;
+  /** When given (a built bundle), its privacy statement hash must be the one derived here. */
+  manifest?: { privacy: string };
+}
+
+/** What the box runs, and the privacy statement that describes it (privacy.ts). */
+export interface CheckedContent {
+  config: RunConfig;
+  statement: PrivacyStatement;
+  /** BLAKE2b-256 of the statement, hex. */
+  privacy: string;
 }
 
 /**
@@ -77,10 +88,10 @@ function jsonObject(data: Buffer, name: string): Record<string, unknown> {
 }
 
 /** policy.json, through the box's validatePolicy. */
-export function checkPolicy(policy: Buffer): void {
+export function checkPolicy(policy: Buffer): Policy {
   const obj = jsonObject(policy, 'policy.json');
   try {
-    validatePolicy(obj);
+    return validatePolicy(obj);
   } catch (e) {
     if (e instanceof PolicyError) throw new ContentError(`policy.json is refused: ${e.message}`);
     throw e;
@@ -127,12 +138,22 @@ export function bundleRunConfig(run: Buffer, wiring: Wiring, files: UnpackedFile
   }
 }
 
-/** Throws a ContentError with the box's reason when the box would refuse this content. */
-export function checkBundleContent(content: BundleContent, wiring: Wiring, files?: UnpackedFiles): RunConfig {
-  checkPolicy(content.policy);
+/**
+ * Throws a ContentError with the box's reason when the box would refuse this content:
+ * its policy, its run.json with this wiring, its module's syntax, and (for a built
+ * bundle) a privacy statement other than the one its manifest names, which is what
+ * the approving roles signed.
+ */
+export function checkBundleContent(content: BundleContent, wiring: Wiring, files?: UnpackedFiles): CheckedContent {
+  const policy = checkPolicy(content.policy);
   const config = bundleRunConfig(content.run, wiring, files);
   checkModuleSyntax(content.module);
-  return config;
+  const statement = privacyStatement(policy, config, content.module);
+  const privacy = statementHash(statement);
+  if (content.manifest && content.manifest.privacy !== privacy) {
+    throw new ContentError(`the privacy statement this firmware derives from the bundle (${privacy.slice(0, 16)}) is not the one in its manifest (${content.manifest.privacy.slice(0, 16)}), which is what was approved: rebuild the bundle with this sealtap and have it signed again`);
+  }
+  return { config, statement, privacy };
 }
 
 /**
@@ -155,7 +176,12 @@ export function workstationWirings(boards: readonly string[]): Wiring[] {
   return out.length ? out : [PLACEHOLDER_WIRING];
 }
 
-/** The workstation's check: the content against every target board's wiring. */
-export function checkContentForBoards(content: BundleContent, boards: readonly string[]): void {
-  for (const w of workstationWirings(boards)) checkBundleContent(content, w);
+/**
+ * The workstation's check: the content against every target board's wiring. Returns
+ * the privacy statement, which does not depend on the wiring.
+ */
+export function checkContentForBoards(content: BundleContent, boards: readonly string[]): CheckedContent {
+  let checked: CheckedContent | null = null;
+  for (const w of workstationWirings(boards)) checked = checkBundleContent(content, w);
+  return checked!;
 }

@@ -7,12 +7,13 @@ import { blake2b256 } from './hash';
 import { closeMedium, commitSlotTable, MediumError, openMedium, readSlot, SLOT_NAMES, SlotName, SlotRecord, writeSlotBytes } from './medium';
 import { loadBundle, LoadedBundle } from './verify';
 import { checkContentForBoards } from './content';
+import type { Trust } from './trust';
 
 export interface FlashOptions {
   device: string;
   bundle: Buffer;
-  /** When given, the signature must verify with one of these keys; otherwise it must only be present. */
-  trustedKeys?: Buffer[];
+  /** When given, the bundle must be approved as this trust configuration asks; otherwise it must only be signed. */
+  trust?: Trust;
   /** When given, the bundle must be made for this board. */
   board?: string;
   /** Test-only: pause between 64 KiB chunks (SEALTAP_FLASH_CHUNK_DELAY_MS) so a test can interrupt the write. */
@@ -31,7 +32,7 @@ export function flashBundle(opts: FlashOptions): FlashResult {
   const m = openMedium(opts.device, true);
   try {
     // The box would refuse a bundle below the stored minimum; refusing here saves a trip.
-    const bundle = loadBundle(opts.bundle, { trustedKeys: opts.trustedKeys, board: opts.board, minSecurityVersion: m.table.minSecurityVersion });
+    const bundle = loadBundle(opts.bundle, { trust: opts.trust, board: opts.board, minSecurityVersion: m.table.minSecurityVersion });
     // So is content the box's validators refuse; checked before the medium is touched.
     checkContentForBoards(bundle, opts.board !== undefined ? [opts.board] : bundle.manifest.boards);
     const previous = m.table.active;

@@ -19,7 +19,7 @@
 export const MAGIC = Buffer.from('SEALSFW1', 'latin1');
 
 /** The data of the `format` entry: which bundle layout this is. */
-export const FORMAT_MARKER = Buffer.from('sealtap analysis bundle v1\n', 'latin1');
+export const FORMAT_MARKER = Buffer.from('sealtap analysis bundle v2\n', 'latin1');
 
 export const ENTRY_FORMAT = 'format';
 export const ENTRY_MANIFEST = 'manifest.json';
@@ -33,8 +33,12 @@ export const MAX_ENTRIES = 16;
 export const MAX_FORMAT_BYTES = 64;
 /** A manifest lists three payloads; 64 KiB is generous and bounds JSON parsing. */
 export const MAX_MANIFEST_BYTES = 64 * 1024;
-/** key id (8) + Ed25519 signature (64); an unsigned bundle has an empty signature entry. */
-export const SIGNATURE_ENTRY_BYTES = 72;
+/**
+ * One approval: key id (8), role (32), manifest hash (32), Ed25519 signature (64); see
+ * signing-keys.ts. manifest.sig holds 0 (unsigned) to MAX_SIGNATURES of them.
+ */
+export const SIGNATURE_RECORD_BYTES = 136;
+export const MAX_SIGNATURES = 8;
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 /** The whole archive; a medium slot must be at least this large (see medium.ts). */
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -63,7 +67,7 @@ export function isPlainEntryName(name: string): boolean {
 export function entryLimit(name: string): number {
   if (name === ENTRY_FORMAT) return MAX_FORMAT_BYTES;
   if (name === ENTRY_MANIFEST) return MAX_MANIFEST_BYTES;
-  if (name === ENTRY_SIGNATURE) return SIGNATURE_ENTRY_BYTES;
+  if (name === ENTRY_SIGNATURE) return MAX_SIGNATURES * SIGNATURE_RECORD_BYTES;
   return MAX_PAYLOAD_BYTES;
 }
 

@@ -1,10 +1,11 @@
 // Workstation side: a human-readable account of a bundle — entries, manifest, payload
-// hashes and signature status. It reports as much as it can about a broken bundle
+// hashes, signatures and whether they approve it. It reports as much as it can about a broken bundle
 // instead of stopping at the first problem, and says whether everything it checked held.
 import { BundleError, decodeArchive, ArchiveEntry } from './format';
 import { blake2b256Hex } from './hash';
 import { Manifest, parseManifest } from './manifest';
-import { keyId, signatureKeyId, verifyManifestSignature } from './signing-keys';
+import { parseSignatures, SignatureRecord } from './signing-keys';
+import { checkApproval, describeApprovals, describeTrust, Trust } from './trust';
 import { readHead } from './verify';
 
 export interface Inspection {
@@ -17,7 +18,7 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function inspectBundle(bytes: Buffer, trustedKeys?: Buffer[]): Inspection {
+export function inspectBundle(bytes: Buffer, trust?: Trust): Inspection {
   const lines: string[] = [];
   let ok = true;
   const problem = (s: string): void => { ok = false; lines.push(`  PROBLEM: ${s}`); };
@@ -53,6 +54,7 @@ export function inspectBundle(bytes: Buffer, trustedKeys?: Buffer[]): Inspection
     lines.push(`  build id         ${manifest.buildId}`);
     lines.push(`  created          ${manifest.created}`);
     lines.push(`  bundle hash      ${blake2b256Hex(head.manifestBytes)} (BLAKE2b-256 of manifest.json)`);
+    lines.push(`  privacy          ${manifest.privacy} (BLAKE2b-256 of the privacy statement: bundle inspect --privacy)`);
     lines.push('payload:');
     const payload = entries.slice(3);
     for (const p of manifest.payload) {
@@ -65,26 +67,29 @@ export function inspectBundle(bytes: Buffer, trustedKeys?: Buffer[]): Inspection
       if (manifest!.payload[i]?.name !== e.name) problem(`entry ${i + 4} is ${e.name}, not where the manifest expects it (extra or out of order)`);
     });
   }
-  lines.push('signature:');
-  const signer = signatureKeyId(head.signature);
-  if (head.signature.length === 0) {
-    lines.push('  unsigned');
-    if (trustedKeys) problem('the bundle is not signed');
-  } else if (signer === null) {
-    problem(`manifest.sig is ${head.signature.length} bytes, expected 72`);
-  } else {
-    lines.push(`  signed by key ${signer}`);
-    if (trustedKeys) {
-      try {
-        verifyManifestSignature(head.manifestBytes, head.signature, trustedKeys);
-        lines.push(`  valid for the given key (${trustedKeys.map(keyId).join(', ')})`);
-      } catch (err) {
-        if (!(err instanceof BundleError)) throw err;
-        problem(err.message);
-      }
-    } else {
-      lines.push('  not checked (pass --pub PREFIX.pub to check it)');
+  lines.push('signatures:');
+  let records: SignatureRecord[] = [];
+  try {
+    records = parseSignatures(head.signature);
+  } catch (err) {
+    problem(message(err));
+  }
+  if (records.length === 0) lines.push('  none (unsigned)');
+  const manifestHash = blake2b256Hex(head.manifestBytes);
+  records.forEach((r, i) => {
+    const over = r.manifestHash === manifestHash ? 'over this manifest' : `over ANOTHER manifest (${r.manifestHash.slice(0, 16)})`;
+    lines.push(`  ${i + 1}. key ${r.keyId} as ${r.role}, ${over}`);
+  });
+  if (trust) {
+    lines.push(`approval required (${trust.source}): ${describeTrust(trust)}`);
+    try {
+      lines.push(`  approved by ${describeApprovals(checkApproval(head.manifestBytes, head.signature, trust))}`);
+    } catch (err) {
+      if (!(err instanceof BundleError)) throw err;
+      problem(err.message);
     }
+  } else {
+    lines.push('approval: not checked (pass --trusted DIR or --pub PREFIX.pub to check it)');
   }
   lines.push(ok ? 'result: no problems found' : 'result: PROBLEMS FOUND — the box would refuse this bundle');
   return { text: lines.join('\n') + '\n', ok };

@@ -30,9 +30,11 @@ export interface Manifest {
   /** ISO 8601 UTC, e.g. 2026-11-23T09:00:00Z. */
   created: string;
   payload: PayloadRecord[];
+  /** BLAKE2b-256 of the privacy statement (privacy.ts) derived from the payload: what the roles approve. */
+  privacy: string;
 }
 
-const KEYS = ['boards', 'buildId', 'created', 'name', 'payload', 'product', 'securityVersion', 'version'];
+const KEYS = ['boards', 'buildId', 'created', 'name', 'payload', 'privacy', 'product', 'securityVersion', 'version'];
 const PAYLOAD_KEYS = ['blake2b', 'name', 'size'];
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$/;
@@ -50,7 +52,7 @@ export function encodeManifest(m: Manifest): Buffer {
 }
 
 /** The manifest for these payload files, in PAYLOAD_NAMES order. */
-export function makeManifest(fields: { name: string; boards: string[]; version: string; securityVersion: number; created: Date; buildId?: string },
+export function makeManifest(fields: { name: string; boards: string[]; version: string; securityVersion: number; created: Date; privacy: string; buildId?: string },
   payloads: Buffer[]): Manifest {
   const payload = PAYLOAD_NAMES.map((name, i) => ({ name, size: payloads[i].length, blake2b: blake2b256Hex(payloads[i]) }));
   // Same payload, same version -> same build id, so two builds of one tree can be compared.
@@ -64,6 +66,7 @@ export function makeManifest(fields: { name: string; boards: string[]; version: 
     buildId,
     created: fields.created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     payload,
+    privacy: fields.privacy,
   };
   checkManifest(m);
   return m;
@@ -92,6 +95,7 @@ export function checkManifest(m: unknown): asserts m is Manifest {
   if (!isSecurityVersion(o.securityVersion)) fail(`securityVersion must be an integer from 0 to ${MAX_SECURITY_VERSION}`);
   if (typeof o.buildId !== 'string' || !NAME_RE.test(o.buildId)) fail('buildId must be 1-64 letters, digits, ".", "_" or "-"');
   if (typeof o.created !== 'string' || !CREATED_RE.test(o.created)) fail('created must be a UTC time like 2026-11-23T09:00:00Z');
+  if (typeof o.privacy !== 'string' || !HASH_RE.test(o.privacy)) fail('privacy must be the 64 lowercase hex digits of the privacy statement\'s BLAKE2b-256');
   if (!Array.isArray(o.payload) || o.payload.length !== PAYLOAD_NAMES.length) fail(`payload must list exactly ${PAYLOAD_NAMES.join(', ')}`);
   o.payload.forEach((p: unknown, i: number) => {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`payload[${i}] must be an object`);

@@ -8,7 +8,7 @@
 // shown as 16 hex digits. The id is not secret and is what messages print.
 import * as fs from 'fs';
 import * as sodium from 'sodium-native';
-import { BundleError, SIGNATURE_ENTRY_BYTES } from './format';
+import { BundleError, SIGNATURE_RECORD_BYTES } from './format';
 import { blake2b256 } from './hash';
 import { writeSecretKeyFile } from '../keys/key-file';
 
@@ -16,11 +16,11 @@ export const SECRET_KEY_MAGIC = Buffer.from('SEALSK1\n', 'latin1');
 export const PUBLIC_KEY_MAGIC = Buffer.from('SEALPK1\n', 'latin1');
 export const KEY_ID_BYTES = 8;
 /**
- * Signatures cover this context string followed by the manifest bytes, so a signature
- * made for anything else with the same key (or a future format) never verifies as a
- * bundle manifest. Changing it invalidates every signed bundle.
+ * Signatures cover this context string, then the role and the manifest bytes, so a
+ * signature made for anything else with the same key (or a future format) never
+ * verifies as a bundle approval. Changing it invalidates every signed bundle.
  */
-export const SIGNATURE_DOMAIN = Buffer.from('sealtap analysis bundle manifest v1\0', 'latin1');
+export const SIGNATURE_DOMAIN = Buffer.from('sealtap analysis bundle approval v2\0', 'latin1');
 
 export function keyId(publicKey: Buffer): string {
   return blake2b256(publicKey).subarray(0, KEY_ID_BYTES).toString('hex');
@@ -118,39 +118,76 @@ export function freeSecretKey(sk: Buffer): void {
   sodium.sodium_free(sk);
 }
 
-function signedMessage(manifest: Buffer): Buffer {
-  return Buffer.concat([SIGNATURE_DOMAIN, manifest]);
+/**
+ * One approval in manifest.sig, SIGNATURE_RECORD_BYTES long:
+ *   0   8 bytes  key id of the signing key
+ *   8  32 bytes  role name, ASCII, padded with NUL bytes
+ *  40  32 bytes  BLAKE2b-256 of the manifest this signature is over
+ *  72  64 bytes  Ed25519 signature over SIGNATURE_DOMAIN + role (32 bytes) + manifest
+ * The manifest hash is not needed to verify (the signature covers the manifest itself);
+ * it lets a refusal say "over an older build" instead of just "invalid".
+ */
+export interface SignatureRecord {
+  keyId: string;
+  role: string;
+  manifestHash: string;
+  signature: Buffer;
 }
 
-/** The manifest.sig entry: key id (8 bytes) followed by the Ed25519 signature (64 bytes). */
-export function signManifest(manifest: Buffer, secretKey: Buffer): Buffer {
+export const ROLE_BYTES = 32;
+const ROLE_RE = /^[a-z][a-z0-9-]{0,31}$/;
+export function isRoleName(s: string): boolean { return ROLE_RE.test(s); }
+export const DEFAULT_ROLE = 'researcher';
+
+function roleField(role: string): Buffer {
+  if (!isRoleName(role)) throw new BundleError(`role ${JSON.stringify(role)} is not a role name: 1-32 lowercase letters, digits or "-", starting with a letter`);
+  const b = Buffer.alloc(ROLE_BYTES);
+  b.write(role, 'latin1');
+  return b;
+}
+
+function signedMessage(role: string, manifest: Buffer): Buffer {
+  return Buffer.concat([SIGNATURE_DOMAIN, roleField(role), manifest]);
+}
+
+/** A new approval of `manifest` by `secretKey` in `role`, encoded as one record. */
+export function signManifest(manifest: Buffer, secretKey: Buffer, role = DEFAULT_ROLE): Buffer {
   // libsodium secret keys end with the public key.
   const pk = secretKey.subarray(sodium.crypto_sign_SECRETKEYBYTES - sodium.crypto_sign_PUBLICKEYBYTES);
-  const entry = Buffer.alloc(SIGNATURE_ENTRY_BYTES);
-  Buffer.from(keyId(pk), 'hex').copy(entry, 0);
-  sodium.crypto_sign_detached(entry.subarray(KEY_ID_BYTES), signedMessage(manifest), secretKey);
-  return entry;
+  const rec = Buffer.alloc(SIGNATURE_RECORD_BYTES);
+  Buffer.from(keyId(pk), 'hex').copy(rec, 0);
+  roleField(role).copy(rec, KEY_ID_BYTES);
+  blake2b256(manifest).copy(rec, KEY_ID_BYTES + ROLE_BYTES);
+  sodium.crypto_sign_detached(rec.subarray(KEY_ID_BYTES + ROLE_BYTES + 32), signedMessage(role, manifest), secretKey);
+  return rec;
 }
 
-export function signatureKeyId(entry: Buffer): string | null {
-  return entry.length === SIGNATURE_ENTRY_BYTES ? entry.subarray(0, KEY_ID_BYTES).toString('hex') : null;
-}
-
-/**
- * Returns the id of the trusted key that verifies the signature, or throws a
- * BundleError that tells an unknown signer apart from a broken signature.
- */
-export function verifyManifestSignature(manifest: Buffer, entry: Buffer, trustedKeys: Buffer[]): string {
-  if (entry.length === 0) throw new BundleError('the bundle is not signed: sign it with `sealtap bundle sign FILE --key PREFIX.key --out FILE2`');
-  if (entry.length !== SIGNATURE_ENTRY_BYTES) throw new BundleError(`manifest.sig is ${entry.length} bytes, expected ${SIGNATURE_ENTRY_BYTES}`);
-  const id = entry.subarray(0, KEY_ID_BYTES).toString('hex');
-  const candidates = trustedKeys.filter((pk) => pk.length === sodium.crypto_sign_PUBLICKEYBYTES && keyId(pk) === id);
-  if (candidates.length === 0) {
-    const known = trustedKeys.map(keyId).join(', ') || 'none';
-    throw new BundleError(`the bundle is signed by key ${id}, which is not trusted here (trusted: ${known}): sign it with a trusted key or install its .pub`);
+/** The records of a manifest.sig entry; throws when the entry is not a whole number of well-formed records. */
+export function parseSignatures(entry: Buffer): SignatureRecord[] {
+  if (entry.length % SIGNATURE_RECORD_BYTES !== 0) {
+    throw new BundleError(`manifest.sig is ${entry.length} bytes, not a whole number of ${SIGNATURE_RECORD_BYTES}-byte signatures: the bundle was not signed by \`sealtap bundle sign\``);
   }
-  const message = signedMessage(manifest);
-  const sig = entry.subarray(KEY_ID_BYTES);
-  for (const pk of candidates) if (sodium.crypto_sign_verify_detached(sig, message, pk)) return id;
-  throw new BundleError(`the manifest signature by key ${id} is invalid: manifest.json was altered after signing; rebuild or re-sign the bundle`);
+  const out: SignatureRecord[] = [];
+  for (let at = 0; at < entry.length; at += SIGNATURE_RECORD_BYTES) {
+    const rec = entry.subarray(at, at + SIGNATURE_RECORD_BYTES);
+    const roleBytes = rec.subarray(KEY_ID_BYTES, KEY_ID_BYTES + ROLE_BYTES);
+    const end = roleBytes.indexOf(0);
+    const role = roleBytes.subarray(0, end === -1 ? ROLE_BYTES : end).toString('latin1');
+    const n = out.length + 1;
+    if (!isRoleName(role) || (end !== -1 && roleBytes.subarray(end).some((b) => b !== 0))) {
+      throw new BundleError(`signature ${n} in manifest.sig names no valid role: the bundle was not signed by \`sealtap bundle sign\``);
+    }
+    out.push({
+      keyId: rec.subarray(0, KEY_ID_BYTES).toString('hex'),
+      role,
+      manifestHash: rec.subarray(KEY_ID_BYTES + ROLE_BYTES, KEY_ID_BYTES + ROLE_BYTES + 32).toString('hex'),
+      signature: Buffer.from(rec.subarray(KEY_ID_BYTES + ROLE_BYTES + 32)),
+    });
+  }
+  return out;
+}
+
+/** True when `pk` made `rec.signature` over `manifest` in `rec.role`. */
+export function signatureHolds(rec: SignatureRecord, manifest: Buffer, pk: Buffer): boolean {
+  return pk.length === sodium.crypto_sign_PUBLICKEYBYTES && sodium.crypto_sign_verify_detached(rec.signature, signedMessage(rec.role, manifest), pk);
 }

@@ -7,16 +7,19 @@ import {
 } from './format';
 import { Manifest, parseManifest } from './manifest';
 import { blake2b256Hex } from './hash';
-import { signatureKeyId, verifyManifestSignature } from './signing-keys';
+import { parseSignatures } from './signing-keys';
+import { Approval, checkApproval, Trust } from './trust';
 
 export interface LoadedBundle {
   manifest: Manifest;
   /** The manifest exactly as signed. */
   manifestBytes: Buffer;
+  /** manifest.sig as found: every signature record, counted or not. */
+  signatures: Buffer;
   /** BLAKE2b-256 of manifest.json, hex: names this exact bundle (it covers every payload hash). */
   hash: string;
-  /** Key id of the trusted key that signed it; null when the signature was not checked. */
-  signer: string | null;
+  /** The signatures that approve it under the trust configuration; empty when they were not checked. */
+  approvals: Approval[];
   /** module.js source, policy.json and run.json, each checked against the manifest. */
   module: Buffer;
   policy: Buffer;
@@ -24,8 +27,8 @@ export interface LoadedBundle {
 }
 
 export interface VerifyOptions {
-  /** Keys the signature must verify with. Omit only on the workstation (inspect, sign, flash). */
-  trustedKeys?: Buffer[];
+  /** Who must have signed (trust.ts). Omit only on the workstation (inspect, sign, flash). */
+  trust?: Trust;
   /** Accept an empty manifest.sig; used by `sealtap bundle sign` only. */
   allowUnsigned?: boolean;
   /** The board this bundle must be compatible with; omit to skip the check (workstation). */
@@ -76,13 +79,11 @@ export function checkPayload(entries: ArchiveEntry[], manifest: Manifest): Buffe
 export function loadBundle(bytes: Buffer, opts: VerifyOptions): LoadedBundle {
   const entries = decodeArchive(bytes);
   const { manifestBytes, signature } = readHead(entries);
-  let signer: string | null = null;
-  if (opts.trustedKeys) {
-    signer = verifyManifestSignature(manifestBytes, signature, opts.trustedKeys);
-  } else if (signature.length === 0 && !opts.allowUnsigned) {
-    throw new BundleError('the bundle is not signed: sign it with `sealtap bundle sign FILE --key PREFIX.key --out FILE2`');
-  } else if (signature.length !== 0 && signatureKeyId(signature) === null) {
-    throw new BundleError(`manifest.sig is ${signature.length} bytes, expected 72`);
+  let approvals: Approval[] = [];
+  if (opts.trust) {
+    approvals = checkApproval(manifestBytes, signature, opts.trust);
+  } else if (parseSignatures(signature).length === 0 && !opts.allowUnsigned) {
+    throw new BundleError('the bundle is not signed: sign it with `sealtap bundle sign FILE --key PREFIX.key --role ROLE --out FILE2`');
   }
   const manifest = parseManifest(manifestBytes);
   if (opts.board !== undefined && !manifest.boards.includes(opts.board)) {
@@ -95,7 +96,7 @@ export function loadBundle(bytes: Buffer, opts: VerifyOptions): LoadedBundle {
   const [module, policy, run] = checkPayload(entries, manifest);
   // Copies, so the caller may drop or reuse the buffer the bundle was read into.
   return {
-    manifest, manifestBytes: Buffer.from(manifestBytes), hash: blake2b256Hex(manifestBytes), signer,
+    manifest, manifestBytes: Buffer.from(manifestBytes), hash: blake2b256Hex(manifestBytes), approvals, signatures: Buffer.from(signature),
     module: Buffer.from(module), policy: Buffer.from(policy), run: Buffer.from(run),
   };
 }

@@ -63,8 +63,17 @@ export interface BootRecord {
   /** Reed-Solomon repair frames (channel/fec.ts): m after every k data frames; absent or null: none. */
   fec?: { k: number; m: number } | null;
   /**
-   * The streams the analysis firmware declared (name -> declaration, see
-   * analysis/streams/schema.ts); the receiver writes them to schema.json. Absent: none.
+   * BLAKE2b-256 (hex) of the run's privacy statement (bundle/privacy.ts): what leaves the
+   * box under this policy, run.json and module. On the box it is the hash the bundle's
+   * approvers signed.
+   */
+  privacy?: string;
+  /** The researcher's module: its size and BLAKE2b-256 (hex). Absent: no module. */
+  module?: { bytes: number; blake2b: string };
+  /**
+   * The streams the analysis firmware declared (name -> the privacy statement's part for
+   * it: each field's declaration with its unit and transform, the limits and the
+   * residual capacity); the receiver writes them to schema.json. Absent: none.
    */
   streams?: Record<string, unknown>;
   /**

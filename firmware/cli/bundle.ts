@@ -7,7 +7,10 @@ import * as path from 'path';
 import { buildBundle, readBundleDefaults, signBundle, writeFileAtomically } from '../bundle/build';
 import { boardsDir } from '../supervisor/board';
 import { freeSecretKey, readPublicKeyFile, readSecretKeyFile, writeKeyPair } from '../bundle/signing-keys';
-import { verifyBundle } from '../bundle/verify';
+import { loadBundle, verifyBundle } from '../bundle/verify';
+import { describeApprovals, readTrust, Trust, trustAnyOf, TrustError } from '../bundle/trust';
+import { DEFAULT_ROLE, isRoleName } from '../bundle/signing-keys';
+import { statementBytes, statementText } from '../bundle/privacy';
 import { inspectBundle } from '../bundle/inspect';
 import { flashBundle, flashChunkDelayFromEnv } from '../bundle/flash';
 import { initMedium, openMedium, closeMedium, readSlot, SLOT_NAMES, SLOTS_OFFSET } from '../bundle/medium';
@@ -20,30 +23,45 @@ const HELP: Record<string, string> = {
 Creates an Ed25519 signing key pair: PREFIX.key (secret, mode 0600, never printed)
 and PREFIX.pub (install it on the box as a trusted key). Refuses to overwrite.`,
   build: `usage: sealtap bundle build DIR --key PREFIX.key --board NAME --out FILE.sfw
-                           [--version X] [--security-version N] [--name NAME] [--unsigned]
+                           [--role ROLE] [--version X] [--security-version N] [--name NAME] [--unsigned]
        sealtap bundle build --module M.js --policy P.json --run R.json --name NAME
                            --version X --key PREFIX.key --board NAME --out FILE.sfw
 DIR holds module.js, policy.json and run.json; DIR/bundle.json may give defaults
 ({"name", "version", "securityVersion", "boards"}). The second form takes the three
 files one by one (all three; with a DIR too, the files replace DIR's). --board takes
-a board name from board/ (several: a,b). --unsigned builds without --key (sign it later).
-Before anything is signed, the content is checked with the box's own validators
-(policy, run.json merged with the board's wiring, stream declarations, module syntax):
-refused content exits 2 with the box's message and nothing is written.`,
-  sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --out FILE2.sfw
-Signs an unsigned bundle, or re-signs one with another key. The manifest and
-payload are checked first and kept byte for byte.`,
-  verify: `usage: sealtap bundle verify FILE.sfw --pub PREFIX.pub [--pub OTHER.pub] [--board NAME]
-Runs the box's checks offline: container, entry order, signature, manifest, board
-(when given), payload hashes, then the content (policy, run.json, stream declarations,
-module syntax). Exit 0 only for a valid bundle; 1 with the reason otherwise; 2 for
-content the box would refuse.`,
-  inspect: `usage: sealtap bundle inspect FILE.sfw [--pub PREFIX.pub]
-Prints the entries, manifest, payload hashes and signature status. Exit 1 if a
-check failed (the signature is checked only with --pub).`,
-  flash: `usage: sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--pub PREFIX.pub] [--board NAME]
+a board name from board/ (several: a,b). --key signs as --role (default ${DEFAULT_ROLE});
+--unsigned builds without --key (sign it later). Before anything is signed, the content
+is checked with the box's own validators (policy, run.json merged with the board's
+wiring, stream declarations, module syntax): refused content exits 2 with the box's
+message and nothing is written. The manifest records the hash of the bundle's privacy
+statement (see inspect --privacy), so every signature approves that statement.`,
+  sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --role ROLE --out FILE2.sfw
+Adds an approval: this key's signature, in ROLE (default ${DEFAULT_ROLE}), to the ones
+already in the bundle (a researcher builds and signs, a privacy officer countersigns
+with --role privacy-officer after reading inspect --privacy). The manifest, payload
+and earlier signatures are checked first and kept byte for byte; signing twice with
+one key in one role is refused.`,
+  verify: `usage: sealtap bundle verify FILE.sfw --trusted DIR [--board NAME]
+       sealtap bundle verify FILE.sfw --pub PREFIX.pub [--pub OTHER.pub] [--board NAME]
+Runs the box's checks offline: container, entry order, approval, manifest, board (when
+given), payload hashes, then the content (policy, run.json, stream declarations, module
+syntax, privacy statement). --trusted DIR is a trust configuration like the image's
+/etc/sealtap/trusted: public keys and a trust.json naming the roles that must approve
+(docs/bundles.md); --pub accepts a signature by any one of the given keys.
+Exit 0 only for a valid, approved bundle; 1 with the reason otherwise; 2 for content
+the box would refuse or a broken trust configuration.`,
+  inspect: `usage: sealtap bundle inspect FILE.sfw [--trusted DIR | --pub PREFIX.pub]
+       sealtap bundle inspect FILE.sfw --privacy [--json]
+Prints the entries, manifest, payload hashes and signatures. Exit 1 if a check failed
+(the approval is checked only with --trusted or --pub).
+--privacy prints the privacy statement the approvers sign, from the bundle alone:
+every output and declared stream, every field with its type, unit and transform,
+rate limits, k thresholds and each stream's residual capacity bound; --json prints
+it as data ({"hash", "statement"}). Exit 2 if the bundle's content is refused or its
+statement is not the one its manifest names.`,
+  flash: `usage: sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--trusted DIR | --pub PREFIX.pub] [--board NAME]
 Writes the bundle into the inactive slot of the box's medium, reads it back, and
-only then makes it active; an interrupted flash leaves the previous bundle active.
+only then makes it active (with --trusted or --pub, only an approved bundle); an interrupted flash leaves the previous bundle active.
 Content the box would refuse exits 2 and leaves the medium untouched.
 The medium must have been prepared with \`sealtap bundle medium init\`.
 (Test-only: SEALTAP_FLASH_CHUNK_DELAY_MS pauses between 64 KiB chunks.)`,
@@ -61,10 +79,10 @@ from a workstation (never over a network).
   sealtap bundle keygen --out PREFIX
   sealtap bundle build DIR --key PREFIX.key --board NAME --out FILE.sfw
   sealtap bundle build --module M.js --policy P.json --run R.json --name NAME --version X --key ... --board ... --out ...
-  sealtap bundle sign FILE.sfw --key PREFIX.key --out FILE2.sfw
-  sealtap bundle verify FILE.sfw --pub PREFIX.pub [--board NAME]
-  sealtap bundle inspect FILE.sfw [--pub PREFIX.pub]
-  sealtap bundle flash FILE.sfw --device DEV-or-IMAGE
+  sealtap bundle sign FILE.sfw --key PREFIX.key --role ROLE --out FILE2.sfw
+  sealtap bundle verify FILE.sfw --trusted DIR | --pub PREFIX.pub [--board NAME]
+  sealtap bundle inspect FILE.sfw [--trusted DIR | --pub PREFIX.pub] [--privacy [--json]]
+  sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--trusted DIR | --pub PREFIX.pub]
   sealtap bundle medium init --device DEV-or-IMAGE [--size BYTES]
   sealtap bundle medium status --device DEV-or-IMAGE
 
@@ -93,6 +111,23 @@ function takeRepeated(argv: string[], name: string): { values: string[]; argv: s
     else restArgv.push(argv[i]);
   }
   return { values, argv: restArgv };
+}
+
+/**
+ * Who must have approved, from --trusted DIR (a trust configuration like the image's)
+ * or --pub (any one of these keys); undefined when neither is given.
+ */
+function trustFrom(pubs: string[], dir: string | undefined): Trust | undefined {
+  if (dir !== undefined && pubs.length) throw new UsageError('give --trusted DIR or --pub, not both');
+  if (dir !== undefined) return readTrust(dir);
+  return pubs.length ? trustAnyOf(pubs.map(readPublicKeyFile), '--pub') : undefined;
+}
+
+/** --role NAME, checked like a usage mistake; the default when not given. */
+function roleOption(opts: Map<string, string>): string {
+  const role = opts.get('role') ?? DEFAULT_ROLE;
+  if (!isRoleName(role)) throw new UsageError(`--role ${JSON.stringify(role)} is not a role name: 1-32 lowercase letters, digits or "-", starting with a letter (e.g. researcher, privacy-officer)`);
+  return role;
 }
 
 function readBundleFile(path: string): Buffer {
@@ -141,7 +176,7 @@ async function keygen(argv: string[]): Promise<number> {
 }
 
 async function build(argv: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name', 'module', 'policy', 'run'], ['unsigned']);
+  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name', 'module', 'policy', 'run', 'role'], ['unsigned']);
   const given = ['module', 'policy', 'run'].filter((k) => opts.has(k));
   if (given.length !== 0 && given.length !== 3) throw new UsageError('--module, --policy and --run go together: give all three files (or a DIR holding module.js, policy.json, run.json)');
   const files = given.length === 3 ? { module: opts.get('module')!, policy: opts.get('policy')!, run: opts.get('run')! } : undefined;
@@ -149,35 +184,38 @@ async function build(argv: string[]): Promise<number> {
   const out = need(opts, 'out');
   const sv = opts.get('security-version');
   if (sv !== undefined && !(/^\d+$/.test(sv) && isSecurityVersion(Number(sv)))) throw new UsageError('--security-version must be a non-negative integer');
+  const role = roleOption(opts);
   if (!opts.has('key') && !opts.has('unsigned')) throw new UsageError('--key PREFIX.key is required (or --unsigned to sign later with `sealtap bundle sign`)');
   checkBoardsExist(boards(opts.get('board')) ?? (dir !== '' ? readBundleDefaults(dir).boards ?? [] : []));
   const run = (secretKey: Buffer | null) => buildBundle({
-    dir, files, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey,
+    dir, files, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey, role,
   });
   const built = opts.has('key') ? withSecretKey(opts.get('key')!, run) : run(null);
   writeFileAtomically(out, built.bytes);
   const m = built.manifest;
-  say(`built ${out}: ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, ${built.bytes.length} bytes${opts.has('key') ? '' : ', UNSIGNED'}`);
+  say(`built ${out}: ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, ${built.bytes.length} bytes, ${opts.has('key') ? `signed as ${role}` : 'UNSIGNED'}; privacy statement ${m.privacy}`);
   return 0;
 }
 
 async function sign(argv: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(argv, ['key', 'out']);
+  const { opts, rest } = parseArgs(argv, ['key', 'out', 'role']);
   const file = one(rest, 'bundle file');
   const out = need(opts, 'out');
-  const signed = withSecretKey(need(opts, 'key'), (sk) => signBundle(readBundleFile(file), sk));
+  const role = roleOption(opts);
+  const signed = withSecretKey(need(opts, 'key'), (sk) => signBundle(readBundleFile(file), sk, role));
   writeFileAtomically(out, signed.bytes);
-  say(`signed ${out}: ${signed.manifest.name} ${signed.manifest.version}`);
+  say(`signed ${out} as ${role}: ${signed.manifest.name} ${signed.manifest.version}, ${signed.signatures} signature(s); privacy statement ${signed.manifest.privacy}`);
   return 0;
 }
 
 async function verify(argv: string[]): Promise<number> {
   const pubs = takeRepeated(argv, 'pub');
-  const { opts, rest } = parseArgs(pubs.argv, ['board']);
+  const { opts, rest } = parseArgs(pubs.argv, ['board', 'trusted']);
   const file = one(rest, 'bundle file');
-  if (pubs.values.length === 0) throw new UsageError('--pub PREFIX.pub is required: a bundle is only valid for a key you trust');
+  const trust = trustFrom(pubs.values, opts.get('trusted'));
+  if (!trust) throw new UsageError('--trusted DIR or --pub PREFIX.pub is required: a bundle is only valid for the keys you trust');
   const board = opts.get('board');
-  const r = verifyBundle(readBundleFile(file), { trustedKeys: pubs.values.map(readPublicKeyFile), board });
+  const r = verifyBundle(readBundleFile(file), { trust, board });
   if (!r.ok) {
     process.stderr.write(`sealtap bundle verify: ${file} is INVALID: ${r.reason}\n`);
     return 1;
@@ -190,27 +228,48 @@ async function verify(argv: string[]): Promise<number> {
     return 2;
   }
   const m = r.bundle.manifest;
-  say(`${file}: valid — ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, signed by key ${r.bundle.signer}, bundle hash ${r.bundle.hash}`);
+  say(`${file}: valid — ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, approved by ${describeApprovals(r.bundle.approvals)}, bundle hash ${r.bundle.hash}, privacy statement ${m.privacy}`);
   return 0;
 }
 
 async function inspect(argv: string[]): Promise<number> {
   const pubs = takeRepeated(argv, 'pub');
-  const { rest } = parseArgs(pubs.argv, []);
+  const { opts, rest } = parseArgs(pubs.argv, ['trusted'], ['privacy', 'json']);
   const file = one(rest, 'bundle file');
-  const r = inspectBundle(readBundleFile(file), pubs.values.length ? pubs.values.map(readPublicKeyFile) : undefined);
+  if (opts.has('json') && !opts.has('privacy')) throw new UsageError('--json goes with --privacy');
+  if (opts.has('privacy')) {
+    if (pubs.values.length || opts.has('trusted')) throw new UsageError('--privacy prints the statement from the bundle alone; check the approval with inspect --trusted or verify');
+    return privacy(readBundleFile(file), opts.has('json'));
+  }
+  const r = inspectBundle(readBundleFile(file), trustFrom(pubs.values, opts.get('trusted')));
   process.stdout.write(r.text);
   return r.ok ? 0 : 1;
 }
 
+/**
+ * The privacy statement, derived from the payload with the box's validators and checked
+ * against the hash the manifest (and so every signature) carries.
+ */
+function privacy(bytes: Buffer, json: boolean): number {
+  const bundle = loadBundle(bytes, { allowUnsigned: true });
+  const { statement, privacy: hash } = checkContentForBoards(bundle, bundle.manifest.boards);
+  const m = bundle.manifest;
+  if (json) {
+    process.stdout.write(`{"hash":"${hash}","bundle":${JSON.stringify({ name: m.name, version: m.version, manifest: bundle.hash })},"statement":${statementBytes(statement).toString('utf8')}}\n`);
+  } else {
+    process.stdout.write(`bundle ${m.name} ${m.version} (manifest ${bundle.hash})\n${statementText(statement, hash)}`);
+  }
+  return 0;
+}
+
 async function flash(argv: string[]): Promise<number> {
   const pubs = takeRepeated(argv, 'pub');
-  const { opts, rest } = parseArgs(pubs.argv, ['device', 'board']);
+  const { opts, rest } = parseArgs(pubs.argv, ['device', 'board', 'trusted']);
   const file = one(rest, 'bundle file');
   const device = need(opts, 'device');
   const chunkDelayMs = flashChunkDelayFromEnv(process.env);
   const r = flashBundle({
-    device, bundle: readBundleFile(file), trustedKeys: pubs.values.length ? pubs.values.map(readPublicKeyFile) : undefined,
+    device, bundle: readBundleFile(file), trust: trustFrom(pubs.values, opts.get('trusted')),
     board: opts.get('board'), chunkDelayMs,
   });
   const m = r.bundle.manifest;
@@ -280,8 +339,9 @@ export const bundleCommand: Command = {
     } catch (err) {
       if (err instanceof BundleError) {
         process.stderr.write(`sealtap bundle ${sub}: ${err.message}\n`);
-        // Content the box's validators refuse is the researcher's to fix, like a usage mistake.
-        return err instanceof ContentError ? 2 : 1;
+        // Content the box's validators refuse is the researcher's to fix, like a usage
+        // mistake; so is a trust configuration that cannot be read as one.
+        return err instanceof ContentError || err instanceof TrustError ? 2 : 1;
       }
       throw err;
     }

@@ -17,6 +17,10 @@ export interface Summary {
   /** The analysis firmware (name, version, bundle hash) and board the last session's BOOT announced. */
   firmware: BootRecord['firmware'] | null;
   board: string | null;
+  /** The last session's privacy statement hash (BOOT.privacy; `sealtap bundle inspect --privacy` prints the statement). */
+  privacy: string | null;
+  /** The researcher's module the last session ran (BOOT.module: size and BLAKE2b-256), null without one. */
+  module: { bytes: number; blake2b: string } | null;
   /** The last session's BOOT.sandbox: "off" when the researcher's module ran without its sandbox; null if not said. */
   sandbox: 'on' | 'off' | null;
   /** Records received, per record type name, all sessions. */
@@ -105,6 +109,8 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
     quarantined: count(last?.quarantined),
     firmware: lastSession?.boot?.firmware ?? null,
     board: lastSession?.boot?.board ?? null,
+    privacy: privacyOf(lastSession),
+    module: moduleOf(lastSession),
     sandbox: sandboxOf(lastSession),
     records,
     frames,
@@ -147,6 +153,8 @@ function sessionSummary(s: SessionState) {
     session: s.id,
     board: s.boot?.board ?? null,
     firmware: s.boot?.firmware ?? null,
+    privacy: privacyOf(s),
+    module: moduleOf(s),
     sandbox: sandboxOf(s),
     closedBy: s.closedBy,
     frames: s.frames,
@@ -178,6 +186,21 @@ function sessionSummary(s: SessionState) {
 
 function count(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** BOOT.privacy when it is a hash; anything else from the line is not repeated. */
+function privacyOf(s: SessionState | null): string | null {
+  const v = s?.boot?.privacy;
+  return typeof v === 'string' && HASH.test(v) ? v : null;
+}
+
+function moduleOf(s: SessionState | null): { bytes: number; blake2b: string } | null {
+  const m = s?.boot?.module as unknown;
+  if (m === null || typeof m !== 'object') return null;
+  const { bytes, blake2b } = m as Record<string, unknown>;
+  return Number.isSafeInteger(bytes) && (bytes as number) >= 0 && typeof blake2b === 'string' && HASH.test(blake2b) ? { bytes: bytes as number, blake2b } : null;
 }
 
 function sandboxOf(s: SessionState | null): 'on' | 'off' | null {

@@ -7,13 +7,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { selectBundle, SelectResult } from '../bundle/boot-select';
-import { readPublicKeyFile } from '../bundle/signing-keys';
+import { readTrust, Trust, TrustError } from '../bundle/trust';
 import { checkBundleContent, Wiring } from '../bundle/content';
 import { RunConfig } from './config';
 import type { Board } from './board';
 import type { FirmwareIdentity } from './supervise';
 
-/** Public keys baked into the image; a bundle must be signed by one of them. */
+/**
+ * The trust configuration baked into the image: public keys, and trust.json naming the
+ * roles that must approve a bundle (trust.ts). Without trust.json any one key approves.
+ */
 export const trustedKeysDir = '/etc/sealtap/trusted';
 
 export class BundleRefused extends Error {}
@@ -25,15 +28,14 @@ export interface BundleBoot {
   notes: string[];
 }
 
-export function readTrustedKeys(dir: string): Buffer[] {
-  let names: string[];
+/** The image's trust configuration; a missing or broken one refuses every bundle (fail closed). */
+export function readBoxTrust(dir: string): Trust {
   try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith('.pub')).sort();
+    return readTrust(dir);
   } catch (e) {
-    throw new BundleRefused(`no trusted bundle keys: cannot read ${dir} (${(e as NodeJS.ErrnoException).code}); build the image with the researchers' public keys`);
+    if (e instanceof TrustError) throw new BundleRefused(`${e.message}; build the image with the approvers' public keys (SEALTAP_TRUSTED_KEYS)`);
+    throw new BundleRefused((e as Error).message);
   }
-  if (names.length === 0) throw new BundleRefused(`no trusted bundle keys in ${dir}: build the image with the researchers' public keys (*.pub)`);
-  return names.map((n) => readPublicKeyFile(path.join(dir, n)));
 }
 
 /**
@@ -44,14 +46,14 @@ export function readTrustedKeys(dir: string): Buffer[] {
  */
 export function bootFromBundle(board: Board, wiringFile: string, workDir: string, trustedDir = trustedKeysDir): BundleBoot {
   if (!board.bundleDevice) throw new BundleRefused(`board ${board.name} has no bundleDevice`);
-  const trustedKeys = readTrustedKeys(trustedDir);
+  const trust = readBoxTrust(trustedDir);
   const wiring = readWiring(wiringFile);
   const moduleFile = path.join(workDir, 'module', 'module.js');
   const files = { module: moduleFile, policy: path.join(workDir, 'policy.json') };
   // The content is checked per slot, inside the selection: a slot whose policy, run.json
   // or module the box refuses falls back to the other slot like a bad signature would.
   const r: SelectResult = selectBundle({
-    device: board.bundleDevice, trustedKeys, board: board.name,
+    device: board.bundleDevice, trust, board: board.name,
     checkContent: (b) => { checkBundleContent(b, wiring, files); },
   });
   if (!r.ok) throw new BundleRefused(`analysis firmware refused on ${board.bundleDevice}: ${r.refusals.join('; ')}`);
@@ -59,9 +61,9 @@ export function bootFromBundle(board: Board, wiringFile: string, workDir: string
   const notes = [...r.warnings];
   if (r.fellBack) notes.push(`active slot refused (${r.refusals.join('; ')}); falling back to slot ${r.slot}`);
   const id = r.identity;
-  notes.push(`analysis firmware ${id.name} ${id.version} (security version ${id.securityVersion}) from slot ${r.slot}, manifest ${id.hash.slice(0, 16)}, signed by ${id.signer}`);
+  notes.push(`analysis firmware ${id.name} ${id.version} (security version ${id.securityVersion}) from slot ${r.slot}, manifest ${id.hash.slice(0, 16)}, approved by ${id.approvedBy}, privacy statement ${id.privacy.slice(0, 16)}`);
   // Already passed inside the selection; computed again here for the chosen slot.
-  const config = checkBundleContent(r.bundle, wiring, files);
+  const { config } = checkBundleContent(r.bundle, wiring, files);
 
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   // The module is read by its sandbox, which runs as an unprivileged uid: it gets a

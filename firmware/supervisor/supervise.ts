@@ -26,6 +26,8 @@ import { Spooler } from './spooler';
 import { BootSigner } from './signer';
 import { StatusReporter } from './status';
 import { loadRunPolicy } from './policy';
+import type { Policy } from '../anonymize/policy';
+import { PrivacyStatement, privacyStatement, statementHash } from '../bundle/privacy';
 import { prepareAppliance, closeAppliance, ApplianceSteps } from './appliance';
 import { CommandSys, realCommands } from './commands';
 import { jailProblem } from '../analysis/jail/jail';
@@ -83,7 +85,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   leds.show('booting');
   log.notice(`sealtap ${o.version} booting on board ${board.name}; analysis firmware ${o.firmware.name} ${o.firmware.version}`);
 
-  let policy: unknown;
+  let policy: Policy;
   try {
     policy = loadRunPolicy(cfg.policy);
   } catch (e) {
@@ -91,6 +93,18 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     log.error(`policy refused: ${(e as Error).message}`);
     return 1;
   }
+  // What leaves the box under this policy, run.json and module; on the box, the
+  // statement the bundle's approvers signed (checked when the bundle was selected).
+  let statement: PrivacyStatement;
+  try {
+    statement = privacyStatement(policy, cfg, cfg.analysis.module === null ? null : fs.readFileSync(cfg.analysis.module));
+  } catch (e) {
+    leds.show('fatal');
+    log.error(`the analysis module ${cfg.analysis.module} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check analysis.module in run.json`);
+    return 1;
+  }
+  const privacy = statementHash(statement);
+  log.info(`privacy statement ${privacy}`);
 
   // The researcher's module runs only inside its sandbox: if that cannot be built,
   // refuse before any key exists (fail closed), unless the development switch says so.
@@ -186,7 +200,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     linkType: -1,
     outputs: cfg.outputs,
     uptimeMs: log.uptimeMs(),
-    ...(hasModule ? { streams: cfg.analysis.streams, sandbox: sandboxed ? 'on' as const : 'off' as const } : {}),
+    privacy,
+    ...(hasModule && statement.module ? { module: statement.module } : {}),
+    ...(hasModule ? { streams: statement.streams, sandbox: sandboxed ? 'on' as const : 'off' as const } : {}),
   };
   try {
     channel = openChannel({

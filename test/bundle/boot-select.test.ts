@@ -7,6 +7,7 @@ import { selectBundle, SelectOptions, loadBundleFile } from '../../firmware/bund
 import { flashBundle } from '../../firmware/bundle/flash';
 import { closeMedium, initMedium, openMedium, slotOffset } from '../../firmware/bundle/medium';
 import { makeBundle, newKey, tempDir, writeTemp } from '../lib/bundle-fixtures';
+import { trustAnyOf } from '../../firmware/bundle/trust';
 
 const key = newKey();
 const BOARD = 'qemu-x86_64';
@@ -18,7 +19,7 @@ function medium(): string {
 }
 
 function opts(device: string, more: Partial<SelectOptions> = {}): SelectOptions {
-  return { device, trustedKeys: [key.pk], board: BOARD, ...more };
+  return { device, trust: trustAnyOf([key.pk], 'test keys'), board: BOARD, ...more };
 }
 
 function corruptSlot(device: string, slot: 0 | 1, at: number): void {
@@ -99,7 +100,7 @@ test('refuses a bundle signed by a key the box does not trust, in every slot', (
   flashBundle({ device: dev, bundle: makeBundle({ key: newKey() }) });
   const r = selectBundle(opts(dev));
   assert.is(r.ok, false);
-  assert.match(r.refusals[0], /which is not trusted here/);
+  assert.match(r.refusals[0], /by a key not in the trust configuration/);
   assert.match(r.refusals[1], /slot B: empty/);
 });
 
@@ -158,9 +159,9 @@ test('refuses a slot whose contents differ from what was recorded at flash time'
 
 test('loads and verifies a bundle file on a host without a medium', () => {
   const p = writeTemp('boot', 'b.sfw', makeBundle({ key }));
-  const r = loadBundleFile(p, { trustedKeys: [key.pk], board: BOARD });
+  const r = loadBundleFile(p, { trust: trustAnyOf([key.pk], 'test keys'), board: BOARD });
   assert.ok(r.ok);
-  const bad = loadBundleFile(p, { trustedKeys: [key.pk], board: 'dev' });
+  const bad = loadBundleFile(p, { trust: trustAnyOf([key.pk], 'test keys'), board: 'dev' });
   assert.is(bad.ok, false);
 });
 

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { REPO_ROOT, runSealtap, tempDir } from '../lib/bundle-fixtures';
 import { loadBundleFile } from '../../firmware/bundle/boot-select';
 import { readPublicKeyFile } from '../../firmware/bundle/signing-keys';
+import { trustAnyOf } from '../../firmware/bundle/trust';
 
 const EXAMPLE = path.join(REPO_ROOT, 'examples/flows-basic');
 
@@ -20,7 +21,7 @@ test('examples/flows-basic builds with a fresh key and verifies', () => {
   assert.is(v.status, 0, v.err);
   const defaults = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'bundle.json'), 'utf8'));
   assert.match(v.out, new RegExp(`flows-basic ${defaults.version.replace(/\./g, '\\.')} \\(security version ${defaults.securityVersion}\\)`));
-  const loaded = loadBundleFile(out, { trustedKeys: [readPublicKeyFile(`${prefix}.pub`)], board: 'qemu-x86_64' });
+  const loaded = loadBundleFile(out, { trust: trustAnyOf([readPublicKeyFile(`${prefix}.pub`)], 'test keys'), board: 'qemu-x86_64' });
   assert.ok(loaded.ok);
   if (!loaded.ok) return;
   assert.equal(loaded.bundle.run, fs.readFileSync(path.join(EXAMPLE, 'run.json')));

@@ -10,6 +10,7 @@ import { selectBundle } from '../../firmware/bundle/boot-select';
 import { readPublicKeyFile } from '../../firmware/bundle/signing-keys';
 import { closeMedium, openMedium, slotOffset } from '../../firmware/bundle/medium';
 import { runSealtap, SEALTAP, tempDir, writeFirmwareDir } from '../lib/bundle-fixtures';
+import { trustAnyOf } from '../../firmware/bundle/trust';
 
 const CHUNK = 64 * 1024;
 
@@ -65,7 +66,7 @@ test('a flash killed mid-write leaves the previous bundle active and valid; a co
   const tailAt = v2bytes.length - CHUNK;
   assert.not.equal(readRange(img, slotB + tailAt, CHUNK), v2bytes.subarray(tailAt), 'slot B was left half written');
 
-  const afterKill = selectBundle({ device: img, trustedKeys: trusted, board: 'qemu-x86_64' });
+  const afterKill = selectBundle({ device: img, trust: trustAnyOf(trusted, 'test keys'), board: 'qemu-x86_64' });
   assert.ok(afterKill.ok);
   if (!afterKill.ok) return;
   assert.is(afterKill.slot, 'A');
@@ -74,7 +75,7 @@ test('a flash killed mid-write leaves the previous bundle active and valid; a co
   assert.match(runSealtap(['bundle', 'medium', 'status', '--device', img]).out, /active slot: A/);
 
   mustSucceed(['bundle', 'flash', v2, '--device', img]);
-  const afterFlash = selectBundle({ device: img, trustedKeys: trusted, board: 'qemu-x86_64' });
+  const afterFlash = selectBundle({ device: img, trust: trustAnyOf(trusted, 'test keys'), board: 'qemu-x86_64' });
   assert.ok(afterFlash.ok);
   if (!afterFlash.ok) return;
   assert.is(afterFlash.slot, 'B');

@@ -6,7 +6,7 @@ import { encodeManifest, makeManifest, parseManifest } from '../../firmware/bund
 import { blake2b256Hex } from '../../firmware/bundle/hash';
 
 const payloads = [Buffer.from('module'), Buffer.from('{}'), Buffer.from('{"a":1}')];
-const fields = { name: 'x', boards: ['qemu-x86_64'], version: '1.2.3', securityVersion: 7, created: new Date('2026-11-23T09:00:00.123Z') };
+const fields = { name: 'x', boards: ['qemu-x86_64'], version: '1.2.3', securityVersion: 7, created: new Date('2026-11-23T09:00:00.123Z'), privacy: 'ab'.repeat(32) };
 
 test('canonical JSON sorts keys at every level and has no whitespace', () => {
   assert.is(canonicalJson({ b: 1, a: [{ d: true, c: null }, 'x'] }), '{"a":[{"c":null,"d":true},"x"],"b":1}');

@@ -7,6 +7,7 @@ import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as sodium from 'sodium-native';
 import { assembleBundle, buildBundle } from '../../firmware/bundle/build';
 import { MAGIC } from '../../firmware/bundle/format';
+import { checkContentForBoards } from '../../firmware/bundle/content';
 import { encodeManifest, makeManifest } from '../../firmware/bundle/manifest';
 import { signManifest } from '../../firmware/bundle/signing-keys';
 import { blake2b256 } from '../../firmware/bundle/hash';
@@ -69,7 +70,13 @@ export function makeBundle(opts: TestBundleOptions): Buffer {
 export function makeUncheckedBundle(key: Buffer, files: FirmwareFiles & { boards?: string[]; version?: string }): Buffer {
   const dir = writeFirmwareDir(files);
   const payloads = ['module.js', 'policy.json', 'run.json'].map((n) => fs.readFileSync(path.join(dir, n)));
-  const manifest = makeManifest({ name: 'test', boards: files.boards ?? ['qemu-x86_64'], version: files.version ?? '1.0.0', securityVersion: 1, created: new Date('2026-11-23T09:00:00Z') }, payloads);
+  const boards = files.boards ?? ['qemu-x86_64'];
+  // Content the box refuses has no privacy statement; any hash will do, it is refused first.
+  let privacy = '00'.repeat(32);
+  try {
+    privacy = checkContentForBoards({ module: payloads[0], policy: payloads[1], run: payloads[2] }, boards).privacy;
+  } catch { /* refused content: see above */ }
+  const manifest = makeManifest({ name: 'test', boards, version: files.version ?? '1.0.0', securityVersion: 1, created: new Date('2026-11-23T09:00:00Z'), privacy }, payloads);
   return assembleBundle(manifest, signManifest(encodeManifest(manifest), key), payloads);
 }
 

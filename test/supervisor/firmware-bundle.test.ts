@@ -27,12 +27,14 @@ const labKey = path.join(work, 'lab.key');
 fs.renameSync(lab.keyPath, labKey);
 
 const manifestHash = new Map<string, string>();
+const privacyHash = new Map<string, string>();
 function bundle(version: string, securityVersion = 1): Buffer {
   const sk = readSecretKeyFile(labKey);
   try {
     const b = buildBundle({ dir: path.join(repoRoot, 'examples', 'port-histogram'), boards: ['qemu-x86_64'], version, securityVersion, secretKey: sk });
     // The identity hash names the signed manifest (which covers every payload hash).
     manifestHash.set(version, blake2b256Hex(encodeManifest(b.manifest)));
+    privacyHash.set(version, b.manifest.privacy);
     return b.bytes;
   } finally {
     freeSecretKey(sk);
@@ -73,6 +75,14 @@ test('runs the analysis of the bundle in the active slot and announces it in BOO
   assert.is(s.firmware.name, 'port-histogram');
   assert.is(s.firmware.version, '2.0.0');
   assert.is(s.firmware.hash, manifestHash.get('2.0.0'));
+  // The privacy statement the bundle's signer approved is the one the run announced.
+  assert.match(r.stderr, new RegExp(`approved by researcher ${lab.keyId}, privacy statement ${privacyHash.get('2.0.0')!.slice(0, 16)}`));
+  assert.is(s.privacy, privacyHash.get('2.0.0'));
+  assert.is(s.module.blake2b, blake2b256Hex(fs.readFileSync(path.join(repoRoot, 'examples', 'port-histogram', 'module.js'))));
+  const schema = JSON.parse(fs.readFileSync(path.join(path.dirname(b.line), 'out', 'schema.json'), 'utf8'));
+  assert.equal(schema.ports.fields.firstUs, { type: 'time', unit: 'microseconds since 1970', transform: 'moved back by the run\'s secret origin, then rounded down to 1000 us', bits: 53 });
+  assert.is(schema.ports.maxPerSecond, 2000);
+  assert.ok(schema.ports.bitsPerRecord > 0);
   assert.is(s.captured, sample.expect.packets);
   // The bundle's run.json asks for no built-in output: the records are the histogram
   // module's own (its ports stream), and its source/channel (eth1, ttyS1) were not used.
@@ -138,7 +148,22 @@ test('refuses a bundle signed by a key the box does not trust', () => {
   const b = box(medium);
   const r = run(b);
   assert.is(r.status, 1);
-  assert.match(r.stderr, /fatal: analysis firmware refused .*not trusted/);
+  assert.match(r.stderr, /fatal: analysis firmware refused .*by a key not in the trust configuration/);
+});
+
+test('refuses a bundle the image\'s trust.json wants a privacy officer to approve too', () => {
+  const medium = newMedium();
+  flashBundle({ device: medium, bundle: bundle('2.0.0') });
+  const twoParty = fs.mkdtempSync(path.join(work, 'two-party-'));
+  fs.copyFileSync(lab.pubPath, path.join(twoParty, 'lab.pub'));
+  const dpo = writeKeyPair(path.join(twoParty, 'dpo'));
+  fs.rmSync(dpo.keyPath);
+  fs.writeFileSync(path.join(twoParty, 'trust.json'), JSON.stringify({ roles: { researcher: { keys: ['lab.pub'] }, 'privacy-officer': { keys: ['dpo.pub'] } } }));
+  const b = box(medium);
+  const r = spawnSync(sealtap, ['run', '--config', b.wiring, '--board', b.board, '--trusted', twoParty], { encoding: 'utf8' });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /fatal: analysis firmware refused .*slot A \(active\): the bundle is not approved: role privacy-officer has not approved it/);
+  assert.equal(fs.readdirSync(path.join(b.dir, 'spool')), []);
 });
 
 test('refuses to boot with no trusted keys in the image', () => {
@@ -148,7 +173,7 @@ test('refuses to boot with no trusted keys in the image', () => {
   const empty = fs.mkdtempSync(path.join(work, 'none-'));
   const r = spawnSync(sealtap, ['run', '--config', b.wiring, '--board', b.board, '--trusted', empty], { encoding: 'utf8' });
   assert.is(r.status, 1);
-  assert.match(r.stderr, /fatal: no trusted bundle keys in .*: build the image with/);
+  assert.match(r.stderr, /fatal: trust configuration .*: no public keys \(\*\.pub\): add the keys bundles must be signed with; build the image with the approvers' public keys/);
 });
 
 test.run();
