@@ -131,7 +131,7 @@ export function readTrust(dir: string): Trust {
 /** One line per role, for logs and `bundle inspect`: who must approve. */
 export function describeTrust(t: Trust): string {
   return t.roles.map((r) => r.name === ANY_ROLE
-    ? `any one of ${r.keys.map(keyId).join(', ')}`
+    ? `a signature by any one of ${r.keys.map(keyId).join(', ')}`
     : `${r.name}: ${r.threshold} of ${r.keys.map(keyId).join(', ')}`).join('; ');
 }
 

@@ -8,7 +8,7 @@ import { buildBundle, readBundleDefaults, signBundle, writeFileAtomically } from
 import { boardsDir } from '../supervisor/board';
 import { freeSecretKey, readPublicKeyFile, readSecretKeyFile, writeKeyPair } from '../bundle/signing-keys';
 import { loadBundle, verifyBundle } from '../bundle/verify';
-import { describeApprovals, readTrust, Trust, trustAnyOf, TrustError } from '../bundle/trust';
+import { describeApprovals, describeTrust, readTrust, Trust, trustAnyOf, TrustError } from '../bundle/trust';
 import { DEFAULT_ROLE, isRoleName } from '../bundle/signing-keys';
 import { statementBytes, statementText } from '../bundle/privacy';
 import { inspectBundle } from '../bundle/inspect';
@@ -65,6 +65,11 @@ only then makes it active (with --trusted or --pub, only an approved bundle); an
 Content the box would refuse exits 2 and leaves the medium untouched.
 The medium must have been prepared with \`sealtap bundle medium init\`.
 (Test-only: SEALTAP_FLASH_CHUNK_DELAY_MS pauses between 64 KiB chunks.)`,
+  trust: `usage: sealtap bundle trust DIR
+Checks a trust configuration as the box reads it (the image's /etc/sealtap/trusted):
+its public keys (*.pub) and, for approval by several parties, its trust.json naming
+roles, their keys and thresholds (docs/bundles.md). Prints who must approve a bundle.
+Exit 0 when the box would accept the configuration, 2 with the reason when not.`,
   medium: `usage: sealtap bundle medium init --device DEV-or-IMAGE [--size BYTES] [--force]
        sealtap bundle medium status --device DEV-or-IMAGE
 init writes an empty slot table (an image file is created with --size bytes,
@@ -72,7 +77,7 @@ default ${SLOTS_OFFSET + 2 * MAX_BUNDLE_BYTES}); refuses to erase an initialised
 status prints the slot table and what each slot holds.`,
 };
 
-const SUMMARY_HELP = `usage: sealtap bundle <keygen|build|sign|verify|inspect|flash|medium> ...
+const SUMMARY_HELP = `usage: sealtap bundle <keygen|build|sign|verify|inspect|flash|trust|medium> ...
 Analysis firmware bundles: signed, board-specific, flashed onto the box's medium
 from a workstation (never over a network).
 
@@ -83,6 +88,7 @@ from a workstation (never over a network).
   sealtap bundle verify FILE.sfw --trusted DIR | --pub PREFIX.pub [--board NAME]
   sealtap bundle inspect FILE.sfw [--trusted DIR | --pub PREFIX.pub] [--privacy [--json]]
   sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--trusted DIR | --pub PREFIX.pub]
+  sealtap bundle trust DIR
   sealtap bundle medium init --device DEV-or-IMAGE [--size BYTES]
   sealtap bundle medium status --device DEV-or-IMAGE
 
@@ -277,6 +283,13 @@ async function flash(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function trust(argv: string[]): Promise<number> {
+  const { rest } = parseArgs(argv, []);
+  const dir = one(rest, 'trust configuration directory');
+  say(`trust configuration ${dir}: a bundle needs ${describeTrust(readTrust(dir))}`);
+  return 0;
+}
+
 async function medium(argv: string[]): Promise<number> {
   const [action, ...more] = argv;
   if (action === 'init') {
@@ -316,7 +329,7 @@ async function medium(argv: string[]): Promise<number> {
   throw new UsageError(`unknown medium action ${action === undefined ? '(none)' : JSON.stringify(action)}: use init or status`);
 }
 
-const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { keygen, build, sign, verify, inspect, flash, medium };
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { keygen, build, sign, verify, inspect, flash, trust, medium };
 
 export const bundleCommand: Command = {
   name: 'bundle',
@@ -329,7 +342,7 @@ export const bundleCommand: Command = {
       return sub === undefined ? 2 : 0;
     }
     const run = SUBCOMMANDS[sub];
-    if (!run || !Object.prototype.hasOwnProperty.call(SUBCOMMANDS, sub)) throw new UsageError(`unknown bundle subcommand ${JSON.stringify(sub)}: use keygen, build, sign, verify, inspect, flash or medium (see sealtap bundle --help)`);
+    if (!run || !Object.prototype.hasOwnProperty.call(SUBCOMMANDS, sub)) throw new UsageError(`unknown bundle subcommand ${JSON.stringify(sub)}: use keygen, build, sign, verify, inspect, flash, trust or medium (see sealtap bundle --help)`);
     if (wantsHelp(rest)) {
       process.stdout.write(HELP[sub] + '\n');
       return 0;

@@ -75,7 +75,8 @@ mapfile -t prod_modules < <(npm ls --omit=dev --all --parseable 2>/dev/null | se
 [ ${#prod_modules[@]} -gt 0 ] || fail "npm ls found no production modules: run scripts/setup.sh"
 
 # --- trusted bundle keys: the public keys a bundle must be signed with -----------------
-# SEALTAP_TRUSTED_KEYS=DIR bakes DIR/*.pub (the researchers' keys) into
+# SEALTAP_TRUSTED_KEYS=DIR bakes DIR/*.pub (the approvers' keys), and DIR/trust.json when
+# there is one (the roles that must all approve, docs/bundles.md), into
 # /etc/sealtap/trusted/. Without it the image trusts a development key pair made here
 # on first use (build/keys/dev.{pub,key}): fine for QEMU and tests, never for a box in
 # the field, since anyone holding this build tree can sign for it.
@@ -106,6 +107,11 @@ for k in "${trusted[@]}"; do
     key_ids+=("$(basename "$k") $id")
   fi
 done
+trust_json=()
+if [ -f "$keys_dir/trust.json" ]; then
+  trust_json=("$keys_dir/trust.json")
+  trust_err=$(bin/sealtap bundle trust "$keys_dir" 2>&1 >/dev/null) || fail "$trust_err"
+fi
 dev_warning() {
   say "WARNING: THIS IMAGE TRUSTS THE DEVELOPMENT KEY $dev_pub ($dev_id)."
   say "WARNING: any bundle signed with ${dev_pub%.pub}.key runs on it. For a real box build with"
@@ -115,7 +121,7 @@ dev_warning() {
 # --- input hash: skip the rest when nothing changed -------------------------------------
 inputs_key=$( {
   echo "$base_key $kver $(sha256sum "$node_bin") dev-keys=$dev_keys"
-  sha256sum "$0" rootfs/initramfs/init "${trusted[@]}"
+  sha256sum "$0" rootfs/initramfs/init "${trusted[@]}" "${trust_json[@]}"
   find rootfs/overlay "$bdir" dist/firmware bin/sealtap build/sealtap-seccomp package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
   for m in "${prod_modules[@]}"; do find "$m" -maxdepth 1 -printf '%p %s %T@\n'; done | sort
 } | sha256sum | cut -c1-16)
@@ -184,6 +190,7 @@ tar -xf "$base" -C "$rfs"
   echo "modules-initramfs $(echo $stage1)"
   echo "modules-rootfs $(echo $stage2)"
   for k in "${key_ids[@]}"; do echo "trusted-key $k"; done
+  bin/sealtap bundle trust "$keys_dir" | sed 's/^/approval: /'
   echo "packages:"
   chroot "$rfs" dpkg-query -W -f='  ${Package} ${Version}\n'
 } >"$out/manifest.txt"
@@ -211,7 +218,7 @@ echo "$board" >"$rfs/etc/sealtap/board"
 node -p 'require("./package.json").version' >"$rfs/etc/sealtap/version"
 install -m 0644 "$bdir/run.json" "$rfs/etc/sealtap/run.json"
 install -d -m 0755 "$rfs/etc/sealtap/trusted"
-for k in "${trusted[@]}"; do install -m 0644 "$k" "$rfs/etc/sealtap/trusted/"; done
+for k in "${trusted[@]}" "${trust_json[@]}"; do install -m 0644 "$k" "$rfs/etc/sealtap/trusted/"; done
 
 opt=$rfs/opt/sealtap
 mkdir -p "$opt/bin" "$opt/dist" "$opt/board/$board"

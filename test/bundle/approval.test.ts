@@ -188,6 +188,15 @@ for (const [what, trust, message] of brokenTrust) {
   });
 }
 
+test('bundle trust DIR says who must approve, or why the box would refuse the configuration', () => {
+  const ok = runSealtap(['bundle', 'trust', twoOfficers]);
+  assert.is(ok.status, 0, ok.err);
+  assert.match(ok.out, /a bundle needs researcher: 1 of [0-9a-f]{16}; privacy-officer: 2 of [0-9a-f]{16}, [0-9a-f]{16}\n$/);
+  const bad = runSealtap(['bundle', 'trust', trustDir({ roles: { researcher: { keys: ['alice.pub'], threshold: 0 } } })]);
+  assert.is(bad.status, 2);
+  assert.match(bad.err, /threshold must be a whole number from 1 to 1/);
+});
+
 test('verify takes --trusted or --pub, not both', () => {
   const r = runSealtap(['bundle', 'verify', built(), '--trusted', twoParty, '--pub', `${researcher}.pub`]);
   assert.is(r.status, 2);
