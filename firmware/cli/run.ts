@@ -64,7 +64,7 @@ command line, refused before any key was made or any packet read.`,
       if (board.bundleDevice) {
         process.stderr.write(`sealtap run: verifying the analysis firmware on ${board.bundleDevice}\n`);
         firmwareDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealtap-firmware-'));
-        const b = bootFromBundle(board, configPath, firmwareDir, opts.get('trusted') ?? trustedKeysDir);
+        const b = bootFromBundle({ medium: board.bundleDevice }, board.name, configPath, firmwareDir, opts.get('trusted') ?? trustedKeysDir);
         for (const n of b.notes) process.stderr.write(`sealtap run: ${n}\n`);
         config = b.config;
         firmware = b.firmware;
