@@ -39,9 +39,11 @@ image: build
 	@scripts/setup.sh image
 	@scripts/image/build.sh $(BOARD)
 
+# BUNDLE=FILE.sfw boots that analysis firmware instead of the default test bundle: it is
+# flashed into a copy of the bundle medium (qemu.sh --flash), never into the medium itself.
 qemu: image
 	@rm -rf out/qemu-results
-	@scripts/image/qemu.sh --board $(BOARD) --receive out/qemu-results
+	@scripts/image/qemu.sh --board $(BOARD) --receive out/qemu-results $(if $(BUNDLE),--flash '$(BUNDLE)')
 
 test-image: build
 	@BOARD=$(BOARD) scripts/image/test.sh

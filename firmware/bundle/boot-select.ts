@@ -76,15 +76,18 @@ function trySlot(m: OpenMedium, slot: 0 | 1, opts: SelectOptions, min: number): 
   if (result.ok && !blake2b256(bytes).equals(rec.hash)) {
     return { ok: false, reason: 'the slot holds a different bundle than the one recorded when it was flashed: reflash with `sealtap bundle flash`' };
   }
-  if (result.ok && opts.checkContent) {
-    try {
-      opts.checkContent(result.bundle);
-    } catch (err) {
-      if (err instanceof BundleError) return { ok: false, reason: err.message };
-      throw err;
-    }
+  return result.ok ? checkedContent(result.bundle, opts.checkContent) : result;
+}
+
+/** A verified bundle, refused with the reason when the caller's content check throws a BundleError. */
+function checkedContent(bundle: LoadedBundle, checkContent: SelectOptions['checkContent']): VerifyResult {
+  try {
+    checkContent?.(bundle);
+  } catch (err) {
+    if (err instanceof BundleError) return { ok: false, reason: err.message };
+    throw err;
   }
-  return result;
+  return { ok: true, bundle };
 }
 
 function raiseMinimum(device: string, securityVersion: number): void {
@@ -140,9 +143,9 @@ export function selectBundle(opts: SelectOptions): SelectResult {
 
 /**
  * For a host without a bundle medium (board "dev"): verifies a .sfw file with the same
- * checks. The size is checked before the file is read.
+ * checks, the content check included when given. The size is checked before the file is read.
  */
-export function loadBundleFile(path: string, opts: { trust: Trust; board: string; minSecurityVersion?: number }): VerifyResult {
+export function loadBundleFile(path: string, opts: { trust: Trust; board: string; minSecurityVersion?: number; checkContent?: SelectOptions['checkContent'] }): VerifyResult {
   let size: number;
   try {
     size = fs.statSync(path).size;
@@ -150,5 +153,6 @@ export function loadBundleFile(path: string, opts: { trust: Trust; board: string
     return { ok: false, reason: `cannot read bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
   if (size > MAX_BUNDLE_BYTES) return { ok: false, reason: `${path} is ${size} bytes, over the ${MAX_BUNDLE_BYTES}-byte bundle limit` };
-  return verifyBundle(fs.readFileSync(path), opts);
+  const result = verifyBundle(fs.readFileSync(path), opts);
+  return result.ok ? checkedContent(result.bundle, opts.checkContent) : result;
 }

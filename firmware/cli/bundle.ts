@@ -162,12 +162,12 @@ function boards(v: string | undefined): string[] | undefined {
 
 /**
  * A bundle for a board that does not exist would be refused by every box; a typo in
- * --board is the likely cause, so the known boards are listed.
+ * --board (or run's --as-board) is the likely cause, so the known boards are listed.
  */
-function checkBoardsExist(names: string[]): void {
+export function checkBoardsExist(names: string[], option = 'board'): void {
   const known = fs.existsSync(boardsDir) ? fs.readdirSync(boardsDir).filter((b) => fs.existsSync(path.join(boardsDir, b, 'board.json'))).sort() : [];
   for (const b of names) {
-    if (!known.includes(b)) throw new UsageError(`--board ${b}: no such board (there is no board/${b}/board.json); known boards: ${known.join(', ') || 'none'}`);
+    if (!known.includes(b)) throw new UsageError(`--${option} ${b}: no such board (there is no board/${b}/board.json); known boards: ${known.join(', ') || 'none'}`);
   }
 }
 

@@ -1,16 +1,18 @@
 // The analysis firmware on the box: picked from the board's bundle medium (A/B slots)
-// before any key exists, and turned into the run's configuration.
+// before any key exists, and turned into the run's configuration. A development host
+// runs the same checks on a medium image or a single .sfw file (sealtap run --medium,
+// --bundle).
 // What a bundle may decide and what it may not: its run.json chooses the analysis
 // (outputs, stop, flows, analysis settings) and brings its module and policy; the
 // wiring (source, spool, channel) stays the image's own run.json, so no bundle, signed
 // or not, can point capture elsewhere or send results anywhere but the results line.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { selectBundle, SelectResult } from '../bundle/boot-select';
+import { identityOf, loadBundleFile, selectBundle, SelectResult } from '../bundle/boot-select';
+import type { LoadedBundle } from '../bundle/verify';
 import { readTrust, Trust, TrustError } from '../bundle/trust';
 import { checkBundleContent, Wiring } from '../bundle/content';
 import { RunConfig } from './config';
-import type { Board } from './board';
 import type { FirmwareIdentity } from './supervise';
 
 /**
@@ -39,31 +41,40 @@ export function readBoxTrust(dir: string): Trust {
 }
 
 /**
- * Verifies the bundle on board.bundleDevice (active slot, then the other), its content
- * included (policy, run.json merged with the image's wiring, module syntax), and writes
- * its payload into workDir (module/module.js, policy.json, run.json) for the analysis to read.
- * Throws BundleRefused with every slot's reason when neither slot may run.
+ * Where the analysis firmware is read from: a bundle medium (the box's bundleDevice, or a
+ * medium image file on a development host), with its A/B slots; or one .sfw file.
  */
-export function bootFromBundle(board: Board, wiringFile: string, workDir: string, trustedDir = trustedKeysDir): BundleBoot {
-  if (!board.bundleDevice) throw new BundleRefused(`board ${board.name} has no bundleDevice`);
+export type BundleSource = { medium: string } | { file: string };
+
+/** A bundle that passed every check, and where it came from for the log. */
+interface Chosen {
+  bundle: LoadedBundle;
+  from: string;
+  notes: string[];
+}
+
+/**
+ * Verifies the bundle from source (on a medium: the active slot, then the other) for
+ * board, its content included (policy, run.json merged with the wiring of wiringFile,
+ * module syntax), and writes its payload into workDir (module/module.js, policy.json,
+ * run.json) for the analysis to read. Throws BundleRefused with every reason when no
+ * bundle may run.
+ */
+export function bootFromBundle(source: BundleSource, board: string, wiringFile: string, workDir: string, trustedDir = trustedKeysDir): BundleBoot {
   const trust = readBoxTrust(trustedDir);
   const wiring = readWiring(wiringFile);
   const moduleFile = path.join(workDir, 'module', 'module.js');
   const files = { module: moduleFile, policy: path.join(workDir, 'policy.json') };
-  // The content is checked per slot, inside the selection: a slot whose policy, run.json
-  // or module the box refuses falls back to the other slot like a bad signature would.
-  const r: SelectResult = selectBundle({
-    device: board.bundleDevice, trust, board: board.name,
-    checkContent: (b) => { checkBundleContent(b, wiring, files); },
-  });
-  if (!r.ok) throw new BundleRefused(`analysis firmware refused on ${board.bundleDevice}: ${r.refusals.join('; ')}`);
-
-  const notes = [...r.warnings];
-  if (r.fellBack) notes.push(`active slot refused (${r.refusals.join('; ')}); falling back to slot ${r.slot}`);
-  const id = r.identity;
-  notes.push(`analysis firmware ${id.name} ${id.version} (security version ${id.securityVersion}) from slot ${r.slot}, manifest ${id.hash.slice(0, 16)}, approved by ${id.approvedBy}, privacy statement ${id.privacy.slice(0, 16)}`);
-  // Already passed inside the selection; computed again here for the chosen slot.
-  const { config } = checkBundleContent(r.bundle, wiring, files);
+  // The content is checked inside the selection: a slot whose policy, run.json or module
+  // the box refuses falls back to the other slot like a bad signature would.
+  const checkContent = (b: LoadedBundle): void => { checkBundleContent(b, wiring, files); };
+  const chosen = 'medium' in source
+    ? fromMedium(source.medium, trust, board, checkContent)
+    : fromFile(source.file, trust, board, checkContent);
+  const id = identityOf(chosen.bundle);
+  const notes = [...chosen.notes, `analysis firmware ${id.name} ${id.version} (security version ${id.securityVersion}) from ${chosen.from}, manifest ${id.hash.slice(0, 16)}, approved by ${id.approvedBy}, privacy statement ${id.privacy.slice(0, 16)}`];
+  // Already passed inside the selection; computed again here for the chosen bundle.
+  const { config } = checkBundleContent(chosen.bundle, wiring, files);
 
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   // The module is read by its sandbox, which runs as an unprivileged uid: it gets a
@@ -71,13 +82,29 @@ export function bootFromBundle(board: Board, wiringFile: string, workDir: string
   // signed bundle), inside a workDir others may pass through but not list.
   fs.chmodSync(workDir, 0o711);
   fs.mkdirSync(path.dirname(moduleFile));
-  fs.writeFileSync(moduleFile, r.bundle.module);
+  fs.writeFileSync(moduleFile, chosen.bundle.module);
   // Modes set after creation: the box's umask (077) would take them back at creation.
   fs.chmodSync(path.dirname(moduleFile), 0o755);
   fs.chmodSync(moduleFile, 0o644);
-  fs.writeFileSync(files.policy, r.bundle.policy, { mode: 0o600 });
-  fs.writeFileSync(path.join(workDir, 'run.json'), r.bundle.run, { mode: 0o600 });
+  fs.writeFileSync(files.policy, chosen.bundle.policy, { mode: 0o600 });
+  fs.writeFileSync(path.join(workDir, 'run.json'), chosen.bundle.run, { mode: 0o600 });
   return { config, firmware: { name: id.name, version: id.version, hash: id.hash }, notes };
+}
+
+/** The box's A/B selection on a medium: warnings and a fallback are noted for the log. */
+function fromMedium(device: string, trust: Trust, board: string, checkContent: (b: LoadedBundle) => void): Chosen {
+  const r: SelectResult = selectBundle({ device, trust, board, checkContent });
+  if (!r.ok) throw new BundleRefused(`analysis firmware refused on ${device}: ${r.refusals.join('; ')}`);
+  const notes = [...r.warnings];
+  if (r.fellBack) notes.push(`active slot refused (${r.refusals.join('; ')}); falling back to slot ${r.slot}`);
+  return { bundle: r.bundle, from: `slot ${r.slot}`, notes };
+}
+
+/** One .sfw file: the same checks, with nothing to fall back to. */
+function fromFile(file: string, trust: Trust, board: string, checkContent: (b: LoadedBundle) => void): Chosen {
+  const r = loadBundleFile(file, { trust, board, checkContent });
+  if (!r.ok) throw new BundleRefused(`analysis firmware refused in ${file}: ${r.reason}`);
+  return { bundle: r.bundle, from: file, notes: [] };
 }
 
 /** The image's run.json, whose source, spool and channel every bundle runs with. */

@@ -17,6 +17,12 @@
 #                       (default build/image/BOARD/bundle.img, made on first use with
 #                       test/image/firmware signed by build/keys/dev.key). Without a valid
 #                       bundle on it the box refuses to start and powers off.
+#   --flash FILE.sfw    boot this analysis firmware bundle (make qemu BUNDLE=FILE.sfw): it is
+#                       flashed into a copy of the medium above, build/image/BOARD/bundle-flash.img
+#                       (made afresh each time; the medium itself is never written), after
+#                       `sealtap bundle flash` checked it against this board and the keys the
+#                       image trusts (read from its rootfs). A refused bundle stops here (exit 1,
+#                       or 2 for content the box would refuse), before QEMU starts.
 #   --spool FILE|none   spool disk image (default build/image/BOARD/spool.img, 64 MiB, fresh each boot)
 #   --console SPEC      QEMU chardev for the console: stdio (default), file:PATH, pipe:PATH
 #   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
@@ -26,7 +32,7 @@
 # QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-board=qemu-x86_64 tap=sealtap0 netns= nic=1 bundle= spool= console=stdio results= receive= append=
+board=qemu-x86_64 tap=sealtap0 netns= nic=1 bundle= flash= spool= console=stdio results= receive= append=
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board=$2; shift 2 ;;
@@ -34,6 +40,7 @@ while [ $# -gt 0 ]; do
     --netns) netns=$2; shift 2 ;;
     --no-nic) nic=0; shift ;;
     --bundle) bundle=$2; shift 2 ;;
+    --flash) flash=$2; shift 2 ;;
     --spool) spool=$2; shift 2 ;;
     --console) console=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
@@ -42,6 +49,12 @@ while [ $# -gt 0 ]; do
     *) echo "qemu.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+if [ -n "$flash" ] && [ "$bundle" = none ]; then
+  echo "qemu.sh: --flash needs a bundle medium to flash into: leave out --bundle none" >&2; exit 2
+fi
+if [ -n "$flash" ] && [ ! -f "$flash" ]; then
+  echo "qemu.sh: --flash $flash: no such file; build one with bin/sealtap bundle build DIR --key PREFIX.key --board $board --out FILE.sfw" >&2; exit 1
+fi
 # sealtap receive refuses a results folder that is not empty (exit 2): say so before booting.
 if [ -n "$receive" ] && [ -n "$(ls -A "$receive" 2>/dev/null)" ]; then
   echo "qemu.sh: --receive $receive is not empty: give a new folder or empty it (make qemu empties out/qemu-results)" >&2; exit 2
@@ -62,6 +75,28 @@ if [ -z "$bundle" ]; then
       bin/sealtap bundle flash "$img/firmware.sfw" --device "$bundle.tmp" >&2 &&
       mv "$bundle.tmp" "$bundle" || rm -f "$bundle.tmp"
   fi
+fi
+# --flash: FILE.sfw into a copy of the medium (an empty one when there is none yet), as a
+# researcher flashes the box's medium, checked first as the box will check it: this
+# board, and the trust configuration baked into the image (its keys and trust.json, not
+# the ones in build/keys, which a SEALTAP_TRUSTED_KEYS build does not trust). Prints the
+# copy's path.
+flash_into_copy() {
+  local copy=$img/bundle-flash.img keys rc=0
+  keys=$(mktemp -d)
+  unsquashfs -q -n -d "$keys/root" "$img/rootfs.squashfs" etc/sealtap/trusted >/dev/null ||
+    { rm -rf "$keys"; echo "qemu.sh: cannot read the trusted keys from $img/rootfs.squashfs (unsquashfs: scripts/setup.sh image)" >&2; return 1; }
+  rm -f "$copy"
+  if [ -f "$bundle" ]; then cp --sparse=always "$bundle" "$copy"; else bin/sealtap bundle medium init --device "$copy" >&2; fi
+  bin/sealtap bundle flash "$flash" --device "$copy" --board "$board" --trusted "$keys/root/etc/sealtap/trusted" >&2 || rc=$?
+  rm -rf "$keys"
+  if [ "$rc" != 0 ]; then rm -f "$copy"; echo "qemu.sh: $flash refused: not booting" >&2; return "$rc"; fi
+  echo "$copy"
+}
+if [ -n "$flash" ]; then
+  rc=0
+  bundle=$(flash_into_copy) || rc=$?
+  [ "$rc" = 0 ] || exit "$rc"
 fi
 if [ "$bundle" != none ] && [ ! -f "$bundle" ]; then
   echo "qemu.sh: no bundle medium $bundle: the box will refuse to start. Make one (the dev key is build/keys/dev.key):" >&2

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { selectBundle, SelectOptions, loadBundleFile } from '../../firmware/bundle/boot-select';
 import { flashBundle } from '../../firmware/bundle/flash';
+import { BundleError } from '../../firmware/bundle/format';
 import { closeMedium, initMedium, openMedium, slotOffset } from '../../firmware/bundle/medium';
 import { makeBundle, newKey, tempDir, writeTemp } from '../lib/bundle-fixtures';
 import { trustAnyOf } from '../../firmware/bundle/trust';
@@ -163,6 +164,12 @@ test('loads and verifies a bundle file on a host without a medium', () => {
   assert.ok(r.ok);
   const bad = loadBundleFile(p, { trust: trustAnyOf([key.pk], 'test keys'), board: 'dev' });
   assert.is(bad.ok, false);
+});
+
+test('a bundle file whose content the caller\'s check refuses is refused with the check\'s reason', () => {
+  const p = writeTemp('boot', 'b.sfw', makeBundle({ key }));
+  const r = loadBundleFile(p, { trust: trustAnyOf([key.pk], 'test keys'), board: BOARD, checkContent: () => { throw new BundleError('policy.json is refused: too open'); } });
+  assert.equal(r, { ok: false, reason: 'policy.json is refused: too open' });
 });
 
 test.run();

@@ -116,8 +116,11 @@ export function writeTemp(tag: string, name: string, data: Buffer): string {
   return p;
 }
 
-/** Runs bin/sealtap (the compiled CLI) and returns its exit status and output. */
-export function runSealtap(args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> & { out: string; err: string } {
-  const r = spawnSync(SEALTAP, args, { encoding: 'utf8', env: { ...process.env, ...env }, cwd: REPO_ROOT });
+/**
+ * Runs bin/sealtap (the compiled CLI) and returns its exit status and output; a run
+ * still going after timeoutMs is killed (status null) so a hang fails the test.
+ */
+export function runSealtap(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): SpawnSyncReturns<string> & { out: string; err: string } {
+  const r = spawnSync(SEALTAP, args, { encoding: 'utf8', env: { ...process.env, ...env }, cwd: REPO_ROOT, timeout: timeoutMs });
   return Object.assign(r, { out: r.stdout, err: r.stderr });
 }

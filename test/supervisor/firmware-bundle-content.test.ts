@@ -38,7 +38,7 @@ for (const c of cases) {
     const b = box();
     flashBundle({ device: b.board.bundleDevice!, bundle: makeBundle({ key, version: '1.0.0' }) });
     flashUnchecked(b.board.bundleDevice!, makeUncheckedBundle(key.sk, { ...c.files, version: '2.0.0' }));
-    const boot = bootFromBundle(b.board, b.wiring, b.work, trusted);
+    const boot = bootFromBundle({ medium: b.board.bundleDevice! }, b.board.name, b.wiring, b.work, trusted);
     assert.is(boot.firmware.version, '1.0.0');
     const note = boot.notes.find((n) => n.startsWith('active slot refused'));
     assert.ok(note, boot.notes.join('\n'));
@@ -53,7 +53,7 @@ test('refuses to boot when the bundles in both slots are refused for their conte
   const b = box();
   flashUnchecked(b.board.bundleDevice!, makeUncheckedBundle(key.sk, cases[0].files));
   flashUnchecked(b.board.bundleDevice!, makeUncheckedBundle(key.sk, cases[3].files));
-  assert.throws(() => bootFromBundle(b.board, b.wiring, b.work, trusted), (e: Error) => e instanceof BundleRefused
+  assert.throws(() => bootFromBundle({ medium: b.board.bundleDevice! }, b.board.name, b.wiring, b.work, trusted), (e: Error) => e instanceof BundleRefused
     && /slot B \(active\): module\.js does not compile/.test(e.message) && /slot A: policy\.json is refused/.test(e.message));
   assert.not.ok(fs.existsSync(b.work), 'a refused bundle was unpacked');
 });
@@ -62,7 +62,7 @@ test('the bundle\'s run.json is checked with the image\'s wiring: stop.endOfSour
   const b = box();
   flashBundle({ device: b.board.bundleDevice!, bundle: makeBundle({ key, version: '1.0.0' }) });
   flashUnchecked(b.board.bundleDevice!, makeUncheckedBundle(key.sk, { run: '{"stop": {"endOfSource": true}}', version: '2.0.0' }));
-  const boot = bootFromBundle(b.board, b.wiring, b.work, trusted);
+  const boot = bootFromBundle({ medium: b.board.bundleDevice! }, b.board.name, b.wiring, b.work, trusted);
   assert.is(boot.firmware.version, '1.0.0');
   assert.match(boot.notes.join('\n'), /slot B \(active\): run\.json is refused: stop\.endOfSource: a live interface has no end/);
 });
