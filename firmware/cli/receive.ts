@@ -15,9 +15,11 @@ and writes into DIR:
   flows.jsonl   one flow record (JSON) per line
   dns.jsonl     one DNS record (JSON) per line
   STREAM.jsonl  one record per line of each stream the analysis firmware declared
-  schema.json   those streams' declarations (field types), from BOOT
+  schema.json   those streams' fields: type, unit, the transform applied; limits (BOOT)
   log.txt       the box's operator log, RFC 5424 lines (host time, device uptime)
-  summary.json  box counters from END, records per type, frames, bad and missing frames
+  summary.json  box counters from END, records per type, frames, bad and missing frames,
+                the firmware, module and privacy statement hash the box announced
+  README.txt    what the run was and what each file holds, for whoever opens DIR later
   line.raw      a raw recording of everything read (can be given back to receive)
 
 A file is read to its end. A tty is read until Ctrl-C / SIGTERM (the files are

@@ -12,7 +12,7 @@ import { escapeLineMessage, escapeLineText, lineJson, lineNumber } from './escap
 import { SCHEMA_FILE, StreamFiles } from './stream-files';
 
 /** Written on every run. */
-export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json'] as const;
+export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json', 'README.txt'] as const;
 export const LINE_FILE = 'line.raw';
 /**
  * Every file the receiver writes besides stream files (trace-<session>.pcap shares

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineDecoder } from './decoder';
 import { LINE_FILE, OutputFiles } from './outputs';
+import { readmeText } from './readme';
 import { escapeLineText, lineJson } from './escape-text';
 import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
@@ -92,6 +93,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));
     const summary = buildSummary(decoder, outputs, started, Date.now());
     fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
+    fs.writeFileSync(path.join(o.out, 'README.txt'), readmeText(summary, new Date()));
     if (follow) print(statusLine(decoder, started));
     return summary;
   } catch (e) {
