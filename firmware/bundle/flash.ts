@@ -16,6 +16,8 @@ export interface FlashOptions {
   trust?: Trust;
   /** When given, the bundle must be made for this board. */
   board?: string;
+  /** Last check of the verified bundle before the medium is written (the CLI's module trial); throws to refuse. */
+  beforeWrite?: (bundle: LoadedBundle) => void;
   /** Test-only: pause between 64 KiB chunks (SEALTAP_FLASH_CHUNK_DELAY_MS) so a test can interrupt the write. */
   chunkDelayMs?: number;
   onProgress?: (done: number, total: number) => void;
@@ -35,6 +37,7 @@ export function flashBundle(opts: FlashOptions): FlashResult {
     const bundle = loadBundle(opts.bundle, { trust: opts.trust, board: opts.board, minSecurityVersion: m.table.minSecurityVersion });
     // So is content the box's validators refuse; checked before the medium is touched.
     checkContentForBoards(bundle, opts.board !== undefined ? [opts.board] : bundle.manifest.boards);
+    opts.beforeWrite?.(bundle);
     const previous = m.table.active;
     const target: 0 | 1 = previous === 0 ? 1 : 0;
     writeSlotBytes(m, target, opts.bundle, { chunkDelayMs: opts.chunkDelayMs, onProgress: opts.onProgress });

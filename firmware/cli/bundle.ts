@@ -11,6 +11,8 @@ import { loadBundle, verifyBundle } from '../bundle/verify';
 import { describeApprovals, describeTrust, readTrust, Trust, trustAnyOf, TrustError } from '../bundle/trust';
 import { DEFAULT_ROLE, isRoleName } from '../bundle/signing-keys';
 import { statementBytes, statementText } from '../bundle/privacy';
+import { TRIAL_PACKETS, tryModule } from '../bundle/trial';
+import type { BundleContent } from '../bundle/content';
 import { inspectBundle } from '../bundle/inspect';
 import { flashBundle, flashChunkDelayFromEnv } from '../bundle/flash';
 import { initMedium, openMedium, closeMedium, readSlot, SLOT_NAMES, SLOTS_OFFSET } from '../bundle/medium';
@@ -18,12 +20,17 @@ import { blake2b256 } from '../bundle/hash';
 import { isSecurityVersion } from '../bundle/manifest';
 import { checkContentForBoards, ContentError } from '../bundle/content';
 
+const TRIAL_TEXT = `When run.json names a module, it is also tried in its real sandbox (\`sealtap run\`
+on a ${TRIAL_PACKETS}-packet generated trace): a module the box's log reports as failing
+(it does not load, throws, breaks the protocol) exits 2 with that line; a host that
+cannot build the sandbox exits 1. --no-trial skips the trial and says so.`;
+
 const HELP: Record<string, string> = {
   keygen: `usage: sealtap bundle keygen --out PREFIX
 Creates an Ed25519 signing key pair: PREFIX.key (secret, mode 0600, never printed)
 and PREFIX.pub (install it on the box as a trusted key). Refuses to overwrite.`,
   build: `usage: sealtap bundle build DIR --key PREFIX.key --board NAME --out FILE.sfw
-                           [--role ROLE] [--version X] [--security-version N] [--name NAME] [--unsigned]
+                           [--role ROLE] [--version X] [--security-version N] [--name NAME] [--unsigned] [--no-trial]
        sealtap bundle build --module M.js --policy P.json --run R.json --name NAME
                            --version X --key PREFIX.key --board NAME --out FILE.sfw
 DIR holds module.js, policy.json and run.json; DIR/bundle.json may give defaults
@@ -34,22 +41,25 @@ a board name from board/ (several: a,b). --key signs as --role (default ${DEFAUL
 is checked with the box's own validators (policy, run.json merged with the board's
 wiring, stream declarations, module syntax): refused content exits 2 with the box's
 message and nothing is written. The manifest records the hash of the bundle's privacy
-statement (see inspect --privacy), so every signature approves that statement.`,
-  sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --role ROLE --out FILE2.sfw
+statement (see inspect --privacy), so every signature approves that statement.
+${TRIAL_TEXT}`,
+  sign: `usage: sealtap bundle sign FILE.sfw --key PREFIX.key --role ROLE --out FILE2.sfw [--no-trial]
 Adds an approval: this key's signature, in ROLE (default ${DEFAULT_ROLE}), to the ones
 already in the bundle (a researcher builds and signs, a privacy officer countersigns
 with --role privacy-officer after reading inspect --privacy). The manifest, payload
 and earlier signatures are checked first and kept byte for byte; signing twice with
-one key in one role is refused.`,
-  verify: `usage: sealtap bundle verify FILE.sfw --trusted DIR [--board NAME]
-       sealtap bundle verify FILE.sfw --pub PREFIX.pub [--pub OTHER.pub] [--board NAME]
+one key in one role is refused.
+${TRIAL_TEXT}`,
+  verify: `usage: sealtap bundle verify FILE.sfw --trusted DIR [--board NAME] [--no-trial]
+       sealtap bundle verify FILE.sfw --pub PREFIX.pub [--pub OTHER.pub] [--board NAME] [--no-trial]
 Runs the box's checks offline: container, entry order, approval, manifest, board (when
 given), payload hashes, then the content (policy, run.json, stream declarations, module
 syntax, privacy statement). --trusted DIR is a trust configuration like the image's
 /etc/sealtap/trusted: public keys and a trust.json naming the roles that must approve
 (docs/bundles.md); --pub accepts a signature by any one of the given keys.
 Exit 0 only for a valid, approved bundle; 1 with the reason otherwise; 2 for content
-the box would refuse or a broken trust configuration.`,
+the box would refuse or a broken trust configuration.
+${TRIAL_TEXT}`,
   inspect: `usage: sealtap bundle inspect FILE.sfw [--trusted DIR | --pub PREFIX.pub]
        sealtap bundle inspect FILE.sfw --privacy [--json]
 Prints the entries, manifest, payload hashes and signatures. Exit 1 if a check failed
@@ -59,10 +69,11 @@ every output and declared stream, every field with its type, unit and transform,
 rate limits, k thresholds and each stream's residual capacity bound; --json prints
 it as data ({"hash", "statement"}). Exit 2 if the bundle's content is refused or its
 statement is not the one its manifest names.`,
-  flash: `usage: sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--trusted DIR | --pub PREFIX.pub] [--board NAME]
+  flash: `usage: sealtap bundle flash FILE.sfw --device DEV-or-IMAGE [--trusted DIR | --pub PREFIX.pub] [--board NAME] [--no-trial]
 Writes the bundle into the inactive slot of the box's medium, reads it back, and
 only then makes it active (with --trusted or --pub, only an approved bundle); an interrupted flash leaves the previous bundle active.
 Content the box would refuse exits 2 and leaves the medium untouched.
+${TRIAL_TEXT}
 The medium must have been prepared with \`sealtap bundle medium init\`.
 (Test-only: SEALTAP_FLASH_CHUNK_DELAY_MS pauses between 64 KiB chunks.)`,
   trust: `usage: sealtap bundle trust DIR
@@ -136,6 +147,18 @@ function roleOption(opts: Map<string, string>): string {
   return role;
 }
 
+/**
+ * The module tried in its sandbox on a generated trace (trial.ts), unless --no-trial,
+ * which is said on stderr: the bundle then carries only the static checks.
+ */
+function trial(opts: Map<string, string>, content: BundleContent, sub: string): void {
+  if (opts.has('no-trial')) {
+    process.stderr.write(`sealtap bundle ${sub}: module trial skipped (--no-trial): the module was not run in its sandbox\n`);
+    return;
+  }
+  tryModule(content);
+}
+
 function readBundleFile(path: string): Buffer {
   let size: number;
   try {
@@ -182,7 +205,7 @@ async function keygen(argv: string[]): Promise<number> {
 }
 
 async function build(argv: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name', 'module', 'policy', 'run', 'role'], ['unsigned']);
+  const { opts, rest } = parseArgs(argv, ['key', 'board', 'out', 'version', 'security-version', 'name', 'module', 'policy', 'run', 'role'], ['unsigned', 'no-trial']);
   const given = ['module', 'policy', 'run'].filter((k) => opts.has(k));
   if (given.length !== 0 && given.length !== 3) throw new UsageError('--module, --policy and --run go together: give all three files (or a DIR holding module.js, policy.json, run.json)');
   const files = given.length === 3 ? { module: opts.get('module')!, policy: opts.get('policy')!, run: opts.get('run')! } : undefined;
@@ -197,6 +220,7 @@ async function build(argv: string[]): Promise<number> {
     dir, files, boards: boards(opts.get('board')), version: opts.get('version'), securityVersion: sv === undefined ? undefined : Number(sv), name: opts.get('name'), secretKey, role,
   });
   const built = opts.has('key') ? withSecretKey(opts.get('key')!, run) : run(null);
+  trial(opts, loadBundle(built.bytes, { allowUnsigned: true }), 'build');
   writeFileAtomically(out, built.bytes);
   const m = built.manifest;
   say(`built ${out}: ${m.name} ${m.version} (security version ${m.securityVersion}) for ${m.boards.join(', ')}, ${built.bytes.length} bytes, ${opts.has('key') ? `signed as ${role}` : 'UNSIGNED'}; privacy statement ${m.privacy}`);
@@ -204,11 +228,13 @@ async function build(argv: string[]): Promise<number> {
 }
 
 async function sign(argv: string[]): Promise<number> {
-  const { opts, rest } = parseArgs(argv, ['key', 'out', 'role']);
+  const { opts, rest } = parseArgs(argv, ['key', 'out', 'role'], ['no-trial']);
   const file = one(rest, 'bundle file');
   const out = need(opts, 'out');
   const role = roleOption(opts);
-  const signed = withSecretKey(need(opts, 'key'), (sk) => signBundle(readBundleFile(file), sk, role));
+  const bytes = readBundleFile(file);
+  const signed = withSecretKey(need(opts, 'key'), (sk) => signBundle(bytes, sk, role));
+  trial(opts, loadBundle(bytes, { allowUnsigned: true }), 'sign');
   writeFileAtomically(out, signed.bytes);
   say(`signed ${out} as ${role}: ${signed.manifest.name} ${signed.manifest.version}, ${signed.signatures} signature(s); privacy statement ${signed.manifest.privacy}`);
   return 0;
@@ -216,7 +242,7 @@ async function sign(argv: string[]): Promise<number> {
 
 async function verify(argv: string[]): Promise<number> {
   const pubs = takeRepeated(argv, 'pub');
-  const { opts, rest } = parseArgs(pubs.argv, ['board', 'trusted']);
+  const { opts, rest } = parseArgs(pubs.argv, ['board', 'trusted'], ['no-trial']);
   const file = one(rest, 'bundle file');
   const trust = trustFrom(pubs.values, opts.get('trusted'));
   if (!trust) throw new UsageError('--trusted DIR or --pub PREFIX.pub is required: a bundle is only valid for the keys you trust');
@@ -228,6 +254,7 @@ async function verify(argv: string[]): Promise<number> {
   }
   try {
     checkContentForBoards(r.bundle, board !== undefined ? [board] : r.bundle.manifest.boards);
+    trial(opts, r.bundle, 'verify');
   } catch (err) {
     if (!(err instanceof ContentError)) throw err;
     process.stderr.write(`sealtap bundle verify: ${file} is INVALID: ${err.message}\n`);
@@ -270,12 +297,13 @@ function privacy(bytes: Buffer, json: boolean): number {
 
 async function flash(argv: string[]): Promise<number> {
   const pubs = takeRepeated(argv, 'pub');
-  const { opts, rest } = parseArgs(pubs.argv, ['device', 'board', 'trusted']);
+  const { opts, rest } = parseArgs(pubs.argv, ['device', 'board', 'trusted'], ['no-trial']);
   const file = one(rest, 'bundle file');
   const device = need(opts, 'device');
   const chunkDelayMs = flashChunkDelayFromEnv(process.env);
+  const bytes = readBundleFile(file);
   const r = flashBundle({
-    device, bundle: readBundleFile(file), trust: trustFrom(pubs.values, opts.get('trusted')),
+    device, bundle: bytes, beforeWrite: (b) => trial(opts, b, 'flash'), trust: trustFrom(pubs.values, opts.get('trusted')),
     board: opts.get('board'), chunkDelayMs,
   });
   const m = r.bundle.manifest;

@@ -16,7 +16,7 @@ const keys = tempDir('privacy-keys');
 const lab = path.join(keys, 'lab');
 assert.is(runSealtap(['bundle', 'keygen', '--out', lab]).status, 0);
 
-const moduleJs = "module.exports = { name: 'rtt', version: '1.0.0', onPacket() {} };\n";
+const moduleJs = "const { defineModule } = require('sealtap/sdk');\nmodule.exports = defineModule(() => ({ name: 'rtt', onPacket() {} }));\n";
 const streams = {
   rtt: {
     fields: {
