@@ -33,6 +33,8 @@ function template(v6: boolean): Field[] {
 }
 const FIELDS = { [TEMPLATE_V4]: template(false), [TEMPLATE_V6]: template(true) };
 const recordBytes = (t: number): number => FIELDS[t as 256].reduce((n, [, l]) => n + l, 0);
+/** What a message may hold besides records: its header, the template set and two data set headers. */
+const OVERHEAD_BYTES = 16 + templateSet().length + 2 * 4;
 
 const END_REASON: Record<string, number> = { idle: 1, active: 2, end: 3, runEnd: 4, evicted: 5 };
 
@@ -60,7 +62,7 @@ export class IpfixEncoder {
       return out;
     }
     for (const rec of rev ? [fwd, rev] : [fwd]) {
-      if (this.pendingBytes + rec.length + 4 + 16 + 80 > MAX_MESSAGE_BYTES) out.push(...this.flush());
+      if (this.pendingBytes + rec.length + OVERHEAD_BYTES > MAX_MESSAGE_BYTES) out.push(...this.flush());
       this.pending.push({ t, rec });
       this.pendingBytes += rec.length;
     }

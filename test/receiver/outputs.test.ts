@@ -87,10 +87,12 @@ test('flows.jsonl and dns.jsonl hold the records as sent', async () => {
   assert.equal(read('dns.jsonl'), dns);
 });
 
-test('flows.ipfix reads back: one record per direction with standard elements, totals equal', async () => {
-  const flows = Array.from({ length: 200 }, (_, i) => makeFlow(i));
+test('flows.ipfix reads back: one record per direction with standard elements, totals equal, messages of 1400 bytes at most', async () => {
+  // Enough flows that messages carrying the templates again (every 10th) are full too.
+  const flows = Array.from({ length: 400 }, (_, i) => makeFlow(i));
   const { out } = await sendAndReceive((ch) => flows.forEach((f) => ch.send(RecordType.FLOW, f)));
-  const ipfix = readIpfix(fs.readFileSync(path.join(out, 'flows.ipfix')));
+  const bytes = fs.readFileSync(path.join(out, 'flows.ipfix'));
+  const ipfix = readIpfix(bytes);
   const withReverse = flows.filter((f) => f.revPackets > 0).length;
   assert.is(ipfix.records.length, flows.length + withReverse);
   const sum = (k: string) => ipfix.records.reduce((n, r) => n + Number(r[k]), 0);
@@ -105,6 +107,7 @@ test('flows.ipfix reads back: one record per direction with standard elements, t
   const v6 = ipfix.records.find((r) => r.sourceIPv6Address === flows[5].srcAddr);
   assert.ok(v6, 'IPv6 flow exported with the IPv6 template');
   assert.ok(ipfix.messages > 5, 'messages small enough for UDP');
+  for (let o = 0; o < bytes.length; o += bytes.readUInt16BE(o + 2)) assert.ok(bytes.readUInt16BE(o + 2) <= 1400, `message at byte ${o}: ${bytes.readUInt16BE(o + 2)} bytes`);
 });
 
 test('a flow dated before 1970 (an old trace shifted by the secret origin) stays in flows.jsonl, is left out of flows.ipfix and counted', async () => {
