@@ -94,6 +94,16 @@ export class IpfixEncoder {
   }
 }
 
+/** The data records in a message built here. */
+export function messageRecords(msg: Buffer): number {
+  let records = 0;
+  for (let p = 16; p + 4 <= msg.length; p += msg.readUInt16BE(p + 2)) {
+    const id = msg.readUInt16BE(p);
+    if (id !== TEMPLATE_SET_ID) records += (msg.readUInt16BE(p + 2) - 4) / recordBytes(id);
+  }
+  return records;
+}
+
 function set(id: number, content: Buffer): Buffer {
   const h = Buffer.alloc(4);
   h.writeUInt16BE(id, 0);
