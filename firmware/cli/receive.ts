@@ -2,11 +2,11 @@
 import { Command, parseArgs, UsageError } from './command';
 import { receive } from '../receiver/receive';
 import { OutDirRefused } from '../receiver/out-dir';
-import { DEFAULT_RATE, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
 import { writeResultsKeyPair } from '../receiver/results-key';
 
 const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end]
-                      [--ipfix udp://host:port [--ipfix-rate N]]
+                      [--ipfix udp://host:port [--ipfix-rate N] [--ipfix-template-secs S]]
        sealtap receive keygen --out PREFIX
 
 Reads the box's results line — a tty wired to the box, or a recording of the line —
@@ -47,6 +47,13 @@ options:
                    long, so a file loses nothing; a tty cannot pause, and beyond ${IpfixForwarder.MAX_QUEUED}
                    queued messages (about 300,000 records) new ones are dropped and
                    counted. At the end receive waits until the queue is sent.
+  --ipfix-template-secs S
+                   send the templates again after S seconds, default ${DEFAULT_TEMPLATE_SECONDS} (RFC 7011
+                   8.4, 10.3.6: over UDP they are resent periodically): flow records
+                   sent S seconds or more after the last templates are preceded by a
+                   message of the templates alone. The first and every 10th message
+                   carry them too, as in flows.ipfix. A collector that starts late, or
+                   restarts, reads the records sent after the next templates.
   --key FILE       the researcher's results key (PREFIX.key), to read results the box
                    encrypted to it (run.json channel.recipient). Without it the
                    encrypted frames are counted as undecryptable and their records
@@ -59,9 +66,9 @@ arrived), 2 a usage mistake (a missing argument, an unknown option or option val
 DIR that is not empty without --force).
 
 With --ipfix, a last line says how many records were forwarded and how many were not
-(summary.json ipfixForward): "IPFIX: R records forwarded to URL in M messages, at
-most N records/s; none dropped" or "...; D dropped (queue full: the line delivered
-faster than --ipfix-rate), F not sent (socket errors)".
+(summary.json ipfixForward): "IPFIX: R records forwarded to URL in M messages (T of
+them templates only), at most N records/s; none dropped" or "...; D dropped (queue
+full: the line delivered faster than --ipfix-rate), F not sent (socket errors)".
 
 sealtap receive keygen --out PREFIX
   creates the researcher's X25519 key pair for encrypted results: PREFIX.key
@@ -95,7 +102,7 @@ function wholeNumber(opts: Map<string, string>, name: string, unit: string, byDe
 function forwardLine(f: ForwardReport): string {
   const notSent = f.droppedRecords === 0 && f.failedRecords === 0 ? 'none dropped'
     : `${f.droppedRecords} dropped (queue full: the line delivered faster than --ipfix-rate), ${f.failedRecords} not sent (socket errors)`;
-  return `IPFIX: ${f.records} records forwarded to ${f.collector} in ${f.messages} messages, at most ${f.recordsPerSecond} records/s; ${notSent}\n`;
+  return `IPFIX: ${f.records} records forwarded to ${f.collector} in ${f.messages} messages (${f.templateMessages} of them templates only), at most ${f.recordsPerSecond} records/s; ${notSent}\n`;
 }
 
 export const receiveCommand: Command = {
@@ -104,7 +111,7 @@ export const receiveCommand: Command = {
   help,
   async main(argv: string[]): Promise<number> {
     if (argv[0] === 'keygen') return keygen(argv.slice(1));
-    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'ipfix-rate', 'key'], ['follow', 'until-end', 'force']);
+    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'ipfix-rate', 'ipfix-template-secs', 'key'], ['follow', 'until-end', 'force']);
     if (rest.length !== 1) throw new UsageError('receive needs exactly one tty or file (see --help)');
     const out = opts.get('out');
     if (!out) throw new UsageError('receive needs --out DIR');
@@ -118,6 +125,7 @@ export const receiveCommand: Command = {
       }
     }
     const ipfixRate = wholeNumber(opts, 'ipfix-rate', 'IPFIX records per second', DEFAULT_RATE);
+    const ipfixTemplateSeconds = wholeNumber(opts, 'ipfix-template-secs', 'seconds', DEFAULT_TEMPLATE_SECONDS);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.on('SIGINT', stop);
@@ -125,7 +133,7 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
-        ipfix: opts.get('ipfix'), ipfixRate, signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
+        ipfix: opts.get('ipfix'), ipfixRate, ipfixTemplateSeconds, signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
       }).catch((e: unknown) => {
         throw e instanceof OutDirRefused ? new UsageError(e.message) : e;
       });

@@ -11,7 +11,7 @@
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
-import { messageRecords } from './ipfix';
+import { messageContents, templatesBefore } from './ipfix';
 
 /**
  * Data records per second by default. A stock nfcapd 1.7 on loopback, on a busy 2-core
@@ -20,6 +20,8 @@ import { messageRecords } from './ipfix';
  * a tty line delivers far fewer (115200 baud is about 11 KB/s). Measures: docs/channel.md.
  */
 export const DEFAULT_RATE = 5000;
+/** Templates again before a data message when this long passed since the last ones (RFC 7011 §8.4, §10.3.6). */
+export const DEFAULT_TEMPLATE_SECONDS = 60;
 /** The bucket holds this much of the rate: the largest burst, far below a collector's socket buffer. */
 const BURST_MS = 20;
 
@@ -54,7 +56,9 @@ export class TokenBucket {
 export interface ForwardOptions {
   /** Data records per second, at most (on average; bursts of 20 ms of it). */
   rate: number;
-  /** The clock of the pacing, in ms (tests give their own). */
+  /** Data sent this many seconds or more after the last template set gets one first. */
+  templateSeconds: number;
+  /** The clock of the pacing and of the template re-sends, in ms (tests give their own). */
   now?: () => number;
 }
 
@@ -62,9 +66,11 @@ export interface ForwardOptions {
 export interface ForwardReport {
   collector: string;
   recordsPerSecond: number;
-  /** Data records and messages sent. */
+  templateSeconds: number;
+  /** Data records and messages sent; templateMessages of those messages carry only the templates again. */
   records: number;
   messages: number;
+  templateMessages: number;
   /** Records not sent: the queue was full (a tty delivering faster than the rate), or the socket refused them. */
   droppedRecords: number;
   failedRecords: number;
@@ -73,6 +79,7 @@ export interface ForwardReport {
 interface Queued {
   msg: Buffer;
   records: number;
+  templates: boolean;
 }
 
 export class IpfixForwarder {
@@ -88,8 +95,10 @@ export class IpfixForwarder {
   private inflight = 0;
   private room: (() => void) | null = null;
   private closed: (() => void) | null = null;
+  private lastTemplatesMs = -Infinity;
   private records = 0;
   private messages = 0;
+  private templateMessages = 0;
   private droppedRecords = 0;
   private failedRecords = 0;
 
@@ -115,11 +124,11 @@ export class IpfixForwarder {
 
   /**
    * Resolves the collector's name once: every message then goes to one address, in order
-   * (a lookup per message could reorder them).
+   * (a lookup per message could reorder the templates and the data that needs them).
    */
   static async open(url: string, o: ForwardOptions): Promise<IpfixForwarder> {
     const { host, port } = IpfixForwarder.parse(url);
-    if (!(o.rate > 0)) throw new Error(`--ipfix: rate ${o.rate} must be above 0`);
+    if (!(o.rate > 0 && o.templateSeconds > 0)) throw new Error(`--ipfix: rate ${o.rate} and template interval ${o.templateSeconds} must be above 0`);
     let a: { address: string; family: number };
     try {
       a = await lookup(host);
@@ -132,12 +141,12 @@ export class IpfixForwarder {
 
   /** Queues a message (or drops and counts it if MAX_QUEUED are waiting). */
   send(msg: Buffer): void {
-    const records = messageRecords(msg);
+    const c = messageContents(msg);
     if (this.queued() >= IpfixForwarder.MAX_QUEUED) {
-      this.droppedRecords += records;
+      this.droppedRecords += c.records;
       return;
     }
-    this.queue.push({ msg, records });
+    this.queue.push({ msg, ...c });
     this.pump();
   }
 
@@ -161,7 +170,8 @@ export class IpfixForwarder {
 
   private report(): ForwardReport {
     return {
-      collector: this.url, recordsPerSecond: this.o.rate, records: this.records, messages: this.messages,
+      collector: this.url, recordsPerSecond: this.o.rate, templateSeconds: this.o.templateSeconds,
+      records: this.records, messages: this.messages, templateMessages: this.templateMessages,
       droppedRecords: this.droppedRecords, failedRecords: this.failedRecords,
     };
   }
@@ -188,7 +198,18 @@ export class IpfixForwarder {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-      this.transmit(q.msg, q.records);
+      // RFC 7011 §8.4 and §10.3.6: over UDP, which may lose a template set unnoticed, the
+      // exporter resends its templates periodically (RFC 6728's templateRefreshTimeout).
+      // The messages of flows.ipfix carry them in the first and every 10th message; when
+      // templateSeconds passed without one, a template-only message goes first, so a
+      // collector that started late or restarted decodes what follows.
+      const t = this.now();
+      if (q.templates) this.lastTemplatesMs = t;
+      else if (t - this.lastTemplatesMs >= this.o.templateSeconds * 1000) {
+        this.transmit(templatesBefore(q.msg), 0, true);
+        this.lastTemplatesMs = t;
+      }
+      this.transmit(q.msg, q.records, false);
       if (this.room && this.queued() <= IpfixForwarder.HIGH_WATER / 2) {
         const f = this.room;
         this.room = null;
@@ -199,7 +220,7 @@ export class IpfixForwarder {
     this.head = 0;
   }
 
-  private transmit(msg: Buffer, records: number): void {
+  private transmit(msg: Buffer, records: number, templatesOnly: boolean): void {
     this.inflight++;
     this.sock.send(msg, this.port, this.address, (err) => {
       this.inflight--;
@@ -207,6 +228,7 @@ export class IpfixForwarder {
       else {
         this.records += records;
         this.messages++;
+        if (templatesOnly) this.templateMessages++;
       }
       this.settle();
     });

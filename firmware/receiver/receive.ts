@@ -6,7 +6,7 @@ import { LINE_FILE, OutputFiles } from './outputs';
 import { escapeLineText, lineJson } from './escape-text';
 import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
-import { DEFAULT_RATE, ForwardReport, IpfixForwarder } from './ipfix-udp';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from './ipfix-udp';
 import { freeResultsKey, readResultsKey } from './results-key';
 import { openOutDir, refuseOwnOutput, removeWhatWasWritten } from './out-dir';
 
@@ -23,6 +23,8 @@ export interface ReceiveOptions {
   ipfix?: string;
   /** Data records per second forwarded to it, at most (DEFAULT_RATE). */
   ipfixRate?: number;
+  /** Seconds after which the templates are sent to it again (DEFAULT_TEMPLATE_SECONDS). */
+  ipfixTemplateSeconds?: number;
   /** Where --follow lines go (stdout by default). */
   print?: (line: string) => void;
   /** Aborting stops reading (SIGINT/SIGTERM in the CLI); the files are still finished. */
@@ -49,7 +51,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     // Before any file is written: a bad key file is a one-line error.
     const resultsKey = o.key ? readResultsKey(o.key) : null;
     const forwarder = o.ipfix
-      ? await IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? DEFAULT_RATE })
+      ? await IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? DEFAULT_TEMPLATE_SECONDS })
       : null;
     let forwarded: ForwardReport | null = null;
     let raw = -1;

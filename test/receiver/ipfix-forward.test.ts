@@ -1,16 +1,18 @@
 // The --ipfix forwarder on its own: the token bucket's decisions on a fake clock, the
-// pace on a real socket by the forwarder's own clock, and the bounded queue.
+// pace on a real socket by the forwarder's own clock, the templates sent again after
+// the interval (read back with the project's IPFIX reader), and the bounded queue.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { IpfixEncoder, messageRecords } from '../../firmware/receiver/ipfix';
+import { IpfixEncoder, messageContents } from '../../firmware/receiver/ipfix';
+import { readIpfix } from '../../firmware/receiver/ipfix-read';
 import { IpfixForwarder, TokenBucket } from '../../firmware/receiver/ipfix-udp';
 import { makeFlow } from '../lib/channel-fixtures';
 
-/** The messages an encoder makes of `n` flows. */
-function messages(n: number): Buffer[] {
-  const e = new IpfixEncoder(1, 10);
+/** The messages an encoder makes of `n` flows; templateEvery 0: the templates only in the first. */
+function messages(n: number, templateEvery = 0): Buffer[] {
+  const e = new IpfixEncoder(1, templateEvery);
   const out: Buffer[] = [];
   for (let i = 0; i < n; i++) out.push(...e.add(makeFlow(i)));
   out.push(...e.flush());
@@ -44,7 +46,7 @@ async function listener(): Promise<{ url: string; got: Buffer[]; until(n: number
   };
 }
 
-const recordsIn = (ms: Buffer[]): number => ms.reduce((n, m) => n + messageRecords(m), 0);
+const recordsIn = (ms: Buffer[]): number => ms.reduce((n, m) => n + messageContents(m).records, 0);
 
 test('token bucket: N messages need at least (records - burst) / rate on its clock, and not a message more', () => {
   let t = 0;
@@ -79,7 +81,7 @@ test('the forwarder paces a real socket: the records need at least the time the 
     return t;
   };
   const rate = 4000;
-  const f = await IpfixForwarder.open(l.url, { rate, now: clock });
+  const f = await IpfixForwarder.open(l.url, { rate, templateSeconds: 60, now: clock });
   const ms = messages(1200);
   const records = recordsIn(ms);
   let ticks = 0;
@@ -99,12 +101,69 @@ test('the forwarder paces a real socket: the records need at least the time the 
   assert.ok(ticks >= elapsed / 10 / 4, `a 10 ms timer ran ${ticks} times in ${elapsed.toFixed(0)} ms: no busy wait`);
 });
 
+test('templates are sent again after the interval: a collector that missed the first message reads everything after the re-send', async () => {
+  const l = await listener();
+  let t = 0;
+  const f = await IpfixForwarder.open(l.url, { rate: 1e9, templateSeconds: 30, now: () => t });
+  const ms = messages(300); // templates in the first message only
+  assert.ok(ms.length >= 8);
+  f.send(ms[0]);
+  t = 10_000;
+  for (const m of ms.slice(1, 4)) f.send(m);
+  t = 29_999;
+  f.send(ms[4]);
+  t = 30_000;
+  for (const m of ms.slice(5, 7)) f.send(m);
+  t = 59_000;
+  f.send(ms[7]);
+  t = 60_000;
+  f.send(ms[8]);
+  const report = await f.close();
+  await l.until(11);
+  l.close();
+  const kinds = l.got.map((m) => (messageContents(m).records === 0 ? 'T' : messageContents(m).templates ? 'TD' : 'D'));
+  assert.equal(kinds, ['TD', 'D', 'D', 'D', 'D', 'T', 'D', 'D', 'D', 'T', 'D']);
+  assert.is(report.templateMessages, 2);
+  assert.is(report.messages, 11);
+  // Without the first message, the data before the re-send cannot be read; from it on, all is.
+  assert.throws(() => readIpfix(Buffer.concat(l.got.slice(1, 5))), /before its template/);
+  const late = readIpfix(Buffer.concat(l.got.slice(5)));
+  assert.is(late.records.length, recordsIn(ms.slice(5, 9)));
+  const header = (m: Buffer): number[] => [m.readUInt32BE(8), m.readUInt32BE(12)];
+  assert.equal(header(l.got[5]), header(l.got[6]), 'the template-only message has the sequence number and domain of the data after it');
+});
+
+test('a message that carries the templates restarts the interval: no template-only message while they come often enough', async () => {
+  const l = await listener();
+  let t = 0;
+  const f = await IpfixForwarder.open(l.url, { rate: 1e9, templateSeconds: 30, now: () => t });
+  const ms = messages(600, 10); // templates in the first and every 10th message, as flows.ipfix
+  for (const m of ms) {
+    f.send(m);
+    t += 5_000; // 10 messages in 50 s: more than 30 s between the encoder's templates
+  }
+  const report = await f.close();
+  await l.until(ms.length + report.templateMessages);
+  l.close();
+  const gaps: number[] = [];
+  let since = 0;
+  for (const m of l.got) {
+    if (messageContents(m).templates) {
+      gaps.push(since);
+      since = 0;
+    } else since += 5_000;
+  }
+  assert.ok(Math.max(...gaps) <= 30_000, `at most 30 s of messages without templates: ${gaps.join(' ')}`);
+  assert.ok(report.templateMessages > 0 && report.templateMessages < ms.length / 5, `some re-sends, not one per message: ${report.templateMessages}`);
+  assert.is(readIpfix(Buffer.concat(l.got)).records.length, recordsIn(ms));
+});
+
 test('the queue is bounded: a file input is told to wait at HIGH_WATER, and beyond MAX_QUEUED messages records are dropped and counted', async () => {
   const l = await listener();
   let t = 0;
-  const f = await IpfixForwarder.open(l.url, { rate: 1e6, now: () => t });
+  const f = await IpfixForwarder.open(l.url, { rate: 1e6, templateSeconds: 60, now: () => t });
   const [m] = messages(30);
-  const per = messageRecords(m);
+  const per = messageContents(m).records;
   // The clock stands still: what the full bucket allows goes at once, the rest waits.
   let sent = 0;
   for (; !f.isFull() && sent < 100_000; sent++) f.send(m);
