@@ -2,10 +2,11 @@
 import { Command, parseArgs, UsageError } from './command';
 import { receive } from '../receiver/receive';
 import { OutDirRefused } from '../receiver/out-dir';
-import { IpfixForwarder } from '../receiver/ipfix-udp';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
 import { writeResultsKeyPair } from '../receiver/results-key';
 
-const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end] [--ipfix udp://host:port]
+const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end]
+                      [--ipfix udp://host:port [--ipfix-rate N] [--ipfix-template-secs S]]
        sealtap receive keygen --out PREFIX
 
 Reads the box's results line — a tty wired to the box, or a recording of the line —
@@ -40,6 +41,21 @@ options:
   --follow         print the operator log as it arrives and a status line
   --until-end      stop after the END record of the session
   --ipfix URL      also send the IPFIX messages to a collector, e.g. udp://127.0.0.1:4739
+                   (a host name is resolved once, at the start)
+  --ipfix-rate N   send at most N IPFIX records (one per direction of a flow) a
+                   second, in bursts of N/50 or one message; default ${DEFAULT_RATE}. UDP has
+                   no flow control: a collector sent more than it reads loses the rest
+                   unseen. Messages wait in a queue; reading a file pauses while it is
+                   long, so a file loses nothing; a tty cannot pause, and beyond ${IpfixForwarder.MAX_QUEUED}
+                   queued messages (about 300,000 records) new ones are dropped and
+                   counted. At the end receive waits until the queue is sent.
+  --ipfix-template-secs S
+                   send the templates again after S seconds, default ${DEFAULT_TEMPLATE_SECONDS} (RFC 7011
+                   8.4, 10.3.6: over UDP they are resent periodically): flow records
+                   sent S seconds or more after the last templates are preceded by a
+                   message of the templates alone. The first and every 10th message
+                   carry them too, as in flows.ipfix. A collector that starts late, or
+                   restarts, reads the records sent after the next templates.
   --key FILE       the researcher's results key (PREFIX.key), to read results the box
                    encrypted to it (run.json channel.recipient). Without it the
                    encrypted frames are counted as undecryptable and their records
@@ -47,8 +63,14 @@ options:
 
 Exit status: 0 the line was read (even with bad or missing frames: see summary.json),
 1 a runtime failure (no frame in the input, an input or DIR that cannot be read or
-written; DIR is left as it was if no frame had arrived), 2 a usage mistake (a missing
-argument, an unknown option, a DIR that is not empty without --force).
+written, an --ipfix host that does not resolve; DIR is left as it was if no frame had
+arrived), 2 a usage mistake (a missing argument, an unknown option or option value, a
+DIR that is not empty without --force).
+
+With --ipfix, a last line says how many records were forwarded and how many were not
+(summary.json ipfixForward): "IPFIX: R records forwarded to URL in M messages (T of
+them templates only), at most N records/s; none dropped" or "...; D dropped (queue
+full: the line delivered faster than --ipfix-rate), F not sent (socket errors)".
 
 sealtap receive keygen --out PREFIX
   creates the researcher's X25519 key pair for encrypted results: PREFIX.key
@@ -68,13 +90,30 @@ function keygen(argv: string[]): number {
   return 0;
 }
 
+/** An --ipfix-* option's value: a whole number above 0 (only with --ipfix). */
+function wholeNumber(opts: Map<string, string>, name: string, unit: string, byDefault: number): number {
+  const v = opts.get(name);
+  if (v === undefined) return byDefault;
+  if (!opts.has('ipfix')) throw new UsageError(`--${name} is only for forwarding: give --ipfix udp://host:port too`);
+  if (!/^[0-9]+$/.test(v) || !(Number(v) > 0) || !Number.isSafeInteger(Number(v))) {
+    throw new UsageError(`--${name} ${v}: expected a whole number of ${unit} above 0, e.g. --${name} ${byDefault}`);
+  }
+  return Number(v);
+}
+
+function forwardLine(f: ForwardReport): string {
+  const notSent = f.droppedRecords === 0 && f.failedRecords === 0 ? 'none dropped'
+    : `${f.droppedRecords} dropped (queue full: the line delivered faster than --ipfix-rate), ${f.failedRecords} not sent (socket errors)`;
+  return `IPFIX: ${f.records} records forwarded to ${f.collector} in ${f.messages} messages (${f.templateMessages} of them templates only), at most ${f.recordsPerSecond} records/s; ${notSent}\n`;
+}
+
 export const receiveCommand: Command = {
   name: 'receive',
   summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files',
   help,
   async main(argv: string[]): Promise<number> {
     if (argv[0] === 'keygen') return keygen(argv.slice(1));
-    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'key'], ['follow', 'until-end', 'force']);
+    const { opts, rest } = parseArgs(argv, ['out', 'baud', 'ipfix', 'ipfix-rate', 'ipfix-template-secs', 'key'], ['follow', 'until-end', 'force']);
     if (rest.length !== 1) throw new UsageError('receive needs exactly one tty or file (see --help)');
     const out = opts.get('out');
     if (!out) throw new UsageError('receive needs --out DIR');
@@ -87,6 +126,8 @@ export const receiveCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
+    const ipfixRate = wholeNumber(opts, 'ipfix-rate', 'IPFIX records per second', DEFAULT_RATE);
+    const ipfixTemplateSeconds = wholeNumber(opts, 'ipfix-template-secs', 'seconds', DEFAULT_TEMPLATE_SECONDS);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.on('SIGINT', stop);
@@ -94,7 +135,7 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
-        ipfix: opts.get('ipfix'), signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
+        ipfix: opts.get('ipfix'), ipfixRate, ipfixTemplateSeconds, signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
       }).catch((e: unknown) => {
         throw e instanceof OutDirRefused ? new UsageError(e.message) : e;
       });
@@ -108,6 +149,7 @@ export const receiveCommand: Command = {
           `files in ${out}\n`,
         );
       }
+      if (s.ipfixForward) process.stdout.write(forwardLine(s.ipfixForward));
       if (s.channel.undecryptableFrames > 0) {
         const wrong = s.sessions.some((x) => x.encrypted === 'wrong key');
         process.stderr.write(`sealtap: ${s.channel.undecryptableFrames} frames are encrypted and were not read: ` +

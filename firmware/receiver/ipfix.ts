@@ -33,6 +33,9 @@ function template(v6: boolean): Field[] {
 }
 const FIELDS = { [TEMPLATE_V4]: template(false), [TEMPLATE_V6]: template(true) };
 const recordBytes = (t: number): number => FIELDS[t as 256].reduce((n, [, l]) => n + l, 0);
+const HEADER_BYTES = 16;
+/** What a message may hold besides records: its header, the template set and two data set headers. */
+const OVERHEAD_BYTES = HEADER_BYTES + templateSet().length + 2 * 4;
 
 const END_REASON: Record<string, number> = { idle: 1, active: 2, end: 3, runEnd: 4, evicted: 5 };
 
@@ -60,7 +63,7 @@ export class IpfixEncoder {
       return out;
     }
     for (const rec of rev ? [fwd, rev] : [fwd]) {
-      if (this.pendingBytes + rec.length + 4 + 16 + 80 > MAX_MESSAGE_BYTES) out.push(...this.flush());
+      if (this.pendingBytes + rec.length + OVERHEAD_BYTES > MAX_MESSAGE_BYTES) out.push(...this.flush());
       this.pending.push({ t, rec });
       this.pendingBytes += rec.length;
     }
@@ -76,20 +79,46 @@ export class IpfixEncoder {
       const recs = this.pending.filter((p) => p.t === t).map((p) => p.rec);
       if (recs.length > 0) parts.push(set(t, Buffer.concat(recs)));
     }
-    const body = Buffer.concat(parts);
-    const h = Buffer.alloc(16);
-    h.writeUInt16BE(IPFIX_VERSION, 0);
-    h.writeUInt16BE(16 + body.length, 2);
-    h.writeUInt32BE(exportTime >>> 0, 4);
-    h.writeUInt32BE(this.seq >>> 0, 8);
-    h.writeUInt32BE(this.domain, 12);
+    const msg = message(exportTime, this.seq, this.domain, parts);
     this.seq += this.pending.length;
     this.records += this.pending.length;
     this.messages++;
     this.pending = [];
     this.pendingBytes = 0;
-    return [Buffer.concat([h, body])];
+    return [msg];
   }
+}
+
+function message(exportTime: number, seq: number, domain: number, sets: Buffer[]): Buffer {
+  const body = Buffer.concat(sets);
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.writeUInt16BE(IPFIX_VERSION, 0);
+  h.writeUInt16BE(HEADER_BYTES + body.length, 2);
+  h.writeUInt32BE(exportTime >>> 0, 4);
+  h.writeUInt32BE(seq >>> 0, 8);
+  h.writeUInt32BE(domain, 12);
+  return Buffer.concat([h, body]);
+}
+
+/** What a message built here carries: its data records, and whether the template set is in it. */
+export function messageContents(msg: Buffer): { records: number; templates: boolean } {
+  let records = 0;
+  let templates = false;
+  for (let p = HEADER_BYTES; p + 4 <= msg.length; p += msg.readUInt16BE(p + 2)) {
+    const id = msg.readUInt16BE(p);
+    if (id === TEMPLATE_SET_ID) templates = true;
+    else records += (msg.readUInt16BE(p + 2) - 4) / recordBytes(id);
+  }
+  return { records, templates };
+}
+
+/**
+ * The template set alone in a message with `msg`'s export time, sequence number (data
+ * records sent before it; this one adds none) and domain: sent just before `msg` to a
+ * collector that is due the templates again.
+ */
+export function templatesBefore(msg: Buffer): Buffer {
+  return message(msg.readUInt32BE(4), msg.readUInt32BE(8), msg.readUInt32BE(12), [templateSet()]);
 }
 
 function set(id: number, content: Buffer): Buffer {

@@ -8,6 +8,9 @@ export interface LineSource {
   /** Resolves when the input ends (end of file, tty closed) or after stop(). */
   done: Promise<void>;
   stop(): void;
+  /** Files only: no chunk until resume() (a tty cannot wait: its bytes would be lost). */
+  pause?: () => void;
+  resume?: () => void;
 }
 
 /** Checks that `input` can be a line source before anything is created; returns its kind. */
@@ -42,7 +45,7 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
     stream.on('close', resolve);
     stream.on('error', (e) => reject(new Error(`cannot read ${input} (${(e as NodeJS.ErrnoException).code ?? e.message}): check the file and its disk`)));
   });
-  return { kind: 'file', done, stop: () => stream.destroy() };
+  return { kind: 'file', done, stop: () => stream.destroy(), pause: () => stream.pause(), resume: () => stream.resume() };
 }
 
 async function openTty(input: string, baud: number, onData: (chunk: Buffer) => void): Promise<LineSource> {

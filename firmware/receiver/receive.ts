@@ -7,7 +7,7 @@ import { readmeText } from './readme';
 import { escapeLineText, lineJson } from './escape-text';
 import { buildSummary, missingDataFrames, Summary } from './summary';
 import { checkLineInput, openLineSource } from './line-source';
-import { IpfixForwarder } from './ipfix-udp';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from './ipfix-udp';
 import { freeResultsKey, readResultsKey } from './results-key';
 import { openOutDir, refuseOwnOutput, removeWhatWasWritten } from './out-dir';
 
@@ -22,6 +22,10 @@ export interface ReceiveOptions {
   untilEnd?: boolean;
   /** udp://host:port of an IPFIX collector. */
   ipfix?: string;
+  /** Data records per second forwarded to it, at most (DEFAULT_RATE). */
+  ipfixRate?: number;
+  /** Seconds after which the templates are sent to it again (DEFAULT_TEMPLATE_SECONDS). */
+  ipfixTemplateSeconds?: number;
   /** Where --follow lines go (stdout by default). */
   print?: (line: string) => void;
   /** Aborting stops reading (SIGINT/SIGTERM in the CLI); the files are still finished. */
@@ -37,7 +41,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
   const follow = o.follow === true;
   const kind = checkLineInput(o.input);
-  const forward = o.ipfix ? IpfixForwarder.parse(o.ipfix) : null;
+  if (o.ipfix) IpfixForwarder.parse(o.ipfix);
   refuseOwnOutput(o.input, o.out);
   const outDir = openOutDir(o.out, o.force === true);
   // Nothing below may leave files behind when the line held no frame: a failure before
@@ -47,7 +51,10 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   try {
     // Before any file is written: a bad key file is a one-line error.
     const resultsKey = o.key ? readResultsKey(o.key) : null;
-    const forwarder = forward ? new IpfixForwarder(forward.host, forward.port) : null;
+    const forwarder = o.ipfix
+      ? await IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? DEFAULT_TEMPLATE_SECONDS })
+      : null;
+    let forwarded: ForwardReport | null = null;
     let raw = -1;
     let outputs: OutputFiles | null = null;
     const first = Buffer.alloc(4);
@@ -67,6 +74,11 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
         fs.writeSync(raw, chunk);
         d.push(chunk);
         outs.flush();
+        // A file waits while the collector's queue is long; a tty cannot (see ipfix-udp.ts).
+        if (forwarder?.isFull() && source?.pause && source.resume) {
+          source.pause();
+          forwarder.whenRoom(source.resume);
+        }
         if (o.untilEnd && d.current?.end) {
           ended = true;
           source?.stop();
@@ -88,10 +100,10 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       outputs?.close();
       if (raw >= 0) fs.closeSync(raw);
       if (resultsKey) freeResultsKey(resultsKey);
-      await forwarder?.close();
+      if (forwarder) forwarded = await forwarder.close();
     }
     if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));
-    const summary = buildSummary(decoder, outputs, started, Date.now());
+    const summary = buildSummary(decoder, outputs, started, Date.now(), forwarded);
     fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
     fs.writeFileSync(path.join(o.out, 'README.txt'), readmeText(summary, new Date()));
     if (follow) print(statusLine(decoder, started));

@@ -7,6 +7,7 @@ import { OutputFiles } from './outputs';
 import { SessionState } from './session';
 import type { BootRecord } from '../channel/records';
 import type { StreamRefusal } from './stream-files';
+import type { ForwardReport } from './ipfix-udp';
 
 export interface Summary {
   captured: number | null;
@@ -64,10 +65,12 @@ export interface Summary {
     missingRepairFrames: number;
   };
   outputs: { flows: number; dns: number; packets: number; malformedPackets: number; ipfixRecords: number; ipfixSkipped: number; logLines: number };
+  /** What --ipfix forwarded to the collector, and what it could not (null without --ipfix). */
+  ipfixForward: ForwardReport | null;
   sessions: Array<ReturnType<typeof sessionSummary>>;
 }
 
-export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number, nowMs: number): Summary {
+export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number, nowMs: number, forwarded: ForwardReport | null): Summary {
   const opened = [...d.sessions.values()].filter((s) => s.opened() || s.lostBeforeBoot > 0);
   const records: Record<string, number> = {};
   const streams = new Map<string, number>();
@@ -144,6 +147,7 @@ export function buildSummary(d: LineDecoder, out: OutputFiles, startedMs: number
       flows: out.flowRecords, dns: out.dnsRecords, packets: out.pcapPackets(), malformedPackets: out.pcapMalformed(),
       ipfixRecords: out.ipfixRecords(), ipfixSkipped: out.ipfixSkipped(), logLines: out.logLines,
     },
+    ipfixForward: forwarded,
     sessions: opened.map(sessionSummary),
   };
 }

@@ -122,4 +122,23 @@ test('a bad --ipfix is a usage mistake: exit 2, no results folder made', async (
   assert.not.ok(fs.existsSync(out));
 });
 
+test('a bad --ipfix-rate or --ipfix-template-secs is a usage mistake: exit 2, one line naming it, no results folder made', async () => {
+  const { file, dir } = await recordLine({ rounds: 1, perRound: 1 });
+  const out = path.join(dir, 'rate-out');
+  const ipfix = ['--ipfix', 'udp://127.0.0.1:4739'];
+  for (const v of ['0', '-5', 'fast', '2.5', '1e3', '']) {
+    fails(run(['receive', file, '--out', out, ...ipfix, `--ipfix-rate=${v}`]), 2, new RegExp(`^sealtap: --ipfix-rate ${v}: expected a whole number of IPFIX records per second above 0, e.g. --ipfix-rate 5000$`));
+  }
+  fails(run(['receive', file, '--out', out, ...ipfix, '--ipfix-template-secs', '0']), 2, /^sealtap: --ipfix-template-secs 0: expected a whole number of seconds above 0, e.g. --ipfix-template-secs 60$/);
+  fails(run(['receive', file, '--out', out, '--ipfix-rate', '1000']), 2, /^sealtap: --ipfix-rate is only for forwarding: give --ipfix udp:\/\/host:port too$/);
+  assert.not.ok(fs.existsSync(out));
+});
+
+test('an --ipfix host that does not resolve is a runtime failure: exit 1, one line naming it, nothing written', async () => {
+  const { file, dir } = await recordLine({ rounds: 1, perRound: 1 });
+  const out = path.join(dir, 'resolve-out');
+  fails(run(['receive', file, '--out', out, '--ipfix', 'udp://collector.invalid:4739']), 1, /^sealtap: --ipfix udp:\/\/collector\.invalid:4739: cannot resolve collector\.invalid \(\w+\)/);
+  assert.not.ok(fs.existsSync(out));
+});
+
 test.run();
