@@ -10,7 +10,7 @@ all: build
 deps:
 	@scripts/setup.sh base
 
-build: deps dist/.built build/sealtap-seccomp
+build: deps dist/.built build/sealtap-seccomp build/sealtap-capture.node
 
 dist/.built: $(SRC) tsconfig.json package-lock.json
 	@npx tsc -p .
@@ -21,6 +21,12 @@ dist/.built: $(SRC) tsconfig.json package-lock.json
 build/sealtap-seccomp: native/seccomp/sealtap-seccomp.c
 	@mkdir -p build
 	@cc -O2 -Wall -o $@ $< -lseccomp
+
+# The capture thread's libpcap batch addon (firmware/capture/batch-binding.ts), built
+# from source against libpcap-dev and the Node-API headers of the installed node.
+build/sealtap-capture.node: native/capture/sealtap-capture.c
+	@mkdir -p build
+	@cc -O2 -Wall -Wextra -shared -fPIC -I$$(dirname $$(dirname $$(readlink -f $$(command -v node))))/include/node -o $@ $< -lpcap
 
 run: build
 	@scripts/run-sample.sh

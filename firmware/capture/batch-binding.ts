@@ -1,0 +1,42 @@
+// The project's own libpcap addon (native/capture/sealtap-capture.c, built by `make
+// build`): one call copies a whole batch of packets into a caller's buffer as pcap
+// records (16-byte little-endian header, then the bytes), so JavaScript runs once per
+// batch instead of once per packet as with node-pcap's dispatch.
+import * as path from 'node:path';
+
+/** An open libpcap handle; only the addon can use it. */
+export type CaptureHandle = { readonly __captureHandle: unique symbol };
+
+export const enum BatchStatus {
+  /** Nothing more right now (live), or maxPackets reached. */
+  More = 0,
+  EndOfFile = 1,
+  /** The buffer is full; the next packet waits in the handle for the next call. */
+  Full = 2,
+  /** libpcap reported an error (a damaged file); the records before it are written. */
+  Error = 3,
+}
+
+export type BatchResult = [packets: number, end: number, status: BatchStatus, error?: string];
+
+export interface BatchBinding {
+  openOffline(file: string): CaptureHandle;
+  openLive(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, promisc: boolean): CaptureHandle;
+  setFilter(h: CaptureHandle, bpf: string): void;
+  dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number): BatchResult;
+  /** [received, dropped, interface dropped]: libpcap's 32-bit counters, which wrap. */
+  stats(h: CaptureHandle): [number, number, number];
+  linkType(h: CaptureHandle): number;
+  snaplen(h: CaptureHandle): number;
+  selectableFd(h: CaptureHandle): number;
+  close(h: CaptureHandle): void;
+  libVersion(): string;
+}
+
+export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const batchBinding: BatchBinding = require(ADDON_PATH);
+
+/** The record headers of one batch, as the addon wrote them. */
+export const RECORD_HEADER_BYTES = 16;

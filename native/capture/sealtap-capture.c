@@ -1,0 +1,354 @@
+/*
+ * sealtap-capture: libpcap batch delivery for the capture thread, as a Node-API addon.
+ *
+ * node-pcap's dispatch calls into JavaScript once per packet, and the JavaScript then
+ * copies the packet into the segment slot. Here one call of dispatch() runs
+ * pcap_dispatch() for a bounded batch and its C callback copies every packet straight
+ * into a caller's buffer (the slot), back to back as pcap file records: a 16-byte
+ * record header (seconds, microseconds, captured length, original length; little
+ * endian) and the captured bytes. JavaScript runs once per batch, never per packet.
+ *
+ * The loop reads with pcap_next_ex and fills the room exactly: a packet that does not
+ * fit is kept in the handle and written first by the next call, so none is cut or lost
+ * and a slot is filled to its end whatever the snap length.
+ *
+ * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
+ * promisc), setFilter(h, bpf), dispatch(h, buf, offset, maxPackets),
+ * stats(h), linkType(h), snaplen(h), selectableFd(h), close(h), libVersion().
+ * Errors are thrown as JavaScript Errors with libpcap's message.
+ */
+#include <node_api.h>
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECORD_HEADER 16
+
+typedef struct {
+  pcap_t *p;
+  int closed;
+  /* A packet read that did not fit the caller's room: written first by the next call. */
+  uint8_t *pending;
+  size_t pendingLen;
+  size_t pendingCap;
+} handle_t;
+
+#define CHECK(env, call)                                                   \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error((env), NULL, "sealtap-capture: Node-API call failed"); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static void put32le(uint8_t *b, uint32_t v) {
+  b[0] = (uint8_t)v;
+  b[1] = (uint8_t)(v >> 8);
+  b[2] = (uint8_t)(v >> 16);
+  b[3] = (uint8_t)(v >> 24);
+}
+
+/* One record (header and bytes) at out; the caller checked the room. */
+static void put_record(uint8_t *r, const struct pcap_pkthdr *h, const u_char *bytes) {
+  put32le(r, (uint32_t)h->ts.tv_sec);
+  put32le(r + 4, (uint32_t)h->ts.tv_usec);
+  put32le(r + 8, h->caplen);
+  put32le(r + 12, h->len);
+  memcpy(r + RECORD_HEADER, bytes, h->caplen);
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  handle_t *h = (handle_t *)data;
+  if (!h->closed && h->p) pcap_close(h->p);
+  free(h->pending);
+  free(h);
+}
+
+static napi_value wrap(napi_env env, pcap_t *p) {
+  handle_t *h = calloc(1, sizeof *h);
+  if (!h) {
+    pcap_close(p);
+    napi_throw_error(env, NULL, "sealtap-capture: out of memory");
+    return NULL;
+  }
+  h->p = p;
+  napi_value ext;
+  CHECK(env, napi_create_external(env, h, finalize_handle, NULL, &ext));
+  return ext;
+}
+
+static handle_t *unwrap(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: not a capture handle");
+    return NULL;
+  }
+  handle_t *h = (handle_t *)data;
+  if (h->closed) {
+    napi_throw_error(env, NULL, "sealtap-capture: the handle is closed");
+    return NULL;
+  }
+  return h;
+}
+
+static int get_string(napi_env env, napi_value v, char *out, size_t size) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: expected a string");
+    return -1;
+  }
+  if (len >= size - 1) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: string too long");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static napi_value open_offline(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  if (argc < 1 || get_string(env, argv[0], path, sizeof path) < 0) return NULL;
+  char err[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, err);
+  if (!p) {
+    napi_throw_error(env, NULL, err);
+    return NULL;
+  }
+  return wrap(env, p);
+}
+
+static napi_value open_live(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: openLive(device, snaplen, bufferBytes, timeoutMs, promisc)");
+    return NULL;
+  }
+  char dev[256];
+  if (get_string(env, argv[0], dev, sizeof dev) < 0) return NULL;
+  int32_t snaplen = 0, buffer = 0, timeout = 0;
+  bool promisc = false;
+  CHECK(env, napi_get_value_int32(env, argv[1], &snaplen));
+  CHECK(env, napi_get_value_int32(env, argv[2], &buffer));
+  CHECK(env, napi_get_value_int32(env, argv[3], &timeout));
+  CHECK(env, napi_get_value_bool(env, argv[4], &promisc));
+  char err[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *p = pcap_create(dev, err);
+  if (!p) {
+    napi_throw_error(env, NULL, err);
+    return NULL;
+  }
+  /* A positive timeout keeps TPACKET_V3 block batching: the kernel hands over a block
+     when it is full or the timeout passes, not a packet at a time. */
+  if (pcap_set_snaplen(p, snaplen) || pcap_set_buffer_size(p, buffer) || pcap_set_timeout(p, timeout > 0 ? timeout : 1) ||
+      pcap_set_promisc(p, promisc ? 1 : 0)) {
+    pcap_close(p);
+    napi_throw_error(env, NULL, "sealtap-capture: cannot set the capture options");
+    return NULL;
+  }
+  int rc = pcap_activate(p);
+  if (rc < 0) {
+    char msg[PCAP_ERRBUF_SIZE + 64];
+    snprintf(msg, sizeof msg, "%s: %s", dev, rc == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(rc));
+    pcap_close(p);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  if (pcap_setnonblock(p, 1, err) < 0) {
+    pcap_close(p);
+    napi_throw_error(env, NULL, err);
+    return NULL;
+  }
+  return wrap(env, p);
+}
+
+static napi_value set_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  char expr[8192];
+  if (argc < 2 || get_string(env, argv[1], expr, sizeof expr) < 0) return NULL;
+  struct bpf_program prog;
+  if (pcap_compile(h->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(h->p, &prog) < 0) {
+    napi_throw_error(env, NULL, pcap_geterr(h->p));
+    return NULL;
+  }
+  pcap_freecode(&prog);
+  return NULL;
+}
+
+/*
+ * dispatch(h, buf, offset, maxPackets) -> [packets, endOffset, status]
+ * Writes up to maxPackets records into buf from offset. status: 0 nothing more right
+ * now (a live capture with an empty ring) or maxPackets reached, 1 end of file, 2 the
+ * room is full (the next packet waits in the handle), 3 a libpcap error (a damaged
+ * file): the records before it are written and counted, its message is element 3.
+ */
+static napi_value dispatch(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: dispatch(handle, buffer, offset, maxPackets)");
+    return NULL;
+  }
+  void *data;
+  size_t length;
+  CHECK(env, napi_get_buffer_info(env, argv[1], &data, &length));
+  int64_t offset = 0;
+  int32_t max = 0;
+  CHECK(env, napi_get_value_int64(env, argv[2], &offset));
+  CHECK(env, napi_get_value_int32(env, argv[3], &max));
+  if (offset < 0 || (uint64_t)offset > length || max < 1) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: offset outside the buffer, or maxPackets < 1");
+    return NULL;
+  }
+  uint8_t *out = (uint8_t *)data;
+  size_t at = (size_t)offset;
+  uint32_t packets = 0;
+  int status = 0;
+  if (h->pendingLen) {
+    if (at + h->pendingLen > length) {
+      status = 2;
+      goto done;
+    }
+    memcpy(out + at, h->pending, h->pendingLen);
+    at += h->pendingLen;
+    h->pendingLen = 0;
+    packets++;
+  }
+  while (packets < (uint32_t)max) {
+    struct pcap_pkthdr *hdr;
+    const u_char *bytes;
+    int rc = pcap_next_ex(h->p, &hdr, &bytes);
+    if (rc == 0) break; /* live: nothing in the ring right now */
+    if (rc == PCAP_ERROR_BREAK) {
+      status = 1;
+      break;
+    }
+    if (rc < 0) {
+      status = 3;
+      break;
+    }
+    size_t need = RECORD_HEADER + (size_t)hdr->caplen;
+    if (at + need > length) {
+      if (need > h->pendingCap) {
+        uint8_t *grown = realloc(h->pending, need);
+        if (!grown) {
+          napi_throw_error(env, NULL, "sealtap-capture: out of memory");
+          return NULL;
+        }
+        h->pending = grown;
+        h->pendingCap = need;
+      }
+      put_record(h->pending, hdr, bytes);
+      h->pendingLen = need;
+      status = 2;
+      break;
+    }
+    put_record(out + at, hdr, bytes);
+    at += need;
+    packets++;
+  }
+done:;
+  napi_value res;
+  CHECK(env, napi_create_array_with_length(env, status == 3 ? 4 : 3, &res));
+  napi_set_element(env, res, 0, num(env, packets));
+  napi_set_element(env, res, 1, num(env, (double)at));
+  napi_set_element(env, res, 2, num(env, status));
+  if (status == 3) {
+    napi_value msg;
+    napi_create_string_utf8(env, pcap_geterr(h->p), NAPI_AUTO_LENGTH, &msg);
+    napi_set_element(env, res, 3, msg);
+  }
+  return res;
+}
+
+static napi_value stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  struct pcap_stat s;
+  memset(&s, 0, sizeof s);
+  if (pcap_stats(h->p, &s) < 0) {
+    napi_throw_error(env, NULL, pcap_geterr(h->p));
+    return NULL;
+  }
+  napi_value out;
+  CHECK(env, napi_create_array_with_length(env, 3, &out));
+  napi_set_element(env, out, 0, num(env, s.ps_recv));
+  napi_set_element(env, out, 1, num(env, s.ps_drop));
+  napi_set_element(env, out, 2, num(env, s.ps_ifdrop));
+  return out;
+}
+
+static napi_value int_of(napi_env env, napi_callback_info info, int which) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  int v = which == 0 ? pcap_datalink(h->p) : which == 1 ? pcap_snapshot(h->p) : pcap_get_selectable_fd(h->p);
+  return num(env, v);
+}
+
+static napi_value link_type(napi_env env, napi_callback_info info) { return int_of(env, info, 0); }
+static napi_value snaplen(napi_env env, napi_callback_info info) { return int_of(env, info, 1); }
+static napi_value selectable_fd(napi_env env, napi_callback_info info) { return int_of(env, info, 2); }
+
+static napi_value close_handle(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  pcap_close(h->p);
+  h->p = NULL;
+  h->closed = 1;
+  return NULL;
+}
+
+static napi_value lib_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "openOffline", NULL, open_offline, NULL, NULL, NULL, napi_default, NULL },
+    { "openLive", NULL, open_live, NULL, NULL, NULL, napi_default, NULL },
+    { "setFilter", NULL, set_filter, NULL, NULL, NULL, napi_default, NULL },
+    { "dispatch", NULL, dispatch, NULL, NULL, NULL, napi_default, NULL },
+    { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
+    { "linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL },
+    { "snaplen", NULL, snaplen, NULL, NULL, NULL, napi_default, NULL },
+    { "selectableFd", NULL, selectable_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, close_handle, NULL, NULL, NULL, napi_default, NULL },
+    { "libVersion", NULL, lib_version, NULL, NULL, NULL, napi_default, NULL },
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
