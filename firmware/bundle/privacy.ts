@@ -10,7 +10,7 @@
 // in BOOT; the receiver writes it to summary.json and each stream's part to schema.json.
 import type { Action, FieldActions, FieldName, Policy } from '../anonymize/policy';
 import type { RunConfig } from '../supervisor/config';
-import { FieldDecl, recordCapacityBits, fieldCapacityBits, StreamDecl } from '../analysis/streams/schema';
+import { FieldDecl, fieldCapacityBits, formatBits, recordCapacityBits, StreamDecl } from '../analysis/streams/schema';
 import { canonicalJson } from './canonical-json';
 import { blake2b256Hex } from './hash';
 
@@ -125,12 +125,6 @@ export function statementHash(s: PrivacyStatement): string {
   return blake2b256Hex(statementBytes(s));
 }
 
-function bitsText(b: number): string {
-  if (b >= 1e6) return `${(b / 1e6).toFixed(1)} Mbit`;
-  if (b >= 1e3) return `${(b / 1e3).toFixed(1)} kbit`;
-  return `${b} bit`;
-}
-
 /** The statement for a person: what a reviewer reads before signing. */
 export function statementText(s: PrivacyStatement, hash = statementHash(s)): string {
   const out: string[] = [];
@@ -154,7 +148,7 @@ export function statementText(s: PrivacyStatement, hash = statementHash(s)): str
     const st = s.streams[name];
     const k = st.minCount ? `; records with ${st.minCount.field} below ${st.minCount.k} suppressed` : '';
     out.push(`  ${name}: at most ${st.maxPerSecond} records a second of packet time${k}`);
-    out.push(`    residual capacity: at most ${st.bitsPerRecord} bits a record, ${bitsText(st.bitsPerSecond)}/s`);
+    out.push(`    residual capacity: at most ${st.bitsPerRecord} bits a record, ${formatBits(st.bitsPerSecond)}/s`);
     for (const [f, d] of Object.entries(st.fields)) out.push(`    ${f}: ${d.type} (${d.unit}; ${d.bits} bits): ${d.transform}`);
   }
   return out.join('\n') + '\n';

@@ -95,6 +95,22 @@ static handle_t *unwrap(napi_env env, napi_value v) {
   return h;
 }
 
+/*
+ * The call's arguments (at most *argc of them) and the first one as an open handle;
+ * NULL with a JavaScript exception pending when there is none.
+ */
+static handle_t *handle_args(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "sealtap-capture: Node-API call failed");
+    return NULL;
+  }
+  if (*argc < 1) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: a capture handle is required");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
 static int get_string(napi_env env, napi_value v, char *out, size_t size) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok) {
@@ -178,8 +194,7 @@ static napi_value open_live(napi_env env, napi_callback_info info) {
 static napi_value set_filter(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   char expr[8192];
   if (argc < 2 || get_string(env, argv[1], expr, sizeof expr) < 0) return NULL;
@@ -202,8 +217,7 @@ static napi_value set_filter(napi_env env, napi_callback_info info) {
 static napi_value dispatch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   if (argc < 4) {
     napi_throw_type_error(env, NULL, "sealtap-capture: dispatch(handle, buffer, offset, maxPackets)");
@@ -284,8 +298,7 @@ done:;
 static napi_value stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   struct pcap_stat s;
   memset(&s, 0, sizeof s);
@@ -304,8 +317,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 static napi_value int_of(napi_env env, napi_callback_info info, int which) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   int v = which == 0 ? pcap_datalink(h->p) : which == 1 ? pcap_snapshot(h->p) : pcap_get_selectable_fd(h->p);
   return num(env, v);
@@ -318,8 +330,7 @@ static napi_value selectable_fd(napi_env env, napi_callback_info info) { return 
 static napi_value close_handle(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle_t *h = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   pcap_close(h->p);
   h->p = NULL;

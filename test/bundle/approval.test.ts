@@ -5,11 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeArchive } from '../../firmware/bundle/format';
+import { decodeArchive, SIGNATURE_RECORD_BYTES } from '../../firmware/bundle/format';
 import { selectBundle } from '../../firmware/bundle/boot-select';
 import { readTrust } from '../../firmware/bundle/trust';
-import { SIGNATURE_RECORD_BYTES } from '../../firmware/bundle/format';
-import { rawArchive, runSealtap, tempDir, writeFirmwareDir } from '../lib/bundle-fixtures';
+import { newKey, rawArchive, runSealtap, tempDir, writeFirmwareDir, writeTemp } from '../lib/bundle-fixtures';
+import { signBundle } from '../../firmware/bundle/build';
 
 const keys = tempDir('approval-keys');
 function keygen(name: string): string {
@@ -195,6 +195,13 @@ test('bundle trust DIR says who must approve, or why the box would refuse the co
   const bad = runSealtap(['bundle', 'trust', trustDir({ roles: { researcher: { keys: ['alice.pub'], threshold: 0 } } })]);
   assert.is(bad.status, 2);
   assert.match(bad.err, /threshold must be a whole number from 1 to 1/);
+});
+
+test('a bundle carries at most 8 signatures; a ninth is refused', () => {
+  let bytes: Buffer = fs.readFileSync(built());
+  for (let i = 1; i < 8; i++) bytes = signBundle(bytes, newKey().sk, 'privacy-officer').bytes;
+  assert.is(signatures(writeTemp('approval-eight', 'b.sfw', bytes)).length, 8 * SIGNATURE_RECORD_BYTES);
+  assert.throws(() => signBundle(bytes, newKey().sk, 'privacy-officer'), /already holds 8 signatures, the most it can carry/);
 });
 
 test('verify takes --trusted or --pub, not both', () => {

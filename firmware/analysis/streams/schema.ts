@@ -193,7 +193,8 @@ export function describeCapacity(name: string, s: StreamDecl): string {
   return `stream ${name}: ${Object.keys(s.fields).length} fields, at most ${Math.ceil(bits)} bits a record and ${s.maxPerSecond} records a second of packet time: residual capacity at most ${formatBits(perSecond)}/s${k}`;
 }
 
-function formatBits(b: number): string {
+/** Bits as a reader takes them in: "542.0 kbit". */
+export function formatBits(b: number): string {
   if (b >= 1e6) return `${(b / 1e6).toFixed(1)} Mbit`;
   if (b >= 1e3) return `${(b / 1e3).toFixed(1)} kbit`;
   return `${Math.ceil(b)} bit`;
