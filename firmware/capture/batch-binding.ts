@@ -17,13 +17,19 @@ export const enum BatchStatus {
   Error = 3,
 }
 
-export type BatchResult = [packets: number, end: number, status: BatchStatus, error?: string];
+/** lastAt: where the last record written starts (the offset given when none was). */
+export type BatchResult = [packets: number, end: number, status: BatchStatus, lastAt: number, error?: string];
 
 export interface BatchBinding {
   openOffline(file: string): CaptureHandle;
   openLive(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, promisc: boolean): CaptureHandle;
   setFilter(h: CaptureHandle, bpf: string): void;
-  dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number): BatchResult;
+  /** Compiles a filter for a link type without a device; throws libpcap's message. */
+  checkFilter(linkType: number, snaplen: number, bpf: string): void;
+  /** A packet longer than maxCaplen is cut to it, its original length kept. */
+  dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number, maxCaplen?: number): BatchResult;
+  /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */
+  wait(h: CaptureHandle, timeoutMs: number): boolean;
   /** [received, dropped, interface dropped]: libpcap's 32-bit counters, which wrap. */
   stats(h: CaptureHandle): [number, number, number];
   linkType(h: CaptureHandle): number;

@@ -2,19 +2,9 @@
 // slots, and hands each slot back once the supervisor has sealed it (or dropped it).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as v8 from 'node:v8';
 import { createSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, WrappingCounter } from './slots';
 import type { CaptureWorkerData } from './worker';
 import type { Source } from '../supervisor/config';
-
-// node-pcap's addon is loaded by the capture thread, and Node unloads it when that
-// thread ends. If V8 is in the middle of incremental marking then, ending the thread
-// finishes the collection and runs the pcap session's weak callback, whose code is
-// already gone: the whole process dies with SIGSEGV just after capture stops (seen on
-// the box about once in two 30 s runs). Without incremental marking there is no such
-// collection in flight. (Keeping the addon loaded with RTLD_NODELETE is no way out: a
-// second capture in the same process then fails with "did not self-register".)
-v8.setFlagsFromString('--no-incremental-marking');
 
 export interface CaptureEvents {
   /** Link type of the source, before the first segment. */
@@ -99,7 +89,6 @@ export class Capture {
     Atomics.store(this.ctl, Ctl.stop, 1);
     Atomics.notify(this.ctl, Ctl.freed);
     Atomics.notify(this.ctl, Ctl.sleep);
-    this.worker.postMessage({ type: 'stop' });
   }
 
   kernelDropped(): number {

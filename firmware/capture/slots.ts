@@ -74,7 +74,13 @@ export interface CaptureFailed {
   message: string;
 }
 
-export type CaptureMessage = SegmentReady | KernelStats | CaptureDone | CaptureFailed;
+/** The source's pcap LINKTYPE_ number, sent once before the first segment. */
+export interface LinkTypeKnown {
+  type: 'linktype';
+  linkType: number;
+}
+
+export type CaptureMessage = LinkTypeKnown | SegmentReady | KernelStats | CaptureDone | CaptureFailed;
 
 /** Counts a 32-bit counter that wraps around into a running total. */
 export class WrappingCounter {

@@ -1,9 +1,10 @@
-// The capture thread. Its packet handler does one thing: copy the 16-byte pcap record
-// header and the packet bytes into the current preallocated segment slot. Sealing and
-// writing happen on the supervisor thread. Anything added to onPacket costs on every
-// packet at line rate: keep it a copy and a few integer updates.
+// The capture thread. It asks the project's libpcap addon (batch-binding.ts) to copy a
+// batch of packets, as 16-byte pcap record headers and bytes, straight into the current
+// preallocated segment slot; JavaScript runs once per batch, never per packet. Sealing
+// and writing happen on the supervisor thread. Anything added to the batch loop costs on
+// every batch: keep it a call and a few integer updates.
 import { parentPort, workerData } from 'node:worker_threads';
-import { pcapBinding, linkTypeNumber, NativePcapSession } from './pcap-binding';
+import { batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYTES } from './batch-binding';
 import { Ctl, SlotPool, SlotState, CaptureMessage } from './slots';
 import type { Source } from '../supervisor/config';
 import { maxRecordsPerSegment } from '../analysis/ipc';
@@ -20,33 +21,50 @@ export interface CaptureWorkerData {
   waitForSlot: boolean;
 }
 
+/**
+ * Packets per addon call at most. A slot's room and maxRecordsPerSegment bound a batch
+ * too; this bound keeps the stop flag and the flush timer looked at often while a file
+ * is replayed at full speed (4096 small packets take well under a millisecond).
+ */
+const BATCH_PACKETS = 4096;
+/** The libpcap read timeout: how long the kernel may hold a partly filled TPACKET_V3 block. */
+const READ_TIMEOUT_MS = 50;
+/** The longest the live loop blocks on the descriptor before it looks at the stop flag. */
+const WAIT_MS = 100;
+
 const wd = workerData as CaptureWorkerData;
 const port = parentPort!;
 const { pool } = wd;
 const slotBytes = pool.slotBytes;
 const data = Buffer.from(pool.data);
+const slotViews = Array.from({ length: pool.slots }, (_, i) => data.subarray(i * slotBytes, (i + 1) * slotBytes));
 const ctl = new Int32Array(pool.control);
 const stateBase = Ctl.count;
-
-const pktBuf = Buffer.alloc(wd.source.kind === 'interface' ? wd.source.snaplen : 262144);
-const hdr = Buffer.alloc(16);
+const live = wd.source.kind === 'interface';
+// A record always fits an empty slot: longer packets are cut (their original length kept).
+const maxCaplen = Math.min(live && wd.source.kind === 'interface' ? wd.source.snaplen : 262144, slotBytes - RECORD_HEADER_BYTES);
+const maxPackets = wd.maxPackets;
 
 let cur = -1; // slot being filled
-let base = 0; // byte offset of that slot in data
 let used = 0;
 let count = 0;
 let firstSec = 0, firstUsec = 0, lastSec = 0, lastUsec = 0;
 let filledAt = 0;
 let captured = 0;
 let slotDropped = 0;
-let done = false;
-
-// Original-speed replay bookkeeping.
-let replayStartMs = -1;
-let replayFirstUs = 0;
+/** Where packets go when every slot is busy on a live source: read, counted, discarded. */
+let discard: Buffer | null = null;
 
 function post(m: CaptureMessage): void {
   port.postMessage(m);
+}
+
+function stopping(): boolean {
+  return Atomics.load(ctl, Ctl.stop) !== 0;
+}
+
+function limitReached(): boolean {
+  return maxPackets > 0 && captured >= maxPackets;
 }
 
 function publish(): void {
@@ -61,22 +79,128 @@ function takeFreeSlot(): boolean {
     for (let i = 0; i < pool.slots; i++) {
       if (Atomics.compareExchange(ctl, stateBase + i, SlotState.free, SlotState.filling) === SlotState.free) {
         cur = i;
-        base = i * slotBytes;
         used = 0;
         count = 0;
         filledAt = Date.now();
         return true;
       }
     }
-    if (!wd.waitForSlot || Atomics.load(ctl, Ctl.stop) !== 0) return false;
+    if (!wd.waitForSlot || stopping()) return false;
     // Lossless file replay: wait until the supervisor hands a slot back.
     const seen = Atomics.load(ctl, Ctl.freed);
     Atomics.wait(ctl, Ctl.freed, seen, 200);
   }
 }
 
-function paceToOriginalSpeed(sec: number, usec: number): void {
-  const tsUs = sec * 1e6 + usec;
+/** How many packets the next call may take. */
+function batchLimit(): number {
+  let n = Math.min(BATCH_PACKETS, maxRecordsPerSegment - count);
+  if (maxPackets > 0) n = Math.min(n, maxPackets - captured);
+  return n;
+}
+
+interface Batch {
+  /** The addon's status, or -1 when no slot was free and the packets were discarded. */
+  status: BatchStatus | -1;
+  packets: number;
+  /** The call stopped short of its limit: the source has nothing more right now. */
+  drained: boolean;
+  error?: string;
+}
+
+/** One addon call into the current slot (taken first if there is none). */
+function fillOnce(): Batch {
+  const limit = batchLimit();
+  if (cur < 0 && !takeFreeSlot()) {
+    // A file replay that is asked to stop while it waits for a slot reads no further.
+    if (!live && stopping()) return { status: BatchStatus.More, packets: 0, drained: true };
+    const n = discardBatch(limit);
+    return { status: -1, packets: n, drained: n < limit };
+  }
+  const view = slotViews[cur];
+  const [n, end, status, lastAt, error] = batchBinding.dispatch(handle!, view, used, limit, maxCaplen);
+  if (n > 0) {
+    if (count === 0) { firstSec = view.readUInt32LE(used); firstUsec = view.readUInt32LE(used + 4); }
+    lastSec = view.readUInt32LE(lastAt);
+    lastUsec = view.readUInt32LE(lastAt + 4);
+    used = end;
+    count += n;
+    captured += n;
+  }
+  // A full slot, or one at its record limit, goes to the supervisor now.
+  if (status === BatchStatus.Full || count >= maxRecordsPerSegment) publish();
+  return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
+}
+
+/** Every slot is busy (live source): read what the kernel holds, count it as dropped. */
+function discardBatch(limit: number): number {
+  discard ??= Buffer.alloc(1 << 20);
+  const [n] = batchBinding.dispatch(handle!, discard, 0, limit, maxCaplen);
+  slotDropped += n;
+  return n;
+}
+
+function finish(reason: string, readError: string | null): void {
+  publish();
+  if (handle) batchBinding.close(handle);
+  handle = null;
+  post({ type: 'done', reason, captured, slotDropped, readError });
+  // Let the message flush before the thread ends.
+  setImmediate(() => process.exit(0));
+}
+
+let handle: CaptureHandle | null = null;
+
+function runFile(path: string): void {
+  handle = batchBinding.openOffline(path);
+  post({ type: 'linktype', linkType: batchBinding.linkType(handle) });
+  // Let the supervisor take the link type before the first segment arrives.
+  setImmediate(() => {
+    const original = wd.source.kind === 'pcap' && wd.source.speed === 'original';
+    let readError: string | null = null;
+    let eof = false;
+    while (!stopping() && !limitReached()) {
+      const r = original ? replayOneAtOriginalSpeed() : fillOnce();
+      if (r.status === BatchStatus.EndOfFile) { eof = true; break; }
+      if (r.status === BatchStatus.Error) {
+        readError = `libpcap stopped reading ${path} after ${captured} packets: the file is truncated or corrupt`;
+        eof = true;
+        break;
+      }
+    }
+    finish(eof ? 'end of file' : 'stopped', readError);
+  });
+}
+
+// Original-speed replay: one packet at a time into a scratch record, held until its
+// time comes, then copied into the slot. Pacing is per packet by nature, and a replay
+// at the trace's own speed is bounded by the trace, not by this loop.
+let scratch: Buffer | null = null;
+let replayStartMs = -1;
+let replayFirstUs = 0;
+
+function replayOneAtOriginalSpeed(): Batch {
+  scratch ??= Buffer.alloc(RECORD_HEADER_BYTES + maxCaplen);
+  const [n, end, status, , error] = batchBinding.dispatch(handle!, scratch, 0, 1, maxCaplen);
+  if (n === 0) return { status, packets: 0, drained: true, error };
+  const sec = scratch.readUInt32LE(0);
+  const usec = scratch.readUInt32LE(4);
+  paceTo(sec * 1e6 + usec);
+  if (stopping()) return { status: BatchStatus.More, packets: 0, drained: false };
+  if (cur >= 0 && used + end > slotBytes) publish();
+  if (cur < 0 && !takeFreeSlot()) { slotDropped++; return { status, packets: 0, drained: false }; }
+  scratch.copy(slotViews[cur], used, 0, end);
+  if (count === 0) { firstSec = sec; firstUsec = usec; }
+  lastSec = sec;
+  lastUsec = usec;
+  used += end;
+  count++;
+  captured++;
+  if (count >= maxRecordsPerSegment) publish();
+  return { status, packets: 1, drained: false };
+}
+
+function paceTo(tsUs: number): void {
   const nowMs = performance.now();
   if (replayStartMs < 0) {
     replayStartMs = nowMs;
@@ -84,113 +208,54 @@ function paceToOriginalSpeed(sec: number, usec: number): void {
     return;
   }
   let aheadMs = (tsUs - replayFirstUs) / 1000 - (nowMs - replayStartMs);
-  while (aheadMs > 1 && Atomics.load(ctl, Ctl.stop) === 0) {
+  while (aheadMs > 1 && !stopping()) {
     if (cur >= 0 && count > 0 && Date.now() - filledAt >= wd.flushMs) publish();
     Atomics.wait(ctl, Ctl.sleep, 0, Math.min(aheadMs, 100));
     aheadMs = (tsUs - replayFirstUs) / 1000 - (performance.now() - replayStartMs);
   }
 }
 
-const originalSpeed = wd.source.kind === 'pcap' && wd.source.speed === 'original';
-const live = wd.source.kind === 'interface';
-const maxPackets = wd.maxPackets;
-
-function onPacket(): void {
-  if (done) return;
-  // A file replay is one long dispatch call: the stop flag is checked per packet there.
-  // A live capture checks it between dispatch calls (runLive) so it can drain at stop.
-  if (!live && Atomics.load(ctl, Ctl.stop) !== 0) { done = true; return; }
-  const sec = hdr.readUInt32LE(0);
-  const usec = hdr.readUInt32LE(4);
-  if (originalSpeed) paceToOriginalSpeed(sec, usec);
-  let caplen = hdr.readUInt32LE(8);
-  if (caplen > pktBuf.length) caplen = pktBuf.length;
-  if (caplen > slotBytes - 16) caplen = slotBytes - 16;
-  const need = 16 + caplen;
-  if (cur < 0 || used + need > slotBytes || count >= maxRecordsPerSegment) {
-    publish();
-    if (!takeFreeSlot()) { slotDropped++; return; }
-  }
-  const at = base + used;
-  // The header as read (time, the clamped caplen, origlen), then the bytes. Short
-  // copies by plain loops: Buffer.copy's argument checks cost more than 64 bytes do.
-  data.writeUInt32LE(sec, at);
-  data.writeUInt32LE(usec, at + 4);
-  data.writeUInt32LE(caplen, at + 8);
-  data.writeUInt32LE(hdr.readUInt32LE(12), at + 12);
-  if (caplen <= 128) {
-    const to = at + 16;
-    for (let i = 0; i < caplen; i++) data[to + i] = pktBuf[i];
-  } else {
-    pktBuf.copy(data, at + 16, 0, caplen);
-  }
-  used += need;
-  if (count === 0) { firstSec = sec; firstUsec = usec; }
-  lastSec = sec;
-  lastUsec = usec;
-  count++;
-  captured++;
-  if (maxPackets > 0 && captured >= maxPackets) done = true;
-}
-
-function finish(reason: string, readError: string | null, session: NativePcapSession | null): void {
-  publish();
-  try { session?.close(); } catch { /* already closed by libpcap at end of file */ }
-  post({ type: 'done', reason, captured, slotDropped, readError });
-  // Let the message flush before the thread ends.
-  setImmediate(() => process.exit(0));
-}
-
-function warn(): void { /* libpcap warnings (e.g. promiscuous mode) are not fatal */ }
-
-function runFile(path: string, session: NativePcapSession): void {
-  const linkName = session.open_offline(path, '', 0, pktBuf.length, '', onPacket, false, 0, warn, false);
-  port.postMessage({ type: 'linktype', linkType: linkTypeNumber(linkName) });
-  // Let the supervisor take the link type before the first segment arrives.
-  setImmediate(() => {
-    const r = session.dispatch(pktBuf, hdr);
-    const reason = Atomics.load(ctl, Ctl.stop) !== 0 || (maxPackets > 0 && captured >= maxPackets) ? 'stopped' : 'end of file';
-    finish(reason, r < 0 && reason === 'end of file' ? `libpcap stopped reading ${path} after ${captured} packets: the file is truncated or corrupt` : null, session);
-  });
-}
-
-function runLive(name: string, filter: string, bufferBytes: number, session: NativePcapSession): void {
-  // A read timeout > 0 keeps TPACKET_V3 block batching on; immediate mode would wake us per packet.
-  const linkName = session.open_live(name, filter, bufferBytes, pktBuf.length, '', onPacket, false, 50, warn, true);
-  port.postMessage({ type: 'linktype', linkType: linkTypeNumber(linkName) });
-  // The handle is non-blocking. We poll it from a plain loop that sleeps on the shared
-  // control array when the kernel has nothing ready, rather than with node-pcap's
-  // start_polling: its uv_poll handle is stopped but never closed, which aborts the
-  // whole process when a worker thread's event loop is torn down at stop.
+function runLive(name: string, filter: string, bufferBytes: number, snaplen: number): void {
+  // A read timeout > 0 keeps TPACKET_V3 block batching on; immediate mode would wake us
+  // per packet. The handle is non-blocking: the loop drains what is ready, then blocks
+  // in poll() on the descriptor until the kernel retires the next block.
+  handle = batchBinding.openLive(name, snaplen, bufferBytes, READ_TIMEOUT_MS, true);
+  if (filter !== '') batchBinding.setFilter(handle, filter);
+  post({ type: 'linktype', linkType: batchBinding.linkType(handle) });
   const postStats = (): void => {
-    const s = session.stats();
-    post({ type: 'stats', psRecv: s.ps_recv, psDrop: s.ps_drop, psIfdrop: s.ps_ifdrop });
+    const [psRecv, psDrop, psIfdrop] = batchBinding.stats(handle!);
+    post({ type: 'stats', psRecv, psDrop, psIfdrop });
   };
   let lastStats = Date.now();
-  while (!done && Atomics.load(ctl, Ctl.stop) === 0) {
-    const r = session.dispatch(pktBuf, hdr);
+  while (!stopping() && !limitReached()) {
+    const r = fillOnce();
     const now = Date.now();
     if (cur >= 0 && count > 0 && now - filledAt >= wd.flushMs) publish();
     if (now - lastStats >= wd.statsMs) { postStats(); lastStats = now; }
-    if (r <= 0) Atomics.wait(ctl, Ctl.sleep, 0, 2);
+    // A call that stopped short of its limit emptied the ring: block until more comes,
+    // but no longer than the next flush or stats report is due.
+    if (r.drained) {
+      let wait = Math.min(WAIT_MS, lastStats + wd.statsMs - now);
+      if (cur >= 0 && count > 0) wait = Math.min(wait, filledAt + wd.flushMs - now);
+      batchBinding.wait(handle, Math.max(1, wait));
+    }
   }
-  // Take what the kernel still holds: a partly filled TPACKET_V3 block is handed
-  // over when its read timeout (50 ms) expires.
-  if (!done) {
-    Atomics.wait(ctl, Ctl.sleep, 0, 60);
-    session.dispatch(pktBuf, hdr);
+  // Take what the kernel still holds: a partly filled TPACKET_V3 block is handed over
+  // only when its read timeout expires, so let that time pass, then drain the ring.
+  if (!limitReached()) {
+    Atomics.wait(ctl, Ctl.sleep, 0, READ_TIMEOUT_MS + 10);
+    while (!limitReached() && !fillOnce().drained) { /* until the ring is empty */ }
   }
-  done = true;
   postStats();
-  finish('stopped', null, session);
+  finish('stopped', null);
 }
 
 function main(): void {
-  const session = new pcapBinding.PcapSession();
   try {
-    if (wd.source.kind === 'pcap') runFile(wd.source.path, session);
-    else runLive(wd.source.name, wd.source.filter, wd.source.bufferBytes, session);
+    if (wd.source.kind === 'pcap') runFile(wd.source.path);
+    else runLive(wd.source.name, wd.source.filter, wd.source.bufferBytes, wd.source.snaplen);
   } catch (e) {
+    if (handle) batchBinding.close(handle);
     post({ type: 'failed', message: (e as Error).message });
     setImmediate(() => process.exit(0));
   }

@@ -4,6 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseStreams, StreamError, Streams } from '../analysis/streams/schema';
+import { batchBinding } from '../capture/batch-binding';
+
+const LINKTYPE_ETHERNET = 1;
 
 export type Output = 'flows' | 'packets' | 'dns';
 export const knownOutputs: readonly Output[] = ['flows', 'packets', 'dns'];
@@ -85,6 +88,18 @@ function bool(o: Obj, key: string, where: string, def: boolean): boolean {
   return v;
 }
 
+/**
+ * A capture filter is compiled by libpcap before the box starts, for Ethernet (what a
+ * mirror port carries), so a typo is refused here rather than when the interface opens.
+ */
+function checkFilterSyntax(filter: string, snaplen: number): void {
+  try {
+    batchBinding.checkFilter(LINKTYPE_ETHERNET, snaplen, filter);
+  } catch (e) {
+    fail('source.filter', `libpcap cannot compile ${JSON.stringify(filter)}: ${(e as Error).message}`);
+  }
+}
+
 function parseSource(v: unknown, baseDir: string): Source {
   const o = object(v, 'source', ['pcap', 'speed', 'interface', 'filter', 'snaplen', 'bufferBytes']);
   if (o.pcap !== undefined && o.interface !== undefined) fail('source', 'give either "pcap" or "interface", not both');
@@ -96,11 +111,14 @@ function parseSource(v: unknown, baseDir: string): Source {
   }
   if (o.interface !== undefined) {
     if (o.speed !== undefined) fail('source.speed', 'only applies to a "pcap" source');
+    const snaplen = int(o, 'snaplen', 'source', 65535, 64, 262144);
+    const filter = o.filter === undefined ? '' : str(o, 'filter', 'source');
+    if (filter !== '') checkFilterSyntax(filter, snaplen);
     return {
       kind: 'interface',
       name: str(o, 'interface', 'source'),
-      filter: o.filter === undefined ? '' : str(o, 'filter', 'source'),
-      snaplen: int(o, 'snaplen', 'source', 65535, 64, 262144),
+      filter,
+      snaplen,
       bufferBytes: int(o, 'bufferBytes', 'source', 64 * MiB, MiB, 2048 * MiB),
     };
   }

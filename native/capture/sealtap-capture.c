@@ -13,12 +13,15 @@
  * and a slot is filled to its end whatever the snap length.
  *
  * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
- * promisc), setFilter(h, bpf), dispatch(h, buf, offset, maxPackets),
- * stats(h), linkType(h), snaplen(h), selectableFd(h), close(h), libVersion().
+ * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
+ * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
+ * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion().
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
+#include <errno.h>
 #include <node_api.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,13 +53,47 @@ static void put32le(uint8_t *b, uint32_t v) {
   b[3] = (uint8_t)(v >> 24);
 }
 
-/* One record (header and bytes) at out; the caller checked the room. */
-static void put_record(uint8_t *r, const struct pcap_pkthdr *h, const u_char *bytes) {
+/* One record (header and caplen bytes) at r; the caller checked the room. */
+static void put_record(uint8_t *r, const struct pcap_pkthdr *h, uint32_t caplen, const u_char *bytes) {
   put32le(r, (uint32_t)h->ts.tv_sec);
   put32le(r + 4, (uint32_t)h->ts.tv_usec);
-  put32le(r + 8, h->caplen);
+  put32le(r + 8, caplen);
   put32le(r + 12, h->len);
-  memcpy(r + RECORD_HEADER, bytes, h->caplen);
+  memcpy(r + RECORD_HEADER, bytes, caplen);
+}
+
+/*
+ * The LINKTYPE_ number written in pcap files for libpcap's DLT_ value. They are equal
+ * but for a few old values that differ between systems; libpcap keeps its own mapping
+ * private, so the ones the box can meet are here.
+ */
+static int linktype_of(int dlt) {
+  switch (dlt) {
+#ifdef DLT_RAW
+  case DLT_RAW: return 101;
+#endif
+#ifdef DLT_ATM_RFC1483
+  case DLT_ATM_RFC1483: return 100;
+#endif
+#ifdef DLT_SLIP_BSDOS
+  case DLT_SLIP_BSDOS: return 102;
+#endif
+#ifdef DLT_PPP_BSDOS
+  case DLT_PPP_BSDOS: return 103;
+#endif
+#ifdef DLT_ATM_CLIP
+  case DLT_ATM_CLIP: return 106;
+#endif
+  default: return dlt;
+  }
+}
+
+/* The DLT_ value libpcap takes for a LINKTYPE_ number: the inverse of linktype_of. */
+static int dlt_of(int linktype) {
+  static const int dlts[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 };
+  for (size_t i = 0; i < sizeof dlts / sizeof dlts[0]; i++)
+    if (linktype_of(dlts[i]) == linktype && linktype != dlts[i]) return dlts[i];
+  return linktype;
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
@@ -199,28 +236,32 @@ static napi_value set_filter(napi_env env, napi_callback_info info) {
   char expr[8192];
   if (argc < 2 || get_string(env, argv[1], expr, sizeof expr) < 0) return NULL;
   struct bpf_program prog;
-  if (pcap_compile(h->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(h->p, &prog) < 0) {
+  if (pcap_compile(h->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
     napi_throw_error(env, NULL, pcap_geterr(h->p));
     return NULL;
   }
+  int rc = pcap_setfilter(h->p, &prog);
   pcap_freecode(&prog);
+  if (rc < 0) napi_throw_error(env, NULL, pcap_geterr(h->p));
   return NULL;
 }
 
 /*
- * dispatch(h, buf, offset, maxPackets) -> [packets, endOffset, status]
- * Writes up to maxPackets records into buf from offset. status: 0 nothing more right
- * now (a live capture with an empty ring) or maxPackets reached, 1 end of file, 2 the
- * room is full (the next packet waits in the handle), 3 a libpcap error (a damaged
- * file): the records before it are written and counted, its message is element 3.
+ * dispatch(h, buf, offset, maxPackets[, maxCaplen]) -> [packets, endOffset, status, lastOffset]
+ * Writes up to maxPackets records into buf from offset; lastOffset is where the last
+ * record written starts (offset when none was). A packet longer than maxCaplen (when
+ * given) is cut to it, its original length kept. status: 0 nothing more right now (a
+ * live capture with an empty ring) or maxPackets reached, 1 end of file, 2 the room is
+ * full (the next packet waits in the handle), 3 a libpcap error (a damaged file): the
+ * records before it are written and counted, its message is element 4.
  */
 static napi_value dispatch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
   if (argc < 4) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: dispatch(handle, buffer, offset, maxPackets)");
+    napi_throw_type_error(env, NULL, "sealtap-capture: dispatch(handle, buffer, offset, maxPackets[, maxCaplen])");
     return NULL;
   }
   void *data;
@@ -228,14 +269,17 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_buffer_info(env, argv[1], &data, &length));
   int64_t offset = 0;
   int32_t max = 0;
+  uint32_t maxCaplen = UINT32_MAX;
   CHECK(env, napi_get_value_int64(env, argv[2], &offset));
   CHECK(env, napi_get_value_int32(env, argv[3], &max));
-  if (offset < 0 || (uint64_t)offset > length || max < 1) {
-    napi_throw_range_error(env, NULL, "sealtap-capture: offset outside the buffer, or maxPackets < 1");
+  if (argc >= 5) CHECK(env, napi_get_value_uint32(env, argv[4], &maxCaplen));
+  if (offset < 0 || (uint64_t)offset > length || max < 1 || maxCaplen < 1) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: offset outside the buffer, maxPackets < 1 or maxCaplen < 1");
     return NULL;
   }
   uint8_t *out = (uint8_t *)data;
   size_t at = (size_t)offset;
+  size_t last = at;
   uint32_t packets = 0;
   int status = 0;
   if (h->pendingLen) {
@@ -244,6 +288,7 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
       goto done;
     }
     memcpy(out + at, h->pending, h->pendingLen);
+    last = at;
     at += h->pendingLen;
     h->pendingLen = 0;
     packets++;
@@ -261,7 +306,8 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
       status = 3;
       break;
     }
-    size_t need = RECORD_HEADER + (size_t)hdr->caplen;
+    uint32_t caplen = hdr->caplen < maxCaplen ? hdr->caplen : maxCaplen;
+    size_t need = RECORD_HEADER + (size_t)caplen;
     if (at + need > length) {
       if (need > h->pendingCap) {
         uint8_t *grown = realloc(h->pending, need);
@@ -272,27 +318,95 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
         h->pending = grown;
         h->pendingCap = need;
       }
-      put_record(h->pending, hdr, bytes);
+      put_record(h->pending, hdr, caplen, bytes);
       h->pendingLen = need;
       status = 2;
       break;
     }
-    put_record(out + at, hdr, bytes);
+    put_record(out + at, hdr, caplen, bytes);
+    last = at;
     at += need;
     packets++;
   }
 done:;
   napi_value res;
-  CHECK(env, napi_create_array_with_length(env, status == 3 ? 4 : 3, &res));
+  CHECK(env, napi_create_array_with_length(env, status == 3 ? 5 : 4, &res));
   napi_set_element(env, res, 0, num(env, packets));
   napi_set_element(env, res, 1, num(env, (double)at));
   napi_set_element(env, res, 2, num(env, status));
+  napi_set_element(env, res, 3, num(env, (double)last));
   if (status == 3) {
     napi_value msg;
     napi_create_string_utf8(env, pcap_geterr(h->p), NAPI_AUTO_LENGTH, &msg);
-    napi_set_element(env, res, 3, msg);
+    napi_set_element(env, res, 4, msg);
   }
   return res;
+}
+
+/*
+ * wait(h, timeoutMs) -> true when the capture descriptor is readable, false when the
+ * time passed first (or a signal interrupted the wait). The capture thread blocks here
+ * instead of waking on a timer: with TPACKET_V3 the descriptor becomes readable when
+ * the kernel retires a block, full or at the read timeout.
+ */
+static napi_value wait_readable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  handle_t *h = handle_args(env, info, &argc, argv);
+  if (!h) return NULL;
+  int32_t timeout = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &timeout) != napi_ok || timeout < 0) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: wait(handle, timeoutMs >= 0)");
+    return NULL;
+  }
+  int fd = pcap_get_selectable_fd(h->p);
+  if (fd < 0) {
+    napi_throw_error(env, NULL, "sealtap-capture: this capture has no descriptor to wait on");
+    return NULL;
+  }
+  struct pollfd pfd = { .fd = fd, .events = POLLIN, .revents = 0 };
+  int rc = poll(&pfd, 1, timeout);
+  if (rc < 0 && errno != EINTR) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "sealtap-capture: poll on the capture descriptor failed: %s", strerror(errno));
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  napi_value v;
+  napi_get_boolean(env, rc > 0, &v);
+  return v;
+}
+
+/*
+ * checkFilter(linkType, snaplen, bpf): compiles a capture filter for a LINKTYPE_ without
+ * opening a device, so a configuration is refused before the box starts. Throws
+ * libpcap's message.
+ */
+static napi_value check_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t linktype = 0, snap = 0;
+  char expr[8192];
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &linktype) != napi_ok || napi_get_value_int32(env, argv[1], &snap) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: checkFilter(linkType, snaplen, bpf)");
+    return NULL;
+  }
+  if (get_string(env, argv[2], expr, sizeof expr) < 0) return NULL;
+  pcap_t *p = pcap_open_dead(dlt_of(linktype), snap);
+  if (!p) {
+    napi_throw_error(env, NULL, "sealtap-capture: out of memory");
+    return NULL;
+  }
+  struct bpf_program prog;
+  if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+    napi_throw_error(env, NULL, pcap_geterr(p));
+    pcap_close(p);
+    return NULL;
+  }
+  pcap_freecode(&prog);
+  pcap_close(p);
+  return NULL;
 }
 
 static napi_value stats(napi_env env, napi_callback_info info) {
@@ -319,7 +433,7 @@ static napi_value int_of(napi_env env, napi_callback_info info, int which) {
   napi_value argv[1];
   handle_t *h = handle_args(env, info, &argc, argv);
   if (!h) return NULL;
-  int v = which == 0 ? pcap_datalink(h->p) : which == 1 ? pcap_snapshot(h->p) : pcap_get_selectable_fd(h->p);
+  int v = which == 0 ? linktype_of(pcap_datalink(h->p)) : which == 1 ? pcap_snapshot(h->p) : pcap_get_selectable_fd(h->p);
   return num(env, v);
 }
 
@@ -350,7 +464,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "openOffline", NULL, open_offline, NULL, NULL, NULL, napi_default, NULL },
     { "openLive", NULL, open_live, NULL, NULL, NULL, napi_default, NULL },
     { "setFilter", NULL, set_filter, NULL, NULL, NULL, napi_default, NULL },
+    { "checkFilter", NULL, check_filter, NULL, NULL, NULL, napi_default, NULL },
     { "dispatch", NULL, dispatch, NULL, NULL, NULL, napi_default, NULL },
+    { "wait", NULL, wait_readable, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
     { "linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL },
     { "snaplen", NULL, snaplen, NULL, NULL, NULL, napi_default, NULL },

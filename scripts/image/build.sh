@@ -35,6 +35,7 @@ arch=$(json arch)
 [ "$arch" = amd64 ] || fail "board $board is $arch; this build script only builds amd64 images (see board/$board/README.md)"
 [ -f dist/firmware/cli/main.js ] || fail "dist/ is not built: run make build first"
 [ -x build/sealtap-seccomp ] || fail "build/sealtap-seccomp (the analysis jail's seccomp filter) is not built: run make build first"
+[ -f build/sealtap-capture.node ] || fail "build/sealtap-capture.node (the capture thread's libpcap addon) is not built: run make build first"
 for tool in mmdebstrap mksquashfs cpio; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/setup.sh image"
 done
@@ -122,7 +123,7 @@ dev_warning() {
 inputs_key=$( {
   echo "$base_key $kver $(sha256sum "$node_bin") dev-keys=$dev_keys"
   sha256sum "$0" rootfs/initramfs/init "${trusted[@]}" "${trust_json[@]}"
-  find rootfs/overlay "$bdir" dist/firmware bin/sealtap build/sealtap-seccomp package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
+  find rootfs/overlay "$bdir" dist/firmware bin/sealtap build/sealtap-seccomp build/sealtap-capture.node package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
   for m in "${prod_modules[@]}"; do find "$m" -maxdepth 1 -printf '%p %s %T@\n'; done | sort
 } | sha256sum | cut -c1-16)
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs_key" ] &&
@@ -228,6 +229,9 @@ cp -a dist/firmware "$opt/dist/"
 # The analysis jail runs it once to get its seccomp filter (firmware/analysis/jail/
 # looks for it at build/ beside dist/).
 install -D -m 0755 build/sealtap-seccomp "$opt/build/sealtap-seccomp"
+# The capture thread's libpcap addon (firmware/capture/batch-binding.ts), built from
+# source by make build against libpcap-dev; the rootfs has the libpcap it links to.
+install -m 0644 build/sealtap-capture.node "$opt/build/sealtap-capture.node"
 cp package.json "$opt/"
 install -m 0644 "$bdir/board.json" "$opt/board/$board/board.json"
 for m in "${prod_modules[@]}"; do

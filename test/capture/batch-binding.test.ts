@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYTES } from '../../firmware/capture/batch-binding';
 import { parsePcap, PcapRecord } from '../lib/pcapfile';
-import { corpusFiles } from '../lib/corpusFiles';
+import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
 
 interface Read { records: Array<Omit<PcapRecord, 'data'> & { data: Buffer }>; error: string | null; batches: number; fullBatches: number }
@@ -18,10 +18,11 @@ function readAll(h: CaptureHandle, room: number): Read {
   const buf = Buffer.alloc(room);
   const out: Read = { records: [], error: null, batches: 0, fullBatches: 0 };
   for (;;) {
-    const [packets, end, status, error] = batchBinding.dispatch(h, buf, 0, 1_000_000);
+    const [packets, end, status, lastAt, error] = batchBinding.dispatch(h, buf, 0, 1_000_000);
     out.batches++;
     let at = 0;
     for (let i = 0; i < packets; i++) {
+      if (i === packets - 1) assert.is(lastAt, at, 'the last record starts where the addon says');
       const caplen = buf.readUInt32LE(at + 8);
       out.records.push({ tsSec: buf.readUInt32LE(at), tsUsec: buf.readUInt32LE(at + 4), caplen, origLen: buf.readUInt32LE(at + 12), data: Buffer.from(buf.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + caplen)) });
       at += RECORD_HEADER_BYTES + caplen;
@@ -72,7 +73,7 @@ test('a generated IMIX trace arrives whole, in order, each 1 MiB buffer filled t
 test('a buffer smaller than the next packet takes nothing; the packet waits for the next call', () => {
   const h = batchBinding.openOffline(trace);
   const tiny = Buffer.alloc(20);
-  assert.equal(batchBinding.dispatch(h, tiny, 0, 10), [0, 0, BatchStatus.Full]);
+  assert.equal(batchBinding.dispatch(h, tiny, 0, 10), [0, 0, BatchStatus.Full, 0]);
   const r = readAll(h, 64 * 1024);
   batchBinding.close(h);
   assert.is(r.records.length, 20000, 'nothing lost while it waited');
@@ -109,6 +110,42 @@ test('the whole tcpdump corpus: no crash; every file an independent reader reads
     compared++;
   }
   assert.ok(compared > 350, `compared ${compared} files (damaged ${damaged}, not opened ${unopened})`);
+});
+
+test('maxCaplen cuts a long packet to it and keeps its original length', () => {
+  const h = batchBinding.openOffline(trace);
+  const want = parsePcap(fs.readFileSync(trace)).records.slice(0, 500);
+  const buf = Buffer.alloc(1 << 20);
+  const [packets, end] = batchBinding.dispatch(h, buf, 0, 500, 100);
+  batchBinding.close(h);
+  assert.is(packets, 500);
+  let at = 0;
+  let cut = 0;
+  for (const w of want) {
+    const caplen = buf.readUInt32LE(at + 8);
+    assert.is(caplen, Math.min(w.caplen, 100));
+    assert.is(buf.readUInt32LE(at + 12), w.origLen);
+    assert.ok(buf.subarray(at + 16, at + 16 + caplen).equals(w.data.subarray(0, caplen)));
+    if (w.caplen > 100) cut++;
+    at += 16 + caplen;
+  }
+  assert.is(at, end);
+  assert.ok(cut > 50, `the trace has long packets to cut: ${cut}`);
+});
+
+test('the link type is the LINKTYPE number a pcap file carries, raw IP included', () => {
+  const raw = path.join(corpusDir, 'babel_rtt.pcap');
+  assert.is(fs.readFileSync(raw).readUInt32LE(20), 101, 'the file says LINKTYPE_RAW');
+  const h = batchBinding.openOffline(raw);
+  assert.is(batchBinding.linkType(h), 101, 'not libpcap\'s DLT_RAW (12)');
+  batchBinding.close(h);
+});
+
+test('checkFilter compiles a filter without a device, and refuses a bad one with libpcap\'s message', () => {
+  batchBinding.checkFilter(1, 65535, 'tcp port 443 or (udp and port 53)');
+  batchBinding.checkFilter(101, 65535, 'ip6');
+  assert.throws(() => batchBinding.checkFilter(1, 65535, 'tcp port banana'), /banana/);
+  assert.throws(() => batchBinding.checkFilter(101, 65535, 'ether host 00:11:22:33:44:55'), /ether/i);
 });
 
 test('misuse is a clear error, never a crash', () => {

@@ -54,6 +54,7 @@ refuses('refuses a config without channel', (c) => { delete c.channel; }, /run\.
 refuses('refuses a source with both pcap and interface', (c) => { c.source.interface = 'eth0'; }, /source: give either/);
 refuses('refuses a source with neither pcap nor interface', (c) => { c.source = {}; }, /source: needs "pcap"/);
 refuses('refuses an unknown replay speed', (c) => { c.source.speed = 'fast'; }, /source\.speed: must be "max" or "original"/);
+refuses('refuses a capture filter libpcap cannot compile, before any interface is opened', (c) => { c.source = { interface: 'eth1', filter: 'tcp port banana' }; }, /source\.filter: libpcap cannot compile "tcp port banana": .*banana/);
 refuses('refuses a filter on a pcap source', (c) => { c.source.filter = 'tcp'; }, /source\.filter: only applies to an "interface" source/);
 refuses('refuses an unknown key in source', (c) => { c.source.rate = 1; }, /source\.rate: unknown key/);
 refuses('refuses a spool smaller than two segments', (c) => { c.spool.bytes = 1024; }, /spool\.bytes: must be between/);
