@@ -2,21 +2,38 @@
 # Capture benchmark: sealtap's capture into its sealed spool against `tcpdump -w`, on the
 # same replayed traffic, the same kernel buffer and the same filesystem, side by side.
 #
-# A veth pair joins two private network namespaces; tcpreplay --topspeed sends each trace
-# out of the peer end; the capturer runs in the other namespace under /usr/bin/time.
-# Traces (made with tools/samplegen, deterministic): all 64-byte frames, and IMIX.
-# Prints packets sent, captured, dropped and CPU-seconds per million packets for each
-# capturer, and the sealtap/tcpdump ratios. Targets: no loss wherever tcpdump has none,
-# and CPU per packet at most 1.2x tcpdump's.
+# A veth pair joins two private network namespaces; tcpreplay sends each trace out of the
+# peer end; the capturer runs in the other namespace. Traces (tools/samplegen,
+# deterministic): all 64-byte frames (small64), IMIX, all 1518-byte frames (large1500).
+#
+# 0. Sealing: node dist/bench/capture/seal.js measures, on one segment, the record count,
+#    each candidate AEAD and the slot write (where the supervisor thread's time goes).
+# 1. CPU per packet: each capturer alone, no CPU limit, tcpreplay --topspeed, the big
+#    kernel buffer. CPU-seconds of the capturer process (all its threads; for sealtap
+#    the capture thread, sealing and writing) per million packets sent.
+#    Target: sealtap at most 1.5x tcpdump's.
+# 2. The cliff: no generator here outruns either capturer, so each capturer gets the
+#    same, smaller CPU budget instead: a cgroup CPU quota (v1 cpu.cfs_quota_us, or v2
+#    cpu.max) on the capturer process. For sealtap, the analysis processes are moved out
+#    of the group once capture runs: the budget covers capture, sealing and writing.
+#    For each budget, from the largest, the offered rate (tcpreplay --pps) steps down a
+#    ladder until a run of BENCH_STEP_SECONDS loses nothing; the next budget starts from
+#    there. Target: sealtap's zero-loss rate at least tcpdump's at every budget.
 #
 # Run by `make bench-capture` (after the build and scripts/setup.sh bench). Needs root.
 # Environment (defaults in brackets):
-#   BENCH_PACKETS [1000000]    packets per trace
-#   BENCH_BUFFER_KIB [65536]   kernel buffer: tcpdump -B, sealtap source.bufferBytes
-#   BENCH_TRACES ["small64 imix"]
+#   BENCH_PACKETS [1000000]    packets per trace (phase 1 sends all of them)
+#   BENCH_BUFFER_KIB [65536]   phase 1 kernel buffer: tcpdump -B, sealtap source.bufferBytes
+#   BENCH_CLIFF_BUFFER_KIB [8192]  phase 2 kernel buffer (small, so it cannot hide a slow
+#                              capturer for a whole step)
+#   BENCH_TRACES ["small64 imix large1500"]
 #   BENCH_TOOLS ["tcpdump sealtap"]   e.g. BENCH_TOOLS=tcpdump for the reference alone
+#   BENCH_PHASES ["seal cpu cliff"]
+#   BENCH_BUDGETS ["100 50 25 12"]    CPU budgets, percent of one CPU
+#   BENCH_RATES ["800000 400000 200000 100000 50000 25000 12500"]  offered rates, pps
+#   BENCH_STEP_SECONDS [3]     traffic per cliff step (packets = rate x seconds)
 #   BENCH_DIR [out/bench-capture]     traces, captures and the spool (one filesystem)
-#   BENCH_SPOOL_BYTES [2147483648]    sealtap spool size
+#   BENCH_SPOOL_BYTES [2147483648]    sealtap spool size (kept between runs: reused)
 # Exit: 0 measured and targets met; 1 a target missed; 2 cannot run here; 3 a capturer failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +41,13 @@ root=$(pwd)
 
 PACKETS=${BENCH_PACKETS:-1000000}
 BUFFER_KIB=${BENCH_BUFFER_KIB:-65536}
-TRACES=${BENCH_TRACES:-small64 imix}
+CLIFF_BUFFER_KIB=${BENCH_CLIFF_BUFFER_KIB:-8192}
+TRACES=${BENCH_TRACES:-small64 imix large1500}
 TOOLS=${BENCH_TOOLS:-tcpdump sealtap}
+PHASES=${BENCH_PHASES:-seal cpu cliff}
+BUDGETS=${BENCH_BUDGETS:-100 50 25 12}
+RATES=${BENCH_RATES:-800000 400000 200000 100000 50000 25000 12500}
+STEP_SECONDS=${BENCH_STEP_SECONDS:-3}
 DIR=${BENCH_DIR:-out/bench-capture}
 SPOOL_BYTES=${BENCH_SPOOL_BYTES:-2147483648}
 SNAPLEN=65535
@@ -53,6 +75,7 @@ bg_pids=()
 
 cleanup() {
   for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  cgroup_remove
   for ns in "$CAP_NS" "$PEER_NS"; do
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
@@ -113,27 +136,88 @@ TICKS_PER_SECOND=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 ticks_to_seconds() { awk -v t="$1" -v hz="$TICKS_PER_SECOND" 'BEGIN { printf "%.2f", t / hz }'; }
 
+# --- the CPU budget: one cgroup, the capturer started inside it -------------------------
+CG=""        # the group's directory
+CG_ROOT=""   # where processes leave it to (the hierarchy's root)
+CG_KIND=""   # v1 or v2
+cgroup_make() {
+  if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    CG_KIND=v1 CG_ROOT=/sys/fs/cgroup/cpu CG=/sys/fs/cgroup/cpu/sealtap-bench-$$
+  elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    CG_KIND=v2 CG_ROOT=/sys/fs/cgroup CG=/sys/fs/cgroup/sealtap-bench-$$
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control ||
+      die "cannot enable the cpu controller in /sys/fs/cgroup/cgroup.subtree_control"
+  else
+    die "no cgroup CPU controller (neither /sys/fs/cgroup/cpu/cpu.cfs_quota_us nor cpu in /sys/fs/cgroup/cgroup.controllers): the cliff phase needs one; BENCH_PHASES='seal cpu' skips it"
+  fi
+  mkdir "$CG" || die "cannot create the cgroup $CG"
+}
+
+# Sets the budget: a percentage of one CPU, or "none".
+cgroup_budget() {
+  local quota=-1
+  [ "$1" = none ] || quota=$(( $1 * 1000 ))
+  if [ "$CG_KIND" = v1 ]; then
+    echo 100000 >"$CG/cpu.cfs_period_us"
+    echo "$quota" >"$CG/cpu.cfs_quota_us"
+  elif [ "$quota" = -1 ]; then
+    echo "max 100000" >"$CG/cpu.max"
+  else
+    echo "$quota 100000" >"$CG/cpu.max"
+  fi
+}
+
+cgroup_remove() {
+  [ -n "$CG" ] && [ -d "$CG" ] || return 0
+  local p
+  for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" >"$CG_ROOT/cgroup.procs" 2>/dev/null || true; done
+  rmdir "$CG" 2>/dev/null || true
+}
+
+# Runs a command inside the group (the shell joins it, then becomes the command).
+in_cgroup() { bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"; }
+
+descendants() {
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; descendants "$c"; done
+}
+
+# sealtap's analysis runs in child processes: out of the budget, so that the budget
+# covers what tcpdump does (capture and write), plus sealing.
+release_children() {
+  local d
+  for d in $(descendants "$1"); do echo "$d" >"$CG_ROOT/cgroup.procs" 2>/dev/null || true; done
+}
+
+# One replay: STEP_RATE packets/s (empty: --topspeed), STEP_LIMIT packets (0: all).
+# Prints "sent seconds pps mbps" as tcpreplay measured them.
+STEP_RATE="" STEP_LIMIT=0 STEP_BUFFER_KIB=$BUFFER_KIB
 replay() {
-  local out
-  out=$(ip netns exec "$PEER_NS" tcpreplay -i "$PEER_IF" --topspeed "$1" 2>&1) || { echo "$out" >&2; return 1; }
-  echo "$out" | sed -n 's/^Actual: \([0-9]*\) packets.*sent in \([0-9.]*\) seconds.*/\1 \2/p'
+  local out speed=(--topspeed) limit=()
+  [ -z "$STEP_RATE" ] || speed=(--pps="$STEP_RATE")
+  [ "$STEP_LIMIT" = 0 ] || limit=(--limit="$STEP_LIMIT")
+  out=$(ip netns exec "$PEER_NS" tcpreplay -i "$PEER_IF" "${speed[@]}" "${limit[@]}" "$1" 2>&1) || { echo "$out" >&2; return 1; }
+  local sent secs pps mbps
+  read -r sent secs <<<"$(echo "$out" | sed -n 's/^Actual: \([0-9]*\) packets.*sent in \([0-9.]*\) seconds.*/\1 \2/p')"
+  read -r mbps pps <<<"$(echo "$out" | sed -n 's/^Rated: [0-9.]* Bps, \([0-9.]*\) Mbps, \([0-9.]*\) pps.*/\1 \2/p')"
+  echo "$sent $secs ${pps:-0} ${mbps:-0}"
 }
 
 # Result of the last measurement, read by report().
-R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0
+R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0 R_PPS=0 R_MBPS=0
 
 run_tcpdump() {
   local trace=$1 log="$DIR/tcpdump.log" out="$DIR/tcpdump.pcap" timepid child before after drop_before ifdrop sent secs t0 t1
   rm -f "$out"
   read -r before drop_before <<<"$(rx_counters)"
   /usr/bin/time -f '%U %S' -o "$DIR/tcpdump.time" \
-    ip netns exec "$CAP_NS" tcpdump -i "$CAP_IF" -n -B "$BUFFER_KIB" -s "$SNAPLEN" -w "$out" 2>"$log" &
+    in_cgroup ip netns exec "$CAP_NS" tcpdump -i "$CAP_IF" -n -B "$STEP_BUFFER_KIB" -s "$SNAPLEN" -w "$out" 2>"$log" &
   timepid=$!
   bg_pids+=("$timepid")
   wait_for_capture "$timepid" || { echo "tcpdump did not start:"; cat "$log"; return 1; }
   child=$(child_of "$timepid")
   t0=$(cpu_ticks "$child")
-  read -r sent secs <<<"$(replay "$trace")"
+  read -r sent secs R_PPS R_MBPS <<<"$(replay "$trace")"
   [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
   sleep "$SETTLE_SECONDS"
   t1=$(cpu_ticks "$child")
@@ -155,11 +239,12 @@ run_tcpdump() {
 run_sealtap() {
   local trace=$1 log="$DIR/sealtap.log" spool="$DIR/spool" channel="$DIR/channel.bin" recv="$DIR/received"
   local timepid child sent secs drop_before ifdrop summary t0 t1
-  rm -rf "$spool" "$recv" "$channel"
+  # The spool's slot files are kept between runs: preallocation reuses them.
+  rm -rf "$recv" "$channel"
   mkdir -p "$spool"
   cat >"$DIR/run.json" <<EOF
 {
-  "source": { "interface": "$CAP_IF", "bufferBytes": $((BUFFER_KIB * 1024)), "snaplen": $SNAPLEN },
+  "source": { "interface": "$CAP_IF", "bufferBytes": $((STEP_BUFFER_KIB * 1024)), "snaplen": $SNAPLEN },
   "spool": { "dir": "$spool", "bytes": $SPOOL_BYTES },
   "channel": { "path": "$channel" },
   "stop": { "seconds": 900 },
@@ -168,7 +253,7 @@ run_sealtap() {
 EOF
   drop_before=$(rx_counters | awk '{print $2}')
   /usr/bin/time -f '%U %S' -o "$DIR/sealtap.time" \
-    ip netns exec "$CAP_NS" "$root/bin/sealtap" run --config "$DIR/run.json" 2>"$log" &
+    in_cgroup ip netns exec "$CAP_NS" "$root/bin/sealtap" run --config "$DIR/run.json" 2>"$log" &
   timepid=$!
   bg_pids+=("$timepid")
   if ! wait_for_capture "$timepid"; then
@@ -177,11 +262,14 @@ EOF
     return 1
   fi
   child=$(child_of "$timepid")
+  release_children "$child"
   t0=$(cpu_ticks "$child")
-  read -r sent secs <<<"$(replay "$trace")"
+  read -r sent secs R_PPS R_MBPS <<<"$(replay "$trace")"
   [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
   sleep "$SETTLE_SECONDS"
   t1=$(cpu_ticks "$child")
+  # Lift the budget for the stop: the drain is not what is measured.
+  cgroup_budget none
   # SIGTERM is how the box is stopped: capture stops, analysis finishes, the line drains.
   kill -TERM "$child"
   local rc=0
@@ -209,50 +297,115 @@ EOF
   R_CAPTURED=$((captured - spooldrop))
   R_KERNEL=$kernel
   R_DROPPED=$((sent - R_CAPTURED))
-  rm -rf "$spool"
 }
 
-printf_row() { printf '%-8s %-8s %10s %10s %9s %7s %7s %9s %11s %9s\n' "$@"; }
+printf_row() { printf '%-9s %-8s %10s %10s %9s %7s %7s %9s %11s %9s\n' "$@"; }
 
 per_million() { awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", c * 1e6 / n; else print "-" }'; }
+
+trace_of() {
+  local trace="$DIR/$1-$PACKETS.pcap"
+  if [ ! -s "$trace" ]; then
+    echo "generating $trace" >&2
+    node dist/tools/samplegen/main.js --kind "$1" --packets "$PACKETS" --seed 1 --out "$trace" --expect 2>/dev/null
+  fi
+  echo "$trace"
+}
+
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 status=0
 remove_stale_namespaces
 make_veth_pair
-echo "capture benchmark: $PACKETS packets per trace, kernel buffer $BUFFER_KIB KiB, snaplen $SNAPLEN, $(nproc) CPUs, kernel $(uname -r)"
-cat <<'EOF'
+cgroup_make
+echo "capture benchmark: $PACKETS packets per trace, snaplen $SNAPLEN, $(nproc) CPUs, kernel $(uname -r), cgroup $CG_KIND"
+
+if has_phase seal; then
+  echo
+  echo "== 0. sealing one segment on the supervisor thread =="
+  node dist/bench/capture/seal.js --dir "$DIR" --rounds 30
+fi
+
+if has_phase cpu; then
+  echo
+  echo "== 1. CPU per packet: no CPU limit, tcpreplay --topspeed, kernel buffer $BUFFER_KIB KiB =="
+  cat <<'EOF'
 captured: packets the capturer wrote; dropped: sent - captured; kdrop: drops the capturer's
 kernel socket reports; ifdrop: veth rx drops. cpu-s: CPU of the capturer process (all its
 threads) from just before the replay until 3 s after it; cpu-s/Mpkt: that per million
 packets sent (the compared figure); run-cpu-s: the whole run under /usr/bin/time, with
 start-up (sealtap preallocates its spool), shutdown and child processes (sealtap's analysis).
 EOF
-printf_row trace tool sent captured dropped kdrop ifdrop cpu-s cpu-s/Mpkt run-cpu-s
-for kind in $TRACES; do
-  trace="$DIR/$kind-$PACKETS.pcap"
-  if [ ! -s "$trace" ]; then
-    echo "generating $trace"
-    node dist/tools/samplegen/main.js --kind "$kind" --packets "$PACKETS" --seed 1 --out "$trace" --expect 2>/dev/null
-  fi
-  declare -A cpu=() lost=()
-  for tool in $TOOLS; do
-    R_SENT=0
-    if "run_$tool" "$trace"; then
-      printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_SENT")" "$R_TOTAL"
-      cpu[$tool]=$(per_million "$R_CPU" "$R_SENT")
-      lost[$tool]=$R_DROPPED
-    else
-      printf_row "$kind" "$tool" "$R_SENT" FAILED - - - - - -
-      status=3
+  printf_row trace tool sent captured dropped kdrop ifdrop cpu-s cpu-s/Mpkt run-cpu-s
+  cgroup_budget none
+  STEP_RATE="" STEP_LIMIT=0 STEP_BUFFER_KIB=$BUFFER_KIB
+  for kind in $TRACES; do
+    trace=$(trace_of "$kind")
+    declare -A cpu=() lost=()
+    for tool in $TOOLS; do
+      R_SENT=0
+      if "run_$tool" "$trace"; then
+        printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_SENT")" "$R_TOTAL"
+        cpu[$tool]=$(per_million "$R_CPU" "$R_SENT")
+        lost[$tool]=$R_DROPPED
+      else
+        printf_row "$kind" "$tool" "$R_SENT" FAILED - - - - - -
+        status=3
+      fi
+    done
+    if [ -n "${cpu[tcpdump]:-}" ] && [ -n "${cpu[sealtap]:-}" ]; then
+      ratio=$(awk -v s="${cpu[sealtap]}" -v t="${cpu[tcpdump]}" 'BEGIN { if (t > 0) printf "%.2f", s / t; else print "inf" }')
+      verdict_cpu=$(awk -v r="$ratio" 'BEGIN { print (r != "inf" && r <= 1.5) ? "ok" : "MISSED" }')
+      if [ "${lost[tcpdump]}" = 0 ] && [ "${lost[sealtap]}" != 0 ]; then verdict_loss=MISSED; else verdict_loss=ok; fi
+      echo "$kind: sealtap/tcpdump CPU per packet ${ratio}x (target <= 1.5x: $verdict_cpu); loss sealtap ${lost[sealtap]} vs tcpdump ${lost[tcpdump]} (target: none where tcpdump has none: $verdict_loss)"
+      if [ "$verdict_cpu" != ok ] || [ "$verdict_loss" != ok ]; then [ "$status" = 0 ] && status=1; fi
     fi
+    unset cpu lost
   done
-  if [ -n "${cpu[tcpdump]:-}" ] && [ -n "${cpu[sealtap]:-}" ]; then
-    ratio=$(awk -v s="${cpu[sealtap]}" -v t="${cpu[tcpdump]}" 'BEGIN { if (t > 0) printf "%.2f", s / t; else print "inf" }')
-    verdict_cpu=$(awk -v r="$ratio" 'BEGIN { print (r != "inf" && r <= 1.2) ? "ok" : "MISSED" }')
-    if [ "${lost[tcpdump]}" = 0 ] && [ "${lost[sealtap]}" != 0 ]; then verdict_loss=MISSED; else verdict_loss=ok; fi
-    echo "$kind: sealtap/tcpdump CPU per packet ${ratio}x (target <= 1.2x: $verdict_cpu); loss sealtap ${lost[sealtap]} vs tcpdump ${lost[tcpdump]} (target: none where tcpdump has none: $verdict_loss)"
-    if [ "$verdict_cpu" != ok ] || [ "$verdict_loss" != ok ]; then [ "$status" = 0 ] && status=1; fi
-  fi
-  unset cpu lost
-done
+fi
+
+if has_phase cliff; then
+  echo
+  echo "== 2. the cliff: highest offered rate with zero loss under a CPU budget (kernel buffer $CLIFF_BUFFER_KIB KiB, $STEP_SECONDS s per step) =="
+  echo "budget: cgroup CPU quota, percent of one CPU; rate: what tcpreplay achieved in the zero-loss step [requested]"
+  read -r -a ladder <<<"$RATES"
+  STEP_BUFFER_KIB=$CLIFF_BUFFER_KIB
+  declare -A best=()
+  for kind in $TRACES; do
+    trace=$(trace_of "$kind")
+    for tool in $TOOLS; do
+      # A smaller budget cannot take more: each budget starts where the last one ended.
+      i=0
+      for budget in $BUDGETS; do
+        found=""
+        while [ "$i" -lt "${#ladder[@]}" ]; do
+          STEP_RATE=${ladder[$i]}
+          STEP_LIMIT=$(( STEP_RATE * STEP_SECONDS < PACKETS ? STEP_RATE * STEP_SECONDS : PACKETS ))
+          cgroup_budget "$budget"
+          if ! "run_$tool" "$trace"; then status=3; break; fi
+          printf '  %-9s %-8s budget %3s%%  offered %7s pps: sent %8s at %9.0f pps %8.1f Mbit/s, lost %s\n' \
+            "$kind" "$tool" "$budget" "$STEP_RATE" "$R_SENT" "$R_PPS" "$R_MBPS" "$R_DROPPED"
+          if [ "$R_DROPPED" = 0 ]; then found="$R_PPS $R_MBPS $STEP_RATE $i"; break; fi
+          i=$((i + 1))
+        done
+        best[$kind,$tool,$budget]=${found:-"0 0 0 ${#ladder[@]}"}
+      done
+    done
+  done
+  echo
+  printf '%-9s %7s  %-32s %-32s %s\n' trace budget "tcpdump zero-loss pps (Mbit/s)" "sealtap zero-loss pps (Mbit/s)" "sealtap/tcpdump"
+  for kind in $TRACES; do
+    for budget in $BUDGETS; do
+      read -r tp tm tr ti <<<"${best[$kind,tcpdump,$budget]:-0 0 0 99}"
+      read -r sp sm sr si <<<"${best[$kind,sealtap,$budget]:-0 0 0 99}"
+      ratio=$(awk -v s="$sp" -v t="$tp" 'BEGIN { if (t > 0) printf "%.2f", s / t; else print "-" }')
+      # Compared on the ladder: sealtap's zero-loss rung at or above tcpdump's.
+      verdict=ok
+      [ "$si" -le "$ti" ] || verdict=MISSED
+      printf '%-9s %6s%%  %-32s %-32s %s %s\n' "$kind" "$budget" \
+        "$(printf '%.0f (%.1f) [%s]' "$tp" "$tm" "$tr")" "$(printf '%.0f (%.1f) [%s]' "$sp" "$sm" "$sr")" "$ratio" "$verdict"
+      if [ "$verdict" != ok ] && [ "$status" = 0 ]; then status=1; fi
+    done
+  done
+fi
 exit "$status"

@@ -3,8 +3,8 @@
 //
 //   off  size  field                      (all integers little-endian)
 //     0     4  magic "STSG"
-//     4     2  format version (1)
-//     6     2  reserved, 0
+//     4     2  format version (2)
+//     6     2  AEAD: 0 XChaCha20-Poly1305-IETF (libsodium), 1 AES-256-GCM (node:crypto)
 //     8     4  link type (pcap LINKTYPE_*)
 //    12    16  run id
 //    28     8  sequence number (u64, kept below 2^53)
@@ -13,25 +13,44 @@
 //    52     4  packet count
 //    56     4  body length (plaintext bytes)
 //    60     4  sealed length (= 104 + body length: header + nonce + ciphertext + tag)
-//    64    24  XChaCha20-Poly1305-IETF nonce (random per segment)
+//    64    24  nonce, random per segment: XChaCha20 uses all 24 bytes, AES-256-GCM the
+//              first 12 (the other 12 are zero, and anything else is refused as 'auth')
 //    88   ...  ciphertext of the body, then the 16-byte tag
 //
 // Body: pcap records back to back, each a 16-byte header (ts_sec, ts_usec, caplen,
 // origlen; u32 LE) followed by caplen bytes — the classic pcap record layout, so a
 // reader walks it with readUInt32LE and no per-packet allocation.
 //
+// The AEAD is chosen once per boot by measurement (chooseSegmentAead), because no one
+// choice is fastest everywhere. On the x86-64 development machine (AES-NI, VAES) the
+// AES-256-GCM of Node's bundled OpenSSL seals 4 MiB at about 1.0 GB/s and libsodium's
+// XChaCha20-Poly1305 at about 1.1 GB/s, so XChaCha20 is chosen there (the system
+// OpenSSL's AVX code reaches 2.5 GB/s with AES-256-GCM, a path Node's build does not
+// take; docs/benchmarks.md). On an Arm CPU with AES instructions OpenSSL's GCM is the
+// faster one; on one without them (the Raspberry Pi 4's Cortex-A72) ChaCha20 is. Either
+// way: a fresh key each boot and a random nonce per segment (2^32 GCM segments would
+// take centuries at line rate). The AES key is copied into OpenSSL's cipher context for
+// one segment, which OpenSSL clears when it frees it; it never leaves the supervisor.
+//
 // Because the header is authenticated, a reader trusts nothing in it until the tag
 // verifies. Within one boot this process is the only writer, so any header that is
 // not exactly what sealSegment wrote (bad magic, unknown version, lengths that do not
 // agree) can only come from tampering or corruption and is reported as 'auth'.
+import * as crypto from 'node:crypto';
 import * as sodium from 'sodium-native';
 import { SecretKey } from '../keys/keyring';
 
 export const SEGMENT_MAGIC = 0x47535453; // "STSG" read as u32 LE
-export const SEGMENT_VERSION = 1;
+export const SEGMENT_VERSION = 2;
+
+/** The segment's AEAD, as written at header offset 6. */
+export const SegmentAead = { xchacha20poly1305: 0, aes256gcm: 1 } as const;
+export type SegmentAead = (typeof SegmentAead)[keyof typeof SegmentAead];
+export const SEGMENT_AEAD_NAMES: Record<SegmentAead, string> = { 0: 'XChaCha20-Poly1305', 1: 'AES-256-GCM' };
+const GCM_IV_BYTES = 12;
 export const SEGMENT_HEADER_BYTES = 64;
 export const SEGMENT_NONCE_BYTES = 24; // crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-export const SEGMENT_TAG_BYTES = 16; // crypto_aead_xchacha20poly1305_ietf_ABYTES
+export const SEGMENT_TAG_BYTES = 16; // both AEADs' tag
 export const SEGMENT_OVERHEAD = SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES + SEGMENT_TAG_BYTES;
 export const SEGMENT_KEY_BYTES = 32;
 export const RUN_ID_BYTES = 16;
@@ -40,7 +59,7 @@ export const PCAP_RECORD_HEADER_BYTES = 16;
 // Field offsets; changing any of them is a new format version.
 const OFF_MAGIC = 0;
 const OFF_VERSION = 4;
-const OFF_RESERVED = 6;
+const OFF_AEAD = 6;
 const OFF_LINKTYPE = 8;
 const OFF_RUNID = 12;
 const OFF_SEQ = 28;
@@ -55,6 +74,7 @@ const TWO_32 = 0x1_0000_0000;
 
 export interface SegmentHeader {
   version: number;
+  aead: SegmentAead;
   linkType: number;
   runId: Buffer;
   seq: number;
@@ -67,9 +87,12 @@ export interface SegmentHeader {
   sealedLength: number;
 }
 
-/** What a writer supplies; version and the two lengths are filled in by sealSegment. */
-export type SegmentHeaderInit = Omit<SegmentHeader, 'version' | 'bodyLength' | 'sealedLength'> &
-  Partial<Pick<SegmentHeader, 'version' | 'bodyLength' | 'sealedLength'>>;
+/**
+ * What a writer supplies; version and the two lengths are filled in by sealSegment, and
+ * the AEAD is XChaCha20-Poly1305 unless given.
+ */
+export type SegmentHeaderInit = Omit<SegmentHeader, 'version' | 'aead' | 'bodyLength' | 'sealedLength'> &
+  Partial<Pick<SegmentHeader, 'version' | 'aead' | 'bodyLength' | 'sealedLength'>>;
 
 export type SegmentOpenError = 'auth' | 'format' | 'torn';
 export type OpenedSegment = { header: SegmentHeader; body: Buffer } | { error: SegmentOpenError };
@@ -102,15 +125,90 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
   if (records !== header.packetCount) {
     throw new Error(`segment ${header.seq}: body holds ${records < 0 ? 'malformed records' : records + ' records'} but packetCount is ${header.packetCount}`);
   }
-  writeHeader(out, header, body.length, sealedLength);
+  const aead = header.aead ?? SegmentAead.xchacha20poly1305;
+  writeHeader(out, header, aead, body.length, sealedLength);
   const ad = out.subarray(0, SEGMENT_HEADER_BYTES);
   const nonce = out.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES);
-  // A random 192-bit nonce per segment: no counter to persist or get wrong across
-  // analysis restarts, and collisions are negligible at any realistic segment count.
+  // A random nonce per segment: no counter to persist or get wrong across analysis
+  // restarts, and collisions are negligible at any realistic segment count per key.
   sodium.randombytes_buf(nonce);
   const cipher = out.subarray(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, sealedLength);
-  key.use((k) => sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, body, ad, null, nonce, k));
+  key.use((k) => encrypt(aead, k, nonce, ad, body, cipher));
   return sealedLength;
+}
+
+/** cipher receives the ciphertext and then the tag (body.length + 16 bytes). */
+function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: Buffer, cipher: Buffer): void {
+  if (aead === SegmentAead.xchacha20poly1305) {
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, body, ad, null, nonce, k);
+    return;
+  }
+  nonce.fill(0, GCM_IV_BYTES);
+  const c = crypto.createCipheriv('aes-256-gcm', k, nonce.subarray(0, GCM_IV_BYTES), { authTagLength: SEGMENT_TAG_BYTES });
+  c.setAAD(ad);
+  // OpenSSL writes into buffers of its own; the copies cost far less than the cipher.
+  let at = c.update(body).copy(cipher, 0);
+  at += c.final().copy(cipher, at);
+  c.getAuthTag().copy(cipher, at);
+}
+
+/** Decrypts into body; false when the tag (or a GCM nonce's zero half) does not verify. */
+function decrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, cipher: Buffer, body: Buffer): boolean {
+  if (aead === SegmentAead.xchacha20poly1305) {
+    try {
+      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, null, cipher, ad, nonce, k);
+      return true;
+    } catch {
+      return false; // sodium-native throws on a bad tag
+    }
+  }
+  if (!isAllZero(nonce.subarray(GCM_IV_BYTES))) return false;
+  const tagAt = cipher.length - SEGMENT_TAG_BYTES;
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', k, nonce.subarray(0, GCM_IV_BYTES), { authTagLength: SEGMENT_TAG_BYTES });
+    d.setAAD(ad);
+    d.setAuthTag(cipher.subarray(tagAt));
+    let at = d.update(cipher.subarray(0, tagAt)).copy(body, 0);
+    at += d.final().copy(body, at);
+    return at === body.length;
+  } catch {
+    return false; // final() throws on a bad tag
+  }
+}
+
+/** What chooseSegmentAead measured, in GB/s of body sealed, and what it chose. */
+export interface AeadChoice {
+  aead: SegmentAead;
+  name: string;
+  gbps: Record<string, number>;
+}
+
+/**
+ * Seals a 1 MiB body a few times with each AEAD under a throwaway key and picks the
+ * faster: the box's CPU decides, not a table of boards. Takes a few milliseconds.
+ */
+export function chooseSegmentAead(): AeadChoice {
+  const body = Buffer.alloc(1 << 20);
+  sodium.randombytes_buf(body);
+  const k = Buffer.alloc(SEGMENT_KEY_BYTES);
+  sodium.randombytes_buf(k);
+  const nonce = Buffer.alloc(SEGMENT_NONCE_BYTES);
+  const ad = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  const cipher = Buffer.alloc(body.length + SEGMENT_TAG_BYTES);
+  const gbps: Record<string, number> = {};
+  let best: SegmentAead = SegmentAead.xchacha20poly1305;
+  for (const aead of [SegmentAead.xchacha20poly1305, SegmentAead.aes256gcm] as const) {
+    let min = Infinity;
+    for (let i = 0; i < 4; i++) {
+      const t0 = process.hrtime.bigint();
+      encrypt(aead, k, nonce, ad, body, cipher);
+      min = Math.min(min, Number(process.hrtime.bigint() - t0));
+    }
+    gbps[SEGMENT_AEAD_NAMES[aead]] = body.length / min;
+    if (gbps[SEGMENT_AEAD_NAMES[aead]] > gbps[SEGMENT_AEAD_NAMES[best]]) best = aead;
+  }
+  sodium.sodium_memzero(k);
+  return { aead: best, name: SEGMENT_AEAD_NAMES[best], gbps };
 }
 
 /**
@@ -134,14 +232,7 @@ export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number
   const cipher = sealed.subarray(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, header.sealedLength);
   const body = Buffer.allocUnsafe(header.bodyLength);
   let ok = false;
-  key.use((k) => {
-    try {
-      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, null, cipher, headerBytes, nonce, k);
-      ok = true;
-    } catch {
-      ok = false; // sodium-native throws on a bad tag
-    }
-  });
+  key.use((k) => { ok = decrypt(header.aead, k, nonce, headerBytes, cipher, body); });
   if (!ok) {
     body.fill(0);
     return { error: 'auth' };
@@ -204,7 +295,7 @@ export function appendRecord(body: Buffer, offset: number, tsSec: number, tsUsec
   return next;
 }
 
-function writeHeader(out: Buffer, h: SegmentHeaderInit, bodyLength: number, sealedLength: number): void {
+function writeHeader(out: Buffer, h: SegmentHeaderInit, aead: SegmentAead, bodyLength: number, sealedLength: number): void {
   if (!Buffer.isBuffer(h.runId) || h.runId.length !== RUN_ID_BYTES) {
     throw new RangeError(`segment run id must be ${RUN_ID_BYTES} bytes`);
   }
@@ -216,7 +307,8 @@ function writeHeader(out: Buffer, h: SegmentHeaderInit, bodyLength: number, seal
   }
   out.writeUInt32LE(SEGMENT_MAGIC, OFF_MAGIC);
   out.writeUInt16LE(SEGMENT_VERSION, OFF_VERSION);
-  out.writeUInt16LE(0, OFF_RESERVED);
+  if (SEGMENT_AEAD_NAMES[aead] === undefined) throw new RangeError(`segment AEAD ${aead} is unknown: use SegmentAead`);
+  out.writeUInt16LE(aead, OFF_AEAD);
   out.writeUInt32LE(h.linkType >>> 0, OFF_LINKTYPE);
   h.runId.copy(out, OFF_RUNID);
   out.writeUInt32LE(h.seq % TWO_32, OFF_SEQ);
@@ -234,7 +326,8 @@ function writeHeader(out: Buffer, h: SegmentHeaderInit, bodyLength: number, seal
 function readHeaderUnauthenticated(b: Buffer): SegmentHeader | null {
   if (b.readUInt32LE(OFF_MAGIC) !== SEGMENT_MAGIC) return null;
   if (b.readUInt16LE(OFF_VERSION) !== SEGMENT_VERSION) return null;
-  if (b.readUInt16LE(OFF_RESERVED) !== 0) return null;
+  const aead = b.readUInt16LE(OFF_AEAD);
+  if (aead !== SegmentAead.xchacha20poly1305 && aead !== SegmentAead.aes256gcm) return null;
   const seqHigh = b.readUInt32LE(OFF_SEQ + 4);
   if (seqHigh > 0x1f_ffff) return null; // beyond 2^53
   const bodyLength = b.readUInt32LE(OFF_BODY_LEN);
@@ -242,6 +335,7 @@ function readHeaderUnauthenticated(b: Buffer): SegmentHeader | null {
   if (sealedLength !== sealedSize(bodyLength)) return null;
   return {
     version: SEGMENT_VERSION,
+    aead,
     linkType: b.readUInt32LE(OFF_LINKTYPE),
     runId: Buffer.from(b.subarray(OFF_RUNID, OFF_RUNID + RUN_ID_BYTES)),
     seq: seqHigh * TWO_32 + b.readUInt32LE(OFF_SEQ),

@@ -8,7 +8,7 @@
 // buffers: a disk slower than capture holds the full capture slots (which capture then
 // waits for, or drops into and counts), never a growing pile of sealed copies in RAM
 // (one per ring slot: 256 MB with the default spool on a busy machine).
-import { sealSegment, sealedSize } from '../spool/segment';
+import { sealSegment, sealedSize, SegmentAead } from '../spool/segment';
 import type { SpoolRing } from '../spool/ring';
 import type { SecretKey } from '../keys/secret-key';
 import type { SegmentReady } from '../capture/slots';
@@ -38,6 +38,8 @@ export class Spooler {
   constructor(
     private readonly ring: SpoolRing,
     private readonly key: SecretKey,
+    /** Chosen at boot by chooseSegmentAead. */
+    private readonly aead: SegmentAead,
     private readonly runId: Buffer,
     private linkType: number,
     private readonly wait: boolean,
@@ -105,6 +107,7 @@ export class Spooler {
     const sealed = whole.subarray(0, size);
     try {
       sealSegment(this.key, {
+        aead: this.aead,
         linkType: this.linkType,
         runId: this.runId,
         seq: r.seq,

@@ -1,5 +1,5 @@
 // Builds segment bodies and headers for spool tests.
-import { appendRecord, sealedSize, sealSegment, SegmentHeaderInit } from '../../firmware/spool/segment';
+import { appendRecord, sealedSize, sealSegment, SegmentAead, SegmentHeaderInit } from '../../firmware/spool/segment';
 import { SecretKey } from '../../firmware/keys/keyring';
 
 export const TEST_RUN_ID = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
@@ -30,9 +30,9 @@ export function makeHeader(seq: number, packetCount: number): SegmentHeaderInit 
 }
 
 /** Seals a segment of `count` records with sequence `seq` and returns exactly its bytes. */
-export function sealTestSegment(key: SecretKey, seq: number, count = 5, marker?: Buffer): Buffer {
+export function sealTestSegment(key: SecretKey, seq: number, count = 5, marker?: Buffer, aead: SegmentAead = SegmentAead.xchacha20poly1305): Buffer {
   const body = makeBody(count, marker);
   const out = Buffer.alloc(sealedSize(body.length));
-  const n = sealSegment(key, makeHeader(seq, count), body, out);
+  const n = sealSegment(key, { ...makeHeader(seq, count), aead }, body, out);
   return out.subarray(0, n);
 }

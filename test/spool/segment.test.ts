@@ -8,7 +8,10 @@ import {
   SEGMENT_HEADER_BYTES,
   SEGMENT_NONCE_BYTES,
   SEGMENT_OVERHEAD,
+  SEGMENT_AEAD_NAMES,
+  SegmentAead,
   SegmentHeader,
+  chooseSegmentAead,
 } from '../../firmware/spool/segment';
 import { SecretKey } from '../../firmware/keys/keyring';
 import { fixedKeyring } from '../lib/fixed-keyring';
@@ -26,17 +29,20 @@ function errorOf(r: ReturnType<typeof openSegment>): string {
   return 'error' in r ? r.error : 'opened';
 }
 
-test('seal/open round trip returns the header and the exact body', () => {
+const AEADS = [SegmentAead.xchacha20poly1305, SegmentAead.aes256gcm];
+
+for (const aead of AEADS) test(`seal/open round trip returns the header and the exact body (${SEGMENT_AEAD_NAMES[aead]})`, () => {
   const body = makeBody(7);
   const out = Buffer.alloc(sealedSize(body.length) + 100);
-  const n = sealSegment(key, { ...makeHeader(3, 7), linkType: 113 }, body, out);
+  const n = sealSegment(key, { ...makeHeader(3, 7), linkType: 113, aead }, body, out);
   assert.is(n, body.length + SEGMENT_OVERHEAD);
   const r = openedOk(openSegment(key, out.subarray(0, n)));
   assert.ok(r.body.equals(body));
   assert.is(r.header.seq, 3);
   assert.is(r.header.linkType, 113);
   assert.is(r.header.packetCount, 7);
-  assert.is(r.header.version, 1);
+  assert.is(r.header.version, 2);
+  assert.is(r.header.aead, aead);
   assert.is(r.header.bodyLength, body.length);
   assert.is(r.header.sealedLength, n);
   assert.is(r.header.firstTsSec, 1_700_000_000);
@@ -82,8 +88,8 @@ test('two seals of the same body use different nonces and ciphertexts', () => {
   assert.not.ok(a.subarray(SEGMENT_HEADER_BYTES).equals(b.subarray(SEGMENT_HEADER_BYTES)));
 });
 
-function flipEachByte(from: number, to: number): string[] {
-  const sealed = sealTestSegment(key, 4);
+function flipEachByte(from: number, to: number, aead: SegmentAead): string[] {
+  const sealed = sealTestSegment(key, 4, 5, undefined, aead);
   const results: string[] = [];
   for (let i = from; i < (to < 0 ? sealed.length : to); i++) {
     const tampered = Buffer.from(sealed);
@@ -95,22 +101,42 @@ function flipEachByte(from: number, to: number): string[] {
   return results;
 }
 
-test('counts an authentication failure for a tampered segment header (every byte)', () => {
-  const results = flipEachByte(0, SEGMENT_HEADER_BYTES);
-  assert.is(results.length, 2 * SEGMENT_HEADER_BYTES);
-  for (const [i, r] of results.entries()) assert.is(r, 'auth', `header byte ${i >> 1}`);
+for (const aead of AEADS) {
+  const name = SEGMENT_AEAD_NAMES[aead];
+  test(`counts an authentication failure for a tampered segment header (every byte, ${name})`, () => {
+    const results = flipEachByte(0, SEGMENT_HEADER_BYTES, aead);
+    assert.is(results.length, 2 * SEGMENT_HEADER_BYTES);
+    for (const [i, r] of results.entries()) assert.is(r, 'auth', `header byte ${i >> 1}`);
+  });
+
+  test(`counts an authentication failure for a tampered nonce (every byte, the unused half of a GCM nonce too, ${name})`, () => {
+    const results = flipEachByte(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, aead);
+    assert.is(results.length, 2 * SEGMENT_NONCE_BYTES);
+    for (const r of results) assert.is(r, 'auth');
+  });
+
+  test(`counts an authentication failure for tampered ciphertext or tag (every byte, ${name})`, () => {
+    const results = flipEachByte(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, -1, aead);
+    assert.ok(results.length > 2 * 16);
+    for (const r of results) assert.is(r, 'auth');
+  });
+}
+
+test('a segment sealed with one AEAD and relabelled as the other does not open', () => {
+  for (const aead of AEADS) {
+    const sealed = Buffer.from(sealTestSegment(key, 4, 5, undefined, aead));
+    sealed.writeUInt16LE(aead === SegmentAead.aes256gcm ? SegmentAead.xchacha20poly1305 : SegmentAead.aes256gcm, 6);
+    assert.is(errorOf(openSegment(key, sealed)), 'auth');
+  }
 });
 
-test('counts an authentication failure for a tampered nonce (every byte)', () => {
-  const results = flipEachByte(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES);
-  assert.is(results.length, 2 * SEGMENT_NONCE_BYTES);
-  for (const r of results) assert.is(r, 'auth');
-});
-
-test('counts an authentication failure for tampered ciphertext or tag (every byte)', () => {
-  const results = flipEachByte(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, -1);
-  assert.ok(results.length > 2 * 16);
-  for (const r of results) assert.is(r, 'auth');
+test('chooseSegmentAead measures both AEADs on this CPU and picks the faster', () => {
+  const c = chooseSegmentAead();
+  const names = Object.keys(c.gbps).sort();
+  assert.equal(names, ['AES-256-GCM', 'XChaCha20-Poly1305']);
+  for (const n of names) assert.ok(c.gbps[n] > 0.01, `${n}: ${c.gbps[n]} GB/s`);
+  assert.is(c.gbps[c.name], Math.max(...Object.values(c.gbps)));
+  assert.is(SEGMENT_AEAD_NAMES[c.aead], c.name);
 });
 
 test('counts an authentication failure for a segment sealed under another key', () => {

@@ -80,7 +80,7 @@ test('refuses a missing --out', () => {
 test('refuses an unknown --kind', () => {
   const r = cli(['--out', path.join(tempDir(), 'x.pcap'), '--kind', 'jumbo']);
   assert.is(r.status, 2);
-  assert.match(r.stderr, '--kind must be sample, imix or small64');
+  assert.match(r.stderr, '--kind must be sample, imix, small64 or large1500');
 });
 
 test('refuses a --packets that is not a whole number', () => {

@@ -30,6 +30,14 @@ test('small64 frames are all the 60 captured bytes of a 64-byte frame', () => {
   assert.equal(truth.frameSizes, { '60': 5000 });
 });
 
+test('large1500 frames are all 1514 captured bytes of a 1518-byte frame', () => {
+  const { file, truth } = generated({ kind: 'large1500', packets: 2000 });
+  const recs = readPcap(file).records;
+  assert.is(recs.length, 2000);
+  assert.ok(recs.every((r) => r.caplen === 1514 && r.origLen === 1514));
+  assert.equal(truth.frameSizes, { '1514': 2000 });
+});
+
 test('imix spreads traffic over the requested number of flows, UDP and TCP', () => {
   const { truth } = generated({ kind: 'imix', packets: 50_000, flows: 256 });
   assert.is(truth.flows.total, 256);

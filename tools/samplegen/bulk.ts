@@ -1,7 +1,7 @@
 /**
  * Benchmark traffic: IMIX (7:4:1 of 64, 594 and 1518-byte frames on the wire, i.e.
  * 60, 590 and 1514 captured bytes without the FCS) or all minimum-size frames, UDP and
- * TCP over many flows. Each frame is built in place in the writer's chunk from a
+ * TCP over many flows; or all 1518-byte frames (large1500, a full 1500-byte MTU). Each frame is built in place in the writer's chunk from a
  * per-flow header template; only lengths, ids, sequence numbers and checksums change,
  * and the payload's checksum contribution is precomputed per length.
  */
@@ -13,7 +13,7 @@ import { Prng } from './prng';
 import { ACK, PSH, tcpSegment } from './tcp';
 import { udpDatagram } from './udp';
 
-export type BulkKind = 'imix' | 'small64';
+export type BulkKind = 'imix' | 'small64' | 'large1500';
 
 export interface BulkOptions {
   kind: BulkKind;
@@ -29,6 +29,8 @@ export interface BulkOptions {
 /** One period of the IMIX: 7 small, 4 medium, 1 large, interleaved as traffic would be. */
 export const IMIX_PERIOD = [60, 590, 60, 60, 1514, 60, 590, 60, 60, 590, 60, 590];
 export const MIN_CAPTURED = 60;
+/** A 1518-byte frame on the wire: a full Ethernet MTU. */
+export const MAX_CAPTURED = 1514;
 /** Frames are sent one every microsecond of trace time (1 Mpps); tcpreplay --topspeed ignores it. */
 const GAP_US = 1;
 /** Discard (RFC 863): a low well-known port, so no dissector guesses a protocol from a random one. */
@@ -114,7 +116,7 @@ export function generateBulk(o: BulkOptions, sink: FrameSink): FrameShape[] {
   const pattern = payloadPattern(o.marker);
   let ipId = rng.int(0, 0xffff);
   for (let i = 0; i < o.packets; i++) {
-    const size = o.kind === 'small64' ? MIN_CAPTURED : IMIX_PERIOD[i % IMIX_PERIOD.length];
+    const size = o.kind === 'small64' ? MIN_CAPTURED : o.kind === 'large1500' ? MAX_CAPTURED : IMIX_PERIOD[i % IMIX_PERIOD.length];
     const r = rng.u32();
     const useV6 = o.ipv6 && size > MIN_CAPTURED && (r & 1) === 1;
     const pair = (useV6 ? v6flows : v4flows)[(r >>> 2) % o.flows];

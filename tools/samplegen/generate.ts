@@ -4,7 +4,7 @@ import { GroundTruth, GroundTruthCollector } from './ground-truth';
 import { PcapWriter } from './pcap-writer';
 import { generateSample } from './sample';
 
-export type Kind = 'sample' | 'imix' | 'small64';
+export type Kind = 'sample' | 'imix' | 'small64' | 'large1500';
 
 export interface GenerateOptions {
   out: string;

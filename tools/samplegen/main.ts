@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { DEFAULT_MARKER, GenerateOptions, Kind, checkMarker, generate } from './generate';
 
 const USAGE =
-  'usage: samplegen --out FILE [--packets N] [--seed S] [--marker M] [--kind sample|imix|small64] [--ipv6] [--flows N] [--expect] [--print-truth]';
+  'usage: samplegen --out FILE [--packets N] [--seed S] [--marker M] [--kind sample|imix|small64|large1500] [--ipv6] [--flows N] [--expect] [--print-truth]';
 
 const HELP = `${USAGE}
 
@@ -19,13 +19,14 @@ Writes deterministic sample or benchmark traffic to FILE as a classic pcap
 options:
   --out FILE        the pcap file to write (required)
   --kind K          sample (default): TCP/HTTP, TLS, DNS, ICMP, IPv6, ARP, VLAN;
-                    imix: flows in the IMIX size mix; small64: all 64-byte frames
+                    imix: flows in the IMIX size mix; small64: all 64-byte frames;
+                    large1500: all 1518-byte frames (a full 1500-byte MTU)
   --packets N       how many packets: default 2000 for sample, 1000000 otherwise
   --seed S          the seed of the generator, a whole number (default 1)
   --marker M        the payload marker tests look for in outputs, 4 to 64 characters
                     from A-Z a-z 0-9 . _ - (default ${DEFAULT_MARKER})
   --ipv6            IPv6 flows beside the IPv4 ones (not with small64)
-  --flows N         imix/small64: concurrent flows, 2 to 65536 (default 1024)
+  --flows N         imix/small64/large1500: concurrent flows, 2 to 65536 (default 1024)
   --expect          write the ground truth (packets, flows, addresses...) as JSON to
                     FILE.expect.json
   --print-truth     print the ground truth as JSON on stdout
@@ -55,7 +56,7 @@ export function parseArgs(argv: string[]): GenerateOptions & { expect: boolean; 
       case '--print-truth': o.printTruth = true; break;
       case '--kind': {
         const k = argv[++i];
-        if (k !== 'sample' && k !== 'imix' && k !== 'small64') throw new Error(`--kind must be sample, imix or small64, got ${JSON.stringify(k)}`);
+        if (k !== 'sample' && k !== 'imix' && k !== 'small64' && k !== 'large1500') throw new Error(`--kind must be sample, imix, small64 or large1500, got ${JSON.stringify(k)}`);
         o.kind = k;
         break;
       }
