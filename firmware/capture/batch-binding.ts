@@ -28,6 +28,8 @@ export interface BatchBinding {
   checkFilter(linkType: number, snaplen: number, bpf: string): void;
   /** A packet longer than maxCaplen is cut to it, its original length kept. */
   dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number, maxCaplen?: number): BatchResult;
+  /** Joins a live handle to PACKET_FANOUT group groupId (hash by flow, defragmented). */
+  joinFanout(h: CaptureHandle, groupId: number): void;
   /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */
   wait(h: CaptureHandle, timeoutMs: number): boolean;
   /** [received, dropped, interface dropped]: libpcap's 32-bit counters, which wrap. */

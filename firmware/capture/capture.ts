@@ -1,8 +1,16 @@
-// The supervisor's side of capture: starts the capture thread, receives full segment
-// slots, and hands each slot back once the supervisor has sealed it (or dropped it).
+// The supervisor's side of capture: starts the capture thread (or, for a live source
+// with source.threads > 1, that many threads in one PACKET_FANOUT group, which share the
+// slots), receives full segment slots, and hands each slot back once the supervisor has
+// sealed it (or dropped it).
+//
+// Ordering with several threads: the kernel gives both directions of a flow to the same
+// thread, so a flow's packets are in order inside one thread's segments, and segments
+// keep the order in which they were filled. Segments of different threads interleave in
+// the spool in the order they are sealed, so their time spans overlap: packets are in
+// order per flow, not across flows (docs/run-config.md, source.threads).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, WrappingCounter } from './slots';
+import { createSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
 import type { CaptureWorkerData } from './worker';
 import type { Source } from '../supervisor/config';
 
@@ -29,45 +37,78 @@ export class Capture {
   private readonly pool: SlotPool;
   private readonly ctl: Int32Array;
   private readonly data: Buffer;
-  private readonly worker: Worker;
-  readonly kernelRecv = new WrappingCounter();
-  readonly kernelDrop = new WrappingCounter();
-  readonly kernelIfDrop = new WrappingCounter();
+  private readonly workers: Worker[] = [];
+  private readonly recv: WrappingCounter[] = [];
+  private readonly drop: WrappingCounter[] = [];
+  private readonly ifDrop: WrappingCounter[] = [];
   private finished = false;
 
   constructor(opts: CaptureOptions, events: CaptureEvents) {
     this.pool = createSlotPool(opts.slots, opts.segmentBytes);
     this.ctl = new Int32Array(this.pool.control);
     this.data = Buffer.from(this.pool.data);
-    const wd: CaptureWorkerData = {
-      source: opts.source,
-      pool: this.pool,
-      flushMs: opts.flushMs,
-      statsMs: 1000,
-      maxPackets: opts.maxPackets,
-      waitForSlot: opts.waitForSlot,
+    const threads = opts.source.kind === 'interface' ? opts.source.threads : 1;
+    // A group id of this process's own; two boxes on one host do not share a group.
+    const fanout = threads > 1 ? { group: 1 + ((process.pid * 7919 + Date.now()) % 0xfffe), members: threads } : null;
+    let linkTypes = 0;
+    const done: CaptureDone[] = [];
+    const fail = (message: string): void => {
+      if (this.finished) return;
+      this.finished = true;
+      this.stop();
+      events.onFailed(message);
     };
-    this.worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
-    this.worker.on('message', (m: { type: string } & Record<string, unknown>) => {
-      switch (m.type) {
-        case 'linktype': events.onLinkType(m.linkType as number); break;
-        case 'segment': {
-          const seg = m as unknown as SegmentReady;
-          const start = seg.slot * this.pool.slotBytes;
-          events.onSegment(seg, this.data.subarray(start, start + seg.used));
-          break;
+    for (let thread = 0; thread < threads; thread++) {
+      this.recv.push(new WrappingCounter());
+      this.drop.push(new WrappingCounter());
+      this.ifDrop.push(new WrappingCounter());
+      const wd: CaptureWorkerData = {
+        source: opts.source,
+        pool: this.pool,
+        flushMs: opts.flushMs,
+        statsMs: 1000,
+        maxPackets: opts.maxPackets,
+        waitForSlot: opts.waitForSlot,
+        thread,
+        fanout,
+      };
+      const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
+      this.workers.push(worker);
+      let ended = false; // this thread sent 'done' or 'failed'
+      worker.on('message', (m: CaptureMessage) => {
+        switch (m.type) {
+          // Capture runs once every thread is ready.
+          case 'linktype': if (++linkTypes === threads) events.onLinkType(m.linkType); break;
+          case 'segment': {
+            const start = m.slot * this.pool.slotBytes;
+            events.onSegment(m, this.data.subarray(start, start + m.used));
+            break;
+          }
+          case 'stats':
+            this.recv[m.thread].update(m.psRecv);
+            this.drop[m.thread].update(m.psDrop);
+            this.ifDrop[m.thread].update(m.psIfdrop);
+            break;
+          case 'done':
+            ended = true;
+            done.push(m);
+            if (done.length === threads && !this.finished) {
+              this.finished = true;
+              events.onDone({
+                type: 'done',
+                reason: done[0].reason,
+                captured: done.reduce((n, d) => n + d.captured, 0),
+                slotDropped: done.reduce((n, d) => n + d.slotDropped, 0),
+                readError: done.find((d) => d.readError !== null)?.readError ?? null,
+              });
+            }
+            break;
+          case 'failed': ended = true; fail(m.message); break;
         }
-        case 'stats':
-          this.kernelRecv.update(m.psRecv as number);
-          this.kernelDrop.update(m.psDrop as number);
-          this.kernelIfDrop.update(m.psIfdrop as number);
-          break;
-        case 'done': this.finished = true; events.onDone(m as unknown as CaptureDone); break;
-        case 'failed': this.finished = true; events.onFailed(m.message as string); break;
-      }
-    });
-    this.worker.on('error', (e) => { if (!this.finished) { this.finished = true; events.onFailed(`capture thread failed: ${e.message}`); } });
-    this.worker.on('exit', () => { if (!this.finished) { this.finished = true; events.onFailed('capture thread exited unexpectedly'); } });
+      });
+      worker.on('error', (e) => fail(`capture thread failed: ${e.message}`));
+      worker.on('exit', () => { if (!ended) fail('capture thread exited unexpectedly'); });
+    }
   }
 
   /** Hands a slot back to the capture thread. */
@@ -91,11 +132,16 @@ export class Capture {
     Atomics.notify(this.ctl, Ctl.sleep);
   }
 
+  /** Packets the kernel handed to the capture sockets (all threads). */
+  kernelReceived(): number {
+    return this.recv.reduce((n, c) => n + c.total, 0);
+  }
+
   kernelDropped(): number {
-    return this.kernelDrop.total + this.kernelIfDrop.total;
+    return this.drop.reduce((n, c) => n + c.total, 0) + this.ifDrop.reduce((n, c) => n + c.total, 0);
   }
 
   async terminate(): Promise<void> {
-    await this.worker.terminate();
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

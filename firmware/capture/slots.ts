@@ -15,7 +15,9 @@ export const Ctl = {
   freed: 1,
   /** Scratch cell used only for sleeping (original-speed replay). */
   sleep: 2,
-  count: 3,
+  /** Capture threads of a fanout group that have joined it (they wait for all). */
+  joined: 3,
+  count: 4,
 } as const;
 
 export interface SlotPool {
@@ -51,6 +53,8 @@ export interface SegmentReady {
 
 export interface KernelStats {
   type: 'stats';
+  /** The capture thread (each has its own socket and counters). */
+  thread: number;
   /** Raw 32-bit counters from pcap_stats; they wrap. */
   psRecv: number;
   psDrop: number;

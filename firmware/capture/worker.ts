@@ -19,6 +19,10 @@ export interface CaptureWorkerData {
   maxPackets: number;
   /** File sources: wait for a free slot instead of dropping (lossless replay). */
   waitForSlot: boolean;
+  /** This thread's number, 0.. */
+  thread: number;
+  /** Several live capture threads: their PACKET_FANOUT group and how many join it. */
+  fanout: { group: number; members: number } | null;
 }
 
 /**
@@ -31,6 +35,8 @@ const BATCH_PACKETS = 4096;
 const READ_TIMEOUT_MS = 50;
 /** The longest the live loop blocks on the descriptor before it looks at the stop flag. */
 const WAIT_MS = 100;
+/** A filter no packet passes (every packet has a length). */
+const REJECT_ALL = 'len < 1';
 
 const wd = workerData as CaptureWorkerData;
 const port = parentPort!;
@@ -81,12 +87,13 @@ function takeFreeSlot(): boolean {
         cur = i;
         used = 0;
         count = 0;
-        filledAt = Date.now();
         return true;
       }
     }
-    if (!wd.waitForSlot || stopping()) return false;
-    // Lossless file replay: wait until the supervisor hands a slot back.
+    // A live capture waits too: meanwhile its packets wait in the kernel's ring, which
+    // counts what it cannot hold (kernel drops). A file replay waits only when the
+    // spool is to wait (lossless replay); otherwise the packets are read and counted.
+    if ((!live && !wd.waitForSlot) || stopping()) return false;
     const seen = Atomics.load(ctl, Ctl.freed);
     Atomics.wait(ctl, Ctl.freed, seen, 200);
   }
@@ -120,7 +127,8 @@ function fillOnce(): Batch {
   const view = slotViews[cur];
   const [n, end, status, lastAt, error] = batchBinding.dispatch(handle!, view, used, limit, maxCaplen);
   if (n > 0) {
-    if (count === 0) { firstSec = view.readUInt32LE(used); firstUsec = view.readUInt32LE(used + 4); }
+    // The flush timer runs from the slot's first packet, not from when it was taken.
+    if (count === 0) { firstSec = view.readUInt32LE(used); firstUsec = view.readUInt32LE(used + 4); filledAt = Date.now(); }
     lastSec = view.readUInt32LE(lastAt);
     lastUsec = view.readUInt32LE(lastAt + 4);
     used = end;
@@ -132,7 +140,7 @@ function fillOnce(): Batch {
   return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
 }
 
-/** Every slot is busy (live source): read what the kernel holds, count it as dropped. */
+/** Every slot is busy (a file replay that does not wait, or a stop): read, count as dropped. */
 function discardBatch(limit: number): number {
   discard ??= Buffer.alloc(1 << 20);
   const [n] = batchBinding.dispatch(handle!, discard, 0, limit, maxCaplen);
@@ -190,7 +198,7 @@ function replayOneAtOriginalSpeed(): Batch {
   if (cur >= 0 && used + end > slotBytes) publish();
   if (cur < 0 && !takeFreeSlot()) { slotDropped++; return { status, packets: 0, drained: false }; }
   scratch.copy(slotViews[cur], used, 0, end);
-  if (count === 0) { firstSec = sec; firstUsec = usec; }
+  if (count === 0) { firstSec = sec; firstUsec = usec; filledAt = Date.now(); }
   lastSec = sec;
   lastUsec = usec;
   used += end;
@@ -220,11 +228,12 @@ function runLive(name: string, filter: string, bufferBytes: number, snaplen: num
   // per packet. The handle is non-blocking: the loop drains what is ready, then blocks
   // in poll() on the descriptor until the kernel retires the next block.
   handle = batchBinding.openLive(name, snaplen, bufferBytes, READ_TIMEOUT_MS, true);
-  if (filter !== '') batchBinding.setFilter(handle, filter);
+  if (wd.fanout) joinFanout(wd.fanout.group, wd.fanout.members);
+  if (filter !== '' || wd.fanout) batchBinding.setFilter(handle, filter);
   post({ type: 'linktype', linkType: batchBinding.linkType(handle) });
   const postStats = (): void => {
     const [psRecv, psDrop, psIfdrop] = batchBinding.stats(handle!);
-    post({ type: 'stats', psRecv, psDrop, psIfdrop });
+    post({ type: 'stats', thread: wd.thread, psRecv, psDrop, psIfdrop });
   };
   let lastStats = Date.now();
   while (!stopping() && !limitReached()) {
@@ -248,6 +257,27 @@ function runLive(name: string, filter: string, bufferBytes: number, snaplen: num
   }
   postStats();
   finish('stopped', null);
+}
+
+/**
+ * Joins the fanout group without taking a packet twice. Until a socket joins, it gets
+ * its own copy of every packet; so each thread first rejects everything, joins, waits
+ * for the whole group, then lets the ring's last block retire and throws away what the
+ * socket took on its own before it rejected. Only then does the real filter go in (the
+ * caller), and capture is announced after every thread did so. Packets in the moments
+ * before that announcement may be missed; none is taken twice.
+ */
+function joinFanout(group: number, members: number): void {
+  batchBinding.setFilter(handle!, REJECT_ALL);
+  batchBinding.joinFanout(handle!, group);
+  Atomics.add(ctl, Ctl.joined, 1);
+  Atomics.notify(ctl, Ctl.joined);
+  for (let n = Atomics.load(ctl, Ctl.joined); n < members && !stopping(); n = Atomics.load(ctl, Ctl.joined)) {
+    Atomics.wait(ctl, Ctl.joined, n, WAIT_MS);
+  }
+  Atomics.wait(ctl, Ctl.sleep, 0, READ_TIMEOUT_MS + 10);
+  const scrap = Buffer.alloc(1 << 20);
+  while (batchBinding.dispatch(handle!, scrap, 0, BATCH_PACKETS)[0] > 0) { /* discard */ }
 }
 
 function main(): void {

@@ -13,7 +13,7 @@ export const knownOutputs: readonly Output[] = ['flows', 'packets', 'dns'];
 
 export type Source =
   | { kind: 'pcap'; path: string; speed: 'max' | 'original' }
-  | { kind: 'interface'; name: string; filter: string; snaplen: number; bufferBytes: number };
+  | { kind: 'interface'; name: string; filter: string; snaplen: number; bufferBytes: number; threads: number };
 
 export interface RunConfig {
   /** Directory the config came from; relative paths in it are resolved against it. */
@@ -101,10 +101,10 @@ function checkFilterSyntax(filter: string, snaplen: number): void {
 }
 
 function parseSource(v: unknown, baseDir: string): Source {
-  const o = object(v, 'source', ['pcap', 'speed', 'interface', 'filter', 'snaplen', 'bufferBytes']);
+  const o = object(v, 'source', ['pcap', 'speed', 'interface', 'filter', 'snaplen', 'bufferBytes', 'threads']);
   if (o.pcap !== undefined && o.interface !== undefined) fail('source', 'give either "pcap" or "interface", not both');
   if (o.pcap !== undefined) {
-    for (const k of ['filter', 'snaplen', 'bufferBytes']) if (o[k] !== undefined) fail(`source.${k}`, 'only applies to an "interface" source');
+    for (const k of ['filter', 'snaplen', 'bufferBytes', 'threads']) if (o[k] !== undefined) fail(`source.${k}`, 'only applies to an "interface" source');
     const speed = o.speed ?? 'max';
     if (speed !== 'max' && speed !== 'original') fail('source.speed', `must be "max" or "original", got ${JSON.stringify(speed)}`);
     return { kind: 'pcap', path: path.resolve(baseDir, str(o, 'pcap', 'source')), speed };
@@ -120,6 +120,7 @@ function parseSource(v: unknown, baseDir: string): Source {
       filter,
       snaplen,
       bufferBytes: int(o, 'bufferBytes', 'source', 64 * MiB, MiB, 2048 * MiB),
+      threads: int(o, 'threads', 'source', 1, 1, 16),
     };
   }
   return fail('source', 'needs "pcap": FILE or "interface": NAME');
@@ -173,6 +174,9 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
     endOfSource: bool(st, 'endOfSource', 'stop', source.kind === 'pcap'),
   };
   if (stop.packets !== null && !Number.isInteger(stop.packets)) fail('stop.packets', 'must be a whole number');
+  if (source.kind === 'interface' && source.threads > 1 && stop.packets !== null) {
+    fail('stop.packets', `counts packets in one capture thread: use stop.seconds with source.threads ${source.threads}, or source.threads 1`);
+  }
   if (source.kind === 'interface' && stop.endOfSource) fail('stop.endOfSource', 'a live interface has no end: use stop.seconds or stop.packets');
   if (source.kind === 'interface' && stop.seconds === null && stop.packets === null) {
     // A live run with no stop condition runs until SIGTERM: allowed, that is how the box runs.

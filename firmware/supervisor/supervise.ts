@@ -390,7 +390,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       channel.send(RecordType.BOOT, boot);
       startAnalysis();
       leds.show('capturing');
-      const what = cfg.source.kind === 'pcap' ? `file ${cfg.source.path} at ${cfg.source.speed} speed` : `interface ${cfg.source.name}${cfg.source.filter ? ` filter "${cfg.source.filter}"` : ''}`;
+      const what = cfg.source.kind === 'pcap'
+        ? `file ${cfg.source.path} at ${cfg.source.speed} speed`
+        : `interface ${cfg.source.name}${cfg.source.filter ? ` filter "${cfg.source.filter}"` : ''}${cfg.source.threads > 1 ? ` in ${cfg.source.threads} threads (packet fanout by flow)` : ''}`;
       log.notice(`capturing from ${what} (link type ${lt})`);
     },
     onSegment: (seg, bytes) => spooler.accept(seg, bytes),

@@ -15,10 +15,12 @@
  * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
  * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
  * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
+ * joinFanout(h, groupId),
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion().
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #include <errno.h>
+#include <linux/if_packet.h>
 #include <node_api.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define RECORD_HEADER 16
 
@@ -378,6 +381,32 @@ static napi_value wait_readable(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * joinFanout(h, groupId): puts a live handle's packet socket into PACKET_FANOUT group
+ * groupId (1..65535) in hash mode, IP fragments defragmented first: the kernel gives
+ * each packet to exactly one socket of the group, the same socket for both directions
+ * of a flow (its flow hash is symmetric). Throws with the system's reason.
+ */
+static napi_value join_fanout(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  handle_t *h = handle_args(env, info, &argc, argv);
+  if (!h) return NULL;
+  int32_t group = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &group) != napi_ok || group < 1 || group > 0xffff) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: joinFanout(handle, groupId 1..65535)");
+    return NULL;
+  }
+  int arg = (group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+  if (setsockopt(pcap_fileno(h->p), SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "cannot join packet fanout group %d: %s", group, strerror(errno));
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  return NULL;
+}
+
+/*
  * checkFilter(linkType, snaplen, bpf): compiles a capture filter for a LINKTYPE_ without
  * opening a device, so a configuration is refused before the box starts. Throws
  * libpcap's message.
@@ -467,6 +496,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "checkFilter", NULL, check_filter, NULL, NULL, NULL, napi_default, NULL },
     { "dispatch", NULL, dispatch, NULL, NULL, NULL, napi_default, NULL },
     { "wait", NULL, wait_readable, NULL, NULL, NULL, napi_default, NULL },
+    { "joinFanout", NULL, join_fanout, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
     { "linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL },
     { "snaplen", NULL, snaplen, NULL, NULL, NULL, napi_default, NULL },

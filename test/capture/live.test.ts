@@ -68,6 +68,39 @@ test('captures exactly the packets tcpreplay sent, and the capture interface tra
   });
 });
 
+test('two capture threads in a fanout group take every packet exactly once', async () => {
+  await withVethPair(async (pair) => {
+    const dir = fs.mkdtempSync(path.join(work, 'run-'));
+    fs.mkdirSync(path.join(dir, 'spool'));
+    const trace = sampleTrace(fs.mkdtempSync(path.join(work, 'imix-')), ['--kind', 'imix', '--packets', '20000', '--flows', '512']);
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
+      source: { interface: pair.captureIf, threads: 2 },
+      spool: { dir: 'spool', bytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 },
+      channel: { path: 'line.raw' },
+      outputs: ['flows'],
+    }));
+    const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
+    let console = '';
+    box.stderr?.on('data', (d) => { console += d; });
+    const done = exited(box);
+    const ready = capturing(box);
+    await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
+    await ready;
+    const sent = await pair.replay(trace.file, { pps: 50_000 });
+    assert.is(sent.sent, 20000);
+    await new Promise((r) => setTimeout(r, 1500));
+    box.kill('SIGTERM');
+    assert.is(await done, 0, console);
+    assert.match(console, /in 2 threads \(packet fanout by flow\)/);
+    const s = receive(path.join(dir, 'line.raw')).summary;
+    // A socket outside the group would take a copy of everything: captured would double.
+    assert.is(s.captured, sent.sent, console);
+    assert.is(s.kernelDropped, 0);
+    assert.is(s.spoolDropped, 0);
+    assert.is(s.analysed, s.captured);
+  });
+});
+
 test('a BPF filter limits what is captured', async () => {
   await withVethPair(async (pair) => {
     const dir = fs.mkdtempSync(path.join(work, 'run-'));

@@ -42,7 +42,7 @@ test('accepts a minimal config and fills sensible defaults', () => {
 
 test('a live interface drops on a full spool and has no end of source', () => {
   const c = validateConfig({ ...good(), source: { interface: 'eth1', filter: 'tcp' } }, base);
-  assert.equal(c.source, { kind: 'interface', name: 'eth1', filter: 'tcp', snaplen: 65535, bufferBytes: 64 * 1024 * 1024 });
+  assert.equal(c.source, { kind: 'interface', name: 'eth1', filter: 'tcp', snaplen: 65535, bufferBytes: 64 * 1024 * 1024, threads: 1 });
   assert.is(c.spool.onFull, 'drop');
   assert.is(c.stop.endOfSource, false);
 });
@@ -55,6 +55,8 @@ refuses('refuses a source with both pcap and interface', (c) => { c.source.inter
 refuses('refuses a source with neither pcap nor interface', (c) => { c.source = {}; }, /source: needs "pcap"/);
 refuses('refuses an unknown replay speed', (c) => { c.source.speed = 'fast'; }, /source\.speed: must be "max" or "original"/);
 refuses('refuses a capture filter libpcap cannot compile, before any interface is opened', (c) => { c.source = { interface: 'eth1', filter: 'tcp port banana' }; }, /source\.filter: libpcap cannot compile "tcp port banana": .*banana/);
+refuses('refuses source.threads outside 1..16', (c) => { c.source = { interface: 'eth1', threads: 0 }; }, /source\.threads/);
+refuses('refuses stop.packets with several capture threads', (c) => { c.source = { interface: 'eth1', threads: 2 }; c.stop = { packets: 10 }; }, /stop\.packets: counts packets in one capture thread/);
 refuses('refuses a filter on a pcap source', (c) => { c.source.filter = 'tcp'; }, /source\.filter: only applies to an "interface" source/);
 refuses('refuses an unknown key in source', (c) => { c.source.rate = 1; }, /source\.rate: unknown key/);
 refuses('refuses a spool smaller than two segments', (c) => { c.spool.bytes = 1024; }, /spool\.bytes: must be between/);
