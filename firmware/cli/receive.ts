@@ -4,6 +4,7 @@ import { receive } from '../receiver/receive';
 import { OutDirRefused } from '../receiver/out-dir';
 import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
 import { writeResultsKeyPair } from '../receiver/results-key';
+import { summaryText } from '../receiver/summary-text';
 
 const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end]
                       [--ipfix udp://host:port [--ipfix-rate N] [--ipfix-template-secs S]]
@@ -135,20 +136,13 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
+        // A terminal gets the status block redrawn in place; a pipe or file gets plain lines.
+        terminal: process.stdout.isTTY ? { write: (text) => process.stdout.write(text), columns: () => process.stdout.columns || 100 } : undefined,
         ipfix: opts.get('ipfix'), ipfixRate, ipfixTemplateSeconds, signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
       }).catch((e: unknown) => {
         throw e instanceof OutDirRefused ? new UsageError(e.message) : e;
       });
-      if (!opts.has('follow')) {
-        const recs = Object.entries(s.records).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-        process.stdout.write(
-          `received ${s.frames} frames (${s.badFrames} bad, ${s.missingFrames} missing), records: ${recs}\n` +
-          (s.complete ? `box: captured ${s.captured}, analysed ${s.analysed}, kernel dropped ${s.kernelDropped}, spool dropped ${s.spoolDropped}, quarantined ${s.quarantined}\n`
-            : 'no END record: the run did not finish on this line (or its end was lost)\n') +
-          (s.channel.repairFrames > 0 ? `FEC: ${s.channel.repairedFrames} frames rebuilt, ${s.channel.unrepairableGroups} groups beyond repair\n` : '') +
-          `files in ${out}\n`,
-        );
-      }
+      process.stdout.write(summaryText(s, out));
       if (s.ipfixForward) process.stdout.write(forwardLine(s.ipfixForward));
       if (s.channel.undecryptableFrames > 0) {
         const wrong = s.sessions.some((x) => x.encrypted === 'wrong key');
