@@ -15,6 +15,8 @@ import type { Summary } from './summary';
 
 export const REPORT_FILE = 'report.html';
 export const REPORT_FORMAT = 'sealtap-report/1';
+/** Nothing may be fetched, no script may run; inline styles and data: images only. */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 export interface ReportData {
   format: typeof REPORT_FORMAT;
@@ -39,7 +41,7 @@ export function reportHtml(r: ReportData): string {
   const title = `sealtap run report: ${s.board === null ? 'board not announced' : t(s.board)}, ${s.firmware ? `${t(s.firmware.name)} ${t(s.firmware.version)}` : 'firmware not announced'}`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
 <style>${CSS}</style></head>
@@ -197,5 +199,5 @@ table{border-collapse:collapse;margin:.6em 0}th,td{padding:2px 10px;text-align:l
 td.r{text-align:right}code{font-size:12px;word-break:break-all}.state{color:#555}
 .grid{display:flex;flex-wrap:wrap;gap:8px}.chart{border:1px solid #ddd;background:#fff;max-width:100%;height:auto}
 .chart .t{font-weight:600;font-size:13px}.chart .a{font-size:10px;fill:#555}.chart .l{font-size:10px}
-.chart .g{stroke:#e4e4e4}.chart .b{stroke:#999;stroke-dasharray:4 3}.chart .none{fill:#f6f6f6}.chart .n{fill:#888;font-size:12px}
+.chart .g{stroke:#e4e4e4}.chart .b{stroke:#999;stroke-dasharray:4 3}.chart .none{fill:#efe6f7}.chart .n{fill:#888;font-size:12px}
 caption{text-align:left;font-weight:600}`;
