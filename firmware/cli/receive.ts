@@ -20,12 +20,16 @@ and writes into DIR:
   schema.json   those streams' fields: type, unit, the transform applied; limits (BOOT)
   log.txt       the box's operator log, RFC 5424 lines (host time, device uptime)
   summary.json  box counters from END, records per type, frames, bad and missing frames,
-                the firmware, module and privacy statement hash the box announced
+                the firmware, module and privacy statement hash the box announced;
+                rewritten every 3 s while the line is read (whole at every moment)
+  report.html   the run on one page, for a browser, offline: counters, STATUS over
+                time, flow and DNS distributions, frames and checkpoints (docs/report.md)
   README.txt    what the run was and what each file holds, for whoever opens DIR later
   line.raw      a raw recording of everything read (can be given back to receive)
 
 A file is read to its end. A tty is read until Ctrl-C / SIGTERM (the files are
-finished and the exit code is 0), or with --until-end until the box's END record.
+finished, a short summary is printed and the exit code is 0), or with --until-end
+until the box's END record.
 Frames lost or damaged on the line are rebuilt from the box's FEC repair frames
 where the loss is within what they cover (run.json channel.fec; on by default on
 a tty); summary.json counts repairedFrames and unrepairableGroups.
@@ -39,7 +43,12 @@ options:
   --force          write into a DIR that is not empty: files of the same names are
                    replaced, other files stay (an earlier run's stream files too)
   --baud N         tty speed, default 115200
-  --follow         print the operator log as it arrives and a status line
+  --follow         print the operator log as it arrives, under a status block (state,
+                   time left, packets/s, Mbit/s, drops by cause, records per type, the
+                   box's own CPU, line use of the baud rate, frames, checkpoints)
+                   redrawn in place on a terminal, as plain "status:" lines otherwise;
+                   after END it shows the final counters and stops counting;
+                   report.html is refreshed every 3 s too
   --until-end      stop after the END record of the session
   --ipfix URL      also send the IPFIX messages to a collector, e.g. udp://127.0.0.1:4739
                    (a host name is resolved once, at the start)
