@@ -18,8 +18,11 @@ import { missingDataFrames } from './summary';
 const BITS_PER_BYTE = 10;
 
 export class LiveView {
-  /** Line bytes/s frozen when a session's END arrived, per session id. */
-  private readonly frozen = new Map<string, number>();
+  /**
+   * The block of a session whose END arrived, as first drawn then, per session id: it
+   * is shown as it was from then on (repair frames that follow END change nothing).
+   */
+  private readonly ended = new Map<string, string[]>();
   private readonly meter: Array<{ ms: number; bytes: number }> = [];
 
   constructor(
@@ -39,6 +42,8 @@ export class LiveView {
   lines(nowMs: number, s: SessionState | null = this.session()): string[] {
     const lineRate = this.lineRate(nowMs);
     if (!s) return [`sealtap receive: waiting for the box's BOOT | ${this.lineLine(null, lineRate)}`];
+    const kept = this.ended.get(s.id);
+    if (kept) return kept;
     const end = s.end;
     const [prev, last] = this.timeline.lastTwo(s.id);
     const st = s.status;
@@ -49,15 +54,15 @@ export class LiveView {
     if (end) {
       out.push(`${head} | ENDED: ${t(end.reason)}`);
       out.push(`time     ran ${clock(ranMs(s, end, last))}; the session ended, nothing more is counted`);
-      out.push(...this.ended(end, s, last));
+      out.push(...this.endedRows(end, s, last));
     } else {
       out.push(`${head} | state ${st ? t(st.state) : '?'}`);
       out.push(st ? `time     elapsed ${clock(elapsedOf(last))}${remaining(st, last)}` : 'time     no STATUS yet');
       if (st) out.push(...this.running(s, st, prev, last));
     }
-    out.push(this.lineLine(s, end ? (this.frozen.get(s.id) ?? lineRate) : lineRate));
+    out.push(this.lineLine(s, lineRate));
     out.push(this.checkLine());
-    if (end && !this.frozen.has(s.id)) this.frozen.set(s.id, lineRate);
+    if (end) this.ended.set(s.id, out);
     return out;
   }
 
@@ -78,7 +83,7 @@ export class LiveView {
     ];
   }
 
-  private ended(end: EndRecord, s: SessionState, last: Sample | null): string[] {
+  private endedRows(end: EndRecord, s: SessionState, last: Sample | null): string[] {
     const secs = ranMs(s, end, last) / 1000;
     const avg = (v: unknown): string => (typeof v === 'number' && secs > 0 ? fmt(v / secs) : '?');
     const mbit = last && last.capturedBytes !== null && secs > 0 ? fmt((last.capturedBytes * 8) / 1e6 / secs) : '?';

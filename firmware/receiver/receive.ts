@@ -75,6 +75,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     let source: Awaited<ReturnType<typeof openLineSource>> | null = null;
     let ended = false;
     let follower: Follower | null = null;
+    let results: ResultsWriter | null = null;
     try {
       raw = fs.openSync(path.join(o.out, LINE_FILE), 'w');
       const screen = new StatusScreen(o.terminal?.write ?? ((text) => { for (const l of text.slice(0, -1).split('\n')) print(l); }), o.terminal !== undefined, o.terminal?.columns);
@@ -82,7 +83,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       const d = new LineDecoder(outputs, { resultsKey });
       const outs = outputs;
       decoder = d;
-      const results = new ResultsWriter(o.out, d, outs, started);
+      const r = (results = new ResultsWriter(o.out, d, outs, started));
       follower = follow ? new Follower(new LiveView(d, outs.timeline, kind === 'tty' ? o.baud ?? 115200 : null), screen) : null;
       const f = follower;
       source = await openLineSource(o.input, o.baud ?? 115200, (chunk) => {
@@ -108,8 +109,16 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       if (o.signal?.aborted) src.stop();
       const ticker = f ? setInterval(() => f.render(), o.statusEveryMs ?? (o.terminal ? 1000 : 2000)) : null;
       // summary.json during the run, once a frame arrived (before that DIR must stay clean).
+      // A write that fails (disk full) is told once and tried again; the end writes too.
+      let told = false;
       const refresh = setInterval(() => {
-        if (d.sessions.size > 0) results.write(results.summary(Date.now(), null), { report: follow, final: false });
+        if (d.sessions.size === 0) return;
+        try {
+          r.write(r.summary(Date.now(), null), { report: follow, final: false });
+        } catch (e) {
+          if (!told) outs.notice(null, 4, `summary.json could not be rewritten during the run (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check the free space of ${o.out}`);
+          told = true;
+        }
       }, o.resultsEveryMs ?? 3000);
       try {
         await src.done;
@@ -126,9 +135,8 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       if (forwarder) forwarded = await forwarder.close();
     }
     if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));
-    const results = new ResultsWriter(o.out, decoder, outputs!, started);
-    const summary = results.summary(Date.now(), forwarded);
-    results.write(summary, { report: true, final: true });
+    const summary = results!.summary(Date.now(), forwarded);
+    results!.write(summary, { report: true, final: true });
     fs.writeFileSync(path.join(o.out, 'README.txt'), readmeText(summary, new Date()));
     follower?.finish();
     return summary;
