@@ -37,4 +37,6 @@ tail -n 4 build/box-console.log
 echo
 echo "results in out/results:"
 ls -l out/results
+echo
+echo "run report: out/results/report.html (open it in a browser; it needs no network)"
 exit "$box_rc"

@@ -101,6 +101,26 @@ export interface StatusRecord {
   streamsRefused?: number;
   /** "off" in every STATUS of a run whose module runs without its sandbox (development switch). */
   sandbox?: 'off';
+  /** Bytes of the captured packets as stored (caplen: a snap length cuts long packets). */
+  capturedBytes?: number;
+  /** Milliseconds since capture started, and run.json stop.seconds (null: no time limit). */
+  elapsedMs?: number;
+  stopSeconds?: number | null;
+  /** Records the outbox dropped (line too slow) and the egress guard refused, so far. */
+  outboxDropped?: number;
+  egressRefused?: number;
+  /**
+   * The supervisor's own process and the analysis (the trusted analysis process and
+   * the module's sandbox under it), each: CPU % of one core since the last STATUS and
+   * resident memory. cpuPercent and memUsedBytes above are the whole host's.
+   */
+  supervisor?: ProcessUsage;
+  analysis?: ProcessUsage | null;
+}
+
+export interface ProcessUsage {
+  cpuPercent: number;
+  rssBytes: number;
 }
 
 export interface LogRecord {

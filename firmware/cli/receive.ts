@@ -4,6 +4,7 @@ import { receive } from '../receiver/receive';
 import { OutDirRefused } from '../receiver/out-dir';
 import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
 import { writeResultsKeyPair } from '../receiver/results-key';
+import { summaryText } from '../receiver/summary-text';
 
 const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end]
                       [--ipfix udp://host:port [--ipfix-rate N] [--ipfix-template-secs S]]
@@ -19,12 +20,16 @@ and writes into DIR:
   schema.json   those streams' fields: type, unit, the transform applied; limits (BOOT)
   log.txt       the box's operator log, RFC 5424 lines (host time, device uptime)
   summary.json  box counters from END, records per type, frames, bad and missing frames,
-                the firmware, module and privacy statement hash the box announced
+                the firmware, module and privacy statement hash the box announced;
+                rewritten every 3 s while the line is read (whole at every moment)
+  report.html   the run on one page, for a browser, offline: counters, STATUS over
+                time, flow and DNS distributions, frames and checkpoints (docs/report.md)
   README.txt    what the run was and what each file holds, for whoever opens DIR later
   line.raw      a raw recording of everything read (can be given back to receive)
 
 A file is read to its end. A tty is read until Ctrl-C / SIGTERM (the files are
-finished and the exit code is 0), or with --until-end until the box's END record.
+finished, a short summary is printed and the exit code is 0), or with --until-end
+until the box's END record.
 Frames lost or damaged on the line are rebuilt from the box's FEC repair frames
 where the loss is within what they cover (run.json channel.fec; on by default on
 a tty); summary.json counts repairedFrames and unrepairableGroups.
@@ -38,7 +43,12 @@ options:
   --force          write into a DIR that is not empty: files of the same names are
                    replaced, other files stay (an earlier run's stream files too)
   --baud N         tty speed, default 115200
-  --follow         print the operator log as it arrives and a status line
+  --follow         print the operator log as it arrives, under a status block (state,
+                   time left, packets/s, Mbit/s, drops by cause, records per type, the
+                   box's own CPU, line use of the baud rate, frames, checkpoints)
+                   redrawn in place on a terminal, as plain "status:" lines otherwise;
+                   after END it shows the final counters and stops counting;
+                   report.html is refreshed every 3 s too
   --until-end      stop after the END record of the session
   --ipfix URL      also send the IPFIX messages to a collector, e.g. udp://127.0.0.1:4739
                    (a host name is resolved once, at the start)
@@ -135,20 +145,13 @@ export const receiveCommand: Command = {
     try {
       const s = await receive({
         input: rest[0], out, baud, follow: opts.has('follow'), untilEnd: opts.has('until-end'),
+        // A terminal gets the status block redrawn in place; a pipe or file gets plain lines.
+        terminal: process.stdout.isTTY ? { write: (text) => process.stdout.write(text), columns: () => process.stdout.columns || 100 } : undefined,
         ipfix: opts.get('ipfix'), ipfixRate, ipfixTemplateSeconds, signal: ac.signal, key: opts.get('key'), force: opts.has('force'),
       }).catch((e: unknown) => {
         throw e instanceof OutDirRefused ? new UsageError(e.message) : e;
       });
-      if (!opts.has('follow')) {
-        const recs = Object.entries(s.records).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-        process.stdout.write(
-          `received ${s.frames} frames (${s.badFrames} bad, ${s.missingFrames} missing), records: ${recs}\n` +
-          (s.complete ? `box: captured ${s.captured}, analysed ${s.analysed}, kernel dropped ${s.kernelDropped}, spool dropped ${s.spoolDropped}, quarantined ${s.quarantined}\n`
-            : 'no END record: the run did not finish on this line (or its end was lost)\n') +
-          (s.channel.repairFrames > 0 ? `FEC: ${s.channel.repairedFrames} frames rebuilt, ${s.channel.unrepairableGroups} groups beyond repair\n` : '') +
-          `files in ${out}\n`,
-        );
-      }
+      process.stdout.write(summaryText(s, out));
       if (s.ipfixForward) process.stdout.write(forwardLine(s.ipfixForward));
       if (s.channel.undecryptableFrames > 0) {
         const wrong = s.sessions.some((x) => x.encrypted === 'wrong key');

@@ -10,9 +10,11 @@ import { syslogLine } from './syslog-line';
 import { BufferedFile } from './buffered-file';
 import { escapeLineMessage, escapeLineText, lineJson, lineNumber } from './escape-text';
 import { SCHEMA_FILE, StreamFiles } from './stream-files';
+import { RunTimeline } from './run-timeline';
+import { ResultStats } from './result-stats';
 
 /** Written on every run. */
-export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json', 'README.txt'] as const;
+export const OUTPUT_FILES = ['trace.pcap', 'flows.ipfix', 'flows.jsonl', 'dns.jsonl', 'log.txt', 'summary.json', 'report.html', 'README.txt'] as const;
 export const LINE_FILE = 'line.raw';
 /**
  * Every file the receiver writes besides stream files (trace-<session>.pcap shares
@@ -28,6 +30,9 @@ export class OutputFiles implements RecordSink {
   private readonly pcaps = new Map<number, PcapFileWriter>();
   private readonly ipfix = new IpfixEncoder(1, 10);
   readonly streams: StreamFiles;
+  /** The STATUS records over time, and the distributions of FLOW and DNS records (report.html). */
+  readonly timeline = new RunTimeline();
+  readonly stats = new ResultStats();
   /** Sessions whose BOOT said the researcher's module runs without its sandbox (told once each). */
   private readonly unsandboxed = new Set<string>();
   private lastLinkType = 1;
@@ -41,6 +46,8 @@ export class OutputFiles implements RecordSink {
     private readonly onLine: (line: string) => void,
     /** Each finished IPFIX message, for --ipfix forwarding. */
     private readonly onIpfix: (msg: Buffer) => void = () => undefined,
+    /** Bytes read from the line so far (each STATUS sample records it). */
+    private readonly lineBytes: () => number = () => 0,
   ) {
     const open = (name: string): BufferedFile => new BufferedFile(path.join(dir, name));
     this.flows = open('flows.jsonl');
@@ -64,8 +71,9 @@ export class OutputFiles implements RecordSink {
     if (lineNumber(boot.linkType) >= 0) this.lastLinkType = lineNumber(boot.linkType);
   }
 
-  status(_s: SessionState, _st: StatusRecord): void {
-    // Kept in the session state; shown by the --follow status line.
+  status(s: SessionState, st: StatusRecord): void {
+    // The last one is kept in the session state too (the --follow status block).
+    this.timeline.add(s, st, this.lineBytes());
   }
 
   log(s: SessionState, log: LogRecord): void {
@@ -79,9 +87,11 @@ export class OutputFiles implements RecordSink {
     if (type === RecordType.DNS) {
       this.dns.write(line);
       this.dnsRecords++;
+      this.stats.dnsRecord(body);
     } else if (type === RecordType.FLOW) {
       this.flows.write(line);
       this.flowRecords++;
+      this.stats.flow(body);
       for (const m of this.ipfix.add(body as unknown as FlowRecord)) this.emitIpfix(m);
     }
   }

@@ -28,6 +28,7 @@ export function readmeText(s: Summary, receivedAt: Date): string {
     `Complete:          ${s.complete && s.missingFrames === 0 ? 'yes: the run\'s END arrived and no frame is missing' : `NO: ${s.complete ? '' : 'the run\'s END did not arrive; '}${count(s.missingFrames, 'frame')} missing, ${count(s.badFrames, 'bad frame')} (summary.json)`}`,
     '',
     'Files',
+    `  report.html    the run on one page (open it in a browser; it needs no network): counters, charts over time, distributions`,
     `  summary.json   counters: packets captured, dropped and analysed, records by type, frames lost`,
     `  log.txt        the box's operator log as it arrived (text from the line escaped)`,
     `  flows.jsonl    ${count(s.outputs.flows, 'flow record')}, one JSON object a line`,

@@ -4,8 +4,11 @@ import * as path from 'node:path';
 import { LineDecoder } from './decoder';
 import { LINE_FILE, OutputFiles } from './outputs';
 import { readmeText } from './readme';
-import { escapeLineText, lineJson } from './escape-text';
-import { buildSummary, missingDataFrames, Summary } from './summary';
+import type { Summary } from './summary';
+import { LiveView } from './live-view';
+import { StatusScreen } from './terminal-block';
+import { ResultsWriter } from './results-writer';
+import type { SessionState } from './session';
 import { checkLineInput, openLineSource } from './line-source';
 import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from './ipfix-udp';
 import { freeResultsKey, readResultsKey } from './results-key';
@@ -16,8 +19,14 @@ export interface ReceiveOptions {
   input: string;
   out: string;
   baud?: number;
-  /** Print operator log lines and a periodic status line while reading. */
+  /** Print operator log lines and the status block while reading. */
   follow?: boolean;
+  /**
+   * With follow: a terminal to redraw the status block in place on (the CLI passes its
+   * stdout when it is a tty). Without it the block is printed as plain "status:" lines
+   * through `print`.
+   */
+  terminal?: { write: (text: string) => void; columns: () => number };
   /** Stop at the first END record. */
   untilEnd?: boolean;
   /** udp://host:port of an IPFIX collector. */
@@ -30,7 +39,10 @@ export interface ReceiveOptions {
   print?: (line: string) => void;
   /** Aborting stops reading (SIGINT/SIGTERM in the CLI); the files are still finished. */
   signal?: AbortSignal;
+  /** How often the status block is redrawn (default 1 s on a terminal, 2 s as plain lines). */
   statusEveryMs?: number;
+  /** How often summary.json (and with follow report.html) is rewritten while reading (default 3 s). */
+  resultsEveryMs?: number;
   /** The researcher's results key file (PREFIX.key from `sealtap receive keygen`), to read encrypted sessions. */
   key?: string;
   /** Write into an --out folder that is not empty (files of the same names are replaced). */
@@ -62,18 +74,25 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     const started = Date.now();
     let source: Awaited<ReturnType<typeof openLineSource>> | null = null;
     let ended = false;
+    let follower: Follower | null = null;
+    let results: ResultsWriter | null = null;
     try {
       raw = fs.openSync(path.join(o.out, LINE_FILE), 'w');
-      outputs = new OutputFiles(o.out, (l) => follow && print(l), (m) => forwarder?.send(m));
+      const screen = new StatusScreen(o.terminal?.write ?? ((text) => { for (const l of text.slice(0, -1).split('\n')) print(l); }), o.terminal !== undefined, o.terminal?.columns);
+      outputs = new OutputFiles(o.out, (l) => follow && screen.log(l), (m) => forwarder?.send(m), () => d.bytesRead);
       const d = new LineDecoder(outputs, { resultsKey });
       const outs = outputs;
       decoder = d;
+      const r = (results = new ResultsWriter(o.out, d, outs, started));
+      follower = follow ? new Follower(new LiveView(d, outs.timeline, kind === 'tty' ? o.baud ?? 115200 : null), screen) : null;
+      const f = follower;
       source = await openLineSource(o.input, o.baud ?? 115200, (chunk) => {
         if (ended) return;
         if (firstBytes < first.length) firstBytes += chunk.copy(first, firstBytes);
         fs.writeSync(raw, chunk);
         d.push(chunk);
         outs.flush();
+        f?.onInput();
         // A file waits while the collector's queue is long; a tty cannot (see ipfix-udp.ts).
         if (forwarder?.isFull() && source?.pause && source.resume) {
           source.pause();
@@ -88,11 +107,24 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       const onAbort = (): void => src.stop();
       o.signal?.addEventListener('abort', onAbort);
       if (o.signal?.aborted) src.stop();
-      const ticker = follow ? setInterval(() => print(statusLine(d, started)), o.statusEveryMs ?? 2000) : null;
+      const ticker = f ? setInterval(() => f.render(), o.statusEveryMs ?? (o.terminal ? 1000 : 2000)) : null;
+      // summary.json during the run, once a frame arrived (before that DIR must stay clean).
+      // A write that fails (disk full) is told once and tried again; the end writes too.
+      let told = false;
+      const refresh = setInterval(() => {
+        if (d.sessions.size === 0) return;
+        try {
+          r.write(r.summary(Date.now(), null), { report: follow, final: false });
+        } catch (e) {
+          if (!told) outs.notice(null, 4, `summary.json could not be rewritten during the run (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check the free space of ${o.out}`);
+          told = true;
+        }
+      }, o.resultsEveryMs ?? 3000);
       try {
         await src.done;
       } finally {
         if (ticker) clearInterval(ticker);
+        clearInterval(refresh);
         o.signal?.removeEventListener('abort', onAbort);
       }
     } finally {
@@ -103,10 +135,10 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       if (forwarder) forwarded = await forwarder.close();
     }
     if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));
-    const summary = buildSummary(decoder, outputs, started, Date.now(), forwarded);
-    fs.writeFileSync(path.join(o.out, 'summary.json'), lineJson(summary, 2) + '\n');
+    const summary = results!.summary(Date.now(), forwarded);
+    results!.write(summary, { report: true, final: true });
     fs.writeFileSync(path.join(o.out, 'README.txt'), readmeText(summary, new Date()));
-    if (follow) print(statusLine(decoder, started));
+    follower?.finish();
     return summary;
   } catch (e) {
     if (decoder === null || decoder.sessions.size === 0) removeWhatWasWritten(outDir);
@@ -129,23 +161,50 @@ function noFrameMessage(input: string, kind: 'tty' | 'file', bytes: number, firs
   return `no sealtap frame in ${input} (${bytes} bytes): is it the results line? give a recording of it (line.raw) or the tty wired to the box; ${nothing}`;
 }
 
-/** One line of live progress: the box's last STATUS plus what the line looks like from here. */
-export function statusLine(d: LineDecoder, startedMs: number): string {
-  const s = d.current;
-  const st = s?.status;
-  let frames = 0;
-  let missing = 0;
-  let repaired = 0;
-  for (const x of d.sessions.values()) {
-    frames += x.frames;
-    missing += missingDataFrames(x);
-    repaired += x.repairedFrames;
+/**
+ * --follow: keeps the status block on the screen about the current session. A session
+ * that ended is drawn one last time and left on the screen; a new BOOT (the box
+ * rebooted) starts a new block below it. As plain lines, a block that did not change
+ * (a session that ended) is not printed again.
+ */
+class Follower {
+  private shown: SessionState | null = null;
+  private endShown = false;
+  private lastPlain = '';
+
+  constructor(private readonly view: LiveView, private readonly screen: StatusScreen) {}
+
+  /** After each chunk: redraw at once when a session began or ended. */
+  onInput(): void {
+    const s = this.view.session();
+    if (s !== this.shown || (s?.end && !this.endShown)) this.render();
   }
-  const secs = Math.max(0.001, (Date.now() - startedMs) / 1000);
-  // STATUS comes from the line: its fields are shown escaped, whatever their type.
-  const t = escapeLineText;
-  const box = st
-    ? `captured ${t(st.captured)} drops kernel ${t(st.kernelDropped)} spool ${t(st.spoolDropped)} backlog ${t(st.channelBacklogBytes)} B`
-    : 'no STATUS yet';
-  return `status: ${box} | frames ${frames} bad ${d.totalBadFrames()} missing ${missing}${repaired ? ` repaired ${repaired}` : ''} | ${Math.round(d.bytesRead / secs)} B/s`;
+
+  render(): void {
+    const now = Date.now();
+    const s = this.view.session();
+    if (this.shown && s !== this.shown) {
+      this.show(this.view.lines(now, this.shown));
+      this.screen.keep();
+      this.lastPlain = '';
+    }
+    this.shown = s;
+    this.endShown = s?.end != null;
+    this.show(this.view.lines(now, s));
+  }
+
+  /** The last block, left on the screen above whatever is printed next. */
+  finish(): void {
+    this.render();
+    this.screen.keep();
+  }
+
+  private show(lines: string[]): void {
+    if (!this.screen.inPlace) {
+      const text = lines.join('\n');
+      if (text === this.lastPlain) return;
+      this.lastPlain = text;
+    }
+    this.screen.show(lines);
+  }
 }

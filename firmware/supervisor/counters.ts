@@ -3,6 +3,8 @@
 // failed segment authentication. Any other difference is a bug the tests look for.
 export class RunCounters {
   captured = 0;
+  /** Bytes of the captured packets as stored (caplen), for STATUS's Mbit/s. */
+  capturedBytes = 0;
   spooled = 0;
   spoolDropped = 0;
   spoolAuthFailures = 0;

@@ -54,6 +54,7 @@ export class Spooler {
   /** A full capture slot arrived. */
   accept(seg: SegmentReady, bytes: Buffer): void {
     this.counters.captured += seg.count;
+    this.counters.capturedBytes += seg.used - 16 * seg.count; // minus each pcap record header
     this.held.push({ seg, bytes });
     this.drain();
   }

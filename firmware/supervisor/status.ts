@@ -1,9 +1,11 @@
-// STATUS every second (from systeminformation and the pipeline's own counters) and a
+// STATUS every second (host health from systeminformation, the supervisor's and the
+// analysis' own CPU and memory, the pipeline's own counters) and a
 // progress line in the operator log every ten seconds.
 import type { StatusRecord } from '../channel/records';
 import type { RunCounters } from './counters';
 import { OperatorLog, count } from './oplog';
 import { sampleHealth } from './health';
+import { ProcessUsageMeter } from './process-usage';
 
 export interface PipelineView {
   state: string;
@@ -15,6 +17,12 @@ export interface PipelineView {
   streams?: boolean;
   /** Its module runs without its sandbox (development switch): every STATUS says so. */
   unsandboxed?: boolean;
+  /** The trusted analysis process (its tree is measured), null while none runs. */
+  analysisPid?: number | null;
+  /** Milliseconds since capture started, and stop.seconds. */
+  elapsedMs?: number;
+  stopSeconds?: number | null;
+  outboxDropped?: number;
 }
 
 const PROGRESS_EVERY_MS = 10_000;
@@ -23,6 +31,7 @@ export class StatusReporter {
   private timer: NodeJS.Timeout | null = null;
   private lastProgress = 0;
   private sampling = false;
+  private readonly usage = new ProcessUsageMeter();
 
   constructor(
     private readonly everyMs: number,
@@ -48,6 +57,7 @@ export class StatusReporter {
     if (!this.timer) return;
     const v = this.view();
     const c = v.counters;
+    const own = this.usage.sample(v.analysisPid ?? null);
     this.emit({
       uptimeMs: this.log.uptimeMs(),
       state: v.state,
@@ -63,11 +73,17 @@ export class StatusReporter {
       channelBacklogBytes: v.backlog,
       ...(v.streams ? { streamsRefused: c.streamsRefused } : {}),
       ...(v.unsandboxed ? { sandbox: 'off' as const } : {}),
+      capturedBytes: c.capturedBytes,
+      ...(v.elapsedMs !== undefined ? { elapsedMs: v.elapsedMs, stopSeconds: v.stopSeconds ?? null } : {}),
+      outboxDropped: v.outboxDropped ?? 0,
+      egressRefused: c.egressRefused,
+      supervisor: own.supervisor,
+      analysis: own.analysis,
     });
     const now = this.log.uptimeMs();
     if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
       this.lastProgress = now;
-      this.log.info(`progress: captured ${count(c.captured)}, analysed ${count(c.analysed)}, dropped ${count(c.spoolDropped + v.kernelDropped)}, spool ${(v.spoolFill * 100).toFixed(0)}% full, line backlog ${count(v.backlog)} bytes, cpu ${h.cpuPercent}%`);
+      this.log.info(`progress: captured ${count(c.captured)}, analysed ${count(c.analysed)}, dropped ${count(c.spoolDropped + v.kernelDropped)}, spool ${(v.spoolFill * 100).toFixed(0)}% full, line backlog ${count(v.backlog)} bytes, cpu: supervisor ${own.supervisor.cpuPercent}%, analysis ${own.analysis?.cpuPercent ?? 0}%, host ${h.cpuPercent}%`);
     }
   }
 }

@@ -424,6 +424,10 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     counters,
     streams: hasModule,
     unsandboxed: hasModule && !sandboxed,
+    analysisPid: (analysis as AnalysisHost | null)?.pid() ?? null,
+    elapsedMs: sys.now() - runStartedMs,
+    stopSeconds: cfg.stop.seconds,
+    outboxDropped: Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0),
   }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(RecordType.STATUS); });
   const ledTimer = setInterval(() => {
     if (stopReason !== null) return;
@@ -431,6 +435,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     if (st === 'fatal' || st === 'booting') return;
     leds.show(runningState({ degraded: sys.now() < degradedUntil, spoolFill: ring.fill(), channelStalled: channel.stats().backlogBytes > cfg.channel.outboxBytes * 0.75 }));
   }, 250);
+  const runStartedMs = sys.now();
   status.start();
   const durationTimer = cfg.stop.seconds !== null ? setTimeout(() => requestStop(`duration ${cfg.stop.seconds} s reached`), cfg.stop.seconds * 1000) : null;
 

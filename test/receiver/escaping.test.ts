@@ -11,6 +11,9 @@ import { receive } from '../../firmware/receiver/receive';
 import { escapeLineText, lineJson } from '../../firmware/receiver/escape-text';
 import { makeBoot, makeEnd, newSession, tmpDir } from '../lib/channel-fixtures';
 import { channelOn } from '../lib/channel-recording';
+import { LineDecoder } from '../../firmware/receiver/decoder';
+import { LiveView } from '../../firmware/receiver/live-view';
+import { RunTimeline } from '../../firmware/receiver/run-timeline';
 
 const SEALTAP = path.resolve(__dirname, '../../../bin/sealtap');
 
@@ -56,10 +59,31 @@ test('a line whose BOOT, LOG, STATUS and END text holds escape sequences: consol
     assert.not.match(text, RAW, `${what} holds no raw ESC, BEL, CR or U+202E`);
     for (const field of ['v-', 'board-', 'fw-', 'msg-', 'end-', 'n-']) assert.ok(text.includes(field + SHOWN), `${what} shows ${field}… escaped`);
   }
-  assert.ok(consoleText.includes(`captured c-${SHOWN}`) && consoleText.includes(`backlog b-${SHOWN} B`), 'the status line shows STATUS escaped');
+  // A recording is read faster than the block is redrawn: the block shows END's counters.
+  assert.ok(consoleText.includes(`captured n-${SHOWN}`), 'the status block shows END escaped');
   assert.ok(log.split('\n').every((l) => l === '' || l.startsWith('<')), 'every log.txt line is one RFC 5424 line');
   // The HOSTNAME field of a log.txt line is the board, escaped, and still one token.
   assert.match(log, / board-a\\x1b\[2Jb\\x1b\]0;title\\x07c\\x0dd\\u\{202e\}e sealtap - LOG /);
+});
+
+test('the status block shows a STATUS whose text holds escape sequences escaped, while the session runs', async () => {
+  const { line } = await hostileLine();
+  const bytes = fs.readFileSync(line);
+  const timeline = new RunTimeline();
+  const none = (): void => undefined;
+  const d: LineDecoder = new LineDecoder({ boot: none, status: (s, st) => timeline.add(s, st, d.bytesRead), log: none, result: none, packet: none, end: none, sessionClosed: none });
+  const view = new LiveView(d, timeline, null);
+  const blocks: string[] = [];
+  // Rendered after every 32 bytes: some block falls between the STATUS and the END.
+  for (let i = 0; i < bytes.length; i += 32) {
+    d.push(bytes.subarray(i, i + 32));
+    blocks.push(view.lines(1000 + i).join('\n'));
+  }
+  const running = blocks.filter((b) => b.includes(`captured c-${SHOWN}`));
+  assert.ok(running.length > 0, 'a block shows STATUS captured escaped');
+  assert.ok(running.every((b) => b.includes(`line backlog b-${SHOWN} B`) && b.includes(`state ${SHOWN}`)), 'and its other text fields');
+  assert.ok(blocks[blocks.length - 1].includes(`ENDED: end-${SHOWN}`), 'the last block says the session ended, escaped');
+  for (const b of blocks) assert.not.match(b, RAW);
 });
 
 test('summary.json keeps line text exact, with C1, U+2028 and bidi characters as \\u escapes', async () => {

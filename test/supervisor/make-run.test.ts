@@ -30,6 +30,11 @@ test('make run: the sample goes through the sealed pipeline over a pty, and the 
   // The operator log reached the workstation live (receive --follow) and in log.txt.
   assert.match(r.stdout, /capturing from file .*sample\.pcap/);
   assert.match(fs.readFileSync(path.join(out, 'log.txt'), 'utf8'), /run finished \(end of source\)/);
+  // Not a terminal here: the status block comes as plain lines, while capturing and after END.
+  assert.match(r.stdout, /^status: .*\| state capturing \| time elapsed \d+:\d\d.* pps \|/m);
+  assert.match(r.stdout, new RegExp(`^status: .*\\| ENDED: end of source \\|.*captured ${expect.packets} `, 'm'));
+  assert.ok(fs.existsSync(path.join(out, 'report.html')));
+  assert.match(r.stdout.trim().split('\n').pop()!, /^run report: out\/results\/report\.html/, 'make run ends with the report\'s path');
 });
 
 test.run();

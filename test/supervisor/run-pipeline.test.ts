@@ -107,6 +107,20 @@ test('STATUS every second: health from the system and the pipeline counters, on 
   assert.ok(last.spoolFill >= 0 && last.spoolFill <= 1);
   for (const k of ['analysed', 'kernelDropped', 'spoolDropped', 'quarantined', 'channelBacklogBytes'] as const) assert.type(last[k], 'number');
   assert.is(last.state, 'capturing');
+  // What the live view needs: the pipeline's own CPU and memory apart from the host's,
+  // bytes for Mbit/s, time against stop.seconds, every drop cause.
+  const own = last.supervisor!;
+  const analysis = last.analysis!;
+  assert.ok(own.cpuPercent >= 0 && own.cpuPercent <= 100 * 64, `supervisor cpu ${own.cpuPercent}`);
+  // The supervisor runs in this test's process here: its RSS is this process's.
+  assert.ok(Math.abs(own.rssBytes - process.memoryUsage.rss()) < 256 * 2 ** 20, `supervisor rss ${own.rssBytes}`);
+  assert.ok(analysis !== null && analysis.rssBytes > 20 * 2 ** 20, 'the analysis process (a node) is measured');
+  assert.ok(analysis.cpuPercent >= 0 && analysis.cpuPercent <= 100 * 64);
+  assert.ok(last.capturedBytes! >= last.captured * 42 && last.capturedBytes! <= last.captured * 65535, `${last.capturedBytes} bytes for ${last.captured} packets`);
+  assert.ok(last.elapsedMs! > st[0].elapsedMs! && last.elapsedMs! <= last.uptimeMs, 'elapsed since capture started');
+  assert.is(last.stopSeconds, null, 'no stop.seconds in this run');
+  assert.is(last.outboxDropped, 0);
+  assert.is(last.egressRefused, 0);
 });
 
 test('a signal while already stopping stops at once, and the keys are still wiped', async () => {
