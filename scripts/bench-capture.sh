@@ -151,6 +151,7 @@ cgroup_make() {
     die "no cgroup CPU controller (neither /sys/fs/cgroup/cpu/cpu.cfs_quota_us nor cpu in /sys/fs/cgroup/cgroup.controllers): the cliff phase needs one; BENCH_PHASES='seal cpu' skips it"
   fi
   mkdir "$CG" || die "cannot create the cgroup $CG"
+  IN_CG=(bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG")
 }
 
 # Sets the budget: a percentage of one CPU, or "none".
@@ -174,8 +175,9 @@ cgroup_remove() {
   rmdir "$CG" 2>/dev/null || true
 }
 
-# Runs a command inside the group (the shell joins it, then becomes the command).
-in_cgroup() { bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"; }
+# A command prefix that runs the rest inside the group (a shell joins it, then becomes
+# the command); an array, so /usr/bin/time can run it. Set by cgroup_make.
+IN_CG=()
 
 descendants() {
   local c
@@ -211,7 +213,7 @@ run_tcpdump() {
   rm -f "$out"
   read -r before drop_before <<<"$(rx_counters)"
   /usr/bin/time -f '%U %S' -o "$DIR/tcpdump.time" \
-    in_cgroup ip netns exec "$CAP_NS" tcpdump -i "$CAP_IF" -n -B "$STEP_BUFFER_KIB" -s "$SNAPLEN" -w "$out" 2>"$log" &
+    "${IN_CG[@]}" ip netns exec "$CAP_NS" tcpdump -i "$CAP_IF" -n -B "$STEP_BUFFER_KIB" -s "$SNAPLEN" -w "$out" 2>"$log" &
   timepid=$!
   bg_pids+=("$timepid")
   wait_for_capture "$timepid" || { echo "tcpdump did not start:"; cat "$log"; return 1; }
@@ -253,7 +255,7 @@ run_sealtap() {
 EOF
   drop_before=$(rx_counters | awk '{print $2}')
   /usr/bin/time -f '%U %S' -o "$DIR/sealtap.time" \
-    in_cgroup ip netns exec "$CAP_NS" "$root/bin/sealtap" run --config "$DIR/run.json" 2>"$log" &
+    "${IN_CG[@]}" ip netns exec "$CAP_NS" "$root/bin/sealtap" run --config "$DIR/run.json" 2>"$log" &
   timepid=$!
   bg_pids+=("$timepid")
   if ! wait_for_capture "$timepid"; then
@@ -402,6 +404,7 @@ if has_phase cliff; then
       # Compared on the ladder: sealtap's zero-loss rung at or above tcpdump's.
       verdict=ok
       [ "$si" -le "$ti" ] || verdict=MISSED
+      [ "$tp" != 0 ] || [ "$sp" != 0 ] || verdict="- (no zero-loss step for either)"
       printf '%-9s %6s%%  %-32s %-32s %s %s\n' "$kind" "$budget" \
         "$(printf '%.0f (%.1f) [%s]' "$tp" "$tm" "$tr")" "$(printf '%.0f (%.1f) [%s]' "$sp" "$sm" "$sr")" "$ratio" "$verdict"
       if [ "$verdict" != ok ] && [ "$status" = 0 ]; then status=1; fi
