@@ -23,10 +23,11 @@ build/sealtap-seccomp: native/seccomp/sealtap-seccomp.c
 	@cc -O2 -Wall -o $@ $< -lseccomp
 
 # The capture thread's libpcap batch addon (firmware/capture/batch-binding.ts), built
-# from source against libpcap-dev and the Node-API headers of the installed node.
+# from source against libpcap-dev, libssl-dev (the spool's AES-256-GCM) and the
+# Node-API headers of the installed node.
 build/sealtap-capture.node: native/capture/sealtap-capture.c
 	@mkdir -p build
-	@cc -O2 -Wall -Wextra -shared -fPIC -I$$(dirname $$(dirname $$(readlink -f $$(command -v node))))/include/node -o $@ $< -lpcap
+	@cc -O2 -Wall -Wextra -shared -fPIC -I$$(dirname $$(dirname $$(readlink -f $$(command -v node))))/include/node -o $@ $< -lpcap -lcrypto
 
 run: build
 	@scripts/run-sample.sh

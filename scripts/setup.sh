@@ -8,7 +8,8 @@ want=${1:-base}
 
 # bubblewrap + libseccomp-dev: the analysis jail and its seccomp filter writer
 # (firmware/analysis/jail/, native/seccomp/).
-base=(libpcap-dev socat tcpreplay tshark tcpdump iproute2 python3 make g++ bubblewrap libseccomp-dev)
+# libssl-dev: the capture addon's AES-256-GCM (native/capture/).
+base=(libpcap-dev libssl-dev socat tcpreplay tshark tcpdump iproute2 python3 make g++ bubblewrap libseccomp-dev)
 test=(nfdump chromium tmux)
 bench=(libtrace-tools time)
 image=(mmdebstrap qemu-system-x86 qemu-utils squashfs-tools cpio e2fsprogs cryptsetup-bin linux-image-amd64 busybox-static)

@@ -30,6 +30,8 @@ export interface BatchBinding {
   dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number, maxCaplen?: number): BatchResult;
   /** Joins a live handle to PACKET_FANOUT group groupId (hash by flow, defragmented). */
   joinFanout(h: CaptureHandle, groupId: number): void;
+  /** AES-256-GCM (system OpenSSL) of body into out: ciphertext, then the 16-byte tag. */
+  gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
   /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */
   wait(h: CaptureHandle, timeoutMs: number): boolean;
   /** [received, dropped, interface dropped]: libpcap's 32-bit counters, which wrap. */

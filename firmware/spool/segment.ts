@@ -23,14 +23,16 @@
 //
 // The AEAD is chosen once per boot by measurement (chooseSegmentAead), because no one
 // choice is fastest everywhere. On the x86-64 development machine (AES-NI, VAES) the
-// AES-256-GCM of Node's bundled OpenSSL seals 4 MiB at about 1.0 GB/s and libsodium's
-// XChaCha20-Poly1305 at about 1.1 GB/s, so XChaCha20 is chosen there (the system
-// OpenSSL's AVX code reaches 2.5 GB/s with AES-256-GCM, a path Node's build does not
-// take; docs/benchmarks.md). On an Arm CPU with AES instructions OpenSSL's GCM is the
-// faster one; on one without them (the Raspberry Pi 4's Cortex-A72) ChaCha20 is. Either
-// way: a fresh key each boot and a random nonce per segment (2^32 GCM segments would
-// take centuries at line rate). The AES key is copied into OpenSSL's cipher context for
-// one segment, which OpenSSL clears when it frees it; it never leaves the supervisor.
+// system OpenSSL's AES-256-GCM, called from the project's addon
+// (native/capture/sealtap-capture.c, gcmSeal), seals a 4 MiB segment at about 2.5 GB/s,
+// libsodium's XChaCha20-Poly1305 at about 1.2 GB/s, and Node's bundled OpenSSL's
+// AES-256-GCM at about 1.0 GB/s (it does not take the AVX code path; hence the addon),
+// so AES-256-GCM is chosen there (docs/benchmarks.md, `make bench-capture` phase 0). On
+// a CPU without AES instructions (the Raspberry Pi 4's Cortex-A72) ChaCha20 is faster,
+// and the box measures so. Either way: a fresh key each boot and a random nonce per
+// segment (2^32 GCM segments would take centuries at line rate). The AES key is copied
+// into OpenSSL's cipher context for one segment and cleared when OpenSSL frees it; it
+// never leaves the supervisor.
 //
 // Because the header is authenticated, a reader trusts nothing in it until the tag
 // verifies. Within one boot this process is the only writer, so any header that is
@@ -144,12 +146,23 @@ function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: 
     return;
   }
   nonce.fill(0, GCM_IV_BYTES);
-  const c = crypto.createCipheriv('aes-256-gcm', k, nonce.subarray(0, GCM_IV_BYTES), { authTagLength: SEGMENT_TAG_BYTES });
-  c.setAAD(ad);
-  // OpenSSL writes into buffers of its own; the copies cost far less than the cipher.
-  let at = c.update(body).copy(cipher, 0);
-  at += c.final().copy(cipher, at);
-  c.getAuthTag().copy(cipher, at);
+  gcmSeal()(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
+}
+
+let gcmSealFn: ((key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer) => void) | null = null;
+
+/**
+ * The system OpenSSL's AES-256-GCM through the project's addon, loaded when the
+ * supervisor first seals with it (the analysis process, which only opens segments,
+ * never loads it and opens them with node:crypto: the same standard AES-256-GCM).
+ */
+function gcmSeal(): (key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer) => void {
+  if (gcmSealFn === null) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
+    gcmSealFn = batchBinding.gcmSeal;
+  }
+  return gcmSealFn;
 }
 
 /** Decrypts into body; false when the tag (or a GCM nonce's zero half) does not verify. */

@@ -15,13 +15,14 @@
  * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
  * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
  * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
- * joinFanout(h, groupId),
+ * joinFanout(h, groupId), gcmSeal(key, iv, ad, body, out).
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion().
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <node_api.h>
+#include <openssl/evp.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdint.h>
@@ -407,6 +408,51 @@ static napi_value join_fanout(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * gcmSeal(key, iv, ad, body, out): AES-256-GCM of body under key (32 bytes) and iv (12
+ * bytes), ad authenticated; out receives the ciphertext and then the 16-byte tag. Done
+ * here rather than through node:crypto because Node's bundled OpenSSL does not take
+ * the system OpenSSL's AVX code path: on the development machine 2.5 GB/s against 1.0
+ * (docs/benchmarks.md). OpenSSL copies the key into its context, and clears the
+ * context when it is freed at the end of the call. Throws on a wrong size or a failure.
+ */
+static napi_value gcm_seal(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: gcmSeal(key, iv, ad, body, out)");
+    return NULL;
+  }
+  void *ptr[5];
+  size_t len[5];
+  for (int i = 0; i < 5; i++) {
+    if (napi_get_buffer_info(env, argv[i], &ptr[i], &len[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "sealtap-capture: gcmSeal takes Buffers");
+      return NULL;
+    }
+  }
+  if (len[0] != 32 || len[1] != 12 || len[4] < len[3] + 16 || len[3] > INT32_MAX || len[2] > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: gcmSeal needs a 32-byte key, a 12-byte iv and out of body + 16 bytes");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  int outl = 0, ok = ctx != NULL;
+  uint8_t *out = (uint8_t *)ptr[4];
+  ok = ok && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1;
+  ok = ok && EVP_EncryptInit_ex(ctx, NULL, NULL, ptr[0], ptr[1]) == 1;
+  int adl = 0;
+  ok = ok && (len[2] == 0 || EVP_EncryptUpdate(ctx, NULL, &adl, ptr[2], (int)len[2]) == 1);
+  ok = ok && (len[3] == 0 || EVP_EncryptUpdate(ctx, out, &outl, ptr[3], (int)len[3]) == 1);
+  int fin = 0;
+  ok = ok && EVP_EncryptFinal_ex(ctx, out + outl, &fin) == 1 && (size_t)(outl + fin) == len[3];
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out + len[3]) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) napi_throw_error(env, NULL, "sealtap-capture: AES-256-GCM sealing failed in OpenSSL");
+  return NULL;
+}
+
+/*
  * checkFilter(linkType, snaplen, bpf): compiles a capture filter for a LINKTYPE_ without
  * opening a device, so a configuration is refused before the box starts. Throws
  * libpcap's message.
@@ -497,6 +543,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "dispatch", NULL, dispatch, NULL, NULL, NULL, napi_default, NULL },
     { "wait", NULL, wait_readable, NULL, NULL, NULL, napi_default, NULL },
     { "joinFanout", NULL, join_fanout, NULL, NULL, NULL, napi_default, NULL },
+    { "gcmSeal", NULL, gcm_seal, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
     { "linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL },
     { "snaplen", NULL, snaplen, NULL, NULL, NULL, napi_default, NULL },

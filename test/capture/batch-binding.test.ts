@@ -3,6 +3,7 @@
 // a generated trace and on the whole tcpdump corpus (damaged files included).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -146,6 +147,22 @@ test('checkFilter compiles a filter without a device, and refuses a bad one with
   batchBinding.checkFilter(101, 65535, 'ip6');
   assert.throws(() => batchBinding.checkFilter(1, 65535, 'tcp port banana'), /banana/);
   assert.throws(() => batchBinding.checkFilter(101, 65535, 'ether host 00:11:22:33:44:55'), /ether/i);
+});
+
+test('gcmSeal is standard AES-256-GCM: the same bytes and tag as node:crypto, empty body included', () => {
+  for (const size of [0, 1, 15, 16, 17, 4096, 1 << 20]) {
+    const key = crypto.randomBytes(32), iv = crypto.randomBytes(12), ad = crypto.randomBytes(64), body = crypto.randomBytes(size);
+    const out = Buffer.alloc(size + 16);
+    batchBinding.gcmSeal(key, iv, ad, body, out);
+    const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+    c.setAAD(ad);
+    const want = Buffer.concat([c.update(body), c.final(), c.getAuthTag()]);
+    assert.ok(out.equals(want), `${size} bytes`);
+  }
+  const body = Buffer.alloc(100);
+  assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(16), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(116)), /32-byte key/);
+  assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(24), Buffer.alloc(0), body, Buffer.alloc(116)), /12-byte iv/);
+  assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(115)), /body \+ 16/);
 });
 
 test('misuse is a clear error, never a crash', () => {
