@@ -29,8 +29,11 @@
 #   BENCH_TRACES ["small64 imix large1500"]
 #   BENCH_TOOLS ["tcpdump sealtap"]   e.g. BENCH_TOOLS=tcpdump for the reference alone
 #   BENCH_PHASES ["seal cpu cliff"]
-#   BENCH_BUDGETS ["100 50 25 12"]    CPU budgets, percent of one CPU
-#   BENCH_RATES ["800000 400000 200000 100000 50000 25000 12500"]  offered rates, pps
+#   BENCH_BUDGETS ["100 50 25 12"]    CPU budgets, percent of one CPU (quota per 10 ms
+#                              period, so a throttled capturer pauses at most ~10 ms)
+#   BENCH_RATES ["top 200000 140000 100000 70000 50000 35000 25000 17500 12500"]
+#                              offered rates: "top" is tcpreplay --topspeed (about 0.7 Mpps
+#                              here); its --pps pacing itself tops out near 0.2 Mpps
 #   BENCH_STEP_SECONDS [3]     traffic per cliff step (packets = rate x seconds)
 #   BENCH_DIR [out/bench-capture]     traces, captures and the spool (one filesystem)
 #   BENCH_SPOOL_BYTES [2147483648]    sealtap spool size (kept between runs: reused)
@@ -46,10 +49,11 @@ TRACES=${BENCH_TRACES:-small64 imix large1500}
 TOOLS=${BENCH_TOOLS:-tcpdump sealtap}
 PHASES=${BENCH_PHASES:-seal cpu cliff}
 BUDGETS=${BENCH_BUDGETS:-100 50 25 12}
-RATES=${BENCH_RATES:-800000 400000 200000 100000 50000 25000 12500}
+RATES=${BENCH_RATES:-top 200000 140000 100000 70000 50000 35000 25000 17500 12500}
 STEP_SECONDS=${BENCH_STEP_SECONDS:-3}
 DIR=${BENCH_DIR:-out/bench-capture}
 SPOOL_BYTES=${BENCH_SPOOL_BYTES:-2147483648}
+SEGMENT_BYTES=${BENCH_SEGMENT_BYTES:-4194304}
 SNAPLEN=65535
 # Both capturers use TPACKET_V3 blocks retired after a 1 s timeout at most; waiting longer
 # than that after the replay lets the last partial block reach the capturer before it stops.
@@ -134,6 +138,20 @@ cpu_seconds() { tail -n 1 "$1" | awk '{printf "%.2f", $1 + $2}'; }
 # /proc/PID/stat, counted after the ") " that ends the command name.
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# The same per thread of a process: "main capture other" (the main thread is the one
+# whose id is the pid; the capture threads name themselves sealtap-capture; the rest are
+# node's: V8's garbage collector, libuv's file writes).
+thread_ticks() {
+  local pid=$1 t main=0 cap=0 other=0 n
+  for t in /proc/"$pid"/task/*; do
+    n=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
+    [ -n "$n" ] || continue
+    if [ "${t##*/}" = "$pid" ]; then main=$((main + n))
+    elif [ "$(cat "$t/comm" 2>/dev/null)" = sealtap-capture ]; then cap=$((cap + n))
+    else other=$((other + n)); fi
+  done
+  echo "$main $cap $other"
+}
 ticks_to_seconds() { awk -v t="$1" -v hz="$TICKS_PER_SECOND" 'BEGIN { printf "%.2f", t / hz }'; }
 
 # --- the CPU budget: one cgroup, the capturer started inside it -------------------------
@@ -154,17 +172,20 @@ cgroup_make() {
   IN_CG=(bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG")
 }
 
-# Sets the budget: a percentage of one CPU, or "none".
+# Sets the budget: a percentage of one CPU, or "none". A 10 ms period: with the default
+# 100 ms a 25% budget stops the capturer for 75 ms at a time, which tests the kernel
+# buffer's size more than the capturer's speed.
+CG_PERIOD_US=10000
 cgroup_budget() {
   local quota=-1
-  [ "$1" = none ] || quota=$(( $1 * 1000 ))
+  [ "$1" = none ] || quota=$(( $1 * CG_PERIOD_US / 100 ))
   if [ "$CG_KIND" = v1 ]; then
-    echo 100000 >"$CG/cpu.cfs_period_us"
+    echo "$CG_PERIOD_US" >"$CG/cpu.cfs_period_us"
     echo "$quota" >"$CG/cpu.cfs_quota_us"
   elif [ "$quota" = -1 ]; then
-    echo "max 100000" >"$CG/cpu.max"
+    echo "max $CG_PERIOD_US" >"$CG/cpu.max"
   else
-    echo "$quota 100000" >"$CG/cpu.max"
+    echo "$quota $CG_PERIOD_US" >"$CG/cpu.max"
   fi
 }
 
@@ -206,7 +227,8 @@ replay() {
 }
 
 # Result of the last measurement, read by report().
-R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0 R_PPS=0 R_MBPS=0
+R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0 R_PPS=0 R_MBPS=0 R_IDLE=0 R_THREADS=
+MEASURE_IDLE=0 IDLE_SECONDS=4
 
 run_tcpdump() {
   local trace=$1 log="$DIR/tcpdump.log" out="$DIR/tcpdump.pcap" timepid child before after drop_before ifdrop sent secs t0 t1
@@ -247,7 +269,7 @@ run_sealtap() {
   cat >"$DIR/run.json" <<EOF
 {
   "source": { "interface": "$CAP_IF", "bufferBytes": $((STEP_BUFFER_KIB * 1024)), "snaplen": $SNAPLEN },
-  "spool": { "dir": "$spool", "bytes": $SPOOL_BYTES },
+  "spool": { "dir": "$spool", "bytes": $SPOOL_BYTES, "segmentBytes": $SEGMENT_BYTES },
   "channel": { "path": "$channel" },
   "stop": { "seconds": 900 },
   "outputs": []
@@ -265,11 +287,22 @@ EOF
   fi
   child=$(child_of "$timepid")
   release_children "$child"
+  if [ "$MEASURE_IDLE" = 1 ]; then
+    # What the supervisor spends with no traffic (timers, heartbeats, STATUS), per second.
+    t0=$(cpu_ticks "$child")
+    sleep "$IDLE_SECONDS"
+    t1=$(cpu_ticks "$child")
+    R_IDLE=$(awk -v t=$((t1 - t0)) -v hz="$TICKS_PER_SECOND" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.3f", t / hz / s }')
+  fi
   t0=$(cpu_ticks "$child")
+  local th0 th1
+  th0=$(thread_ticks "$child")
   read -r sent secs R_PPS R_MBPS <<<"$(replay "$trace")"
   [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
   sleep "$SETTLE_SECONDS"
   t1=$(cpu_ticks "$child")
+  th1=$(thread_ticks "$child")
+  R_THREADS=$(echo "$th0 $th1" | awk -v hz="$TICKS_PER_SECOND" '{ printf "main %.2f, capture %.2f, other %.2f", ($4 - $1) / hz, ($5 - $2) / hz, ($6 - $3) / hz }')
   # Lift the budget for the stop: the drain is not what is measured.
   cgroup_budget none
   # SIGTERM is how the box is stopped: capture stops, analysis finishes, the line drains.
@@ -340,7 +373,7 @@ start-up (sealtap preallocates its spool), shutdown and child processes (sealtap
 EOF
   printf_row trace tool sent captured dropped kdrop ifdrop cpu-s cpu-s/Mpkt run-cpu-s
   cgroup_budget none
-  STEP_RATE="" STEP_LIMIT=0 STEP_BUFFER_KIB=$BUFFER_KIB
+  STEP_RATE="" STEP_LIMIT=0 STEP_BUFFER_KIB=$BUFFER_KIB MEASURE_IDLE=1
   for kind in $TRACES; do
     trace=$(trace_of "$kind")
     declare -A cpu=() lost=()
@@ -350,6 +383,11 @@ EOF
         printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_SENT")" "$R_TOTAL"
         cpu[$tool]=$(per_million "$R_CPU" "$R_SENT")
         lost[$tool]=$R_DROPPED
+        if [ "$tool" = sealtap ]; then
+          window=$(awk -v s="$R_SECONDS" -v w="$SETTLE_SECONDS" 'BEGIN { print s + w }')
+          echo "  sealtap CPU-s by thread: $R_THREADS"
+          echo "  sealtap with no traffic: $R_IDLE CPU-s/s; net of that over the ${window} s window: $(per_million "$(awk -v c="$R_CPU" -v i="$R_IDLE" -v w="$window" 'BEGIN { v = c - i * w; printf "%.3f", v < 0 ? 0 : v }')" "$R_SENT") s/Mpkt"
+        fi
       else
         printf_row "$kind" "$tool" "$R_SENT" FAILED - - - - - -
         status=3
@@ -364,6 +402,7 @@ EOF
     fi
     unset cpu lost
   done
+  MEASURE_IDLE=0
 fi
 
 if has_phase cliff; then
@@ -382,12 +421,16 @@ if has_phase cliff; then
         found=""
         while [ "$i" -lt "${#ladder[@]}" ]; do
           STEP_RATE=${ladder[$i]}
-          STEP_LIMIT=$(( STEP_RATE * STEP_SECONDS < PACKETS ? STEP_RATE * STEP_SECONDS : PACKETS ))
+          if [ "$STEP_RATE" = top ]; then
+            STEP_RATE="" STEP_LIMIT=0
+          else
+            STEP_LIMIT=$(( STEP_RATE * STEP_SECONDS < PACKETS ? STEP_RATE * STEP_SECONDS : PACKETS ))
+          fi
           cgroup_budget "$budget"
           if ! "run_$tool" "$trace"; then status=3; break; fi
           printf '  %-9s %-8s budget %3s%%  offered %7s pps: sent %8s at %9.0f pps %8.1f Mbit/s, lost %s\n' \
-            "$kind" "$tool" "$budget" "$STEP_RATE" "$R_SENT" "$R_PPS" "$R_MBPS" "$R_DROPPED"
-          if [ "$R_DROPPED" = 0 ]; then found="$R_PPS $R_MBPS $STEP_RATE $i"; break; fi
+            "$kind" "$tool" "$budget" "${ladder[$i]}" "$R_SENT" "$R_PPS" "$R_MBPS" "$R_DROPPED"
+          if [ "$R_DROPPED" = 0 ]; then found="$R_PPS $R_MBPS ${ladder[$i]} $i"; break; fi
           i=$((i + 1))
         done
         best[$kind,$tool,$budget]=${found:-"0 0 0 ${#ladder[@]}"}

@@ -32,6 +32,8 @@ export interface BatchBinding {
   joinFanout(h: CaptureHandle, groupId: number): void;
   /** AES-256-GCM (system OpenSSL) of body into out: ciphertext, then the 16-byte tag. */
   gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
+  /** Names the calling thread sealtap-capture and raises its priority; returns its nice value. */
+  becomeCaptureThread(): number;
   /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */
   wait(h: CaptureHandle, timeoutMs: number): boolean;
   /** [received, dropped, interface dropped]: libpcap's 32-bit counters, which wrap. */

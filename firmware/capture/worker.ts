@@ -281,6 +281,7 @@ function joinFanout(group: number, members: number): void {
 }
 
 function main(): void {
+  batchBinding.becomeCaptureThread();
   try {
     if (wd.source.kind === 'pcap') runFile(wd.source.path);
     else runLive(wd.source.name, wd.source.filter, wd.source.bufferBytes, wd.source.snaplen);

@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYTES } from '../../firmware/capture/batch-binding';
+import { ADDON_PATH, batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYTES } from '../../firmware/capture/batch-binding';
 import { parsePcap, PcapRecord } from '../lib/pcapfile';
 import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
@@ -163,6 +163,29 @@ test('gcmSeal is standard AES-256-GCM: the same bytes and tag as node:crypto, em
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(16), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(116)), /32-byte key/);
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(24), Buffer.alloc(0), body, Buffer.alloc(116)), /12-byte iv/);
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(115)), /body \+ 16/);
+});
+
+test('becomeCaptureThread names the calling thread and raises its priority above the process\'s others', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const b = require(${JSON.stringify(ADDON_PATH)});
+    const nice = b.becomeCaptureThread();
+    const comm = fs.readFileSync('/proc/thread-self/comm', 'utf8').trim();
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+    parentPort.postMessage({ nice, comm, statNice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) });`;
+  const got = await new Promise<{ nice: number; comm: string; statNice: number }>((resolve, reject) => {
+    const w = new Worker(code, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  assert.is(got.comm, 'sealtap-capture');
+  assert.is(got.statNice, got.nice, 'the kernel reports the nice value returned');
+  // Tests run as root (network namespaces), which may raise a priority.
+  assert.is(got.nice, -10);
+  const main = fs.readFileSync('/proc/self/stat', 'utf8');
+  assert.is(Number(main.slice(main.lastIndexOf(')') + 2).split(' ')[16]), 0, 'the main thread keeps its priority');
 });
 
 test('misuse is a clear error, never a crash', () => {
