@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { withVethPair } from '../lib/netns';
+import { VethPair, withVethPair } from '../lib/netns';
 import { receive, sampleTrace, sealtap, tempDir } from '../lib/run-box';
 
 const work = tempDir('live');
@@ -31,33 +31,40 @@ function exited(child: import('node:child_process').ChildProcess): Promise<numbe
   return new Promise((r) => child.on('exit', (code) => r(code)));
 }
 
+/**
+ * Runs the box on the pair's capture end with `source`, replays `trace` at `pps`, then
+ * stops it at once: the stop takes what the kernel still holds (a partly filled block
+ * is handed over at its read timeout), so no wait is needed for the last packets.
+ */
+async function captureRun(pair: VethPair, source: Record<string, unknown>, trace: string, pps: number): Promise<{ sent: number; summary: Record<string, any>; console: string }> {
+  const dir = fs.mkdtempSync(path.join(work, 'run-'));
+  fs.mkdirSync(path.join(dir, 'spool'));
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
+    source: { interface: pair.captureIf, ...source },
+    spool: { dir: 'spool', bytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 },
+    channel: { path: 'line.raw' },
+    outputs: ['flows'],
+  }));
+  const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
+  let console = '';
+  box.stderr?.on('data', (d) => { console += d; });
+  const done = exited(box);
+  const ready = capturing(box);
+  await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
+  await ready;
+  const { sent } = await pair.replay(trace, { pps });
+  box.kill('SIGTERM');
+  assert.is(await done, 0, console);
+  return { sent, summary: receive(path.join(dir, 'line.raw')).summary, console };
+}
+
 test('captures exactly the packets tcpreplay sent, and the capture interface transmits nothing', async () => {
   await withVethPair(async (pair) => {
-    const dir = fs.mkdtempSync(path.join(work, 'run-'));
-    fs.mkdirSync(path.join(dir, 'spool'));
-    const config = {
-      source: { interface: pair.captureIf },
-      spool: { dir: 'spool', bytes: 16 * 1024 * 1024, segmentBytes: 1024 * 1024 },
-      channel: { path: 'line.raw' },
-      outputs: ['flows'],
-    };
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
     const before = await pair.counters(pair.captureNs, pair.captureIf);
-    const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
-    let console = '';
-    box.stderr?.on('data', (d) => { console += d; });
-    const done = exited(box);
-    const ready = capturing(box);
-    await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
-    await ready;
-    const sent = await pair.replay(sample.file, { pps: 20_000 });
-    assert.is(sent.sent, sample.expect.packets);
-    await new Promise((r) => setTimeout(r, 1500));
-    box.kill('SIGTERM');
-    assert.is(await done, 0, console);
+    const { sent, summary: s, console } = await captureRun(pair, {}, sample.file, 20_000);
+    assert.is(sent, sample.expect.packets);
     const after = await pair.counters(pair.captureNs, pair.captureIf);
-    const s = receive(path.join(dir, 'line.raw')).summary;
-    assert.is(s.captured, sent.sent, console);
+    assert.is(s.captured, sent, console);
     assert.is(s.kernelDropped, 0);
     assert.is(s.spoolDropped, 0);
     assert.is(s.analysed, s.captured);
@@ -70,31 +77,12 @@ test('captures exactly the packets tcpreplay sent, and the capture interface tra
 
 test('two capture threads in a fanout group take every packet exactly once', async () => {
   await withVethPair(async (pair) => {
-    const dir = fs.mkdtempSync(path.join(work, 'run-'));
-    fs.mkdirSync(path.join(dir, 'spool'));
     const trace = sampleTrace(fs.mkdtempSync(path.join(work, 'imix-')), ['--kind', 'imix', '--packets', '20000', '--flows', '512']);
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
-      source: { interface: pair.captureIf, threads: 2 },
-      spool: { dir: 'spool', bytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 },
-      channel: { path: 'line.raw' },
-      outputs: ['flows'],
-    }));
-    const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
-    let console = '';
-    box.stderr?.on('data', (d) => { console += d; });
-    const done = exited(box);
-    const ready = capturing(box);
-    await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
-    await ready;
-    const sent = await pair.replay(trace.file, { pps: 50_000 });
-    assert.is(sent.sent, 20000);
-    await new Promise((r) => setTimeout(r, 1500));
-    box.kill('SIGTERM');
-    assert.is(await done, 0, console);
+    const { sent, summary: s, console } = await captureRun(pair, { threads: 2 }, trace.file, 50_000);
+    assert.is(sent, 20000);
     assert.match(console, /in 2 threads \(packet fanout by flow\)/);
-    const s = receive(path.join(dir, 'line.raw')).summary;
     // A socket outside the group would take a copy of everything: captured would double.
-    assert.is(s.captured, sent.sent, console);
+    assert.is(s.captured, sent, console);
     assert.is(s.kernelDropped, 0);
     assert.is(s.spoolDropped, 0);
     assert.is(s.analysed, s.captured);
@@ -103,24 +91,7 @@ test('two capture threads in a fanout group take every packet exactly once', asy
 
 test('a BPF filter limits what is captured', async () => {
   await withVethPair(async (pair) => {
-    const dir = fs.mkdtempSync(path.join(work, 'run-'));
-    fs.mkdirSync(path.join(dir, 'spool'));
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
-      source: { interface: pair.captureIf, filter: 'arp' },
-      spool: { dir: 'spool', bytes: 16 * 1024 * 1024, segmentBytes: 1024 * 1024 },
-      channel: { path: 'line.raw' },
-      outputs: [],
-    }));
-    const box = pair.spawn(pair.captureNs, [sealtap, 'run', '--config', path.join(dir, 'run.json')]);
-    const done = exited(box);
-    const ready = capturing(box);
-    await pair.waitForCapture(pair.captureNs, pair.captureIf, 20_000);
-    await ready;
-    await pair.replay(sample.file, { pps: 20_000 });
-    await new Promise((r) => setTimeout(r, 1500));
-    box.kill('SIGTERM');
-    assert.is(await done, 0);
-    const s = receive(path.join(dir, 'line.raw')).summary;
+    const { summary: s } = await captureRun(pair, { filter: 'arp' }, sample.file, 20_000);
     assert.is(s.captured, sample.expect.protocols.arp);
   });
 });
