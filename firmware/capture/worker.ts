@@ -107,8 +107,7 @@ function batchLimit(): number {
 }
 
 interface Batch {
-  /** The addon's status, or -1 when no slot was free and the packets were discarded. */
-  status: BatchStatus | -1;
+  status: BatchStatus;
   packets: number;
   /** The call stopped short of its limit: the source has nothing more right now. */
   drained: boolean;
@@ -121,8 +120,12 @@ function fillOnce(): Batch {
   if (cur < 0 && !takeFreeSlot()) {
     // A file replay that is asked to stop while it waits for a slot reads no further.
     if (!live && stopping()) return { status: BatchStatus.More, packets: 0, drained: true };
-    const n = discardBatch(limit);
-    return { status: -1, packets: n, drained: n < limit };
+    // Every slot is busy and the source does not wait (a file replay whose spool drops,
+    // or the last read at a stop): read what comes, count it as dropped.
+    discard ??= Buffer.alloc(1 << 20);
+    const [n, , status, , error] = batchBinding.dispatch(handle!, discard, 0, limit, maxCaplen);
+    slotDropped += n;
+    return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
   }
   const view = slotViews[cur];
   const [n, end, status, lastAt, error] = batchBinding.dispatch(handle!, view, used, limit, maxCaplen);
@@ -138,14 +141,6 @@ function fillOnce(): Batch {
   // A full slot, or one at its record limit, goes to the supervisor now.
   if (status === BatchStatus.Full || count >= maxRecordsPerSegment) publish();
   return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
-}
-
-/** Every slot is busy (a file replay that does not wait, or a stop): read, count as dropped. */
-function discardBatch(limit: number): number {
-  discard ??= Buffer.alloc(1 << 20);
-  const [n] = batchBinding.dispatch(handle!, discard, 0, limit, maxCaplen);
-  slotDropped += n;
-  return n;
 }
 
 function finish(reason: string, readError: string | null): void {
