@@ -179,7 +179,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   }
   // The faster AEAD on this CPU (AES-256-GCM where it has AES instructions).
   const aead = chooseSegmentAead();
-  const measured = Object.entries(aead.gbps).map(([n, g]) => `${n} ${g.toFixed(1)} GB/s`).join(', ');
+  const measured = Object.entries(aead.gbps).map(([n, g]) => `${n} ${Math.round(g * 1000)} MB/s`).join(', ');
   log.info(`spool ready: ${ring.slots} slots of ${(cfg.spool.segmentBytes / 1048576).toFixed(1)} MiB in ${cfg.spool.dir}, sealed with ${aead.name} (measured ${measured})`);
 
   const session = Buffer.alloc(8);
