@@ -57,19 +57,7 @@ function body(room: number, sizes: number[]): { bytes: Buffer; packets: number }
 }
 
 /** Best of `rounds` CPU time (user + system) of one call, in microseconds. */
-function best(rounds: number, fn: () => void): number {
-  fn();
-  let min = Infinity;
-  for (let i = 0; i < rounds; i++) {
-    const t0 = process.cpuUsage();
-    fn();
-    const d = process.cpuUsage(t0);
-    min = Math.min(min, d.user + d.system);
-  }
-  return min;
-}
-
-async function bestAsync(rounds: number, fn: () => Promise<void>): Promise<number> {
+async function best(rounds: number, fn: () => void | Promise<void>): Promise<number> {
   await fn();
   let min = Infinity;
   for (let i = 0; i < rounds; i++) {
@@ -129,9 +117,7 @@ async function main(): Promise<void> {
     let gbs = 0;
     for (const kind of ['small64', 'imix'] as const) {
       const { bytes, packets } = bodies[kind];
-      const us = fn.constructor.name === 'AsyncFunction'
-        ? await bestAsync(args.rounds, () => fn(bytes, packets) as Promise<void>)
-        : best(args.rounds, () => { fn(bytes, packets); });
+      const us = await best(args.rounds, () => fn(bytes, packets));
       cells.push(us.toFixed(0).padStart(kind === 'small64' ? 11 : 9), (us / packets).toFixed(3).padStart(7));
       gbs = bytes.length / (us * 1000);
     }

@@ -38,7 +38,6 @@ export class Capture {
   private readonly ctl: Int32Array;
   private readonly data: Buffer;
   private readonly workers: Worker[] = [];
-  private readonly recv: WrappingCounter[] = [];
   private readonly drop: WrappingCounter[] = [];
   private readonly ifDrop: WrappingCounter[] = [];
   private finished = false;
@@ -59,7 +58,6 @@ export class Capture {
       events.onFailed(message);
     };
     for (let thread = 0; thread < threads; thread++) {
-      this.recv.push(new WrappingCounter());
       this.drop.push(new WrappingCounter());
       this.ifDrop.push(new WrappingCounter());
       const wd: CaptureWorkerData = {
@@ -85,7 +83,6 @@ export class Capture {
             break;
           }
           case 'stats':
-            this.recv[m.thread].update(m.psRecv);
             this.drop[m.thread].update(m.psDrop);
             this.ifDrop[m.thread].update(m.psIfdrop);
             break;
@@ -130,11 +127,6 @@ export class Capture {
     Atomics.store(this.ctl, Ctl.stop, 1);
     Atomics.notify(this.ctl, Ctl.freed);
     Atomics.notify(this.ctl, Ctl.sleep);
-  }
-
-  /** Packets the kernel handed to the capture sockets (all threads). */
-  kernelReceived(): number {
-    return this.recv.reduce((n, c) => n + c.total, 0);
   }
 
   kernelDropped(): number {

@@ -127,20 +127,27 @@ function fillOnce(): Batch {
     slotDropped += n;
     return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
   }
-  const view = slotViews[cur];
-  const [n, end, status, lastAt, error] = batchBinding.dispatch(handle!, view, used, limit, maxCaplen);
-  if (n > 0) {
-    // The flush timer runs from the slot's first packet, not from when it was taken.
-    if (count === 0) { firstSec = view.readUInt32LE(used); firstUsec = view.readUInt32LE(used + 4); filledAt = Date.now(); }
-    lastSec = view.readUInt32LE(lastAt);
-    lastUsec = view.readUInt32LE(lastAt + 4);
-    used = end;
-    count += n;
-    captured += n;
-  }
-  // A full slot, or one at its record limit, goes to the supervisor now.
-  if (status === BatchStatus.Full || count >= maxRecordsPerSegment) publish();
+  const [n, end, status, lastAt, error] = batchBinding.dispatch(handle!, slotViews[cur], used, limit, maxCaplen);
+  if (n > 0) took(n, lastAt, end);
+  if (status === BatchStatus.Full) publish();
   return { status, packets: n, drained: status === BatchStatus.More && n < limit, error };
+}
+
+/**
+ * n records now stand in the current slot from `used` to `end`, the last at `lastAt`:
+ * the slot's time span and counts follow, and a slot at its record limit goes to the
+ * supervisor now.
+ */
+function took(n: number, lastAt: number, end: number): void {
+  const view = slotViews[cur];
+  // The flush timer runs from the slot's first packet, not from when it was taken.
+  if (count === 0) { firstSec = view.readUInt32LE(used); firstUsec = view.readUInt32LE(used + 4); filledAt = Date.now(); }
+  lastSec = view.readUInt32LE(lastAt);
+  lastUsec = view.readUInt32LE(lastAt + 4);
+  used = end;
+  count += n;
+  captured += n;
+  if (count >= maxRecordsPerSegment) publish();
 }
 
 function finish(reason: string, readError: string | null): void {
@@ -193,13 +200,7 @@ function replayOneAtOriginalSpeed(): Batch {
   if (cur >= 0 && used + end > slotBytes) publish();
   if (cur < 0 && !takeFreeSlot()) { slotDropped++; return { status, packets: 0, drained: false }; }
   scratch.copy(slotViews[cur], used, 0, end);
-  if (count === 0) { firstSec = sec; firstUsec = usec; filledAt = Date.now(); }
-  lastSec = sec;
-  lastUsec = usec;
-  used += end;
-  count++;
-  captured++;
-  if (count >= maxRecordsPerSegment) publish();
+  took(1, used, used + end);
   return { status, packets: 1, drained: false };
 }
 

@@ -71,36 +71,38 @@ static void put_record(uint8_t *r, const struct pcap_pkthdr *h, uint32_t caplen,
 }
 
 /*
- * The LINKTYPE_ number written in pcap files for libpcap's DLT_ value. They are equal
- * but for a few old values that differ between systems; libpcap keeps its own mapping
- * private, so the ones the box can meet are here.
+ * libpcap's DLT_ values and the LINKTYPE_ numbers written in pcap files are equal but
+ * for a few old values that differ between systems; libpcap keeps its own mapping
+ * private, so the ones the box can meet are here, one table for both directions.
  */
-static int linktype_of(int dlt) {
-  switch (dlt) {
+static const struct { int dlt, linktype; } dlt_linktypes[] = {
 #ifdef DLT_RAW
-  case DLT_RAW: return 101;
+  { DLT_RAW, 101 },
 #endif
 #ifdef DLT_ATM_RFC1483
-  case DLT_ATM_RFC1483: return 100;
+  { DLT_ATM_RFC1483, 100 },
 #endif
 #ifdef DLT_SLIP_BSDOS
-  case DLT_SLIP_BSDOS: return 102;
+  { DLT_SLIP_BSDOS, 102 },
 #endif
 #ifdef DLT_PPP_BSDOS
-  case DLT_PPP_BSDOS: return 103;
+  { DLT_PPP_BSDOS, 103 },
 #endif
 #ifdef DLT_ATM_CLIP
-  case DLT_ATM_CLIP: return 106;
+  { DLT_ATM_CLIP, 106 },
 #endif
-  default: return dlt;
-  }
+};
+#define DLT_LINKTYPES (sizeof dlt_linktypes / sizeof dlt_linktypes[0])
+
+static int linktype_of(int dlt) {
+  for (size_t i = 0; i < DLT_LINKTYPES; i++)
+    if (dlt_linktypes[i].dlt == dlt) return dlt_linktypes[i].linktype;
+  return dlt;
 }
 
-/* The DLT_ value libpcap takes for a LINKTYPE_ number: the inverse of linktype_of. */
 static int dlt_of(int linktype) {
-  static const int dlts[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 };
-  for (size_t i = 0; i < sizeof dlts / sizeof dlts[0]; i++)
-    if (linktype_of(dlts[i]) == linktype && linktype != dlts[i]) return dlts[i];
+  for (size_t i = 0; i < DLT_LINKTYPES; i++)
+    if (dlt_linktypes[i].linktype == linktype) return dlt_linktypes[i].dlt;
   return linktype;
 }
 
