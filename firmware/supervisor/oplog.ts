@@ -53,5 +53,10 @@ export function formatUptime(ms: number): string {
 
 /** 1234567 -> "1,234,567": operators read these on a small terminal. */
 export function count(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  // Not toLocaleString('en-US'): that builds an ICU formatter per call, which made the
+  // STATUS timer's progress line one of the supervisor's larger idle costs.
+  const s = String(Math.abs(Math.round(n)));
+  let out = '';
+  for (let end = s.length; end > 0; end -= 3) out = (end > 3 ? ',' : '') + s.slice(Math.max(0, end - 3), end) + out;
+  return n <= -0.5 ? '-' + out : out;
 }

@@ -1,10 +1,10 @@
-// STATUS every second (host health from systeminformation, the supervisor's and the
+// STATUS every second (host health from health.ts, the supervisor's and the
 // analysis' own CPU and memory, the pipeline's own counters) and a
 // progress line in the operator log every ten seconds.
 import type { StatusRecord } from '../channel/records';
 import type { RunCounters } from './counters';
 import { OperatorLog, count } from './oplog';
-import { sampleHealth } from './health';
+import { HostHealthMeter } from './health';
 import { ProcessUsageMeter } from './process-usage';
 
 export interface PipelineView {
@@ -32,6 +32,7 @@ export class StatusReporter {
   private lastProgress = 0;
   private sampling = false;
   private readonly usage = new ProcessUsageMeter();
+  private readonly health = new HostHealthMeter();
 
   constructor(
     private readonly everyMs: number,
@@ -52,7 +53,7 @@ export class StatusReporter {
   private async tick(): Promise<void> {
     if (this.sampling) return; // a slow probe never piles up
     this.sampling = true;
-    const h = await sampleHealth();
+    const h = await this.health.sample();
     this.sampling = false;
     if (!this.timer) return;
     const v = this.view();

@@ -165,6 +165,13 @@ test('gcmSeal is standard AES-256-GCM: the same bytes and tag as node:crypto, em
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(115)), /body \+ 16/);
 });
 
+test('gcmSeal runs in the system\'s libcrypto, not in the OpenSSL the node binary exports under the same names', () => {
+  const [file, version] = batchBinding.cryptoLibrary();
+  assert.match(path.basename(file), /^libcrypto\.so\./, file);
+  assert.is.not(fs.realpathSync(file), fs.realpathSync(process.execPath));
+  assert.match(version, /^OpenSSL 3\./);
+});
+
 test('becomeCaptureThread names the calling thread and raises its priority above the process\'s others', async () => {
   const { Worker } = await import('node:worker_threads');
   const code = `
