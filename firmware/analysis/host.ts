@@ -34,6 +34,8 @@ export interface AnalysisHostOptions {
 export interface AnalysisEvents {
   addresses(hashes: Uint8Array): void;
   records(records: OutRecord[]): void;
+  /** `count` PACKET records packed back to back, each a whole pcap record (already checked to tile `bytes`). */
+  packets(bytes: Buffer, count: number): void;
   /** A segment is analysed (skipped is set when it could not be read: tampered or torn). */
   segmentDone(seq: number, packets: number, skipped: string | null, decodeCounters: Record<string, number>): void;
   /** Records of the module's streams refused so far this run (counted again if a replay meets them again). */
@@ -236,6 +238,12 @@ export class AnalysisHost {
     switch (m.t) {
       case 'addresses': this.events.addresses(m.hashes); break;
       case 'records': this.onRecords(m.records, m.last); break;
+      case 'packets':
+        // Checked by validFromChild: `count` whole records tile the bytes exactly.
+        if (!placeAfter(m.last, this.committed)) break;
+        this.committed = m.last;
+        this.events.packets(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.count);
+        break;
       case 'segmentDone':
         if (typeof m.lastTsUs === 'number' && Number.isFinite(m.lastTsUs)) this.noteLastTs(m.seq, m.lastTsUs);
         if (m.refused > this.refusedNow) {

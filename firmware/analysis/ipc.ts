@@ -135,6 +135,8 @@ export type FromChild =
   | { t: 'addresses'; hashes: Uint8Array }
   /** Records in order; `last` is the place of the last one. */
   | { t: 'records'; records: OutRecord[]; last: Place }
+  /** `count` PACKET records in order, packed: each a whole pcap record (16-byte header, then caplen bytes). */
+  | { t: 'packets'; bytes: Uint8Array; count: number; last: Place }
   /** A segment fully analysed (or skipped): its records were all sent before this. */
   /** `refused`: the module's records refused so far by this process (all streams and reasons). */
   | { t: 'segmentDone'; seq: number; packets: number; skipped: SkipReason | null; decodeCounters: Record<string, number>; lastTsUs: number | null; refused: number }
@@ -155,6 +157,38 @@ function isCounterMap(v: unknown, depth = 0): boolean {
   return Object.entries(v).every(([k, x]) => COUNTER_NAME.test(k) && (isWhole(x) || (depth < 2 && isCounterMap(x, depth + 1))));
 }
 
+function isPlace(v: unknown): v is Place {
+  const p = v as Place | undefined;
+  return typeof p === 'object' && p !== null && isWhole(p.pos) && isWhole(p.ord);
+}
+
+/**
+ * The number of pcap records (16-byte header with caplen at offset 8, little endian,
+ * then caplen bytes) that exactly tile `bytes`, or -1 when one runs past the end.
+ */
+export function packedRecordCount(bytes: Uint8Array): number {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (let off = 0; off < bytes.length; n++) {
+    if (bytes.length - off < 16) return -1;
+    off += 16 + v.getUint32(off + 8, true);
+    if (off > bytes.length) return -1;
+  }
+  return n;
+}
+
+/** The records of a packed byte string (views, not copies); assumes packedRecordCount(bytes) >= 0. */
+export function splitPacked(bytes: Uint8Array): Buffer[] {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Buffer[] = [];
+  for (let off = 0; off < b.length;) {
+    const end = off + 16 + b.readUInt32LE(off + 8);
+    out.push(b.subarray(off, end));
+    off = end;
+  }
+  return out;
+}
+
 /**
  * True when a message from the analysis process has a known type and every field its
  * type and range: the supervisor acts on nothing else. `published` is the highest
@@ -168,10 +202,11 @@ export function validFromChild(m: unknown, published: number): m is FromChild {
       return true;
     case 'addresses':
       return x.hashes instanceof Uint8Array && x.hashes.length % 8 === 0 && x.hashes.length <= 1 << 24;
-    case 'records': {
-      const last = x.last as Place | undefined;
-      return Array.isArray(x.records) && typeof last === 'object' && last !== null && isWhole(last.pos) && isWhole(last.ord);
-    }
+    case 'records':
+      return Array.isArray(x.records) && isPlace(x.last);
+    case 'packets':
+      return x.bytes instanceof Uint8Array && isWhole(x.count) && x.count > 0 && isPlace(x.last)
+        && packedRecordCount(x.bytes) === x.count;
     case 'segmentDone':
       return isWhole(x.seq, published) && isWhole(x.packets, maxRecordsPerSegment) && (x.skipped === null || skipReasons.includes(x.skipped as SkipReason))
         && isCounterMap(x.decodeCounters) && (x.lastTsUs === null || (typeof x.lastTsUs === 'number' && Number.isFinite(x.lastTsUs))) && isWhole(x.refused);

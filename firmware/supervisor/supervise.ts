@@ -13,7 +13,6 @@ import { Capture } from '../capture/capture';
 import { AnalysisHost } from '../analysis/host';
 import { childKeyOrder } from '../analysis/ipc';
 import { EgressGuard } from '../egress/guard';
-import { PacketRefusal, packetRefusalNames } from '../egress/packet-record';
 import { RecordType, recordTypeName, EndRecord, BootRecord } from '../channel/records';
 import { openChannel, Channel } from '../channel/writer';
 import type { RunConfig } from './config';
@@ -23,6 +22,7 @@ import { OperatorLog, count } from './oplog';
 import { Leds, runningState } from './leds';
 import { RunCounters } from './counters';
 import { Spooler } from './spooler';
+import { egressSink } from './egress-sink';
 import { BootSigner } from './signer';
 import { StatusReporter } from './status';
 import { loadRunPolicy } from './policy';
@@ -297,6 +297,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     failed: (m) => log.error(m),
   });
 
+  const sink = egressSink({ guard, egressKey: keys.egress, send: (t, b) => channel.send(t, b), counters, log, linkType: () => linkType });
   const startAnalysis = (): void => {
     analysis = new AnalysisHost({
       linkType,
@@ -313,26 +314,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       ring,
     }, {
       addresses: (h) => guard.learn(h),
-      // The guard's keyed hashes open the egress key; one opening for the whole batch
-      // (nested uses cost nothing) instead of two mprotect calls per record.
-      records: (recs) => keys.egress.use(() => {
-        for (const r of recs) {
-          const ok = r.body instanceof Uint8Array
-            ? guard.passesPacket(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength), linkType)
-            : guard.passesJson(r.body);
-          if (!ok) {
-            counters.egressRefused++;
-            if (counters.egressRefused === 1 || counters.egressRefused % 1000 === 0) {
-              // A packet the guard cannot check completely is refused as well as one with a raw value.
-              const why = r.body instanceof Uint8Array && guard.lastRefusal !== PacketRefusal.rawValue ? `it cannot check completely (${packetRefusalNames[guard.lastRefusal]})` : 'carrying a raw address';
-              log.warn(`egress guard refused a ${recordTypeName[r.type]} record ${why} (${counters.egressRefused} so far)`);
-            }
-            continue;
-          }
-          const body = r.body instanceof Uint8Array ? Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) : r.body;
-          if (channel.send(r.type as RecordType, body)) countRecord(r.type);
-        }
-      }),
+      records: (recs) => sink.records(recs),
+      packets: (bytes, n) => sink.packets(bytes, n),
       segmentDone: (seq, packets, skipped) => {
         if (skipped !== null) {
           counters.spoolAuthFailures++;

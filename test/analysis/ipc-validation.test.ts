@@ -3,9 +3,20 @@
 // counts is refused (validFromChild), and a process that sends one is replaced.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { validFromChild, maxRecordsPerSegment } from '../../firmware/analysis/ipc';
+import { validFromChild, maxRecordsPerSegment, packedRecordCount, splitPacked } from '../../firmware/analysis/ipc';
 
 const published = 10;
+
+/** Pcap records with these captured lengths, back to back, as the analysis packs PACKET records. */
+function packed(caplens: number[]): Uint8Array {
+  const parts = caplens.map((n, i) => {
+    const r = Buffer.alloc(16 + n, i + 1);
+    r.writeUInt32LE(n, 8);
+    r.writeUInt32LE(n, 12);
+    return r;
+  });
+  return new Uint8Array(Buffer.concat(parts));
+}
 const okDone = { t: 'segmentDone', seq: 3, packets: 100, skipped: null, decodeCounters: { packets: 100, 'truncated.ipv4': 2 }, lastTsUs: 1e15, refused: 0 };
 
 test('accepts what the analysis process writes', () => {
@@ -13,6 +24,7 @@ test('accepts what the analysis process writes', () => {
     { t: 'ready' }, { t: 'heartbeat' },
     { t: 'addresses', hashes: new Uint8Array(16) },
     { t: 'records', records: [], last: { pos: 5, ord: 0 } },
+    { t: 'packets', bytes: packed([60, 0, 1514]), count: 3, last: { pos: 5, ord: 1 } },
     okDone,
     { ...okDone, skipped: 'auth', packets: 0 },
     { t: 'finished', counters: { packets: 5 }, streams: { rtt: { accepted: 3, refused: { rate: 1 } } } },
@@ -21,6 +33,20 @@ test('accepts what the analysis process writes', () => {
 
 test('refuses an unknown message type, and anything that is not an object', () => {
   for (const m of [{ t: 'log', msg: 'RAW 10.1.0.26' }, { t: 'segmentdone' }, null, 'ready', 42, [], {}]) assert.not.ok(validFromChild(m, published), JSON.stringify(m));
+});
+
+test('refuses packed PACKET records that do not tile their bytes, or whose count is not theirs', () => {
+  const ok = packed([60, 590]);
+  const last = { pos: 1, ord: 0 };
+  const cut = ok.subarray(0, ok.length - 1);
+  const longer = new Uint8Array([...ok, 1, 2, 3]);
+  for (const [bytes, count] of [[ok, 1], [ok, 3], [ok, 0], [cut, 2], [longer, 2], [new Uint8Array(0), 0], [new Uint8Array(10), 1]] as Array<[Uint8Array, number]>) {
+    assert.not.ok(validFromChild({ t: 'packets', bytes, count, last }, published), `${bytes.length} bytes, count ${count}`);
+  }
+  assert.not.ok(validFromChild({ t: 'packets', bytes: Array.from(ok), count: 2, last }, published), 'a list of numbers is not bytes');
+  assert.not.ok(validFromChild({ t: 'packets', bytes: ok, count: 2, last: { pos: -1, ord: 0 } }, published));
+  assert.is(packedRecordCount(ok), 2);
+  assert.equal(splitPacked(ok).map((r) => r.length), [76, 606]);
 });
 
 test('refuses a segmentDone with free text where a code belongs', () => {

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnalysisHost, AnalysisEvents } from '../../firmware/analysis/host';
-import { childKeyOrder, OutRecord } from '../../firmware/analysis/ipc';
+import { childKeyOrder, OutRecord, splitPacked } from '../../firmware/analysis/ipc';
 import { SecretKey } from '../../firmware/keys/secret-key';
 import { appendRecord, sealedSize, sealSegment } from '../../firmware/spool/segment';
 import { loadRunPolicy } from '../../firmware/supervisor/policy';
@@ -66,6 +66,7 @@ class Harness {
     const events: AnalysisEvents = {
       addresses: () => {},
       records: (r) => this.records.push(...r),
+      packets: (b) => this.records.push(...splitPacked(b).map((body) => ({ type: RecordType.PACKET, body }))),
       segmentDone: (seq) => {
         this.done.push(seq);
         // The ring keeps SLOTS segments: once seq is analysed, the oldest may be overwritten.
@@ -250,7 +251,7 @@ test('refuses and counts records of a type or shape no analysis may send', () =>
     linkType: 1, outputs: [], policy: null, flows: { maxFlows: 16, idleSeconds: 1, activeSeconds: 1 }, module: null,
     streams: {}, moduleCommand: null, heartbeatMs: 1000, maxRestarts: 0, keys: keys(), readablePaths: [], ring: { oldestRetainedSeq: () => 0, slotPath: () => '' },
   }, {
-    addresses: () => {}, records: (r) => passed.push(...r), segmentDone: () => {}, restarted: () => {}, quarantined: () => {},
+    addresses: () => {}, records: (r) => passed.push(...r), packets: () => {}, segmentDone: () => {}, restarted: () => {}, quarantined: () => {},
     finished: () => {}, gaveUp: () => {}, refused: (n) => refused.push(n),
   });
   // What the analysis process would deliver; the host never trusts its types.

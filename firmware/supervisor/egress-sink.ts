@@ -1,0 +1,74 @@
+// Where the analysis' records go in the supervisor: through the egress guard, then into
+// the results channel, counted. PACKET records arrive packed (one byte string per run
+// of packets, each a whole pcap record) and are walked in place, one view each; other
+// records arrive as objects. The guard's keyed hashes need the egress key open, and
+// opening it costs two mprotect calls, so it is opened once per batch (nested uses
+// cost nothing), not once per record.
+import type { OutRecord } from '../analysis/ipc';
+import type { EgressGuard } from '../egress/guard';
+import { PacketRefusal, packetRefusalNames } from '../egress/packet-record';
+import { RecordType, recordTypeName } from '../channel/records';
+import type { SecretKey } from '../keys/secret-key';
+import type { OperatorLog } from './oplog';
+import type { RunCounters } from './counters';
+
+export interface EgressSinkDeps {
+  guard: EgressGuard;
+  egressKey: SecretKey;
+  /** Queues a record for the line; false when the outbox refused it (counted there). */
+  send(type: RecordType, body: object | Buffer): boolean;
+  counters: RunCounters;
+  log: OperatorLog;
+  linkType(): number;
+}
+
+export interface EgressSink {
+  records(records: OutRecord[]): void;
+  packets(bytes: Buffer, count: number): void;
+  /** Counts a record that went into the channel, by type name. */
+  countRecord(type: number): void;
+}
+
+export function egressSink(d: EgressSinkDeps): EgressSink {
+  const { guard, counters, log } = d;
+  const countRecord = (type: number): void => {
+    const n = recordTypeName[type];
+    counters.records[n] = (counters.records[n] ?? 0) + 1;
+  };
+  const refused = (type: number, packet: boolean): void => {
+    counters.egressRefused++;
+    if (counters.egressRefused === 1 || counters.egressRefused % 1000 === 0) {
+      // A packet the guard cannot check completely is refused as well as one with a raw value.
+      const why = packet && guard.lastRefusal !== PacketRefusal.rawValue ? `it cannot check completely (${packetRefusalNames[guard.lastRefusal]})` : 'carrying a raw address';
+      log.warn(`egress guard refused a ${recordTypeName[type]} record ${why} (${counters.egressRefused} so far)`);
+    }
+  };
+  const onePacket = (rec: Buffer, linkType: number): void => {
+    if (!guard.passesPacket(rec, linkType)) return refused(RecordType.PACKET, true);
+    if (d.send(RecordType.PACKET, rec)) countRecord(RecordType.PACKET);
+  };
+  return {
+    countRecord,
+    records: (recs) => d.egressKey.use(() => {
+      const linkType = d.linkType();
+      for (const r of recs) {
+        if (r.body instanceof Uint8Array) {
+          onePacket(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength), linkType);
+        } else if (!guard.passesJson(r.body)) {
+          refused(r.type, false);
+        } else if (d.send(r.type as RecordType, r.body)) {
+          countRecord(r.type);
+        }
+      }
+    }),
+    packets: (bytes, count) => d.egressKey.use(() => {
+      const linkType = d.linkType();
+      let off = 0;
+      for (let i = 0; i < count; i++) {
+        const end = off + 16 + bytes.readUInt32LE(off + 8);
+        onePacket(bytes.subarray(off, end), linkType);
+        off = end;
+      }
+    }),
+  };
+}
