@@ -9,32 +9,42 @@ export function cobsMaxEncodedLength(n: number): number {
 
 /**
  * Encodes src into a new Buffer that contains no 0x00 byte. With `delimit`, the 0x00
- * delimiter follows in the same Buffer (one allocation per frame, not two).
+ * delimiter follows in the same Buffer (one allocation per frame, not two). Zeros are
+ * found with indexOf (memchr), and the runs between them copied.
  */
 export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
-  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0));
-  let codeAt = 0; // where the current block's length code goes
-  let o = 1;
-  let code = 1;
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i];
-    if (b === 0) {
-      out[codeAt] = code;
-      codeAt = o++;
-      code = 1;
-    } else {
-      out[o++] = b;
-      code++;
-      if (code === 0xff) {
-        out[codeAt] = code;
-        codeAt = o++;
-        code = 1;
-      }
+  const s = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+  const n = s.length;
+  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(n) + (delimit ? 1 : 0));
+  let o = 0;
+  let i = 0;
+  for (;;) {
+    let z = s.indexOf(0, i);
+    if (z < 0) z = n;
+    // [i, z) has no zero: blocks of 254 bytes (code 0xff, no zero implied), then the rest.
+    while (z - i >= 254) {
+      out[o++] = 0xff;
+      o = copyRun(s, i, i + 254, out, o);
+      i += 254;
     }
+    out[o++] = z - i + 1;
+    o = copyRun(s, i, z, out, o);
+    if (z >= n) break;
+    i = z + 1; // the zero is implied by a code below 0xff
   }
-  out[codeAt] = code;
   if (delimit) out[o++] = 0;
   return out.subarray(0, o);
+}
+
+/**
+ * Copies src[from, to) to out at o and returns the offset after it. Runs between zeros
+ * in packet headers are a few bytes long, and Buffer.copy costs a typed-array view per
+ * call, so short runs go byte by byte.
+ */
+function copyRun(src: Buffer, from: number, to: number, out: Buffer, o: number): number {
+  if (to - from > 48) return o + src.copy(out, o, from, to);
+  for (let j = from; j < to; j++) out[o++] = src[j];
+  return o;
 }
 
 /**
@@ -43,22 +53,20 @@ export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
  * runs past the end): the receiver counts that as a bad frame.
  */
 export function cobsDecode(src: Uint8Array): Buffer | null {
-  const out = Buffer.allocUnsafe(src.length);
+  const s = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+  const n = s.length;
+  if (s.indexOf(0) >= 0) return null;
+  const out = Buffer.allocUnsafe(n);
   let o = 0;
   let i = 0;
-  while (i < src.length) {
-    const code = src[i];
-    if (code === 0) return null;
+  while (i < n) {
+    const code = s[i];
     const end = i + code;
-    if (end > src.length) return null;
-    for (let j = i + 1; j < end; j++) {
-      const b = src[j];
-      if (b === 0) return null;
-      out[o++] = b;
-    }
+    if (end > n) return null;
+    o = copyRun(s, i + 1, end, out, o);
     i = end;
     // A block shorter than 0xff implies a zero, except after the last block.
-    if (code !== 0xff && i < src.length) out[o++] = 0;
+    if (code !== 0xff && i < n) out[o++] = 0;
   }
   return out.subarray(0, o);
 }

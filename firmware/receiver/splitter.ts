@@ -19,25 +19,27 @@ export class BlockSplitter {
   constructor(private readonly onBlock: (block: Buffer) => void) {}
 
   push(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
-      if (b === 0) {
-        if (!this.synced) this.synced = true;
-        else if (this.overlong) this.overlongBlocks++;
-        else if (this.len > 0) this.onBlock(Buffer.from(this.buf.subarray(0, this.len)));
-        this.len = 0;
-        this.overlong = false;
-        continue;
-      }
+    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let i = 0;
+    while (i < c.length) {
+      const z = c.indexOf(0, i);
+      const end = z < 0 ? c.length : z;
+      // [i, end) continues the current block.
       if (!this.synced) {
-        this.skippedBytes++;
-        continue;
+        this.skippedBytes += end - i;
+      } else if (!this.overlong) {
+        const take = Math.min(end - i, MAX_BLOCK_BYTES - this.len);
+        c.copy(this.buf, this.len, i, i + take);
+        this.len += take;
+        if (take < end - i) this.overlong = true;
       }
-      if (this.len >= MAX_BLOCK_BYTES) {
-        this.overlong = true;
-        continue;
-      }
-      this.buf[this.len++] = b;
+      if (z < 0) return;
+      if (!this.synced) this.synced = true;
+      else if (this.overlong) this.overlongBlocks++;
+      else if (this.len > 0) this.onBlock(Buffer.from(this.buf.subarray(0, this.len)));
+      this.len = 0;
+      this.overlong = false;
+      i = z + 1;
     }
   }
 

@@ -40,4 +40,43 @@ test('refuses a zero length code', () => {
   assert.is(cobsDecode(Buffer.from([0x00])), null);
 });
 
+
+// The byte-at-a-time definition, kept here as the reference the run-copying code must match.
+function referenceEncode(src: Uint8Array): Buffer {
+  const out: number[] = [0];
+  let codeAt = 0;
+  let code = 1;
+  for (const b of src) {
+    if (b === 0) {
+      out[codeAt] = code;
+      codeAt = out.push(0) - 1;
+      code = 1;
+    } else {
+      out.push(b);
+      if (++code === 0xff) {
+        out[codeAt] = code;
+        codeAt = out.push(0) - 1;
+        code = 1;
+      }
+    }
+  }
+  out[codeAt] = code;
+  return Buffer.from(out);
+}
+
+test('matches the byte-at-a-time definition on random inputs with runs of every length around 254', () => {
+  let seed = 7;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let t = 0; t < 400; t++) {
+    const len = Math.floor(rnd() * 1200);
+    const zeroEvery = [2, 50, 253, 254, 255, 256, 508, 5000][t % 8];
+    const src = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) src[i] = rnd() * zeroEvery < 1 ? 0 : 1 + Math.floor(rnd() * 255);
+    const enc = cobsEncode(src);
+    assert.ok(enc.equals(referenceEncode(src)), `input ${t}, ${len} bytes`);
+    assert.ok(cobsEncode(src, true).equals(Buffer.concat([enc, Buffer.from([0])])));
+    assert.ok(cobsDecode(enc)!.equals(src), `round trip ${t}`);
+  }
+});
+
 test.run();
