@@ -26,6 +26,8 @@
 #   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
 #   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
 #   BENCH_E2E [packets module-packets flows]  end-to-end rows (sealtap run + sealtap receive); "" skips
+#                                  (with BENCH_RSS_PACKETS > 0 and the packets row, also one
+#                                  packets run over the peak-RSS trace, for memory)
 #   BENCH_DIR [out/bench-anon]     traces (kept for the next run) and outputs (removed)
 # End-to-end rows: the whole path a user runs, `sealtap run` (capture of the file into
 # the sealed spool, the analysis, the egress guard, the outbox, the framer, a line file)
@@ -224,6 +226,34 @@ if [ "$RSS_PACKETS" -gt 0 ]; then
     "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
 fi
 E2E=${BENCH_E2E-packets module-packets flows}
+# e2e_once ROW TRACE PACKETS: sealtap run + sealtap receive of TRACE with ROW's outputs, the
+# peak RSS of each process sampled; sets E2E_RUN_S and E2E_RECV_S, returns 1 on a failure.
+e2e_once() {
+  local row=$1 tr=$2 n=$3 extra t0 t1 t2 got
+  rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
+  case $row in
+    packets) extra='"outputs": ["packets"]' ;;
+    module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\"}" ;;
+    flows) extra='"outputs": ["flows"]' ;;
+    *) die "unknown BENCH_E2E row $row (packets, module-packets, flows)" ;;
+  esac
+  cat >"$DIR/e2e/run.json" <<JSON
+{ "source": { "pcap": "$tr" }, "spool": { "dir": "$DIR/e2e/spool", "bytes": 268435456 },
+  "channel": { "path": "$DIR/e2e/line.raw" }, "stop": { "endOfSource": true }, "policy": "default", $extra }
+JSON
+  warm "$tr"
+  t0=$(now_ns)
+  scripts/bench-e2e-rss.sh "$DIR/e2e/rss-run.txt" -- bin/sealtap run --config "$DIR/e2e/run.json" >"$DIR/e2e/run.log" 2>&1 ||
+    { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; return 1; }
+  t1=$(now_ns)
+  scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$DIR/e2e/line.raw" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 ||
+    { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; return 1; }
+  t2=$(now_ns)
+  E2E_RUN_S=$(seconds_between "$t0" "$t1") E2E_RECV_S=$(seconds_between "$t1" "$t2")
+  got=$(json_field "$(cat "$DIR/e2e/out/summary.json")" analysed)
+  [ "$got" = "$n" ] || { echo "  $row: analysed $got of $n packets"; return 1; }
+}
+mb() { awk -v r="$1" '$1 == r { printf "%d", $2 / 1024; f = 1 } END { if (!f) printf "-" }' "$DIR"/e2e/rss-*.txt; }
 if [ -n "$E2E" ]; then
   echo
   echo "end to end: sealtap run + sealtap receive on $(basename "$trace"), seconds of each (median of $RUNS), beside traceanon (${secs_traceanon_median:-?} s)"
@@ -231,36 +261,28 @@ if [ -n "$E2E" ]; then
   for row in $E2E; do
     runs=() recvs=()
     for run in $(seq 1 "$RUNS"); do
-      rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
-      case $row in
-        packets) extra='"outputs": ["packets"]' ;;
-        module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\"}" ;;
-        flows) extra='"outputs": ["flows"]' ;;
-        *) die "unknown BENCH_E2E row $row (packets, module-packets, flows)" ;;
-      esac
-      cat >"$DIR/e2e/run.json" <<JSON
-{ "source": { "pcap": "$trace" }, "spool": { "dir": "$DIR/e2e/spool", "bytes": 268435456 },
-  "channel": { "path": "$DIR/e2e/line.raw" }, "stop": { "endOfSource": true }, "policy": "default", $extra }
-JSON
-      warm "$trace"
-      t0=$(now_ns)
-      scripts/bench-e2e-rss.sh "$DIR/e2e/rss-run.txt" -- bin/sealtap run --config "$DIR/e2e/run.json" >"$DIR/e2e/run.log" 2>&1 ||
-        { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; status=3; continue 2; }
-      t1=$(now_ns)
-      scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$DIR/e2e/line.raw" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 ||
-        { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; status=3; continue 2; }
-      t2=$(now_ns)
-      runs+=("$(seconds_between "$t0" "$t1")") recvs+=("$(seconds_between "$t1" "$t2")")
-      got=$(json_field "$(cat "$DIR/e2e/out/summary.json")" analysed)
-      [ "$got" = "$PACKETS" ] || { echo "  $row: analysed $got of $PACKETS packets"; status=3; }
+      e2e_once "$row" "$trace" "$PACKETS" || { status=3; continue 2; }
+      runs+=("$E2E_RUN_S") recvs+=("$E2E_RECV_S")
     done
     [ ${#runs[@]} -gt 0 ] || continue
     rs=$(echo "${runs[*]}" | median) rv=$(echo "${recvs[*]}" | median)
     total=$(awk -v a="$rs" -v b="$rv" 'BEGIN { printf "%.3f", a + b }')
     ratio=$(awk -v t="$total" -v b="${secs_traceanon_median:-0}" 'BEGIN { if (t > 0 && b > 0) printf "%.2fx", b / t; else print "-" }')
-    mb() { awk -v r="$1" '$1 == r { printf "%d", $2 / 1024; f = 1 } END { if (!f) printf "-" }' "$DIR"/e2e/rss-*.txt; }
     printf '%-15s %8s %8s %8s %8s %7s  %s %s %s %s\n' "$row" "$rs" "$rv" "$total" "$(mpps "$PACKETS" "$total")" "$ratio" "$(mb supervisor)" "$(mb analysis)" "$(mb module)" "$(mb receiver)"
   done
+  # Memory over a long run: the packets output end to end over the peak-RSS trace.
+  if [ "$RSS_PACKETS" -gt 0 ] && [[ " $E2E " == *" packets "* ]]; then
+    rss_trace=$(trace_for imix-v6-f60000 imix "$RSS_PACKETS" --ipv6 --flows 60000)
+    if e2e_once packets "$rss_trace" "$RSS_PACKETS"; then
+      worst=0
+      for r in supervisor analysis receiver; do v=$(mb "$r"); [ "$v" != - ] && [ "$v" -gt "$worst" ] && worst=$v; done
+      printf '%-15s %8s %8s %8s %8s %7s  %s %s %s %s (target < 256 MB: %s)\n' "packets-$((RSS_PACKETS / 1000000))M" "$E2E_RUN_S" "$E2E_RECV_S" \
+        "$(awk -v a="$E2E_RUN_S" -v b="$E2E_RECV_S" 'BEGIN { printf "%.3f", a + b }')" "$(mpps "$RSS_PACKETS" "$(awk -v a="$E2E_RUN_S" -v b="$E2E_RECV_S" 'BEGIN { print a + b }')")" - \
+        "$(mb supervisor)" "$(mb analysis)" "$(mb module)" "$(mb receiver)" "$([ "$worst" -lt 256 ] && echo met || echo MISSED)"
+    else
+      status=3
+    fi
+  fi
   rm -rf "$DIR/e2e"
 fi
 

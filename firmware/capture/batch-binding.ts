@@ -52,10 +52,11 @@ export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealt
 
 /**
  * Loaded with RTLD_DEEPBIND: the addon's own dependencies (libpcap, the system's
- * libcrypto.so.3) come before the global scope when its symbols are bound. A plain
- * require() binds every EVP_* call to the OpenSSL that the node binary exports under the
- * same names, which seals at half the speed (docs/benchmarks.md); Node-API's symbols,
- * found only in node, still bind there.
+ * libcrypto.so.3) come before the global scope when its symbols are bound. The addon is
+ * compiled against the system's OpenSSL headers, and a plain require() would bind its
+ * EVP_* calls to the OpenSSL that the node binary exports under the same names instead,
+ * a library of another build than the headers describe. Node-API's symbols, found only
+ * in node, still bind there.
  */
 function loadAddon(): BatchBinding {
   const m = { exports: {} as BatchBinding };

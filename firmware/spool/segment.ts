@@ -24,10 +24,10 @@
 // The AEAD is chosen once per boot by measurement (chooseSegmentAead), because no one
 // choice is fastest everywhere. On the x86-64 development machine (AES-NI, VAES) the
 // system OpenSSL's AES-256-GCM, called from the project's addon
-// (native/capture/sealtap-capture.c, gcmSeal), seals a 4 MiB segment at about 2.5 GB/s,
-// libsodium's XChaCha20-Poly1305 at about 1.2 GB/s, and Node's bundled OpenSSL's
-// AES-256-GCM at about 1.0 GB/s (it does not take the AVX code path; hence the addon),
-// so AES-256-GCM is chosen there (docs/benchmarks.md, `make bench-capture` phase 0). On
+// (native/capture/sealtap-capture.c, gcmSeal) into a reused buffer, seals a 4 MiB
+// segment at about 3.5 GB/s, libsodium's XChaCha20-Poly1305 at about 1.3 GB/s, and
+// node:crypto's AES-256-GCM at about 1.0 GB/s (its update() returns a new buffer for
+// every segment; hence the addon), so AES-256-GCM is chosen there (docs/benchmarks.md, `make bench-capture` phase 0). On
 // a CPU without AES instructions (the Raspberry Pi 4's Cortex-A72) ChaCha20 is faster,
 // and the box measures so. Either way: a fresh key each boot and a random nonce per
 // segment (2^32 GCM segments would take centuries at line rate). The AES key is copied

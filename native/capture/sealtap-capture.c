@@ -439,15 +439,15 @@ static napi_value join_fanout(napi_env env, napi_callback_info info) {
 
 /*
  * gcmSeal(key, iv, ad, body, out): AES-256-GCM of body under key (32 bytes) and iv (12
- * bytes), ad authenticated; out receives the ciphertext and then the 16-byte tag. Done
- * here with the system's libcrypto rather than through node:crypto: on the development
- * machine 3.5 GB/s against node:crypto's 0.7-1.0 (docs/benchmarks.md). The node binary
- * exports its own bundled OpenSSL under the same names, and would win every EVP_*
- * lookup of a normally loaded addon (measured: 1.6 GB/s); batch-binding.ts loads this
- * addon with RTLD_DEEPBIND so that its libcrypto.so.3 is the one called, and
- * cryptoLibrary() reports which one is. OpenSSL copies the key into its context, and
- * clears the context when it is freed at the end of the call. Throws on a wrong size
- * or a failure.
+ * bytes), ad authenticated; out receives the ciphertext and then the 16-byte tag, in
+ * the caller's buffer (node:crypto's update() returns a new buffer per call: 0.7-1.0
+ * GB/s on a 4 MiB segment against 3.4-3.7 here; docs/benchmarks.md). Built against the
+ * system's OpenSSL headers; batch-binding.ts loads this addon with RTLD_DEEPBIND so that
+ * the EVP calls bind to the system's libcrypto.so.3, which those headers describe, and
+ * not to the OpenSSL the node binary exports under the same names. cryptoLibrary()
+ * reports which one they run in. OpenSSL copies the key into its context, and clears
+ * the context when it is freed at the end of the call. Throws on a wrong size or a
+ * failure.
  */
 static napi_value gcm_seal(napi_env env, napi_callback_info info) {
   size_t argc = 5;
