@@ -404,7 +404,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       }
       if (d.readError) log.warn(d.readError);
       if (d.reason === 'end of file' && cfg.stop.endOfSource) requestStop('end of source');
-      else if (cfg.stop.packets !== null && counters.captured + (d.slotDropped ?? 0) >= cfg.stop.packets) requestStop(`packet count ${count(cfg.stop.packets)} reached`);
+      else if (cfg.stop.packets !== null && counters.captured >= cfg.stop.packets) requestStop(`packet count ${count(cfg.stop.packets)} reached`);
       else if (d.reason === 'end of file') log.info('end of source reached; waiting for another stop condition');
       captureDone(d.reason);
     },
