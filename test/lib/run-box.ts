@@ -14,7 +14,6 @@ import type { Board } from '../../firmware/supervisor/board';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const sealtap = path.join(repoRoot, 'bin', 'sealtap');
-export const corpusDir = path.resolve(repoRoot, '..', 'shared', 'corpus', 'tcpdump-tests');
 
 export interface BoxRun {
   code: number;
