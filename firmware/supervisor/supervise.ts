@@ -190,8 +190,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   let linkType = -1;
   let channel: Channel;
   const isTty = isTtyPath(cfg.channel.path);
-  // The channel re-sends this object as BOOT every few seconds; the link type is filled
-  // in when capture reports it, before the first PACKET record can exist.
+  // The channel re-sends this as BOOT every few seconds; the link type is updated when
+  // capture reports it, before the first PACKET record can exist.
   const boot: BootRecord = {
     session: session.toString('hex'),
     product: 'sealtap',
@@ -386,8 +386,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     onLinkType: (lt) => {
       linkType = lt;
       spooler.setLinkType(lt);
-      boot.linkType = lt;
-      channel.send(RecordType.BOOT, boot);
+      channel.updateBoot({ linkType: lt });
       startAnalysis();
       leds.show('capturing');
       const what = cfg.source.kind === 'pcap'
