@@ -11,6 +11,7 @@ import { validateConfig } from '../../firmware/supervisor/config';
 import { supervise, SuperviseOptions } from '../../firmware/supervisor/supervise';
 import { realSys, Sys } from '../../firmware/supervisor/sys';
 import type { Board } from '../../firmware/supervisor/board';
+import { within } from './until';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const sealtap = path.join(repoRoot, 'bin', 'sealtap');
@@ -30,10 +31,18 @@ export interface BoxOptions {
   /** run.json without spool/channel (filled in under the temp dir unless given). */
   config: Record<string, unknown>;
   hooks?: SuperviseOptions['testHooks'];
-  /** Called once the run has started, e.g. to send signals. */
-  during?: (signals: EventEmitter) => void;
+  /** Called once the run has started, e.g. to send signals when something happened. */
+  during?: (signals: EventEmitter, box: BoxWatch) => void;
   /** The development switch: the module runs without its sandbox. */
   unsandboxed?: boolean;
+}
+
+/** What a test can wait for while the box runs. */
+export interface BoxWatch {
+  /** The recorded results line (growing while the box runs). */
+  linePath: string;
+  /** Resolves with the first console line matching `re`, past or future; fails after withinMs. */
+  line(re: RegExp, withinMs?: number): Promise<string>;
 }
 
 export function tempDir(prefix: string): string {
@@ -61,6 +70,19 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
   };
   const lines: string[] = [];
   const ledWrites: string[] = [];
+  const waiters: Array<(l: string) => void> = [];
+  const watch: BoxWatch = {
+    linePath,
+    line: (re, withinMs = 60_000) => {
+      const seen = lines.find((l) => re.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      let fire: (l: string) => void = () => {};
+      const p = new Promise<string>((resolve) => { fire = resolve; });
+      const waiter = (l: string): void => { if (re.test(l)) fire(l); };
+      waiters.push(waiter);
+      return within(p, `no console line ${re}`, withinMs).finally(() => waiters.splice(waiters.indexOf(waiter), 1));
+    },
+  };
   const sys: Sys = {
     now: realSys.now,
     mkdirp: realSys.mkdirp,
@@ -68,11 +90,14 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
       realSys.writeFile(f, d);
       ledWrites.push(`${path.basename(path.dirname(f))}/${path.basename(f)}=${d}`);
     },
-    console: (l) => lines.push(l),
+    console: (l) => {
+      lines.push(l);
+      for (const w of waiters.slice()) w(l);
+    },
   };
   const signals = new EventEmitter();
   const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: o.hooks, unsandboxed: o.unsandboxed });
-  o.during?.(signals);
+  o.during?.(signals, watch);
   const code = await running;
   return { code, dir, spoolDir, linePath, console: lines, ledWrites, signals };
 }
