@@ -11,6 +11,7 @@ import { validateConfig } from '../../firmware/supervisor/config';
 import { supervise, SuperviseOptions } from '../../firmware/supervisor/supervise';
 import { realSys, Sys } from '../../firmware/supervisor/sys';
 import type { Board } from '../../firmware/supervisor/board';
+import type { Keyring } from '../../firmware/keys/keyring';
 import { within } from './until';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -30,7 +31,11 @@ export interface BoxRun {
 export interface BoxOptions {
   /** run.json without spool/channel (filled in under the temp dir unless given). */
   config: Record<string, unknown>;
-  hooks?: SuperviseOptions['testHooks'];
+  /**
+   * A keyring whose bytes the test knows (so it can scan every output for them), a
+   * sandbox that cannot be built, a look at each published segment.
+   */
+  hooks?: SuperviseOptions['testHooks'] & { keyring?: () => Keyring; jailProblem?: () => string | null };
   /** Called once the run has started, e.g. to send signals when something happened. */
   during?: (signals: EventEmitter, box: BoxWatch) => void;
   /** The development switch: the module runs without its sandbox. */
@@ -84,8 +89,9 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
     },
   };
   const sys: Sys = {
-    now: realSys.now,
-    mkdirp: realSys.mkdirp,
+    ...realSys,
+    generateKeyring: o.hooks?.keyring ?? realSys.generateKeyring,
+    sandboxProblem: o.hooks?.jailProblem ?? realSys.sandboxProblem,
     writeFile: (f, d) => {
       realSys.writeFile(f, d);
       ledWrites.push(`${path.basename(path.dirname(f))}/${path.basename(f)}=${d}`);
@@ -96,7 +102,7 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
     },
   };
   const signals = new EventEmitter();
-  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: o.hooks, unsandboxed: o.unsandboxed });
+  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: { published: o.hooks?.published }, unsandboxed: o.unsandboxed });
   o.during?.(signals, watch);
   const code = await running;
   return { code, dir, spoolDir, linePath, console: lines, ledWrites, signals };
