@@ -35,6 +35,23 @@ const CAPTURING = [
   '[    0.000] NOTE  capturing from file $DIR/in.pcap at max speed (link type 1)',
 ];
 
+/** The LED files written when the box shows fatal: status off, fault on. */
+const SHOWS_FATAL = [
+  'led: status trigger=none',
+  'led: status brightness=0',
+  'led: fault trigger=none',
+  'led: fault brightness=1',
+  '[    0.000] INFO  state: fatal',
+];
+
+/** Run finished, draining: status on, fault off. */
+const SHOWS_FINISHED = [
+  'led: status trigger=none',
+  'led: status brightness=1',
+  'led: fault trigger=none',
+  'led: fault brightness=0',
+];
+
 /** What the run did after the boot prelude (which must be there, unchanged). */
 function afterBoot(r: ScriptedRun, prelude = BOOT_PRELUDE): string[] {
   const t = r.sys.transcript;
@@ -74,10 +91,7 @@ test('001 a replay to its end: boot, capture, end of source, the analysis finish
     '[    0.000] INFO  capture stopped: 50 packets captured, 50 sealed in 1 segments; letting analysis finish',
     'analysis: finish',
     'analysis: stop',
-    'led: status trigger=none',
-    'led: status brightness=1',
-    'led: fault trigger=none',
-    'led: fault brightness=0',
+    ...SHOWS_FINISHED,
     '[    0.000] INFO  state: finished',
     '[    0.000] NOTE  run finished (end of source): captured 50, kernel dropped 0, spool dropped 0, analysed 50, quarantined 0, egress refused 0, analysis restarts 0',
     'line: END "end of source" captured 50 analysed 50 spool dropped 0 quarantined 0 restarts 0; drain 30 s',
@@ -109,10 +123,7 @@ test('002 packets capture dropped for want of a free slot count once toward stop
     '[    0.000] INFO  capture stopped: 80 packets captured, 60 sealed in 1 segments; letting analysis finish',
     'analysis: finish',
     'analysis: stop',
-    'led: status trigger=none',
-    'led: status brightness=1',
-    'led: fault trigger=none',
-    'led: fault brightness=0',
+    ...SHOWS_FINISHED,
     '[    0.000] INFO  state: finished',
     '[    0.000] NOTE  run finished (signal SIGTERM): captured 80, kernel dropped 0, spool dropped 20, analysed 0, quarantined 0, egress refused 0, analysis restarts 0',
     'line: END "signal SIGTERM" captured 80 analysed 0 spool dropped 20 quarantined 0 restarts 0; drain 30 s',
@@ -125,19 +136,12 @@ test('003 a capture that fails at boot: fatal, the run stops without an analysis
   const r = startScriptedRun({}, (sys) => { sys.fail.capture = 'no such device eth9'; });
   assert.is(await finish(r), 1);
   assert.equal(afterBoot(r), [
-    'led: status trigger=none',
-    'led: status brightness=0',
-    'led: fault trigger=none',
-    'led: fault brightness=1',
-    '[    0.000] INFO  state: fatal',
+    ...SHOWS_FATAL,
     '[    0.000] ERROR capture failed: no such device eth9',
     '[    0.000] NOTE  stopping: capture failed',
     'capture: stop',
     '[    0.000] INFO  capture stopped: 0 packets captured, 0 sealed in 0 segments; letting analysis finish',
-    'led: status trigger=none',
-    'led: status brightness=1',
-    'led: fault trigger=none',
-    'led: fault brightness=0',
+    ...SHOWS_FINISHED,
     '[    0.000] INFO  state: finished',
     '[    0.000] NOTE  run finished (capture failed): captured 0, kernel dropped 0, spool dropped 0, analysed 0, quarantined 0, egress refused 0, analysis restarts 0',
     'line: END "capture failed" captured 0 analysed 0 spool dropped 0 quarantined 0 restarts 0; drain 30 s',
@@ -264,10 +268,7 @@ test('008 a second SIGTERM while the analysis finishes: the analysis and capture
     '[    0.000] WARN  received SIGTERM again: stopping at once',
     'analysis: stop',
     'capture: threads ended',
-    'led: status trigger=none',
-    'led: status brightness=1',
-    'led: fault trigger=none',
-    'led: fault brightness=0',
+    ...SHOWS_FINISHED,
     '[    0.000] INFO  state: finished',
     '[    0.000] NOTE  run finished (signal SIGTERM): captured 0, kernel dropped 0, spool dropped 0, analysed 0, quarantined 0, egress refused 0, analysis restarts 0',
     'line: END "signal SIGTERM; stopped at once" captured 0 analysed 0 spool dropped 0 quarantined 0 restarts 0; drain 0 s',
@@ -284,11 +285,7 @@ test('009 a module whose sandbox cannot be built is refused before any key exist
   });
   assert.is(await finish(r), 1);
   assert.equal(r.sys.transcript.slice(6), [
-    'led: status trigger=none',
-    'led: status brightness=0',
-    'led: fault trigger=none',
-    'led: fault brightness=1',
-    '[    0.000] INFO  state: fatal',
+    ...SHOWS_FATAL,
     '[    0.000] ERROR the analysis module\'s sandbox cannot be built: bubblewrap is not installed: run scripts/setup.sh',
   ]);
   assert.not.ok(r.sys.transcript.includes('keys: generated'));
@@ -309,11 +306,7 @@ test('011 a spool that cannot be made: fatal after the keys, which are wiped; no
   assert.equal(r.sys.transcript.slice(6), [
     'keys: generated',
     '[    0.000] INFO  volatile keys generated from the kernel RNG: master and 7 purpose keys in locked memory',
-    'led: status trigger=none',
-    'led: status brightness=0',
-    'led: fault trigger=none',
-    'led: fault brightness=1',
-    '[    0.000] INFO  state: fatal',
+    ...SHOWS_FATAL,
     '[    0.000] ERROR spool failed: no space left on device',
   ]);
 });
@@ -322,11 +315,7 @@ test('012 a results line that cannot be opened: fatal, the spool closed, the key
   const r = startScriptedRun({}, (sys) => { sys.fail.channel = 'cannot open /dev/ttyS9: no such device'; });
   assert.is(await finish(r), 1);
   assert.equal(r.sys.transcript.slice(-7), [
-    'led: status trigger=none',
-    'led: status brightness=0',
-    'led: fault trigger=none',
-    'led: fault brightness=1',
-    '[    0.000] INFO  state: fatal',
+    ...SHOWS_FATAL,
     '[    0.000] ERROR results channel failed: cannot open /dev/ttyS9: no such device',
     'spool: closed',
   ]);
