@@ -18,7 +18,7 @@ import { count, OperatorLog } from './oplog';
 import { runningState } from './leds';
 import type { RunCounters } from './counters';
 import { Spooler } from './spooler';
-import type { RunState } from './lifecycle';
+import { isRunning, RunState } from './lifecycle';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -61,6 +61,8 @@ export class Pipeline {
   private readonly spooler: Spooler;
   private readonly capture: CaptureControl;
   private analysis: AnalysisControl | null = null;
+  /** Stopped in order or at once: nothing of it runs any more. */
+  private ended = false;
   private linkType = -1;
   private degradedUntil = 0;
   private lastDropLog = Number.NEGATIVE_INFINITY;
@@ -148,10 +150,12 @@ export class Pipeline {
       await this.analysisFinished;
       analysis.stop();
     }
+    this.ended = true;
   }
 
   /** A second signal: what is held is dropped (and counted), the analysis and capture end now. */
   async stopAtOnce(): Promise<void> {
+    this.ended = true;
     this.spooler.dropHeld('stopped at once');
     this.analysis?.stop();
     await this.capture.terminate().catch(() => {});
@@ -160,6 +164,12 @@ export class Pipeline {
   /** No more LED changes from the pipeline's health. */
   stopWatching(): void {
     this.ledTimer.cancel();
+  }
+
+  /** The closer on the teardown stack: whatever still runs (the run failed mid-way) ends at once. */
+  async close(): Promise<void> {
+    this.stopWatching();
+    if (!this.ended) await this.stopAtOnce();
   }
 
   /** Capture knows its link type: BOOT says it, the analysis starts, the box is capturing. */
@@ -190,8 +200,7 @@ export class Pipeline {
   private chooseRunningState(): void {
     const { sys, cfg, channel, ring } = this.p;
     if (this.p.stopRequested()) return;
-    const s = this.p.state();
-    if (s !== 'capturing' && s !== 'degraded' && s !== 'backlogged') return;
+    if (!isRunning(this.p.state())) return;
     const next = runningState({ degraded: sys.now() < this.degradedUntil, spoolFill: ring.fill(), channelStalled: channel.stats().backlogBytes > cfg.channel.outboxBytes * 0.75 });
     this.p.enter(next === 'backlog' ? 'backlogged' : next);
   }

@@ -1,13 +1,13 @@
 // The supervisor's lifecycle, one phase per function below:
-//   checkBoot     the policy, the module and its sandbox: refused before any key exists
+//   checkBoot     the policy, the module and its sandbox: refused before any key exists (boot-checks.ts)
 //   makeKeys      the per-boot master secret and its purpose keys, in locked memory
 //   prepareBox    on the box: the spool disk under dm-crypt, the capture NIC receive-only
 //   openSpool     the ring of sealed segments
 //   openLine      the results line, announced with BOOT; the operator log follows it
 //   Pipeline      capture, sealing, analysis and egress until a stop condition (pipeline.ts)
 //   stopRun       stop capture, let the analysis finish, END, drain the line
-// Each phase that acquires something pushes its closer on the teardown stack
-// (lifecycle.ts), unwound once at the end: after a clean stop, a refused boot or a
+// The phases share the Run (lifecycle.ts): its log, LEDs, state and stop requests. Each
+// phase that acquires something pushes its closer on the Run's teardown stack, unwound once at the end: after a clean stop, a refused boot or a
 // second signal alike. Every step logs one operator line; a failure before capture is
 // fatal with a clear message, a failure after it is counted and reported.
 import * as path from 'node:path';
@@ -17,21 +17,15 @@ import { EgressGuard } from '../egress/guard';
 import { RecordType, recordTypeName, EndRecord, BootRecord } from '../channel/records';
 import type { Channel } from '../channel/writer';
 import { childKeyOrder } from '../analysis/ipc';
-import { moduleCommand, ModuleCommand } from '../analysis/module-link';
-import { describeCapacity } from '../analysis/streams/schema';
-import type { Policy } from '../anonymize/policy';
-import { PrivacyStatement, privacyStatement, statementHash } from '../bundle/privacy';
 import type { RunConfig } from './config';
 import type { Board } from './board';
 import type { Sys } from './sys';
-import { OperatorLog, count, formatUptime } from './oplog';
-import { Leds } from './leds';
-import { RunCounters } from './counters';
+import { count, formatUptime } from './oplog';
 import { BootSigner } from './signer';
 import { StatusReporter } from './status';
-import { loadRunPolicy } from './policy';
 import { prepareAppliance, closeAppliance } from './appliance';
-import { BootFailure, RunState, Teardown, ledPattern } from './lifecycle';
+import { BootFailure, Run } from './lifecycle';
+import { BootPlan, checkBoot } from './boot-checks';
 import { Pipeline, PurposeKeys } from './pipeline';
 
 export interface FirmwareIdentity {
@@ -64,74 +58,11 @@ export interface SuperviseOptions {
 /** Results kept in RAM while the rest of the outbox waits sealed on the spool. */
 const OUTBOX_MEMORY_BYTES = 4 * 1048576;
 
-/** What the boot checks decided. */
-interface BootPlan {
-  policy: Policy;
-  statement: PrivacyStatement;
-  privacy: string;
-  hasModule: boolean;
-  sandboxed: boolean;
-  command: ModuleCommand | null;
-}
-
 interface RunKeys {
   keyring: Keyring;
   keys: PurposeKeys;
   signer: BootSigner;
   guard: EgressGuard;
-}
-
-/** The run as every phase sees it: its log, LEDs, counters, state and teardown stack. */
-class Run {
-  readonly cfg: RunConfig;
-  readonly sys: Sys;
-  readonly log: OperatorLog;
-  readonly leds: Leds;
-  readonly counters = new RunCounters();
-  readonly teardown = new Teardown();
-  state: RunState = 'booting';
-  stopReason: string | null = null;
-  aborted = false;
-  /** The last console line, printed once the teardown has run. */
-  finalNote: string | null = null;
-  readonly stopRequested: Promise<string>;
-  readonly abortRequested: Promise<void>;
-  private resolveStop: (why: string) => void = () => {};
-  private resolveAbort: () => void = () => {};
-
-  constructor(readonly o: SuperviseOptions) {
-    this.cfg = o.config;
-    this.sys = o.sys;
-    this.log = new OperatorLog(o.sys);
-    this.leds = new Leds(o.sys, o.board.leds, (s) => this.log.info(`state: ${s}`));
-    this.stopRequested = new Promise((r) => { this.resolveStop = r; });
-    this.abortRequested = new Promise((r) => { this.resolveAbort = r; });
-  }
-
-  enter(s: RunState): void {
-    this.state = s;
-    const pattern = ledPattern[s];
-    if (pattern) this.leds.show(pattern);
-  }
-
-  /** A stop condition was met; the first one counts. */
-  requestStop(why: string): void {
-    if (this.stopReason !== null) return;
-    this.stopReason = why;
-    this.resolveStop(why);
-  }
-
-  /** SIGTERM/SIGINT: the first stops in order, the second at once. */
-  signal(sig: string): void {
-    if (this.stopReason === null) {
-      this.log.notice(`received ${sig}: stopping (send it again to stop at once)`);
-      this.requestStop(`signal ${sig}`);
-    } else if (!this.aborted) {
-      this.aborted = true;
-      this.log.warn(`received ${sig} again: stopping at once`);
-      this.resolveAbort();
-    }
-  }
 }
 
 export async function supervise(o: SuperviseOptions): Promise<number> {
@@ -155,7 +86,7 @@ async function runPhases(run: Run): Promise<number> {
   const { o, log } = run;
   run.enter('booting');
   log.notice(`sealtap ${o.version} booting on board ${o.board.name}; analysis firmware ${o.firmware.name} ${o.firmware.version}`);
-  const plan = checkBoot(run);
+  const plan = checkBoot(run.cfg, run.sys, log, o.unsandboxed === true);
   const keys = makeKeys(run);
   prepareBox(run, keys.keyring);
   const { ring, aead } = openSpool(run);
@@ -178,48 +109,8 @@ async function runPhases(run: Run): Promise<number> {
     stopRequested: () => run.stopReason !== null,
     published: o.testHooks?.published,
   });
+  run.teardown.push('capture and analysis', () => pipeline.close());
   return stopRun(run, plan, channel, ring, pipeline);
-}
-
-/** Policy, privacy statement, module and sandbox: all before the first key. */
-function checkBoot(run: Run): BootPlan {
-  const { cfg, log, sys, o } = run;
-  let policy: Policy;
-  try {
-    policy = loadRunPolicy(cfg.policy);
-  } catch (e) {
-    throw new BootFailure(`policy refused: ${(e as Error).message}`);
-  }
-  // What leaves the box under this policy, run.json and module; on the box, the
-  // statement the bundle's approvers signed (checked when the bundle was selected).
-  let statement: PrivacyStatement;
-  try {
-    statement = privacyStatement(policy, cfg, cfg.analysis.module === null ? null : sys.readFile(cfg.analysis.module));
-  } catch (e) {
-    throw new BootFailure(`the analysis module ${cfg.analysis.module} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check analysis.module in run.json`);
-  }
-  const privacy = statementHash(statement);
-  log.info(`privacy statement ${privacy}`);
-
-  // The researcher's module runs only inside its sandbox: if that cannot be built,
-  // refuse before any key exists (fail closed), unless the development switch says so.
-  const hasModule = cfg.analysis.module !== null;
-  const sandboxed = hasModule && !o.unsandboxed;
-  if (sandboxed) {
-    const problem = sys.sandboxProblem();
-    if (problem !== null) throw new BootFailure(`the analysis module's sandbox cannot be built: ${problem}`);
-  }
-  let command: ModuleCommand | null = null;
-  if (hasModule) {
-    try {
-      command = moduleCommand(cfg.analysis.module as string, sandboxed, cfg.analysis.memoryBytes);
-    } catch (e) {
-      throw new BootFailure(`the analysis module's sandbox cannot be set up: ${(e as Error).message}`);
-    }
-  }
-  if (hasModule && !sandboxed) log.error('DEVELOPMENT SWITCH: the analysis module runs WITHOUT its sandbox (--unsandboxed); never use this with real traffic');
-  for (const [name, decl] of Object.entries(cfg.analysis.streams)) log.info(describeCapacity(name, decl));
-  return { policy, statement, privacy, hasModule, sandboxed, command };
 }
 
 /** Nothing secret exists before this phase, and nothing survives the run. */
@@ -357,6 +248,7 @@ async function stopRun(run: Run, plan: BootPlan, channel: Channel, ring: SpoolRi
     outboxDropped: outboxDropped(),
   }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(run, RecordType.STATUS); });
   status.start();
+  run.teardown.push('the status reports', () => status.stop());
   const duration = cfg.stop.seconds !== null ? sys.after(cfg.stop.seconds * 1000, () => run.requestStop(`duration ${cfg.stop.seconds} s reached`)) : null;
 
   const reason = await run.stopRequested;
