@@ -13,6 +13,7 @@ import { realSys, Sys } from '../../firmware/supervisor/sys';
 import type { Board } from '../../firmware/supervisor/board';
 import type { Keyring } from '../../firmware/keys/keyring';
 import { within } from './until';
+import { RecordType, recordTypeName } from '../../firmware/channel/records';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const sealtap = path.join(repoRoot, 'bin', 'sealtap');
@@ -48,6 +49,8 @@ export interface BoxWatch {
   linePath: string;
   /** Resolves with the first console line matching `re`, past or future; fails after withinMs. */
   line(re: RegExp, withinMs?: number): Promise<string>;
+  /** Resolves once the box has handed `n` records of `type` to its line; fails after withinMs. */
+  sent(type: RecordType, n: number, withinMs?: number): Promise<void>;
 }
 
 export function tempDir(prefix: string): string {
@@ -76,6 +79,8 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
   const lines: string[] = [];
   const ledWrites: string[] = [];
   const waiters: Array<(l: string) => void> = [];
+  const sent = new Map<number, number>();
+  const sendWaiters: Array<() => void> = [];
   const watch: BoxWatch = {
     linePath,
     line: (re, withinMs = 60_000) => {
@@ -87,6 +92,14 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
       waiters.push(waiter);
       return within(p, `no console line ${re}`, withinMs).finally(() => waiters.splice(waiters.indexOf(waiter), 1));
     },
+    sent: (type, n, withinMs = 60_000) => {
+      let fire: () => void = () => {};
+      const p = new Promise<void>((resolve) => { fire = resolve; });
+      const waiter = (): void => { if ((sent.get(type) ?? 0) >= n) fire(); };
+      sendWaiters.push(waiter);
+      waiter();
+      return within(p, `the box sent fewer than ${n} ${recordTypeName[type]} records`, withinMs).finally(() => sendWaiters.splice(sendWaiters.indexOf(waiter), 1));
+    },
   };
   const sys: Sys = {
     ...realSys,
@@ -95,6 +108,19 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
     writeFile: (f, d) => {
       realSys.writeFile(f, d);
       ledWrites.push(`${path.basename(path.dirname(f))}/${path.basename(f)}=${d}`);
+    },
+    // The real line, with a count of what the box hands it, for tests that wait for a record.
+    openChannel: (opts) => {
+      const ch = realSys.openChannel(opts);
+      return {
+        ...ch,
+        send: (type, body) => {
+          const ok = ch.send(type, body);
+          sent.set(type, (sent.get(type) ?? 0) + 1);
+          for (const w of sendWaiters.slice()) w();
+          return ok;
+        },
+      };
     },
     console: (l) => {
       lines.push(l);

@@ -10,8 +10,8 @@ import { fixedMaster } from '../lib/fixed-keyring';
 import { fixture } from '../lib/runtime-box';
 import { Keyring } from '../../firmware/keys/keyring';
 import { LineDecoder } from '../../firmware/receiver/decoder';
-import type { StatusRecord } from '../../firmware/channel/records';
-import { event, until } from '../lib/until';
+import { RecordType, StatusRecord } from '../../firmware/channel/records';
+import { event } from '../lib/until';
 
 /** The STATUS records of a recorded line, in order. */
 function statusRecords(linePath: string): StatusRecord[] {
@@ -94,9 +94,8 @@ test('stops on SIGTERM, lets analysis finish and exits 0', async () => {
 test('STATUS every second: health from the system and the pipeline counters, on the line', async () => {
   const run = await runBox({
     config: { source: { pcap: sample.file, speed: 'original' }, outputs: [] },
-    // Once three STATUS records are on the line.
-    during: (signals, box) => void until('three STATUS records on the line', () => statusRecords(box.linePath).length >= 3, 60_000, 50)
-      .then(() => signals.emit('SIGTERM', 'SIGTERM')),
+    // Once the box sent its third STATUS.
+    during: (signals, box) => void box.sent(RecordType.STATUS, 3).then(() => signals.emit('SIGTERM', 'SIGTERM')),
   });
   assert.is(run.code, 0);
   const st = statusRecords(run.linePath);

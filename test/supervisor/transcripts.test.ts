@@ -337,4 +337,45 @@ test('013 stop.seconds: the duration stops the run on the clock; STATUS every se
   ]);
 });
 
+test('014 a spool full of unanalysed data (spool.onFull wait, a file replay): the segment waits, and is sealed once the analysis frees a slot', async () => {
+  const r = startScriptedRun({ spool: { onFull: 'wait' } });
+  await capturing(r);
+  for (let seq = 0; seq < 4; seq++) {
+    r.sys.capture!.segment(10);
+    await r.sys.published(seq);
+  }
+  r.sys.capture!.segment(10); // held: its capture slot stays busy, which pauses the replay
+  await settle();
+  const held = afterBoot(r).slice(CAPTURING.length + 8);
+  r.sys.analysis!.segmentDone(0, 10);
+  await r.sys.published(4);
+  r.sys.capture!.done('end of file');
+  assert.is(await finish(r), 0);
+  assert.equal(held, [], 'nothing dropped, nothing released while the ring is full');
+  const t = afterBoot(r).slice(CAPTURING.length + 8);
+  assert.equal(t.slice(0, 3), [
+    'capture: slot 4 released',
+    'analysis: segment 4 published',
+    '[    0.000] NOTE  stopping: end of source',
+  ]);
+  assert.ok(t.includes('line: END "end of source" captured 50 analysed 10 spool dropped 0 quarantined 0 restarts 0; drain 30 s'), t.join('\n'));
+});
+
+test('015 an analysis that gives up: the box stays degraded, captured packets stay sealed, the run goes on to its stop', async () => {
+  const r = startScriptedRun();
+  await capturing(r);
+  r.sys.analysis!.events.gaveUp('the analysis stopped 6 times');
+  await r.sys.advance(60_000);
+  r.signals.emit('SIGTERM', 'SIGTERM');
+  assert.is(await finish(r), 0);
+  const t = afterBoot(r).slice(CAPTURING.length);
+  assert.equal(t.slice(0, 4), [
+    '[    0.000] ERROR the analysis stopped 6 times: captured packets stay sealed on the spool and are not analysed',
+    'led: status trigger=heartbeat',
+    'led: fault trigger=timer',
+    '[    0.250] INFO  state: degraded',
+  ]);
+  assert.not.ok(t.some((l) => /state: capturing/.test(l)), 'never healthy again');
+});
+
 test.run();
