@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
 # The whole test suite: every uvu test file under dist/test (unit and component tests,
 # including live capture in network namespaces, the pty line and the corpus), then the
-# appliance image test in QEMU. Ends with one "N passed, N failed" line.
+# appliance image test in QEMU. Each test group (a folder of dist/test, one per
+# component) runs on its own and prints its time, so a slow or hanging group shows
+# itself. Ends with one "tests: N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# uvu runs each file in one process; FORCE_COLOR=0 keeps the summary parseable.
-FORCE_COLOR=0 NO_COLOR=1 npx uvu dist/test '\.test\.js$' 2>&1 | tee "$log"
-uvu_rc=${PIPESTATUS[0]}
-total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-passed=$(sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-total=${total:-0}
-passed=${passed:-0}
-failed=$((total - passed))
-if [ "$uvu_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+uvu=node_modules/.bin/uvu
+passed=0
+failed=0
+uvu_rc=0
+for dir in dist/test/*/; do
+  group=$(basename "$dir")
+  # test/lib and test/fixtures hold helpers, no tests.
+  ls "$dir"*.test.js >/dev/null 2>&1 || continue
+  started=$(date +%s%N)
+  # uvu runs each file in one process; FORCE_COLOR=0 keeps the summary parseable.
+  FORCE_COLOR=0 NO_COLOR=1 "$uvu" "$dir" '\.test\.js$' 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  ms=$((($(date +%s%N) - started) / 1000000))
+  total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  ok=$(sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  total=${total:-0}
+  ok=${ok:-0}
+  bad=$((total - ok))
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+  [ "$rc" -ne 0 ] && uvu_rc=$rc
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  printf 'group %s: %d passed, %d failed in %d.%d s\n\n' "$group" "$ok" "$bad" $((ms / 1000)) $((ms % 1000 / 100))
+done
 
 image_rc=0
 if [ -x scripts/image/test.sh ] && [ "${SEALTAP_SKIP_IMAGE_TEST:-0}" != 1 ]; then

@@ -1,7 +1,9 @@
 // openChannel: the box's side of the results line. Records go into the bounded outbox;
-// the framer takes them out only as fast as the line drains (baud/10 bytes/s on a tty),
-// so the backlog sits in the outbox — where it is counted and dropped by priority — and
-// never in the kernel's tty buffer. Nothing here ever blocks the event loop.
+// the framer takes them out only as fast as the line drains (pacer.ts: baud/10 bytes/s
+// on a tty), so the backlog sits in the outbox — where it is counted and dropped by
+// priority — and never in the kernel's tty buffer. Nothing here ever blocks the event
+// loop (line-writer.ts). BOOT goes first and again every bootEveryMs (boot-announce.ts);
+// close() drains for a bounded time and ends with CHECKPOINT and END.
 import * as fs from 'node:fs';
 import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
@@ -11,7 +13,9 @@ import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
 import { encodeCompactResult } from './result-codec';
-
+import { pacerFor } from './pacer';
+import { LineWriter } from './line-writer';
+import { BootAnnouncer } from './boot-announce';
 
 export interface ChannelSigner {
   publicKey: Buffer;
@@ -66,6 +70,8 @@ export interface ChannelStats {
   dropped: Record<string, number>;
   /** Writes that failed with something other than EAGAIN (e.g. EIO when a USB host goes away). */
   writeErrors: number;
+  /** Writes the line had no room for (EAGAIN), each retried later: a line nobody reads counts up here. */
+  lineFull: number;
   /** FEC repair frames among framesSent. */
   repairFramesSent: number;
   /** Results waiting sealed on the spool (part of backlogBytes). */
@@ -75,15 +81,19 @@ export interface ChannelStats {
 export interface Channel {
   /** Queues one record; false if it was dropped (counted in stats().dropped). */
   send(type: RecordType, body: object | Buffer): boolean;
+  /**
+   * What the supervisor learns after the channel opened (the link type, once capture
+   * knows it): every BOOT from now on carries it, and one goes out now. False if that
+   * one was dropped.
+   */
+  updateBoot(fields: Partial<BootRecord>): boolean;
   stats(): ChannelStats;
   /** Drains for at most drainMs, sends END (with the channel's own record and drop counts), closes the line. */
   close(end: EndRecord, drainMs: number): Promise<{ drained: boolean; leftBytes: number }>;
 }
 
-const EAGAIN_RETRY_MS = 20;
-const ERROR_RETRY_MS = 500;
-/** Pacing granularity: small enough to keep the kernel buffer near empty, large enough to batch syscalls. */
-const PACE_TICK_MS = 10;
+/** Line time kept at close for the final CHECKPOINT and END: two frames. */
+const CLOSING_FRAMES_BYTES = 2400;
 
 export function openChannel(opts: ChannelOptions): Channel {
   const now = opts.now ?? (() => Date.now());
@@ -112,174 +122,86 @@ export function openChannel(opts: ChannelOptions): Channel {
   const deflate = opts.deflate ?? line.kind === 'tty';
   const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec, deflate);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
-  const openedAt = now();
-  // The supervisor may update the boot object later (link type); uptime stays on this base.
-  const bootUptimeAtOpen = opts.boot.uptimeMs;
-  const bytesPerMs = line.kind === 'tty' ? opts.baud / 10 / 1000 : Infinity;
-  const closeDrops: Record<string, number> = {};
-
-  let pending: Buffer | null = null; // wire bytes of the frame being written
-  let pendingOff = 0;
-  let inflight = false;
-  let timer: NodeJS.Timeout | null = null;
-  let immediate: NodeJS.Immediate | null = null;
-  let credit = 0;
-  let creditAt = now();
-  let lastCheckpointAt = now();
-  let bytesWritten = 0;
-  let writeErrors = 0;
-  let closing = false;
-  let closed = false;
-  let idleWaiters: Array<() => void> = [];
-
-  // Fields the channel owns win over the caller's: a BOOT the supervisor re-sends (with
-  // the link type) must still carry the sealed key, or a receiver could not decrypt.
-  const bootRecord = (base: BootRecord = opts.boot): BootRecord => ({
-    ...base,
+  const pacer = pacerFor(line.kind, opts.baud, now);
+  const boot = new BootAnnouncer(opts.boot, {
     session: opts.session.toString('hex'),
     link: { kind: line.kind, baud: line.kind === 'tty' ? opts.baud : null },
     checkpointKey: opts.signer.publicKey.toString('hex'),
-    uptimeMs: bootUptimeAtOpen + (now() - openedAt),
     encryption: sealer ? sealer.boot : null,
     fec: fec ? { k: fec.k, m: fec.m } : null,
-  });
+  }, now);
+  /** Records refused because they came after close() or are the channel's own. */
+  const closeDrops: Record<string, number> = {};
+  let accepting = true;
+  let lastCheckpointAt = now();
+
+  // The next frame, with a CHECKPOINT when one is due by time (the sequencer adds one
+  // every checkpointEveryFrames frames by itself).
+  const nextFrame = (): Buffer | null => {
+    const before = seq.checkpointsSent();
+    const f = seq.next(outbox, now() - lastCheckpointAt >= checkpointEveryMs);
+    if (seq.checkpointsSent() !== before) lastCheckpointAt = now();
+    return f;
+  };
+  // A leading delimiter lets a receiver that saw noise before us start clean.
+  const writer = new LineWriter(line.fd, pacer, nextFrame, Buffer.from([0]));
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 
-  // A leading delimiter lets a receiver that saw noise before us start clean.
-  pending = Buffer.from([0]);
-  outbox.push(RecordType.BOOT, encode(bootRecord()));
-  const bootTimer = setInterval(() => {
-    if (!closing) send(RecordType.BOOT, bootRecord());
-  }, opts.bootEveryMs);
+  outbox.push(RecordType.BOOT, encode(boot.record()));
+  const bootTimer = setInterval(() => { if (accepting) send(RecordType.BOOT, boot.record()); }, opts.bootEveryMs);
+  // Frames not yet covered by a CHECKPOINT get one within checkpointEveryMs, even when
+  // nothing else is sent.
   const checkpointTimer = setInterval(() => {
-    if (seq.uncovered() > 0 && now() - lastCheckpointAt >= checkpointEveryMs) kick();
+    if (seq.uncovered() > 0 && now() - lastCheckpointAt >= checkpointEveryMs) writer.wake();
   }, Math.min(checkpointEveryMs, 1000));
   bootTimer.unref();
   checkpointTimer.unref();
-  kick();
+  writer.wake();
 
   function send(type: RecordType, body: object | Buffer): boolean {
-    if (closing || type === RecordType.END || type === RecordType.CHECKPOINT || type === RecordType.FEC) {
+    if (!accepting || type === RecordType.END || type === RecordType.CHECKPOINT || type === RecordType.FEC) {
       // END and CHECKPOINT come from the channel itself; after close() nothing is accepted.
       const name = recordTypeName[type] ?? String(type);
       closeDrops[name] = (closeDrops[name] ?? 0) + 1;
       return false;
     }
-    if (type === RecordType.BOOT && !Buffer.isBuffer(body)) body = bootRecord(body as BootRecord);
+    if (type === RecordType.BOOT && !Buffer.isBuffer(body)) body = boot.record(body as BootRecord);
     // FLOW and DNS in their compact form when it carries the record exactly.
     const ok = outbox.push(type, (!Buffer.isBuffer(body) && encodeCompactResult(type, body)) || encode(body));
-    kick();
+    writer.wake();
     return ok;
   }
 
-  function kick(): void {
-    if (closed || inflight || timer || immediate) return;
-    immediate = setImmediate(pump);
-  }
-
-  function later(ms: number): void {
-    if (closed || timer) return;
-    timer = setTimeout(() => {
-      timer = null;
-      pump();
-    }, ms);
-  }
-
-  /** Next wire bytes to write: the rest of the current write, or new frames. */
-  function nextBytes(): boolean {
-    if (pending && pendingOff < pending.length) return true;
-    pending = null;
-    pendingOff = 0;
-    // A recording takes up to 64 KiB per write; a tty one frame at a time, as paced.
-    const limit = bytesPerMs === Infinity ? 65536 : 1;
-    const parts: Buffer[] = [];
-    let n = 0;
-    while (n < limit) {
-      const timeForCheckpoint = now() - lastCheckpointAt >= checkpointEveryMs;
-      const before = seq.checkpointsSent();
-      const f = seq.next(outbox, timeForCheckpoint);
-      if (!f) break;
-      if (seq.checkpointsSent() !== before) lastCheckpointAt = now();
-      parts.push(f);
-      n += f.length;
-    }
-    if (parts.length === 0) return false;
-    pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    return true;
-  }
-
-  function pump(): void {
-    immediate = null;
-    if (closed || inflight) return;
-    if (!nextBytes()) {
-      const w = idleWaiters;
-      idleWaiters = [];
-      for (const f of w) f();
-      return;
-    }
-    const buf = pending as Buffer;
-    let len = buf.length - pendingOff;
-    if (bytesPerMs !== Infinity) {
-      const t = now();
-      // Burst allowance of one tick: the kernel buffer never holds more than ~10 ms of line time.
-      credit = Math.min(credit + (t - creditAt) * bytesPerMs, Math.max(64, bytesPerMs * PACE_TICK_MS));
-      creditAt = t;
-      if (credit < 1) return later(Math.max(1, Math.ceil((1 - credit) / bytesPerMs)));
-      len = Math.min(len, Math.floor(credit));
-    }
-    inflight = true;
-    fs.write(line.fd, buf, pendingOff, len, null, (err, n) => {
-      inflight = false;
-      if (err) {
-        if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK') return later(EAGAIN_RETRY_MS);
-        writeErrors++;
-        return later(ERROR_RETRY_MS);
-      }
-      pendingOff += n;
-      bytesWritten += n;
-      if (bytesPerMs !== Infinity) credit -= n;
-      kick();
-    });
+  function updateBoot(fields: Partial<BootRecord>): boolean {
+    boot.update(fields);
+    return send(RecordType.BOOT, boot.record());
   }
 
   function stats(): ChannelStats {
     const dropped = outbox.dropped();
     for (const [k, v] of Object.entries(closeDrops)) dropped[k] = (dropped[k] ?? 0) + v;
-    const unwritten = pending ? pending.length - pendingOff : 0;
     return {
-      backlogBytes: outbox.backlogBytes() + unwritten,
+      backlogBytes: outbox.backlogBytes() + writer.unwrittenBytes(),
       framesSent: seq.framesSent(),
-      bytesWritten,
+      bytesWritten: writer.bytesWritten,
       recordsSent: seq.recordsSent(),
       dropped,
-      writeErrors,
+      writeErrors: writer.writeErrors,
+      lineFull: writer.lineFull,
       repairFramesSent: seq.repairFramesSent(),
       spilledBytes: spool ? spool.spilledBytes() : 0,
     };
   }
 
-  function idleOrDeadline(deadline: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (ok: boolean): void => {
-        clearTimeout(t);
-        resolve(ok);
-      };
-      const t = setTimeout(() => done(false), Math.max(0, deadline - now()));
-      idleWaiters.push(() => done(true));
-      kick();
-      if (!inflight && !timer && !immediate) done(true);
-    });
-  }
-
   async function close(end: EndRecord, drainMs: number): Promise<{ drained: boolean; leftBytes: number }> {
-    if (closing) throw new Error('channel already closed');
-    closing = true;
+    if (!accepting) throw new Error('channel already closed');
+    accepting = false;
     clearInterval(bootTimer);
     clearInterval(checkpointTimer);
     const start = now();
-    // Keep time for the final CHECKPOINT and END: two frames at line rate.
-    const reserve = Math.min(drainMs / 2, bytesPerMs === Infinity ? 0 : 2400 / bytesPerMs);
-    await idleOrDeadline(start + drainMs - reserve);
+    // Keep line time for the final CHECKPOINT and END.
+    const reserve = Math.min(drainMs / 2, pacer.lineTimeMs(CLOSING_FRAMES_BYTES));
+    await writer.whenIdle(start + drainMs - reserve, now);
     const droppedAtClose = outbox.backlogBytes() > 0 ? outbox.dropAll() : 0;
     let outboxDropped = 0;
     for (const v of Object.values(stats().dropped)) outboxDropped += v;
@@ -289,23 +211,13 @@ export function openChannel(opts: ChannelOptions): Channel {
     records.END = (records.END ?? 0) + 1;
     const endBody = encode({ ...end, records, outboxDropped });
     seq.setEnd(endBody);
-    const finished = await idleOrDeadline(start + drainMs);
-    const unwritten = (pending ? pending.length - pendingOff : 0) + (seq.endWritten() ? 0 : endBody.length);
-    closed = true;
-    if (timer) clearTimeout(timer);
-    if (immediate) clearImmediate(immediate);
-    await waitInflight();
+    const finished = await writer.whenIdle(start + drainMs, now);
+    const unwritten = writer.unwrittenBytes() + (seq.endWritten() ? 0 : endBody.length);
+    await writer.close();
     sealer?.wipe();
     await new Promise<void>((resolve) => fs.close(line.fd, () => resolve()));
     return { drained: finished && unwritten === 0 && droppedAtClose === 0, leftBytes: unwritten + droppedAtClose };
   }
 
-  function waitInflight(): Promise<void> {
-    return new Promise((resolve) => {
-      const check = (): void => (inflight ? void setTimeout(check, 5) : resolve());
-      check();
-    });
-  }
-
-  return { send, stats, close };
+  return { send, updateBoot, stats, close };
 }

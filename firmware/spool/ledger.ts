@@ -115,13 +115,6 @@ export class SlotLedger {
     return this.nextSeq;
   }
 
-  unanalysedCount(): number {
-    return this.count(SLOT_UNANALYSED);
-  }
-
-  reservedCount(): number {
-    return this.count(SLOT_RESERVED);
-  }
 
   /** Fraction (0..1) of slots holding or about to hold unanalysed data. */
   fill(): number {

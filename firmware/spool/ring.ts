@@ -24,7 +24,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SEGMENT_HEADER_BYTES, SEGMENT_OVERHEAD, maxBodyBytes, peekSealedLength, peekSegmentSeq } from './segment';
 import { SlotLedger } from './ledger';
-import { preallocateSlots, readSlotFile, reusableSlotBytes, slotFileName } from './slot-files';
+import { preallocateSlots, reusableSlotBytes, slotFileName } from './slot-files';
 
 export interface SpoolRingOptions {
   /** Directory for the slot files (run.json spool.dir). */
@@ -48,7 +48,6 @@ export class SpoolRing {
   // Writes complete in publish() call order: each one starts after the previous ended.
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
-  private refused = 0;
 
   private constructor(dir: string, slots: number, slotBytes: number) {
     this.dir = dir;
@@ -99,9 +98,7 @@ export class SpoolRing {
    * them. Never touches the disk.
    */
   reserve(): { slot: number; seq: number } | null {
-    const r = this.closed ? null : this.ledger.reserve();
-    if (r === null) this.refused++;
-    return r;
+    return this.closed ? null : this.ledger.reserve();
   }
 
   /**
@@ -160,18 +157,9 @@ export class SpoolRing {
     return this.ledger.isRetained(seq);
   }
 
-  unanalysedCount(): number {
-    return this.ledger.unanalysedCount();
-  }
-
   /** 0..1: fraction of slots holding (or being written with) unanalysed data. */
   fill(): number {
     return this.ledger.fill();
-  }
-
-  /** How many reserve() calls were refused because the ring was full or closed. */
-  get refusedReservations(): number {
-    return this.refused;
   }
 
   /** Path of the slot file that holds segment seq (the analysis child opens it read-only). */
@@ -179,36 +167,10 @@ export class SpoolRing {
     return path.join(this.dir, slotFileName(seq % this.slots));
   }
 
-  /** Reads the sealed bytes of a published segment still in the ring; open them with openSegment. */
-  readSlot(seq: number): Buffer {
-    if (!this.ledger.isRetained(seq)) {
-      throw new Error(`segment ${seq} is not readable from the spool (oldest retained is ${this.oldestRetainedSeq()}, next is ${this.nextSeq()})`);
-    }
-    return readSlotFile(this.slotPath(seq));
-  }
-
   /** Waits for pending writes, then refuses further reservations. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
-  }
-
-  /**
-   * close(), then zeroes every slot header so no segment is recognisable any more.
-   * The ciphertext stays: on the box the spool is dm-crypt with a key that is about to
-   * be wiped, and on a dev host the segment key dies with the process.
-   */
-  async wipe(): Promise<void> {
-    await this.close();
-    const zeros = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    for (let slot = 0; slot < this.slots; slot++) {
-      const fd = fs.openSync(path.join(this.dir, slotFileName(slot)), 'r+');
-      try {
-        fs.writeSync(fd, zeros, 0, zeros.length, 0);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
   }
 
   private checkSealed(seq: number, sealed: Buffer): string | null {

@@ -20,21 +20,17 @@ export interface EgressSinkDeps {
   counters: RunCounters;
   log: OperatorLog;
   linkType(): number;
+  /** Counts a record that went into the channel, by type. */
+  countRecord(type: number): void;
 }
 
 export interface EgressSink {
   records(records: OutRecord[]): void;
   packets(bytes: Buffer, count: number): void;
-  /** Counts a record that went into the channel, by type name. */
-  countRecord(type: number): void;
 }
 
 export function egressSink(d: EgressSinkDeps): EgressSink {
-  const { guard, counters, log } = d;
-  const countRecord = (type: number): void => {
-    const n = recordTypeName[type];
-    counters.records[n] = (counters.records[n] ?? 0) + 1;
-  };
+  const { guard, counters, log, countRecord } = d;
   const refused = (type: number, packet: boolean): void => {
     counters.egressRefused++;
     if (counters.egressRefused === 1 || counters.egressRefused % 1000 === 0) {
@@ -48,7 +44,6 @@ export function egressSink(d: EgressSinkDeps): EgressSink {
     if (d.send(RecordType.PACKET, rec)) countRecord(RecordType.PACKET);
   };
   return {
-    countRecord,
     records: (recs) => d.egressKey.use(() => {
       const linkType = d.linkType();
       for (const r of recs) {

@@ -63,3 +63,10 @@ export class HostHealthMeter {
     }
   }
 }
+
+const hostMeter = new HostHealthMeter();
+
+/** The host's health: its CPU load since the previous call in this process, and memory now. */
+export function sampleHealth(): Promise<HostHealth> {
+  return hostMeter.sample();
+}

@@ -28,7 +28,7 @@ export class Leds {
   /** Every state shown, in order (for the log and for tests). */
   readonly history: BoxState[] = [];
 
-  constructor(private readonly sys: Sys, private readonly paths: LedPaths, private readonly onChange: (s: BoxState) => void = () => {}) {
+  constructor(private readonly sys: Pick<Sys, 'writeFile' | 'mkdirp'>, private readonly paths: LedPaths, private readonly onChange: (s: BoxState) => void = () => {}) {
     for (const p of [paths.status, paths.fault]) if (p) sys.mkdirp(p);
   }
 

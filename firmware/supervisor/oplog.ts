@@ -18,7 +18,7 @@ export class OperatorLog {
   private early: Array<[number, Severity, string]> | null = [];
   readonly startMs: number;
 
-  constructor(private readonly sys: Sys) {
+  constructor(private readonly sys: Pick<Sys, 'now' | 'console'>) {
     this.startMs = sys.now();
   }
 

@@ -4,7 +4,7 @@
 import type { StatusRecord } from '../channel/records';
 import type { RunCounters } from './counters';
 import { OperatorLog, count } from './oplog';
-import { HostHealthMeter } from './health';
+import type { Sys, Timer } from './sys';
 import { ProcessUsageMeter } from './process-usage';
 
 export interface PipelineView {
@@ -28,13 +28,13 @@ export interface PipelineView {
 const PROGRESS_EVERY_MS = 10_000;
 
 export class StatusReporter {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private lastProgress = 0;
   private sampling = false;
   private readonly usage = new ProcessUsageMeter();
-  private readonly health = new HostHealthMeter();
 
   constructor(
+    private readonly sys: Pick<Sys, 'every' | 'sampleHealth'>,
     private readonly everyMs: number,
     private readonly log: OperatorLog,
     private readonly view: () => PipelineView,
@@ -42,18 +42,18 @@ export class StatusReporter {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.everyMs);
+    this.timer = this.sys.every(this.everyMs, () => void this.tick());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
   private async tick(): Promise<void> {
     if (this.sampling) return; // a slow probe never piles up
     this.sampling = true;
-    const h = await this.health.sample();
+    const h = await this.sys.sampleHealth();
     this.sampling = false;
     if (!this.timer) return;
     const v = this.view();

@@ -1,39 +1,32 @@
-// The supervisor's lifecycle: boot → keys → spool → channel → capture + analysis →
-// stop condition → stop capture → let analysis finish → drain the channel → wipe keys.
-// Every step logs one operator line; every failure before capture is fatal with a
-// clear message, every failure after it is counted and reported.
-import * as fs from 'node:fs';
+// The supervisor's lifecycle, one phase per function below:
+//   checkBoot     the policy, the module and its sandbox: refused before any key exists (boot-checks.ts)
+//   makeKeys      the per-boot master secret and its purpose keys, in locked memory
+//   prepareBox    on the box: the spool disk under dm-crypt, the capture NIC receive-only
+//   openSpool     the ring of sealed segments
+//   openLine      the results line, announced with BOOT; the operator log follows it
+//   Pipeline      capture, sealing, analysis and egress until a stop condition (pipeline.ts)
+//   stopRun       stop capture, let the analysis finish, END, drain the line
+// The phases share the Run (lifecycle.ts): its log, LEDs, state and stop requests. Each
+// phase that acquires something pushes its closer on the Run's teardown stack, unwound once at the end: after a clean stop, a refused boot or a
+// second signal alike. Every step logs one operator line; a failure before capture is
+// fatal with a clear message, a failure after it is counted and reported.
 import * as path from 'node:path';
-import * as sodium from 'sodium-native';
 import { Keyring, KeyPurpose } from '../keys/keyring';
-import type { SecretKey } from '../keys/secret-key';
-import { SpoolRing } from '../spool/ring';
-import { chooseSegmentAead, maxBodyBytes } from '../spool/segment';
-import { Capture } from '../capture/capture';
-import { AnalysisHost } from '../analysis/host';
-import { childKeyOrder } from '../analysis/ipc';
+import type { SpoolRing } from '../spool/ring';
 import { EgressGuard } from '../egress/guard';
 import { RecordType, recordTypeName, EndRecord, BootRecord } from '../channel/records';
-import { openChannel, Channel } from '../channel/writer';
+import type { Channel } from '../channel/writer';
+import { childKeyOrder } from '../analysis/ipc';
 import type { RunConfig } from './config';
 import type { Board } from './board';
 import type { Sys } from './sys';
-import { OperatorLog, count } from './oplog';
-import { Leds, runningState } from './leds';
-import { RunCounters } from './counters';
-import { Spooler } from './spooler';
-import { egressSink } from './egress-sink';
+import { count, formatUptime } from './oplog';
 import { BootSigner } from './signer';
 import { StatusReporter } from './status';
-import { loadRunPolicy } from './policy';
-import type { Policy } from '../anonymize/policy';
-import { PrivacyStatement, privacyStatement, statementHash } from '../bundle/privacy';
-import { prepareAppliance, closeAppliance, ApplianceSteps } from './appliance';
-import { CommandSys, realCommands } from './commands';
-import { jailProblem } from '../analysis/jail/jail';
-import { moduleCommand, ModuleCommand } from '../analysis/module-link';
-import { describeCapacity } from '../analysis/streams/schema';
-import type { StreamCounts } from '../analysis/ipc';
+import { prepareAppliance, closeAppliance } from './appliance';
+import { BootFailure, Run } from './lifecycle';
+import { BootPlan, checkBoot } from './boot-checks';
+import { Pipeline, PurposeKeys } from './pipeline';
 
 export interface FirmwareIdentity {
   name: string;
@@ -49,8 +42,6 @@ export interface SuperviseOptions {
   version: string;
   /** Process signals to stop on; tests pass an EventEmitter of their own. */
   signals: NodeJS.EventEmitter;
-  /** The box's system commands (cryptsetup, ip, nft); tests pass a recording. */
-  commands?: CommandSys;
   /**
    * Development switch (`sealtap run --unsandboxed`, refused on the box): the
    * researcher's module runs without its operating-system sandbox. BOOT, every STATUS
@@ -58,82 +49,74 @@ export interface SuperviseOptions {
    */
   unsandboxed?: boolean;
   /**
-   * In-process tests only (no command line or environment reaches these): a keyring
-   * whose bytes the test knows, so it can scan every output for them; and a look at
+   * In-process tests only (no command line or environment reaches this): a look at
    * each segment as it is published, so a test can tamper with it.
    */
-  testHooks?: { keyring?: () => Keyring; published?: (seq: number, file: string) => void; jailProblem?: () => string | null };
+  testHooks?: { published?: (seq: number, file: string) => void };
 }
 
-const CAPTURE_SLOTS = 8;
 /** Results kept in RAM while the rest of the outbox waits sealed on the spool. */
 const OUTBOX_MEMORY_BYTES = 4 * 1048576;
 
-function isTtyPath(p: string): boolean {
-  try {
-    return fs.realpathSync(p).startsWith('/dev/');
-  } catch {
-    return p.startsWith('/dev/');
-  }
+interface RunKeys {
+  keyring: Keyring;
+  keys: PurposeKeys;
+  signer: BootSigner;
+  guard: EgressGuard;
 }
 
 export async function supervise(o: SuperviseOptions): Promise<number> {
-  const { config: cfg, board, sys } = o;
-  const log = new OperatorLog(sys);
-  const leds = new Leds(sys, board.leds, (s) => log.info(`state: ${s}`));
-  const counters = new RunCounters();
-  leds.show('booting');
-  log.notice(`sealtap ${o.version} booting on board ${board.name}; analysis firmware ${o.firmware.name} ${o.firmware.version}`);
-
-  let policy: Policy;
+  const run = new Run(o);
+  let code: number;
   try {
-    policy = loadRunPolicy(cfg.policy);
+    code = await runPhases(run);
   } catch (e) {
-    leds.show('fatal');
-    log.error(`policy refused: ${(e as Error).message}`);
-    return 1;
+    if (!(e instanceof BootFailure)) throw e;
+    run.enter('fatal');
+    run.log.error(e.message);
+    code = 1;
+  } finally {
+    await run.teardown.unwind((what, e) => run.log.warn(`closing ${what} failed: ${e.message}`));
   }
-  // What leaves the box under this policy, run.json and module; on the box, the
-  // statement the bundle's approvers signed (checked when the bundle was selected).
-  let statement: PrivacyStatement;
-  try {
-    statement = privacyStatement(policy, cfg, cfg.analysis.module === null ? null : fs.readFileSync(cfg.analysis.module));
-  } catch (e) {
-    leds.show('fatal');
-    log.error(`the analysis module ${cfg.analysis.module} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check analysis.module in run.json`);
-    return 1;
-  }
-  const privacy = statementHash(statement);
-  log.info(`privacy statement ${privacy}`);
+  if (run.finalNote !== null) run.sys.console(run.finalNote);
+  return code;
+}
 
-  // The researcher's module runs only inside its sandbox: if that cannot be built,
-  // refuse before any key exists (fail closed), unless the development switch says so.
-  const hasModule = cfg.analysis.module !== null;
-  const sandboxed = hasModule && !o.unsandboxed;
-  if (sandboxed) {
-    const problem = (o.testHooks?.jailProblem ?? jailProblem)();
-    if (problem !== null) {
-      leds.show('fatal');
-      log.error(`the analysis module's sandbox cannot be built: ${problem}`);
-      return 1;
-    }
-  }
-  let command: ModuleCommand | null = null;
-  if (hasModule) {
-    try {
-      command = moduleCommand(cfg.analysis.module as string, sandboxed, cfg.analysis.memoryBytes);
-    } catch (e) {
-      leds.show('fatal');
-      log.error(`the analysis module's sandbox cannot be set up: ${(e as Error).message}`);
-      return 1;
-    }
-  }
-  if (hasModule && !sandboxed) log.error('DEVELOPMENT SWITCH: the analysis module runs WITHOUT its sandbox (--unsandboxed); never use this with real traffic');
-  for (const [name, decl] of Object.entries(cfg.analysis.streams)) log.info(describeCapacity(name, decl));
+async function runPhases(run: Run): Promise<number> {
+  const { o, log } = run;
+  run.enter('booting');
+  log.notice(`sealtap ${o.version} booting on board ${o.board.name}; analysis firmware ${o.firmware.name} ${o.firmware.version}`);
+  const plan = checkBoot(run.cfg, run.sys, log, o.unsandboxed === true);
+  const keys = makeKeys(run);
+  prepareBox(run, keys.keyring);
+  const { ring, aead } = openSpool(run);
+  const channel = openLine(run, plan, keys);
+  const onSignal = (sig: string): void => run.signal(sig);
+  o.signals.on('SIGTERM', onSignal);
+  o.signals.on('SIGINT', onSignal);
+  run.teardown.push('the signal handlers', () => {
+    o.signals.off('SIGTERM', onSignal);
+    o.signals.off('SIGINT', onSignal);
+  });
+  const pipeline = new Pipeline({
+    cfg: run.cfg, sys: run.sys, log, counters: run.counters,
+    keys: keys.keys, guard: keys.guard, ring, aead: aead.aead, runId: run.sys.randomBytes(16),
+    channel, policy: plan.policy, moduleCommand: plan.command,
+    countRecord: (t) => countRecord(run, t),
+    state: () => run.state,
+    enter: (s) => run.enter(s),
+    requestStop: (why) => run.requestStop(why),
+    stopRequested: () => run.stopReason !== null,
+    published: o.testHooks?.published,
+  });
+  run.teardown.push('capture and analysis', () => pipeline.close());
+  return stopRun(run, plan, channel, ring, pipeline);
+}
 
-  // Keys: nothing secret exists before this line, and nothing survives the run.
-  const keyring = o.testHooks?.keyring?.() ?? Keyring.generate();
-  const keys: Record<(typeof childKeyOrder)[number], SecretKey> = {
+/** Nothing secret exists before this phase, and nothing survives the run. */
+function makeKeys(run: Run): RunKeys {
+  const keyring = run.sys.generateKeyring();
+  const keys: PurposeKeys = {
     spool: keyring.subkey(KeyPurpose.spool),
     address: keyring.subkey(KeyPurpose.address),
     mac: keyring.subkey(KeyPurpose.mac),
@@ -143,314 +126,145 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     egress: keyring.subkey(KeyPurpose.egress),
   };
   const signer = new BootSigner();
-  log.info(`volatile keys generated from the kernel RNG: master and ${childKeyOrder.length} purpose keys in locked memory`);
-
-  const wipeAll = (): void => {
+  run.log.info(`volatile keys generated from the kernel RNG: master and ${childKeyOrder.length} purpose keys in locked memory`);
+  const guard = new EgressGuard(keys.egress);
+  run.teardown.push('the keys', () => {
     guard.wipe();
     signer.wipe();
     keyring.wipe();
-  };
-  const guard = new EgressGuard(keys.egress);
+  });
+  return { keyring, keys, signer, guard };
+}
 
-  const commands = o.commands ?? realCommands;
-  let appliance: ApplianceSteps;
+/** On the box: the encrypted spool disk and the receive-only capture NIC (appliance.ts). */
+function prepareBox(run: Run, keyring: Keyring): void {
+  const { sys, log } = run;
+  let steps;
   try {
-    appliance = prepareAppliance(cfg, board, keyring, commands, (line) => log.info(line));
+    steps = prepareAppliance(run.cfg, run.o.board, keyring, sys.commands, (line) => log.info(line));
   } catch (e) {
-    leds.show('fatal');
-    log.error(`${(e as Error).message}`);
-    wipeAll();
-    return 1;
+    throw new BootFailure((e as Error).message);
   }
-  const closeSpoolDisk = (): void => {
-    const err = closeAppliance(appliance, commands);
+  const opened = steps;
+  run.teardown.push('the encrypted spool', () => {
+    const err = closeAppliance(opened, sys.commands);
     if (err) log.warn(err);
-  };
+  });
+}
 
+function openSpool(run: Run): { ring: SpoolRing; aead: ReturnType<Sys['chooseSegmentAead']> } {
+  const { cfg, sys, log } = run;
   let ring: SpoolRing;
   try {
-    ring = SpoolRing.create({ dir: cfg.spool.dir, bytes: cfg.spool.bytes, slotBytes: cfg.spool.segmentBytes });
+    ring = sys.openSpool({ dir: cfg.spool.dir, bytes: cfg.spool.bytes, slotBytes: cfg.spool.segmentBytes });
   } catch (e) {
-    leds.show('fatal');
-    log.error(`spool failed: ${(e as Error).message}`);
-    wipeAll();
-    closeSpoolDisk();
-    return 1;
+    throw new BootFailure(`spool failed: ${(e as Error).message}`);
   }
+  // Pending writes end before the disk under them is closed.
+  run.teardown.push('the spool', () => ring.close().catch(() => {}));
   // The faster AEAD on this CPU (AES-256-GCM where it has AES instructions).
-  const aead = chooseSegmentAead();
+  const aead = sys.chooseSegmentAead();
   const measured = Object.entries(aead.gbps).map(([n, g]) => `${n} ${Math.round(g * 1000)} MB/s`).join(', ');
   log.info(`spool ready: ${ring.slots} slots of ${(cfg.spool.segmentBytes / 1048576).toFixed(1)} MiB in ${cfg.spool.dir}, sealed with ${aead.name} (measured ${measured})`);
+  return { ring, aead };
+}
 
-  const session = Buffer.alloc(8);
-  sodium.randombytes_buf(session);
-  const runId = Buffer.alloc(16);
-  sodium.randombytes_buf(runId);
-
-  let linkType = -1;
-  let channel: Channel;
-  const isTty = isTtyPath(cfg.channel.path);
-  // The channel re-sends this object as BOOT every few seconds; the link type is filled
-  // in when capture reports it, before the first PACKET record can exist.
+/** The results line: BOOT first, then the operator log (the boot's lines replayed). */
+function openLine(run: Run, plan: BootPlan, k: RunKeys): Channel {
+  const { cfg, sys, log, o } = run;
+  const session = sys.randomBytes(8);
+  const isTty = sys.isTty(cfg.channel.path);
+  // The channel re-sends this as BOOT every few seconds; the link type is updated when
+  // capture reports it, before the first PACKET record can exist.
   const boot: BootRecord = {
     session: session.toString('hex'),
     product: 'sealtap',
     version: o.version,
-    board: board.name,
+    board: o.board.name,
     firmware: o.firmware,
     link: { kind: isTty ? 'tty' : 'file', baud: isTty ? cfg.channel.baud : null },
-    checkpointKey: signer.publicKey.toString('hex'),
+    checkpointKey: k.signer.publicKey.toString('hex'),
     linkType: -1,
     outputs: cfg.outputs,
     uptimeMs: log.uptimeMs(),
-    privacy,
-    ...(hasModule && statement.module ? { module: statement.module } : {}),
-    ...(hasModule ? { streams: statement.streams, sandbox: sandboxed ? 'on' as const : 'off' as const } : {}),
+    privacy: plan.privacy,
+    ...(plan.hasModule && plan.statement.module ? { module: plan.statement.module } : {}),
+    ...(plan.hasModule ? { streams: plan.statement.streams, sandbox: plan.sandboxed ? 'on' as const : 'off' as const } : {}),
   };
+  let channel: Channel;
   try {
-    channel = openChannel({
+    channel = sys.openChannel({
       path: cfg.channel.path,
       baud: cfg.channel.baud,
       outboxBytes: cfg.channel.outboxBytes,
       bootEveryMs: cfg.channel.bootEverySeconds * 1000,
       session,
       boot,
-      signer,
+      signer: k.signer,
       recipient: cfg.channel.recipient ? Buffer.from(cfg.channel.recipient, 'hex') : null,
       fec: cfg.channel.fec ?? undefined,
       // The backlog of results waits sealed on the spool (on the box: inside dm-crypt),
       // so a slow or unplugged line costs disk, not RAM; a few MiB stay in memory.
       spill: {
         dir: path.join(cfg.spool.dir, 'outbox'),
-        key: keyring.subkey(KeyPurpose.channel),
+        key: k.keyring.subkey(KeyPurpose.channel),
         memoryBytes: Math.min(cfg.channel.outboxBytes, OUTBOX_MEMORY_BYTES),
       },
     });
   } catch (e) {
-    leds.show('fatal');
-    log.error(`results channel failed: ${(e as Error).message}`);
-    wipeAll();
-    await ring.close();
-    closeSpoolDisk();
-    return 1;
+    throw new BootFailure(`results channel failed: ${(e as Error).message}`);
   }
-  const countRecord = (type: number): void => {
-    const n = recordTypeName[type];
-    counters.records[n] = (counters.records[n] ?? 0) + 1;
-  };
   log.attach((uptimeMs, severity, msg) => {
-    if (channel.send(RecordType.LOG, { uptimeMs, severity, msg })) countRecord(RecordType.LOG);
+    if (channel.send(RecordType.LOG, { uptimeMs, severity, msg })) countRecord(run, RecordType.LOG);
   });
   log.info(`results channel open on ${cfg.channel.path}${isTty ? ` at ${cfg.channel.baud} baud, write-only` : ' (recording)'}; session ${session.toString('hex')}`);
+  return channel;
+}
 
-  // ---- the run ----
-  let stopReason: string | null = null;
-  let resolveStop: (why: string) => void = () => {};
-  const stopRequested = new Promise<string>((r) => { resolveStop = r; });
-  const requestStop = (why: string): void => {
-    if (stopReason !== null) return;
-    stopReason = why;
-    resolveStop(why);
-  };
-  let aborted = false;
-  let resolveAbort: () => void = () => {};
-  const abortRequested = new Promise<void>((r) => { resolveAbort = r; });
-  const onSignal = (sig: string): void => {
-    if (stopReason === null) {
-      log.notice(`received ${sig}: stopping (send it again to stop at once)`);
-      requestStop(`signal ${sig}`);
-    } else if (!aborted) {
-      aborted = true;
-      log.warn(`received ${sig} again: stopping at once`);
-      resolveAbort();
-    }
-  };
-  o.signals.on('SIGTERM', onSignal);
-  o.signals.on('SIGINT', onSignal);
+function countRecord(run: Run, type: number): void {
+  const n = recordTypeName[type];
+  run.counters.records[n] = (run.counters.records[n] ?? 0) + 1;
+}
 
-  let degradedUntil = 0;
-  let captureDone: (r: string) => void = () => {};
-  const captureFinished = new Promise<string>((r) => { captureDone = r; });
-  let analysisDone: () => void = () => {};
-  const analysisFinished = new Promise<void>((r) => { analysisDone = r; });
-  let analysis: AnalysisHost | null = null;
-  let lastDropLog = 0;
-  let droppedSinceLog = 0;
-  let streamCounts: StreamCounts | null = null;
-  let lastRefusedLog = Number.NEGATIVE_INFINITY;
-
-  const spooler = new Spooler(ring, keys.spool, aead.aead, runId, 1, cfg.spool.onFull === 'wait', counters, {
-    published: (seq) => {
-      o.testHooks?.published?.(seq, ring.slotPath(seq));
-      analysis?.segmentPublished(seq);
-    },
-    release: (slot) => capture.release(slot),
-    dropped: (n, why) => {
-      droppedSinceLog += n;
-      degradedUntil = sys.now() + 5000;
-      if (sys.now() - lastDropLog > 1000) {
-        log.warn(`dropped ${count(droppedSinceLog)} packets: ${why}`);
-        droppedSinceLog = 0;
-        lastDropLog = sys.now();
-      }
-    },
-    failed: (m) => log.error(m),
-  });
-
-  const sink = egressSink({ guard, egressKey: keys.egress, send: (t, b) => channel.send(t, b), counters, log, linkType: () => linkType });
-  const startAnalysis = (): void => {
-    analysis = new AnalysisHost({
-      linkType,
-      outputs: cfg.outputs,
-      policy,
-      flows: cfg.flows,
-      module: cfg.analysis.module,
-      streams: cfg.analysis.streams,
-      moduleCommand: command,
-      heartbeatMs: cfg.analysis.heartbeatSeconds * 1000,
-      maxRestarts: cfg.analysis.maxRestarts,
-      keys,
-      readablePaths: [cfg.spool.dir + '/'],
-      ring,
-    }, {
-      addresses: (h) => guard.learn(h),
-      records: (recs) => sink.records(recs),
-      packets: (bytes, n) => sink.packets(bytes, n),
-      segmentDone: (seq, packets, skipped) => {
-        if (skipped !== null) {
-          counters.spoolAuthFailures++;
-          log.warn(`segment ${seq} failed authentication (${skipped}): counted and skipped, never parsed`);
-        }
-        counters.analysed += packets;
-        ring.markAnalysed(seq);
-        spooler.retry();
-      },
-      restarted: (why) => {
-        counters.analysisRestarts++;
-        degradedUntil = sys.now() + 5000;
-        log.warn(why);
-      },
-      quarantined: (pos) => {
-        counters.quarantined++;
-        log.warn(`quarantined the packet at segment ${Math.floor(pos / 2 ** 20)} index ${pos % 2 ** 20}: it stopped the analysis twice`);
-      },
-      streamsRefused: (total) => {
-        counters.streamsRefused = total;
-        if (sys.now() - lastRefusedLog > 5000) {
-          lastRefusedLog = sys.now();
-          log.warn(`the analysis module's records refused so far: ${count(total)} (not declared, out of range, over the rate limit, or below k)`);
-        }
-      },
-      finished: (_c, streams) => {
-        streamCounts = streams;
-        // Names are run.json's, reasons the exit's own codes: no text from the module.
-        for (const [name, c] of Object.entries(streams)) {
-          const refused = Object.entries(c.refused).map(([why, n]) => `${why} ${count(n)}`).join(', ');
-          log.info(`stream ${name}: ${count(c.accepted)} records accepted${refused ? `; refused: ${refused}` : ''}`);
-        }
-        analysisDone();
-      },
-      gaveUp: (why) => {
-        degradedUntil = Number.MAX_SAFE_INTEGER;
-        log.error(`${why}: captured packets stay sealed on the spool and are not analysed`);
-      },
-    });
-    analysis.start();
-  };
-
-  const capture: Capture = new Capture({
-    source: cfg.source,
-    segmentBytes: maxBodyBytes(cfg.spool.segmentBytes),
-    slots: CAPTURE_SLOTS,
-    flushMs: 250,
-    maxPackets: cfg.stop.packets ?? 0,
-    waitForSlot: cfg.spool.onFull === 'wait',
-  }, {
-    onLinkType: (lt) => {
-      linkType = lt;
-      spooler.setLinkType(lt);
-      boot.linkType = lt;
-      channel.send(RecordType.BOOT, boot);
-      startAnalysis();
-      leds.show('capturing');
-      const what = cfg.source.kind === 'pcap'
-        ? `file ${cfg.source.path} at ${cfg.source.speed} speed`
-        : `interface ${cfg.source.name}${cfg.source.filter ? ` filter "${cfg.source.filter}"` : ''}${cfg.source.threads > 1 ? ` in ${cfg.source.threads} threads (packet fanout by flow)` : ''}`;
-      log.notice(`capturing from ${what} (link type ${lt})`);
-    },
-    onSegment: (seg, bytes) => spooler.accept(seg, bytes),
-    onDone: (d) => {
-      if (d.slotDropped > 0) {
-        counters.captured += d.slotDropped;
-        counters.spoolDropped += d.slotDropped;
-        log.warn(`capture dropped ${count(d.slotDropped)} packets while every segment buffer was busy`);
-      }
-      if (d.readError) log.warn(d.readError);
-      if (d.reason === 'end of file' && cfg.stop.endOfSource) requestStop('end of source');
-      else if (cfg.stop.packets !== null && counters.captured + (d.slotDropped ?? 0) >= cfg.stop.packets) requestStop(`packet count ${count(cfg.stop.packets)} reached`);
-      else if (d.reason === 'end of file') log.info('end of source reached; waiting for another stop condition');
-      captureDone(d.reason);
-    },
-    onFailed: (m) => {
-      leds.show('fatal');
-      log.error(`capture failed: ${m}`);
-      requestStop('capture failed');
-      captureDone('failed');
-    },
-  });
-
-  const status = new StatusReporter(cfg.status.everySeconds * 1000, log, () => ({
-    state: leds.state() ?? 'booting',
+/**
+ * Runs until a stop condition, then stops in order: capture, the analysis, END, the
+ * drain of the line. A second signal cuts each wait short. Returns the exit code.
+ */
+async function stopRun(run: Run, plan: BootPlan, channel: Channel, ring: SpoolRing, pipeline: Pipeline): Promise<number> {
+  const { cfg, sys, log, counters } = run;
+  const outboxDropped = (): number => Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0);
+  const runStartedMs = sys.now();
+  const status = new StatusReporter(sys, cfg.status.everySeconds * 1000, log, () => ({
+    state: run.leds.state() ?? 'booting',
     spoolFill: ring.fill(),
-    kernelDropped: capture.kernelDropped(),
+    kernelDropped: pipeline.kernelDropped(),
     backlog: channel.stats().backlogBytes,
     counters,
-    streams: hasModule,
-    unsandboxed: hasModule && !sandboxed,
-    analysisPid: (analysis as AnalysisHost | null)?.pid() ?? null,
+    streams: plan.hasModule,
+    unsandboxed: plan.hasModule && !plan.sandboxed,
+    analysisPid: pipeline.analysisPid(),
     elapsedMs: sys.now() - runStartedMs,
     stopSeconds: cfg.stop.seconds,
-    outboxDropped: Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0),
-  }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(RecordType.STATUS); });
-  const ledTimer = setInterval(() => {
-    if (stopReason !== null) return;
-    const st = leds.state();
-    if (st === 'fatal' || st === 'booting') return;
-    leds.show(runningState({ degraded: sys.now() < degradedUntil, spoolFill: ring.fill(), channelStalled: channel.stats().backlogBytes > cfg.channel.outboxBytes * 0.75 }));
-  }, 250);
-  const runStartedMs = sys.now();
+    outboxDropped: outboxDropped(),
+  }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(run, RecordType.STATUS); });
   status.start();
-  const durationTimer = cfg.stop.seconds !== null ? setTimeout(() => requestStop(`duration ${cfg.stop.seconds} s reached`), cfg.stop.seconds * 1000) : null;
+  run.teardown.push('the status reports', () => status.stop());
+  const duration = cfg.stop.seconds !== null ? sys.after(cfg.stop.seconds * 1000, () => run.requestStop(`duration ${cfg.stop.seconds} s reached`)) : null;
 
-  // ---- stop ----
-  const reason = await stopRequested;
-  if (durationTimer) clearTimeout(durationTimer);
+  const reason = await run.stopRequested;
+  duration?.cancel();
+  run.enter('stopping');
   log.notice(`stopping: ${reason}`);
-  const orderly = (async () => {
-    capture.stop();
-    await captureFinished;
-    await spooler.idle();
-    log.info(`capture stopped: ${count(counters.captured)} packets captured, ${count(counters.spooled)} sealed in ${counters.segmentsSealed} segments; letting analysis finish`);
-    if (analysis) {
-      (analysis as AnalysisHost).finish();
-      await analysisFinished;
-      (analysis as AnalysisHost).stop();
-    }
-  })();
-  await Promise.race([orderly, abortRequested]);
-  if (aborted) {
-    spooler.dropHeld('stopped at once');
-    (analysis as AnalysisHost | null)?.stop();
-    await capture.terminate().catch(() => {});
-  }
-  clearInterval(ledTimer);
+  await Promise.race([pipeline.stopInOrder(), run.abortRequested]);
+  if (run.aborted) await pipeline.stopAtOnce();
+  pipeline.stopWatching();
   status.stop();
-  leds.show('finished');
-  const kernelDropped = capture.kernelDropped();
+  run.enter('draining');
+  const kernelDropped = pipeline.kernelDropped();
   log.notice(`run finished (${reason}): captured ${count(counters.captured)}, kernel dropped ${count(kernelDropped)}, spool dropped ${count(counters.spoolDropped)}, analysed ${count(counters.analysed)}, quarantined ${count(counters.quarantined)}, egress refused ${count(counters.egressRefused)}, analysis restarts ${counters.analysisRestarts}`);
 
   const end: EndRecord = {
-    reason: aborted ? `${reason}; stopped at once` : reason,
+    reason: run.aborted ? `${reason}; stopped at once` : reason,
     captured: counters.captured,
     kernelDropped,
     spoolDropped: counters.spoolDropped,
@@ -460,21 +274,19 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     egressRefused: counters.egressRefused,
     analysisRestarts: counters.analysisRestarts,
     records: { ...counters.records },
-    outboxDropped: Object.values(channel.stats().dropped).reduce((a: number, b: number) => a + b, 0),
+    outboxDropped: outboxDropped(),
     uptimeMs: log.uptimeMs(),
-    ...(hasModule ? { streamsRefused: counters.streamsRefused, streams: streamCounts ?? {} } : {}),
-    ...(hasModule && !sandboxed ? { sandbox: 'off' as const } : {}),
+    ...(plan.hasModule ? { streamsRefused: counters.streamsRefused, streams: pipeline.streams() ?? {} } : {}),
+    ...(plan.hasModule && !plan.sandboxed ? { sandbox: 'off' as const } : {}),
   };
-  const drainMs = aborted ? 0 : cfg.channel.drainSeconds * 1000;
+  const drainMs = run.aborted ? 0 : cfg.channel.drainSeconds * 1000;
   const drainStarted = sys.now();
-  const closing = channel.close(end, drainMs);
-  const drained = await Promise.race([closing, abortRequested.then(() => null)]);
-  const drainNote = drained === null ? 'drain cut short by a second signal' : drained.drained ? `results drained in ${((sys.now() - drainStarted) / 1000).toFixed(1)} s` : `drain time of ${cfg.channel.drainSeconds} s ran out with ${count(drained.leftBytes)} bytes undelivered`;
-  sys.console(`[${((sys.now() - log.startMs) / 1000).toFixed(3).padStart(9)}] NOTE  ${drainNote}; keys wiped`);
-  wipeAll();
-  await ring.close().catch(() => {});
-  closeSpoolDisk();
-  o.signals.off('SIGTERM', onSignal);
-  o.signals.off('SIGINT', onSignal);
-  return aborted || stopReason === 'capture failed' ? 1 : 0;
+  const drained = await Promise.race([channel.close(end, drainMs), run.abortRequested.then(() => null)]);
+  const drainNote = drained === null
+    ? 'drain cut short by a second signal'
+    : drained.drained ? `results drained in ${((sys.now() - drainStarted) / 1000).toFixed(1)} s` : `drain time of ${cfg.channel.drainSeconds} s ran out with ${count(drained.leftBytes)} bytes undelivered`;
+  // The line is closed: this last line goes to the console only, once the keys are wiped.
+  run.finalNote = `[${formatUptime(sys.now() - log.startMs)}] NOTE  ${drainNote}; keys wiped`;
+  run.enter('finished');
+  return run.aborted || reason === 'capture failed' ? 1 : 0;
 }

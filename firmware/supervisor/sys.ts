@@ -1,36 +1,117 @@
-// The thin layer of side effects the supervisor's decisions go through, so that a
-// run can be replayed in tests as a transcript ("given these events, it did these
-// actions") while component tests exercise the real thing.
+// Every side effect the supervisor's decisions go through: time and timers, randomness
+// and key generation, files and ttys, the box's commands (cryptsetup, ip, nft,
+// poweroff), the LEDs (files under /sys/class/leds), and the parts of the pipeline that
+// run threads and processes (capture, analysis) or hold the disk and the line (spool,
+// channel). realSys does them; a test's Sys records them instead, so a run can be
+// replayed on a fake clock as a transcript ("given these events, it did these
+// actions"), while component tests exercise the real parts.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as sodium from 'sodium-native';
+import { Keyring } from '../keys/keyring';
+import { SpoolRing, SpoolRingOptions } from '../spool/ring';
+import { AeadChoice, chooseSegmentAead } from '../spool/segment';
+import { Capture, CaptureEvents, CaptureOptions } from '../capture/capture';
+import { AnalysisEvents, AnalysisHost, AnalysisHostOptions } from '../analysis/host';
+import { jailProblem } from '../analysis/jail/jail';
+import { Channel, ChannelOptions, openChannel } from '../channel/writer';
+import { CommandSys, realCommands } from './commands';
+import { HostHealth, sampleHealth } from './health';
+
+export interface Timer {
+  cancel(): void;
+}
+
+/** What the supervisor does with a running capture. */
+export interface CaptureControl {
+  /** Hands a slot back to the capture thread. */
+  release(slot: number): void;
+  /** Asks capture to stop; onDone follows. */
+  stop(): void;
+  kernelDropped(): number;
+  /** Ends the capture threads at once (a second signal). */
+  terminate(): Promise<void>;
+}
+
+/** What the supervisor does with the analysis. */
+export interface AnalysisControl {
+  start(): void;
+  segmentPublished(seq: number): void;
+  /** No more segments will come: finish, then the finished event follows. */
+  finish(): void;
+  stop(): void;
+  /** Process id of the running analysis, null between a death and its restart. */
+  pid(): number | null;
+}
 
 export interface Sys {
   /** Monotonic milliseconds. */
   now(): number;
+  after(ms: number, fn: () => void): Timer;
+  every(ms: number, fn: () => void): Timer;
+
+  /** Bytes from the kernel RNG. */
+  randomBytes(n: number): Buffer;
+  /** The per-boot master secret, from the kernel RNG, in locked memory. */
+  generateKeyring(): Keyring;
+
   writeFile(file: string, data: string): void;
   mkdirp(dir: string): void;
+  readFile(file: string): Buffer;
+  /** Whether a path is a device under /dev (symlinks followed): the channel is a tty, not a recording. */
+  isTty(path: string): boolean;
   /** One operator log line to the console (stderr: stdout stays free for machine output). */
   console(line: string): void;
+
+  /** The box's programs: cryptsetup, mkfs.ext4, mount, ip, nft, poweroff. */
+  commands: CommandSys;
+  /** Why the analysis module's sandbox cannot be built here, or null. */
+  sandboxProblem(): string | null;
+  /** The faster segment AEAD on this CPU, measured. */
+  chooseSegmentAead(): AeadChoice;
+  /** Host CPU and memory for STATUS. */
+  sampleHealth(): Promise<HostHealth>;
+
+  openSpool(o: SpoolRingOptions): SpoolRing;
+  openChannel(o: ChannelOptions): Channel;
+  startCapture(o: CaptureOptions, e: CaptureEvents): CaptureControl;
+  startAnalysis(o: AnalysisHostOptions, e: AnalysisEvents): AnalysisControl;
+}
+
+function isDevicePath(p: string): boolean {
+  try {
+    return fs.realpathSync(p).startsWith('/dev/');
+  } catch {
+    return p.startsWith('/dev/');
+  }
 }
 
 export const realSys: Sys = {
   now: () => performance.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+  every: (ms, fn) => {
+    const t = setInterval(fn, ms);
+    return { cancel: () => clearInterval(t) };
+  },
+  randomBytes: (n) => {
+    const b = Buffer.alloc(n);
+    sodium.randombytes_buf(b);
+    return b;
+  },
+  generateKeyring: () => Keyring.generate(),
   writeFile: (file, data) => fs.writeFileSync(file, data),
   mkdirp: (dir) => fs.mkdirSync(dir, { recursive: true }),
+  readFile: (file) => fs.readFileSync(file),
+  isTty: isDevicePath,
   console: (line) => process.stderr.write(line + '\n'),
+  commands: realCommands,
+  sandboxProblem: () => jailProblem(),
+  chooseSegmentAead: () => chooseSegmentAead(),
+  sampleHealth: () => sampleHealth(),
+  openSpool: (o) => SpoolRing.create(o),
+  openChannel: (o) => openChannel(o),
+  startCapture: (o, e) => new Capture(o, e),
+  startAnalysis: (o, e) => new AnalysisHost(o, e),
 };
-
-/** Records every action instead of doing it; time is whatever the test sets. */
-export class TranscriptSys implements Sys {
-  readonly actions: string[] = [];
-  readonly files = new Map<string, string>();
-  clock = 0;
-
-  now(): number { return this.clock; }
-  writeFile(file: string, data: string): void {
-    this.files.set(path.normalize(file), data);
-    this.actions.push(`write ${file} ${JSON.stringify(data)}`);
-  }
-  mkdirp(dir: string): void { this.actions.push(`mkdir ${dir}`); }
-  console(line: string): void { this.actions.push(`console ${line}`); }
-}

@@ -17,7 +17,8 @@ import { decodePacket } from '../../firmware/decode/decode';
 import { RecordType } from '../../firmware/channel/records';
 import { build, eth, ipv4, udp, raw } from '../lib/craft';
 import { tempDir } from '../lib/run-box';
-import { fixture, sleep } from '../lib/runtime-box';
+import { fixture, treeCpuTicks } from '../lib/runtime-box';
+import { until } from '../lib/until';
 import { TEST_RUN_ID } from '../lib/spool-segments';
 
 const PER_SEGMENT = 40;
@@ -104,12 +105,8 @@ class Harness {
     }
   }
 
-  async until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
-    }
+  until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+    return until(what, ok, ms);
   }
 
   /** Source ports of the PACKET records, in arrival order. */
@@ -188,8 +185,11 @@ test('a death while the analysis finishes is restarted, and the end-of-run recor
   h.host.start();
   h.publish(3);
   await h.until('segment 2', () => h.done.includes(2));
+  // Inside the module's second-long onEnd: its busy loop has used a tenth of a second.
+  const pid = h.host.pid()!;
+  const before = treeCpuTicks(pid);
   h.host.finish();
-  await sleep(400); // inside the module's second-long onEnd
+  await h.until('the module spending CPU in onEnd', () => treeCpuTicks(pid) - before >= 10);
   await h.kill();
   await h.until('finished', () => h.finished);
   assert.equal(h.ports(), h.expectedPorts());
@@ -203,8 +203,11 @@ test('a kill while the analysis is idle blames no packet, however often it happe
   h.publish(2);
   await h.until('segment 1', () => h.done.includes(1));
   for (let i = 0; i < 3; i++) {
-    await sleep(300); // idle: all published work is done
+    // Idle: every published segment is done (the restarted process replayed the ring
+    // before the segment published after its start).
     await h.kill();
+    h.publish(1);
+    await h.until(`segment ${h.next - 1}`, () => h.done.includes(h.next - 1));
   }
   h.host.finish();
   await h.until('finished', () => h.finished);

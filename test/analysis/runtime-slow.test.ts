@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runBox, receive, tempDir, readLines, repoRoot } from '../lib/run-box';
-import { analysisPids, packetShapes, seededRandom, shapeDifference, sleep } from '../lib/runtime-box';
+import { analysisPids, packetShapes, seededRandom, shapeDifference } from '../lib/runtime-box';
+import { until, pause } from '../lib/until';
 
 const PACKETS = 200_000;
 const KILLS = 20;
@@ -37,15 +38,12 @@ test(`loses and repeats nothing when the analysis is killed ${KILLS} times at ra
   let running = true;
   const killer = (async () => {
     for (const target of targets) {
-      while (running && published < target) await sleep(20);
-      await sleep(rand() * 400);
+      await until(`segment ${target} was never published`, () => !running || published >= target, 300_000, 20);
+      await pause(rand() * 400); // a random moment after it, not a wait for anything
       // Only a process not killed before: a killed one shows in /proc until it is reaped,
       // and killing it again would count a kill that costs no death.
-      let pids = analysisPids().filter((p) => !killed.has(p));
-      while (running && pids.length !== 1) {
-        await sleep(20);
-        pids = analysisPids().filter((p) => !killed.has(p));
-      }
+      let pids: number[] = [];
+      await until('no analysis process to kill', () => !running || (pids = analysisPids().filter((p) => !killed.has(p))).length === 1, 60_000, 20);
       if (!running) return;
       try {
         process.kill(pids[0], 'SIGKILL');

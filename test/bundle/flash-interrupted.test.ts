@@ -11,6 +11,7 @@ import { readPublicKeyFile } from '../../firmware/bundle/signing-keys';
 import { closeMedium, openMedium, slotOffset } from '../../firmware/bundle/medium';
 import { runSealtap, SEALTAP, tempDir, writeFirmwareDir } from '../lib/bundle-fixtures';
 import { trustAnyOf } from '../../firmware/bundle/trust';
+import { until } from '../lib/until';
 
 const CHUNK = 64 * 1024;
 
@@ -20,10 +21,6 @@ function readRange(file: string, offset: number, length: number): Buffer {
   fs.readSync(fd, b, 0, length, offset);
   fs.closeSync(fd);
   return b;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function mustSucceed(args: string[]): void {
@@ -55,11 +52,7 @@ test('a flash killed mid-write leaves the previous bundle active and valid; a co
   const child = spawn(SEALTAP, ['bundle', 'flash', v2, '--device', img], { env: { ...process.env, SEALTAP_FLASH_CHUNK_DELAY_MS: '400' }, stdio: 'ignore' });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   // Wait until the first chunk of the new bundle is in slot B, then kill -9.
-  const deadline = Date.now() + 20000;
-  while (!readRange(img, slotB, CHUNK).equals(v2bytes.subarray(0, CHUNK))) {
-    assert.ok(Date.now() < deadline, 'the flash never started writing slot B');
-    await sleep(20);
-  }
+  await until('the flash never started writing slot B', () => readRange(img, slotB, CHUNK).equals(v2bytes.subarray(0, CHUNK)), 20_000, 20);
   child.kill('SIGKILL');
   const how = await exited;
   assert.is(how.signal, 'SIGKILL', 'the flash was killed, not finished');

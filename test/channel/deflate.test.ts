@@ -9,7 +9,7 @@ import { FLAG_DEFLATED } from '../../firmware/channel/frame';
 import { RecordType } from '../../firmware/channel/records';
 import { receive } from '../../firmware/receiver/receive';
 import { makeEnd, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, decodeBytes, sendMix, sleep } from '../lib/channel-recording';
+import { channelOn, decodeBytes, sendMix, untilHearing } from '../lib/channel-recording';
 import { splitFrames } from '../lib/channel-sealed';
 
 /** Result frames on the line, and how many of them are deflated. */
@@ -48,7 +48,7 @@ test('a tty deflates by default, and not with deflate: false', async () => {
     const out = tmpDir('deflate-tty');
     try {
       const receiving = receive({ input: pty.workstation, out, baud: 921600, untilEnd: true });
-      await sleep(200);
+      await untilHearing(pty.box, path.join(out, 'line.raw'));
       const { ch } = channelOn(pty.box, { baud: 921600, fec: false, deflate });
       const sent = await sendMix(ch, 3, 20);
       assert.ok((await ch.close(makeEnd(), 10000)).drained);

@@ -8,7 +8,7 @@ import { inflateRawSync } from 'node:zlib';
 import { RecordType } from '../../firmware/channel/records';
 import { buildFrame, FLAG_ENCRYPTED, FLAG_DEFLATED, compressBody, frameBody, packRecords, unpackRecords } from '../../firmware/channel/frame';
 import { ENCRYPTION_ALG, SEALED_KEY_BYTES } from '../../firmware/channel/frame-seal';
-import { makeBoot, makeDns, makeEnd, makeFlow, tmpDir } from '../lib/channel-fixtures';
+import { makeDns, makeEnd, makeFlow, tmpDir } from '../lib/channel-fixtures';
 import { channelOn, recordLine } from '../lib/channel-recording';
 import { decodeWith, occurring, researcherKey, rewriteFrames, splitFrames } from '../lib/channel-sealed';
 
@@ -156,10 +156,10 @@ test('the same records in two sessions give different ciphertext (fresh key per 
   assert.not.equal(payloads[0], payloads[1]);
 });
 
-test('a BOOT re-sent by the caller (new link type) still carries the sealed key', async () => {
+test('a BOOT updated by the caller (new link type) still carries the sealed key', async () => {
   const file = path.join(tmpDir('reboot'), 'line');
-  const { ch, session } = channelOn(file, { recipient: key.publicKey });
-  ch.send(RecordType.BOOT, makeBoot(session, 105));
+  const { ch } = channelOn(file, { recipient: key.publicKey });
+  ch.updateBoot({ linkType: 105 });
   ch.send(RecordType.FLOW, makeFlow(2));
   await ch.close(makeEnd(), 1000);
   const boots = splitFrames(fs.readFileSync(file)).filter((x) => x.frame.type === RecordType.BOOT)

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { receive } from '../../firmware/receiver/receive';
 import { makeEnd, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, sendMix, sleep } from '../lib/channel-recording';
+import { channelOn, sendMix } from '../lib/channel-recording';
+import { until } from '../lib/until';
 import { fixedKeyring } from '../lib/fixed-keyring';
 
 const BAUD = 921600;
@@ -22,9 +23,9 @@ test('a stalled line spills the backlog to sealed files on the spool, and it all
     // a well-compressed frame carries many more flows than its bytes / 60.
     const { ch } = channelOn(pty.box, { baud: BAUD, outboxBytes: 16 << 20, bootEveryMs: 200, deflate: false, spill: { dir, key: keyring.subkey('channel'), memoryBytes: 64 * 1024 } });
     const sent = await sendMix(ch, 30, 100, 2);
-    await sleep(500);
+    // Stalled: the kernel's buffers are full (the writer found no room) and the outbox spilled.
+    await until(() => `only ${ch.stats().spilledBytes} bytes spilled, line full ${ch.stats().lineFull} times`, () => ch.stats().spilledBytes > 256 * 1024 && ch.stats().lineFull > 0);
     const stalled = ch.stats();
-    assert.ok(stalled.spilledBytes > 256 * 1024, `only ${stalled.spilledBytes} bytes spilled`);
     assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.sealed')), 'no spill file on the spool');
     assert.equal(stalled.dropped, {});
     // Attach: the kernel's buffered bytes are flushed on open (as a UART loses what no one

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { RecordType } from '../../firmware/channel/records';
 import { buildFrame, decodeFrame, frameToWire, DecodedFrame } from '../../firmware/channel/frame';
 import { makeEnd, makePacket, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, decodeBytes, decodeFile, recordLine, sendMix, sleep } from '../lib/channel-recording';
+import { channelOn, decodeBytes, decodeFile, recordLine, sendMix } from '../lib/channel-recording';
+import { until } from '../lib/until';
 
 test('BOOT goes first and END last; END counts every record type as sent', async () => {
   const { file, end } = await recordLine({ rounds: 5, perRound: 30 });
@@ -26,6 +27,21 @@ test('re-sends BOOT every bootEveryMs so a late receiver can sync', async () => 
   const { d } = decodeFile(file);
   const s = [...d.sessions.values()][0];
   assert.ok(s.records.BOOT >= 4, `BOOT sent ${s.records.BOOT} times in 250 ms`);
+});
+
+test('updateBoot: the BOOT sent at once and every repeated one carry the update; the channel\'s own fields still win', async () => {
+  const file = path.join(tmpDir('update-boot'), 'line.bin');
+  const { ch } = channelOn(file, { bootEveryMs: 20 });
+  assert.ok(ch.updateBoot({ linkType: 105, checkpointKey: 'not the channel\'s' }));
+  await until('two repeated BOOTs', () => (ch.stats().recordsSent.BOOT ?? 0) >= 4);
+  await ch.close(makeEnd(), 1000);
+  const { got } = decodeFile(file);
+  assert.ok(got.boots.length >= 4, `${got.boots.length} BOOTs`);
+  assert.is(got.boots[0].linkType, 1, 'the BOOT at open, before the update');
+  for (const b of got.boots.slice(1)) {
+    assert.is(b.linkType, 105);
+    assert.is(b.checkpointKey, got.boots[0].checkpointKey);
+  }
 });
 
 test('signs a CHECKPOINT every N frames and the receiver verifies every one', async () => {
@@ -116,7 +132,7 @@ test('stats count frames, bytes and records; backlog returns to zero', async () 
   const file = path.join(dir, 'line.bin');
   const { ch } = channelOn(file);
   const sent = await sendMix(ch, 3, 10);
-  await sleep(20);
+  await until(() => `backlog ${ch.stats().backlogBytes} bytes`, () => ch.stats().backlogBytes === 0 && ch.stats().bytesWritten === fs.statSync(file).size);
   const st = ch.stats();
   assert.is(st.backlogBytes, 0);
   assert.is(st.recordsSent.FLOW, sent.FLOW);

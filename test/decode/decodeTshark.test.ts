@@ -5,9 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import * as path from 'node:path';
 import { decodePacket, PacketView } from '../../firmware/decode';
-import { corpusDir } from '../lib/corpusFiles';
+import { corpusFile } from '../lib/corpusFiles';
 import { readCaptureFile } from '../lib/readCaptureFile';
 
 const files = [
@@ -62,7 +61,7 @@ function ours(v: PacketView, buf: Buffer): string {
 
 for (const name of files) {
   test(`innermost addresses and ports match tshark on ${name}`, () => {
-    const file = path.join(corpusDir, name);
+    const file = corpusFile(name);
     const cap = readCaptureFile(file);
     assert.is(cap.error, null);
     const out = execFileSync('tshark', ['-n', '-r', file, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -5,26 +5,28 @@ import * as path from 'node:path';
 import { openChannel, Channel, ChannelOptions } from '../../firmware/channel/writer';
 import { RecordType, EndRecord } from '../../firmware/channel/records';
 import { LineDecoder, RecordSink } from '../../firmware/receiver/decoder';
+import { until, pause } from './until';
 import { makeBoot, makeDns, makeEnd, makeFlow, makePacket, makeSigner, newSession, tmpDir } from './channel-fixtures';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Waits until process `pid` holds `file` (a tty path, symlinks resolved) open: a fixed
- * sleep is too short on a busy machine, and bytes written before the receiver opens
- * the tty are lost as on a real UART. Gives it another 200 ms to set the line up.
+ * Waits until the receiver reading the other end of a pty pair hears the line: lone
+ * 0x00 delimiters (which every decoder skips) go down `boxTty` until the receiver's
+ * recording of the line (`heard`, its DIR/line.raw) holds some. Bytes written before
+ * the receiver has opened and set up its tty are lost, as on a real UART, so a test
+ * sends its records only after this.
  */
-export async function untilOpened(pid: number, file: string, timeoutMs = 20_000): Promise<void> {
-  const target = fs.realpathSync(file);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let fds: string[] = [];
-    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { /* not started yet, or gone */ }
-    for (const fd of fds) {
-      try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) { await sleep(200); return; } } catch { /* closed meanwhile */ }
-    }
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not open ${file} within ${timeoutMs} ms`);
-    await sleep(25);
+export async function untilHearing(boxTty: string, heard: string, withinMs = 20_000): Promise<void> {
+  const fd = fs.openSync(boxTty, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  const delimiter = Buffer.from([0]);
+  const size = (): number => { try { return fs.statSync(heard).size; } catch { return 0; } };
+  try {
+    await until(`the receiver did not hear ${boxTty} (nothing in ${heard})`, () => {
+      if (size() > 0) return true;
+      try { fs.writeSync(fd, delimiter); } catch { /* a full line: the next check writes again */ }
+      return false;
+    }, withinMs, 25);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -49,7 +51,7 @@ export async function sendMix(ch: Channel, rounds: number, perRound: number, pau
       ch.send(RecordType.PACKET, makePacket(i, i % 97 === 0 ? 2500 : 40 + (i % 200)));
     }
     ch.send(RecordType.LOG, { uptimeMs: r * 10, severity: 6, msg: `round ${r}` });
-    if (pauseMs > 0) await sleep(pauseMs);
+    if (pauseMs > 0) await pause(pauseMs);
     else await new Promise((res) => setImmediate(res));
   }
   return { FLOW: i, DNS: Math.ceil(i / 2), PACKET: i, LOG: rounds };

@@ -8,6 +8,7 @@
  * st-<pid>-<n>-cap / -peer; ones left by a dead process are removed before each pair
  * is made, those of live processes (a parallel test run) are left alone.
  */
+import { until } from './until';
 import { ChildProcess, execFile, spawn } from 'child_process';
 
 export const NAMESPACE_PREFIX = 'st-';
@@ -183,12 +184,7 @@ async function replay(ns: string, ifname: string, file: string, o: ReplayOptions
 /** /proc/net/packet lists packet sockets of the reader's namespace with the ifindex they are bound to. */
 async function waitForPacketSocket(ns: string, ifname: string, timeoutMs = 10_000): Promise<void> {
   const index = (await must(['ip', 'netns', 'exec', ns, 'cat', `/sys/class/net/${ifname}/ifindex`])).trim();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const table = await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/packet']);
-    // Columns: sk RefCnt Type Proto Iface R Rmem User Inode
-    if (table.split('\n').slice(1).some((l) => l.trim().split(/\s+/)[4] === index)) return;
-    if (Date.now() > deadline) throw new Error(`no capture opened ${ifname} in ${ns} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Columns of /proc/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode
+  const bound = (table: string): boolean => table.split('\n').slice(1).some((l) => l.trim().split(/\s+/)[4] === index);
+  await until(`no capture opened ${ifname} in ${ns}`, async () => bound(await must(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/packet'])), timeoutMs, 50);
 }

@@ -11,10 +11,12 @@ import { validateConfig } from '../../firmware/supervisor/config';
 import { supervise, SuperviseOptions } from '../../firmware/supervisor/supervise';
 import { realSys, Sys } from '../../firmware/supervisor/sys';
 import type { Board } from '../../firmware/supervisor/board';
+import type { Keyring } from '../../firmware/keys/keyring';
+import { within } from './until';
+import { RecordType, recordTypeName } from '../../firmware/channel/records';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const sealtap = path.join(repoRoot, 'bin', 'sealtap');
-export const corpusDir = path.resolve(repoRoot, '..', 'shared', 'corpus', 'tcpdump-tests');
 
 export interface BoxRun {
   code: number;
@@ -30,11 +32,25 @@ export interface BoxRun {
 export interface BoxOptions {
   /** run.json without spool/channel (filled in under the temp dir unless given). */
   config: Record<string, unknown>;
-  hooks?: SuperviseOptions['testHooks'];
-  /** Called once the run has started, e.g. to send signals. */
-  during?: (signals: EventEmitter) => void;
+  /**
+   * A keyring whose bytes the test knows (so it can scan every output for them), a
+   * sandbox that cannot be built, a look at each published segment.
+   */
+  hooks?: SuperviseOptions['testHooks'] & { keyring?: () => Keyring; jailProblem?: () => string | null };
+  /** Called once the run has started, e.g. to send signals when something happened. */
+  during?: (signals: EventEmitter, box: BoxWatch) => void;
   /** The development switch: the module runs without its sandbox. */
   unsandboxed?: boolean;
+}
+
+/** What a test can wait for while the box runs. */
+export interface BoxWatch {
+  /** The recorded results line (growing while the box runs). */
+  linePath: string;
+  /** Resolves with the first console line matching `re`, past or future; fails after withinMs. */
+  line(re: RegExp, withinMs?: number): Promise<string>;
+  /** Resolves once the box has handed `n` records of `type` to its line; fails after withinMs. */
+  sent(type: RecordType, n: number, withinMs?: number): Promise<void>;
 }
 
 export function tempDir(prefix: string): string {
@@ -62,18 +78,58 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
   };
   const lines: string[] = [];
   const ledWrites: string[] = [];
+  const waiters: Array<(l: string) => void> = [];
+  const sent = new Map<number, number>();
+  const sendWaiters: Array<() => void> = [];
+  const watch: BoxWatch = {
+    linePath,
+    line: (re, withinMs = 60_000) => {
+      const seen = lines.find((l) => re.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      let fire: (l: string) => void = () => {};
+      const p = new Promise<string>((resolve) => { fire = resolve; });
+      const waiter = (l: string): void => { if (re.test(l)) fire(l); };
+      waiters.push(waiter);
+      return within(p, `no console line ${re}`, withinMs).finally(() => waiters.splice(waiters.indexOf(waiter), 1));
+    },
+    sent: (type, n, withinMs = 60_000) => {
+      let fire: () => void = () => {};
+      const p = new Promise<void>((resolve) => { fire = resolve; });
+      const waiter = (): void => { if ((sent.get(type) ?? 0) >= n) fire(); };
+      sendWaiters.push(waiter);
+      waiter();
+      return within(p, `the box sent fewer than ${n} ${recordTypeName[type]} records`, withinMs).finally(() => sendWaiters.splice(sendWaiters.indexOf(waiter), 1));
+    },
+  };
   const sys: Sys = {
-    now: realSys.now,
-    mkdirp: realSys.mkdirp,
+    ...realSys,
+    generateKeyring: o.hooks?.keyring ?? realSys.generateKeyring,
+    sandboxProblem: o.hooks?.jailProblem ?? realSys.sandboxProblem,
     writeFile: (f, d) => {
       realSys.writeFile(f, d);
       ledWrites.push(`${path.basename(path.dirname(f))}/${path.basename(f)}=${d}`);
     },
-    console: (l) => lines.push(l),
+    // The real line, with a count of what the box hands it, for tests that wait for a record.
+    openChannel: (opts) => {
+      const ch = realSys.openChannel(opts);
+      return {
+        ...ch,
+        send: (type, body) => {
+          const ok = ch.send(type, body);
+          sent.set(type, (sent.get(type) ?? 0) + 1);
+          for (const w of sendWaiters.slice()) w();
+          return ok;
+        },
+      };
+    },
+    console: (l) => {
+      lines.push(l);
+      for (const w of waiters.slice()) w(l);
+    },
   };
   const signals = new EventEmitter();
-  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: o.hooks, unsandboxed: o.unsandboxed });
-  o.during?.(signals);
+  const running = supervise({ config, board, sys, firmware: { name: 'test', version: '0', hash: 'none' }, version: 'test', signals, testHooks: { published: o.hooks?.published }, unsandboxed: o.unsandboxed });
+  o.during?.(signals, watch);
   const code = await running;
   return { code, dir, spoolDir, linePath, console: lines, ledWrites, signals };
 }

@@ -7,7 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { SerialPort } from 'serialport';
 import { OUTPUT_FILES } from '../../firmware/receiver/outputs';
 import { makeEnd, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, recordLine, sendMix, sleep, untilOpened } from '../lib/channel-recording';
+import { channelOn, recordLine, sendMix, untilHearing } from '../lib/channel-recording';
+import { until, within } from '../lib/until';
 
 const SEALTAP = path.resolve(__dirname, '../../../bin/sealtap');
 
@@ -83,11 +84,11 @@ test('a tty is read until SIGTERM: files finished, exit 0; --follow shows the lo
     let stderr = '';
     p.stdout!.on('data', (d) => (stdout += d));
     p.stderr!.on('data', (d) => (stderr += d));
-    await untilOpened(p.pid!, pty.workstation);
+    await untilHearing(pty.box, path.join(out, 'line.raw'));
     const { ch } = channelOn(pty.box, { baud: 921600 });
     ch.send(3, { uptimeMs: 42, severity: 5, msg: 'capture started on eth1' });
     await sendMix(ch, 3, 10, 10);
-    for (let i = 0; i < 60 && !/capture started on eth1/.test(stdout); i++) await sleep(50);
+    await until(() => `the log line never showed:\n${stdout}`, () => /capture started on eth1/.test(stdout));
     const exit = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
     p.kill('SIGTERM');
     const code = await exit;
@@ -109,11 +110,11 @@ test('--until-end on a tty exits by itself after the END record', async () => {
   try {
     const p = spawn(SEALTAP, ['receive', pty.workstation, '--out', out, '--baud', '921600', '--until-end'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exit = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
-    await untilOpened(p.pid!, pty.workstation);
+    await untilHearing(pty.box, path.join(out, 'line.raw'));
     const { ch } = channelOn(pty.box, { baud: 921600 });
     await sendMix(ch, 2, 10);
     await ch.close(makeEnd(31337), 5000);
-    const code = await Promise.race([exit, sleep(10000).then(() => 'timeout')]);
+    const code = await within(exit, 'receive --until-end did not exit after END', 10_000);
     assert.is(code, 0);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     assert.is(summary.captured, 31337);

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { RecordType, StatusRecord } from '../../firmware/channel/records';
 import { makeEnd, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, sleep } from '../lib/channel-recording';
+import { channelOn } from '../lib/channel-recording';
+import { until } from '../lib/until';
 
 const SEALTAP = path.resolve(__dirname, '../../../bin/sealtap');
 const SOCKET = `sealtap-live-${process.pid}`;
@@ -26,14 +27,10 @@ function screen(): string {
 }
 
 /** Waits until the screen satisfies `ok`, or fails after `ms` showing the screen. */
-async function until(what: string, ok: (s: string) => boolean, ms = 20_000): Promise<string> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = screen();
-    if (ok(s)) return s;
-    if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${s}`);
-    await sleep(50);
-  }
+async function untilScreen(what: string, ok: (s: string) => boolean, ms = 20_000): Promise<string> {
+  let s = '';
+  await until(() => `screen never showed ${what}:\n${s}`, () => ok(s = screen()), ms, 50);
+  return s;
 }
 
 const count = (s: string, re: RegExp): number => (s.match(new RegExp(re.source, 'gm')) ?? []).length;
@@ -56,14 +53,15 @@ test('receive --follow in a terminal: one block updated in place, stale at END, 
   tmux('new-session', '-d', '-s', 'live', '-x', '160', '-y', '45', 'sh', '-c', cmd);
   try {
     // The block is drawn once the tty is open: bytes sent before that would be lost.
-    await until('the waiting block', (s) => /waiting for the box's BOOT/.test(s));
+    await untilScreen('the waiting block', (s) => /waiting for the box's BOOT/.test(s));
     const first = channelOn(pty.box, { baud: 921600, bootEveryMs: 300 });
     for (let i = 0; i <= 5; i++) {
       first.ch.send(RecordType.STATUS, status(i));
       first.ch.send(RecordType.LOG, { uptimeMs: 1000 * i, severity: 6, msg: `log line ${i}` });
-      await sleep(100); // the box's pace, not a wait for the receiver
+      // One STATUS at a time, as the box sends them: the next once this one is on the screen.
+      await untilScreen(`log line ${i}`, (x) => x.includes(`log line ${i}`));
     }
-    let s = await until('captured 500', (x) => /captured 500 \|/.test(x) && /log line 5/.test(x));
+    let s = await untilScreen('captured 500', (x) => /captured 500 \|/.test(x) && /log line 5/.test(x));
     assert.is(count(s, /^session [0-9a-f]{16} \| board .* \| state capturing$/), 1, `one block:\n${s}`);
     assert.is(count(s, /^capture  captured/), 1, 'one capture line');
     assert.match(s, /time     elapsed 0:05, remaining 0:55 of 1:00/);
@@ -76,14 +74,14 @@ test('receive --follow in a terminal: one block updated in place, stale at END, 
 
     for (let i = 6; i <= 9; i++) {
       first.ch.send(RecordType.STATUS, status(i));
-      await sleep(100);
+      await untilScreen(`captured ${100 * i}`, (x) => x.includes(`captured ${100 * i} |`));
     }
-    s = await until('captured 900', (x) => /captured 900 \|/.test(x));
+    s = await untilScreen('captured 900', (x) => /captured 900 \|/.test(x));
     assert.is(count(s, /^capture  captured/), 1, `still one block:\n${s}`);
     assert.not.match(s, /captured 500 \|/, 'the old numbers were overwritten');
 
     await first.ch.close({ ...makeEnd(2210), reason: 'duration 60 s reached' }, 5000);
-    s = await until('the ended block', (x) => /ENDED: duration 60 s reached/.test(x));
+    s = await untilScreen('the ended block', (x) => /ENDED: duration 60 s reached/.test(x));
     assert.match(s, /capture  captured 2210 \| average /, 'END\'s final count, not the last STATUS');
     assert.not.match(s, /state capturing/);
     assert.is(count(s, /^capture  captured/), 1);
@@ -92,10 +90,7 @@ test('receive --follow in a terminal: one block updated in place, stale at END, 
     const block = (x: string): string => x.split('\n').filter((r) => /^(session|time|capture|drops|records|line|checks) /.test(r)).join('\n');
     const ended = block(s);
     const stamp = fs.statSync(path.join(out, 'summary.json')).mtimeMs;
-    for (const deadline = Date.now() + 10_000; fs.statSync(path.join(out, 'summary.json')).mtimeMs === stamp;) {
-      assert.ok(Date.now() < deadline, 'summary.json was not rewritten');
-      await sleep(50);
-    }
+    await until('summary.json was not rewritten', () => fs.statSync(path.join(out, 'summary.json')).mtimeMs !== stamp, 10_000, 50);
     assert.is(block(screen()), ended, 'the ended block does not count on');
 
     // The box reboots: a new session, a new block below the old one.
@@ -103,7 +98,7 @@ test('receive --follow in a terminal: one block updated in place, stale at END, 
     second.ch.send(RecordType.STATUS, status(1));
     second.ch.send(RecordType.STATUS, status(2));
     const id2 = second.session.toString('hex');
-    s = await until('the new session\'s block', (x) => new RegExp(`^session ${id2} .*state capturing`, 'm').test(x) && /captured 200 \|/.test(x));
+    s = await untilScreen('the new session\'s block', (x) => new RegExp(`^session ${id2} .*state capturing`, 'm').test(x) && /captured 200 \|/.test(x));
     const r2 = s.split('\n');
     const old = r2.findIndex((r) => /ENDED: duration 60 s reached/.test(r));
     const now = r2.findIndex((r) => r.startsWith(`session ${id2}`));
@@ -111,7 +106,7 @@ test('receive --follow in a terminal: one block updated in place, stale at END, 
     assert.is(count(s, /state capturing$/), 1);
 
     tmux('send-keys', '-t', 'live', 'C-c');
-    s = await until('the exit status', (x) => /^exit status \d+/m.test(x));
+    s = await untilScreen('the exit status', (x) => /^exit status \d+/m.test(x));
     assert.match(s, /^exit status 0$/m);
     assert.match(s, /^received \d+ frames \(0 bad, 0 missing\), records: /m);
     assert.match(s, /^no END record: the run did not finish on this line/m, 'the second session had no END');

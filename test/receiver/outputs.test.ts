@@ -11,8 +11,8 @@ import { receive, ReceiveOptions } from '../../firmware/receiver/receive';
 import { readIpfix } from '../../firmware/receiver/ipfix-read';
 import { makeBoot, makeDns, makeEnd, makeFlow, newSession, tmpDir } from '../lib/channel-fixtures';
 import { channelOn } from '../lib/channel-recording';
+import { corpusFile } from '../lib/corpusFiles';
 
-const CORPUS = path.resolve(__dirname, '../../../../shared/corpus/tcpdump-tests');
 
 /** The records of a little-endian classic pcap file, each as header+bytes. */
 function pcapRecords(file: string): { linkType: number; records: Buffer[] } {
@@ -41,7 +41,7 @@ async function sendAndReceive(send: (ch: ReturnType<typeof channelOn>['ch']) => 
 
 for (const name of ['mptcp-v0.pcap', 'resp_1_benchmark.pcap']) {
   test(`trace.pcap holds the PACKET records of ${name} byte for byte, and tshark reads them`, async () => {
-    const { linkType, records } = pcapRecords(path.join(CORPUS, name));
+    const { linkType, records } = pcapRecords(corpusFile(name));
     const { out, summary } = await sendAndReceive((ch) => records.forEach((r) => ch.send(RecordType.PACKET, Buffer.from(r))), linkType);
     const written = fs.readFileSync(path.join(out, 'trace.pcap'));
     assert.is(written.readUInt32LE(20), linkType, 'link type from BOOT');

@@ -10,7 +10,8 @@ import { receive } from '../../firmware/receiver/receive';
 import { makeEnd, makeFlow, makePacket, openPtyPair, tmpDir } from '../lib/channel-fixtures';
 import { encodeFlow } from '../../firmware/channel/result-codec';
 import { TARGET_BODY_BYTES } from '../../firmware/channel/frame';
-import { channelOn, sendMix, sleep } from '../lib/channel-recording';
+import { channelOn, sendMix, untilHearing } from '../lib/channel-recording';
+import { until } from '../lib/until';
 import { DEFAULT_TTY_FEC } from '../../firmware/channel/fec';
 
 // A tty gets FEC by default; --until-end stops at END and does not wait for the m repair
@@ -37,7 +38,7 @@ test('everything sent over a pty arrives; summary.json equals the END counters',
   const out = tmpDir('pty');
   try {
     const receiving = receive({ input: pty.workstation, out, baud: BAUD, untilEnd: true });
-    await sleep(200);
+    await untilHearing(pty.box, path.join(out, 'line.raw'));
     const { ch } = channelOn(pty.box, { baud: BAUD, bootEveryMs: 300 });
     const boxFlags = flagsOfOpen(pty.box);
     assert.is(boxFlags.length, 1, 'the box holds exactly one fd on its tty');
@@ -87,9 +88,10 @@ test('a line nobody reads: the outbox holds the backlog, the event loop runs, an
       last = now;
     }, 10);
     const sent = await sendMix(ch, 20, 60, 5);
-    await sleep(1500);
+    // Stalled: the kernel's buffers are full and the writer keeps finding no room.
+    await until(() => `the line never filled: ${ch.stats().bytesWritten} bytes written`, () => ch.stats().lineFull > 0);
     const stalled = ch.stats();
-    await sleep(500);
+    await until('the writer stopped trying the full line', () => ch.stats().lineFull >= stalled.lineFull + 5);
     const stillStalled = ch.stats();
     clearInterval(ticker);
     assert.ok(stalled.backlogBytes > 100_000, `backlog ${stalled.backlogBytes} held in the outbox`);

@@ -10,7 +10,8 @@ import { receive } from '../../firmware/receiver/receive';
 import { prefixOf } from '../../firmware/receiver/result-stats';
 import type { ReportData } from '../../firmware/receiver/report-html';
 import { makeBoot, makeEnd, newSession, openPtyPair, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, sendMix, sleep, untilOpened } from '../lib/channel-recording';
+import { channelOn, sendMix, untilHearing } from '../lib/channel-recording';
+import { until } from '../lib/until';
 import type { Channel } from '../../firmware/channel/writer';
 
 function status(i: number, over: Partial<StatusRecord> = {}): StatusRecord {
@@ -125,23 +126,21 @@ test('summary.json and report.html are written while a tty is read, whole at eve
   const out = tmpDir('during');
   try {
     const receiving = receive({ input: pty.workstation, out, baud: 921600, follow: true, untilEnd: true, print: () => undefined, resultsEveryMs: 100 });
-    await untilOpened(process.pid, pty.workstation);
+    await untilHearing(pty.box, path.join(out, 'line.raw'));
     const { ch } = channelOn(pty.box, { baud: 921600, bootEveryMs: 300 });
     let reads = 0;
     let seen: { FLOW?: number } = {};
     const sending = sendRun(ch, 10, 60);
-    const deadline = Date.now() + 20_000;
-    // Read as fast as it can while the writer rewrites: every read is a whole JSON file.
-    while (!((seen.FLOW ?? 0) > 0 && fs.existsSync(path.join(out, 'report.html')))) {
-      assert.ok(Date.now() < deadline, 'summary.json with flows did not appear during the run');
+    // Read as often as it can while the writer rewrites: every read is a whole JSON file.
+    await until('summary.json with flows did not appear during the run', () => {
       let text = '';
-      try { text = fs.readFileSync(path.join(out, 'summary.json'), 'utf8'); } catch { await sleep(10); continue; }
+      try { text = fs.readFileSync(path.join(out, 'summary.json'), 'utf8'); } catch { return false; }
       const s = JSON.parse(text);
       reads++;
       assert.is(s.complete, false, 'no END yet');
       seen = s.records;
-      await sleep(5);
-    }
+      return (seen.FLOW ?? 0) > 0 && fs.existsSync(path.join(out, 'report.html'));
+    }, 20_000, 5);
     assert.ok(reads > 0);
     await sending;
     await ch.close(makeEnd(777), 5000);

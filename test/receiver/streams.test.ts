@@ -10,7 +10,8 @@ import { receive } from '../../firmware/receiver/receive';
 import { OUTPUT_FILES, LINE_FILE } from '../../firmware/receiver/outputs';
 import { Summary } from '../../firmware/receiver/summary';
 import { makeBoot, makeEnd, newSession, tmpDir } from '../lib/channel-fixtures';
-import { channelOn, decodeBytes, sleep } from '../lib/channel-recording';
+import { channelOn, decodeBytes } from '../lib/channel-recording';
+import { until } from '../lib/until';
 
 type Channel = ReturnType<typeof channelOn>['ch'];
 
@@ -163,7 +164,11 @@ test('a BOOT too long for one frame (many declarations) comes in pieces: the rec
   const { ch } = channelOn(file, { session, boot: { ...makeBoot(session), streams }, fec: { k: 4, m: 2 }, bootEveryMs: 40 });
   for (let i = 0; i < 40; i++) {
     ch.send(RecordType.STREAM, { stream: 's0', record: { field0: i } });
-    await sleep(5);
+    // Every eighth record, the next repeated BOOT: its pieces fall between results.
+    if (i % 8 === 7) {
+      const boots = ch.stats().recordsSent.BOOT ?? 0;
+      await until('the channel repeated BOOT', () => (ch.stats().recordsSent.BOOT ?? 0) > boots);
+    }
   }
   await ch.close(makeEnd(), 5000);
   const summary = await receive({ input: file, out: path.join(dir, 'out') });

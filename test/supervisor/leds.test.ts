@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Leds, runningState } from '../../firmware/supervisor/leds';
-import { TranscriptSys } from '../../firmware/supervisor/sys';
+import { FileRecordingSys } from '../lib/file-recording-sys';
 
 test('drives the sysfs files of both LEDs for each state, trigger first', () => {
-  const sys = new TranscriptSys();
+  const sys = new FileRecordingSys();
   const leds = new Leds(sys, { status: '/leds/status', fault: '/leds/fault' });
   leds.show('booting');
   leds.show('capturing');
@@ -29,7 +29,7 @@ test('drives the sysfs files of both LEDs for each state, trigger first', () => 
 });
 
 test('showing the same state twice writes nothing more', () => {
-  const sys = new TranscriptSys();
+  const sys = new FileRecordingSys();
   const leds = new Leds(sys, { status: '/s', fault: null });
   leds.show('capturing');
   const n = sys.actions.length;
@@ -38,7 +38,7 @@ test('showing the same state twice writes nothing more', () => {
 });
 
 test('degraded blinks the fault LED while the status LED keeps its heartbeat', () => {
-  const sys = new TranscriptSys();
+  const sys = new FileRecordingSys();
   const leds = new Leds(sys, { status: '/s', fault: '/f' });
   leds.show('degraded');
   assert.is(sys.files.get('/s/trigger'), 'heartbeat');

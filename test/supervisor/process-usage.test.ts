@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { ProcessUsageMeter } from '../../firmware/supervisor/process-usage';
+import { until } from '../lib/until';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function children(pid: number): number[] {
   try {
@@ -22,24 +22,17 @@ test('measures the CPU and memory of a grandchild under the analysis pid, and no
   let grandchild = 0;
   try {
     const meter = new ProcessUsageMeter();
-    const deadline = Date.now() + 20_000;
-    while (!(grandchild = children(sh.pid!)[0] ?? 0)) {
-      assert.ok(Date.now() < deadline, 'the busy child did not start');
-      await sleep(20);
-    }
+    await until('the busy child did not start', () => (grandchild = children(sh.pid!)[0] ?? 0) !== 0);
     meter.sample(sh.pid!);
     // Until the busy child used 0.5 s of CPU (utime + stime in /proc/PID/stat).
     const ticks = (): number => { const f = fs.readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
     const from = ticks();
-    while (ticks() - from < 50) {
-      assert.ok(Date.now() < deadline, 'the busy child used no CPU');
-      await sleep(50);
-    }
+    await until('the busy child used no CPU', () => ticks() - from >= 50, 20_000, 50);
     const u = meter.sample(sh.pid!);
     assert.ok(u.analysis !== null);
     assert.ok(u.analysis!.cpuPercent > 30, `analysis ${u.analysis!.cpuPercent}% (a busy loop under it)`);
     assert.ok(u.analysis!.rssBytes > 20 * 2 ** 20, `analysis rss ${u.analysis!.rssBytes} (a node under it)`);
-    assert.ok(u.supervisor.cpuPercent < u.analysis!.cpuPercent, `supervisor ${u.supervisor.cpuPercent}% (this test mostly sleeps)`);
+    assert.ok(u.supervisor.cpuPercent < u.analysis!.cpuPercent, `supervisor ${u.supervisor.cpuPercent}% (this test mostly waits)`);
     assert.is(meter.sample(null).analysis, null, 'no analysis running');
   } finally {
     // The busy child first: once the shell is gone it would be nobody's to find.

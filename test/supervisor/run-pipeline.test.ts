@@ -10,7 +10,8 @@ import { fixedMaster } from '../lib/fixed-keyring';
 import { fixture } from '../lib/runtime-box';
 import { Keyring } from '../../firmware/keys/keyring';
 import { LineDecoder } from '../../firmware/receiver/decoder';
-import type { StatusRecord } from '../../firmware/channel/records';
+import { RecordType, StatusRecord } from '../../firmware/channel/records';
+import { event } from '../lib/until';
 
 /** The STATUS records of a recorded line, in order. */
 function statusRecords(linePath: string): StatusRecord[] {
@@ -76,9 +77,12 @@ test('stops after exactly stop.packets packets', async () => {
 });
 
 test('stops on SIGTERM, lets analysis finish and exits 0', async () => {
+  const firstSegment = event();
   const run = await runBox({
     config: { source: { pcap: sample.file, speed: 'original' }, outputs: [] },
-    during: (signals) => setTimeout(() => signals.emit('SIGTERM', 'SIGTERM'), 1500),
+    // Once the first segment is on the spool: packets were captured, the replay goes on.
+    hooks: { published: (seq) => { if (seq === 0) firstSegment.fire(); } },
+    during: (signals) => void firstSegment.happened.then(() => signals.emit('SIGTERM', 'SIGTERM')),
   });
   assert.is(run.code, 0);
   const s = receive(run.linePath).summary;
@@ -90,7 +94,8 @@ test('stops on SIGTERM, lets analysis finish and exits 0', async () => {
 test('STATUS every second: health from the system and the pipeline counters, on the line', async () => {
   const run = await runBox({
     config: { source: { pcap: sample.file, speed: 'original' }, outputs: [] },
-    during: (signals) => setTimeout(() => signals.emit('SIGTERM', 'SIGTERM'), 3500),
+    // Once the box sent its third STATUS.
+    during: (signals, box) => void box.sent(RecordType.STATUS, 3).then(() => signals.emit('SIGTERM', 'SIGTERM')),
   });
   assert.is(run.code, 0);
   const st = statusRecords(run.linePath);
@@ -131,7 +136,7 @@ test('a signal while already stopping stops at once, and the keys are still wipe
     // then makes letting it finish 2,000 packets take ~6 s, and the signal cuts it short.
     config: { source: { pcap: sample.file }, outputs: [], analysis: { module: fixture('runtime-slow-module.js') } },
     hooks: { keyring: () => (keyring = Keyring.debugFromBytes(fixedMaster(0x33))) },
-    during: (signals) => setTimeout(() => signals.emit('SIGINT', 'SIGINT'), 1200),
+    during: (signals, box) => void box.line(/letting analysis finish/).then(() => signals.emit('SIGINT', 'SIGINT')),
   });
   const took = Date.now() - started;
   const text = run.console.join('\n');

@@ -6,6 +6,7 @@ import { ChildProcess } from 'child_process';
 import { parseTcpreplayOutput, removeStaleNamespaces, withVethPair } from '../lib/netns';
 import { countPcapRecords, readPcap } from '../lib/pcapfile';
 import { generated, tempDir } from '../lib/samplegen-files';
+import { until } from '../lib/until';
 
 function namespaces(): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
@@ -26,9 +27,8 @@ function stderrSays(child: ChildProcess, text: string, timeoutMs: number): Promi
   });
 }
 
-async function fileHolds(file: string, packets: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && countPcapRecords(file).count < packets) await new Promise((r) => setTimeout(r, 100));
+function fileHolds(file: string, packets: number, timeoutMs: number): Promise<void> {
+  return until(() => `${file} holds ${countPcapRecords(file).count} of ${packets} packets`, () => countPcapRecords(file).count >= packets, timeoutMs, 100);
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -47,7 +47,6 @@ test('tcpdump in the capture namespace receives exactly the packets tcpreplay se
     // tcpdump hands a TPACKET_V3 block to its writer when the block fills or its 1 s
     // timeout expires, and drops what it holds at SIGINT: wait for the file to fill.
     await fileHolds(out, truth.packets, 10_000);
-    await new Promise((r) => setTimeout(r, 300));
     tcpdump.kill('SIGINT');
     await exited(tcpdump);
     assert.is(sent.sent, truth.packets);

@@ -1,0 +1,139 @@
+// Puts the channel's wire bytes on the line without ever blocking the event loop: one
+// fs.write at a time on the line's O_NONBLOCK descriptor, no faster than the pacer
+// allows. A full line (EAGAIN: nobody reads, or the UART is behind) and a failing one
+// (EIO when a USB host goes away) are tried again later; the bytes wait meanwhile, and
+// behind them the outbox, which counts and drops by priority.
+import * as fs from 'node:fs';
+import type { Pacer } from './pacer';
+
+/** A full line is tried again after this long: about two frames at 115200 baud. */
+const LINE_FULL_RETRY_MS = 20;
+/** A line whose writes fail is tried again after this long (an unplugged USB host may come back). */
+const WRITE_ERROR_RETRY_MS = 500;
+
+/** What the writer is doing: exactly one of these at a time. */
+export type WriteState =
+  /** Nothing to write; wake() when frames may be waiting. */
+  | { kind: 'idle' }
+  /** A pump is due on the next turn of the event loop. */
+  | { kind: 'scheduled'; immediate: NodeJS.Immediate }
+  /** Waiting for the pacer, for room on a full line, or after a failed write. */
+  | { kind: 'waiting'; timer: NodeJS.Timeout; for: 'pace' | 'line full' | 'write error' }
+  /** One fs.write in flight. */
+  | { kind: 'writing' }
+  /** One fs.write in flight, and then closed. */
+  | { kind: 'closing'; closed: () => void }
+  | { kind: 'closed' };
+
+export class LineWriter {
+  private state: WriteState = { kind: 'idle' };
+  /** Wire bytes being written, and how far. */
+  private pending: Buffer | null;
+  private pendingOff = 0;
+  private idleWaiters: Array<() => void> = [];
+  bytesWritten = 0;
+  /** Writes that failed with something other than EAGAIN. */
+  writeErrors = 0;
+  /** Writes the line had no room for (EAGAIN). */
+  lineFull = 0;
+
+  /**
+   * `nextFrame` hands out the next frame's wire bytes, null when none waits; `first`
+   * goes out before any frame (the leading delimiter).
+   */
+  constructor(private readonly fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer) {
+    this.pending = first;
+  }
+
+  /** Frames may be waiting: write them unless the writer is already busy. */
+  wake(): void {
+    if (this.state.kind !== 'idle') return;
+    this.state = { kind: 'scheduled', immediate: setImmediate(() => this.pump()) };
+  }
+
+  /** Bytes taken from the outbox and not yet on the line. */
+  unwrittenBytes(): number {
+    return this.pending ? this.pending.length - this.pendingOff : 0;
+  }
+
+  /** Resolves true once nothing is left to write, false at `deadline` (by `now`). */
+  whenIdle(deadline: number, now: () => number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(t);
+        resolve(ok);
+      };
+      const t = setTimeout(() => done(false), Math.max(0, deadline - now()));
+      this.idleWaiters.push(() => done(true));
+      this.wake();
+      if (this.state.kind === 'closed') done(true);
+    });
+  }
+
+  /** Stops writing; waits for a write in flight. */
+  close(): Promise<void> {
+    const s = this.state;
+    if (s.kind === 'writing') return new Promise((r) => { this.state = { kind: 'closing', closed: r }; });
+    if (s.kind === 'scheduled') clearImmediate(s.immediate);
+    if (s.kind === 'waiting') clearTimeout(s.timer);
+    this.state = { kind: 'closed' };
+    return Promise.resolve();
+  }
+
+  /** The rest of the current write, or new frames gathered up to the pacer's batch. */
+  private takeBytes(): boolean {
+    if (this.pending && this.pendingOff < this.pending.length) return true;
+    this.pending = null;
+    this.pendingOff = 0;
+    const parts: Buffer[] = [];
+    let n = 0;
+    while (n < this.pacer.batchBytes) {
+      const f = this.nextFrame();
+      if (!f) break;
+      parts.push(f);
+      n += f.length;
+    }
+    if (parts.length === 0) return false;
+    this.pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return true;
+  }
+
+  private pump(): void {
+    this.state = { kind: 'idle' };
+    if (!this.takeBytes()) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+      return;
+    }
+    const buf = this.pending as Buffer;
+    const len = this.pacer.allowance(buf.length - this.pendingOff);
+    if (len === 0) return this.waitFor('pace', this.pacer.msUntilRoom());
+    this.state = { kind: 'writing' };
+    fs.write(this.fd, buf, this.pendingOff, len, null, (err, n) => {
+      const closing = this.state.kind === 'closing' ? this.state.closed : null;
+      const full = err !== null && (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK');
+      if (!err) {
+        this.pendingOff += n;
+        this.bytesWritten += n;
+        this.pacer.spent(n);
+      } else if (full) {
+        this.lineFull++;
+      } else {
+        this.writeErrors++;
+      }
+      if (closing) {
+        this.state = { kind: 'closed' };
+        return closing();
+      }
+      this.state = { kind: 'idle' };
+      if (!err) this.wake();
+      else if (full) this.waitFor('line full', LINE_FULL_RETRY_MS);
+      else this.waitFor('write error', WRITE_ERROR_RETRY_MS);
+    });
+  }
+
+  private waitFor(why: 'pace' | 'line full' | 'write error', ms: number): void {
+    this.state = { kind: 'waiting', for: why, timer: setTimeout(() => this.pump(), ms) };
+  }
+}
