@@ -80,9 +80,9 @@ export class LineWriter {
     return Promise.resolve();
   }
 
-  /** The rest of the current write, or new frames gathered up to the pacer's batch. */
-  private takeBytes(): boolean {
-    if (this.pending && this.pendingOff < this.pending.length) return true;
+  /** The rest of the current write, or new frames gathered up to the pacer's batch; null when nothing waits. */
+  private takeBytes(): Buffer | null {
+    if (this.pending && this.pendingOff < this.pending.length) return this.pending;
     this.pending = null;
     this.pendingOff = 0;
     const parts: Buffer[] = [];
@@ -93,20 +93,20 @@ export class LineWriter {
       parts.push(f);
       n += f.length;
     }
-    if (parts.length === 0) return false;
+    if (parts.length === 0) return null;
     this.pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    return true;
+    return this.pending;
   }
 
   private pump(): void {
     this.state = { kind: 'idle' };
-    if (!this.takeBytes()) {
+    const buf = this.takeBytes();
+    if (!buf) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const f of w) f();
       return;
     }
-    const buf = this.pending as Buffer;
     const len = this.pacer.allowance(buf.length - this.pendingOff);
     if (len === 0) return this.waitFor('pace', this.pacer.msUntilRoom());
     this.state = { kind: 'writing' };

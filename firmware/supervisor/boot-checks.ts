@@ -43,16 +43,17 @@ export function checkBoot(cfg: RunConfig, sys: Pick<Sys, 'readFile' | 'sandboxPr
 
   // The researcher's module runs only inside its sandbox: if that cannot be built,
   // refuse before any key exists (fail closed), unless the development switch says so.
-  const hasModule = cfg.analysis.module !== null;
+  const module = cfg.analysis.module;
+  const hasModule = module !== null;
   const sandboxed = hasModule && !unsandboxed;
   if (sandboxed) {
     const problem = sys.sandboxProblem();
     if (problem !== null) throw new BootFailure(`the analysis module's sandbox cannot be built: ${problem}`);
   }
   let command: ModuleCommand | null = null;
-  if (hasModule) {
+  if (module !== null) {
     try {
-      command = moduleCommand(cfg.analysis.module as string, sandboxed, cfg.analysis.memoryBytes);
+      command = moduleCommand(module, sandboxed, cfg.analysis.memoryBytes);
     } catch (e) {
       throw new BootFailure(`the analysis module's sandbox cannot be set up: ${(e as Error).message}`);
     }

@@ -52,15 +52,18 @@ export class StatusReporter {
 
   private async tick(): Promise<void> {
     if (this.sampling) return; // a slow probe never piles up
+    // The pipeline as it is at the tick: a host probe that is slow (the first one of
+    // systeminformation, a busy machine) delays the record, not the time it reports.
+    const at = this.log.uptimeMs();
+    const v = this.view();
+    const c = { ...v.counters };
     this.sampling = true;
     const h = await this.sys.sampleHealth();
     this.sampling = false;
     if (!this.timer) return;
-    const v = this.view();
-    const c = v.counters;
     const own = this.usage.sample(v.analysisPid ?? null);
     this.emit({
-      uptimeMs: this.log.uptimeMs(),
+      uptimeMs: at,
       state: v.state,
       cpuPercent: h.cpuPercent,
       memUsedBytes: h.memUsedBytes,

@@ -28,6 +28,9 @@ async function sendRun(ch: Channel, rounds: number, pauseMs = 0): Promise<void> 
   for (let i = 0; i < rounds; i++) {
     ch.send(RecordType.STATUS, status(i));
     await sendMix(ch, 1, 15, pauseMs);
+    // The outbox sends STATUS first: unless the line takes each round before the next
+    // STATUS, a busy machine sends every STATUS before any result (empty charts).
+    await until(() => `round ${i}: ${ch.stats().backlogBytes} bytes still waiting for the line`, () => ch.stats().backlogBytes === 0);
   }
 }
 

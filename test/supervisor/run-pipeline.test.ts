@@ -44,16 +44,14 @@ test('replays the sample trace end to end: the receiver summary equals what was 
   assert.is(trace.records.length, sample.expect.packets);
 });
 
-test('LED states through a run: slow blink while booting, heartbeat while capturing, on when finished', async () => {
+// The decisions behind these lines and LED states are transcripts (transcripts.test.ts);
+// here one run checks that they reach the real LED files, the console and the line.
+test('one run: the LED files go slow blink, heartbeat, on; the operator log tells boot, keys, capture, stop reason and final counters, on the console and the line', async () => {
   const run = await runBox({ config: { source: { pcap: sample.file }, outputs: [] } });
   assert.is(run.code, 0);
   assert.equal(ledStates(run.ledWrites), ['slow-blink', 'heartbeat', 'on']);
   assert.ok(run.ledWrites.includes('fault/brightness=0'));
   assert.not.ok(run.ledWrites.includes('fault/brightness=1'));
-});
-
-test('the operator log tells boot, keys, capture, stop reason and final counters, on the console and the line', async () => {
-  const run = await runBox({ config: { source: { pcap: sample.file }, outputs: [] } });
   const text = run.console.join('\n');
   for (const want of [/booting on board dev/, /volatile keys generated/, /spool ready/, /capturing from file/, /stopping: end of source/, /run finished \(end of source\): captured 2,000/]) {
     assert.match(text, want);
