@@ -11,6 +11,7 @@ import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
 import { encodeCompactResult } from './result-codec';
+import { ReplayWindow } from './replay-window';
 
 
 export interface ChannelSigner {
@@ -66,6 +67,8 @@ export interface ChannelStats {
   dropped: Record<string, number>;
   /** Writes that failed with something other than EAGAIN (e.g. EIO when a USB host goes away). */
   writeErrors: number;
+  /** Times the tty was opened again after a hangup (replay-window.ts), its recent frames written again. */
+  lineReopens: number;
   /** FEC repair frames among framesSent. */
   repairFramesSent: number;
   /** Results waiting sealed on the spool (part of backlogBytes). */
@@ -128,6 +131,8 @@ export function openChannel(opts: ChannelOptions): Channel {
   let lastCheckpointAt = now();
   let bytesWritten = 0;
   let writeErrors = 0;
+  let lineReopens = 0;
+  const replay = line.kind === 'tty' ? new ReplayWindow() : null;
   let closing = false;
   let closed = false;
   let idleWaiters: Array<() => void> = [];
@@ -205,6 +210,7 @@ export function openChannel(opts: ChannelOptions): Channel {
     }
     if (parts.length === 0) return false;
     pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    replay?.remember(pending);
     return true;
   }
 
@@ -233,6 +239,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       if (err) {
         if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK') return later(EAGAIN_RETRY_MS);
         writeErrors++;
+        if (err.code === 'EIO' && reopenAfterHangup()) return kick();
         return later(ERROR_RETRY_MS);
       }
       pendingOff += n;
@@ -240,6 +247,23 @@ export function openChannel(opts: ChannelOptions): Channel {
       if (bytesPerMs !== Infinity) credit -= n;
       kick();
     });
+  }
+
+  /** A hung-up tty (EIO on every write) is opened again and the recent frames go out again. */
+  function reopenAfterHangup(): boolean {
+    if (!replay) return false;
+    let fresh: WriteOnlyLine;
+    try {
+      fresh = openWriteOnlyTty(line.path, line.baud);
+    } catch {
+      return false; // not back yet: the next write fails again and retries
+    }
+    fs.closeSync(line.fd);
+    line = fresh;
+    pending = replay.replay();
+    pendingOff = 0;
+    lineReopens++;
+    return true;
   }
 
   function stats(): ChannelStats {
@@ -253,6 +277,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       recordsSent: seq.recordsSent(),
       dropped,
       writeErrors,
+      lineReopens,
       repairFramesSent: seq.repairFramesSent(),
       spilledBytes: spool ? spool.spilledBytes() : 0,
     };
