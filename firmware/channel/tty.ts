@@ -2,6 +2,7 @@
 // read is a way in (invariant 2). That is why this does not use the `serialport`
 // package (it always opens read-write) nor `stty -F` (which opens the device to read).
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isatty } from 'node:tty';
 
@@ -71,7 +72,8 @@ function setRawTermios(fd: number, path: string, baud: number): boolean {
   const sttyFd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
   try {
     const stty = (args: string[]) => spawnSync('stty', args, { stdio: [sttyFd, 'ignore', 'pipe'] });
-    const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)]);
+    const speed = isUsbGadgetTty(path) ? [] : [String(baud)];
+    const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', ...speed]);
     if (r.error || r.status !== 0) {
       fs.closeSync(fd);
       const why = r.error ? r.error.message : String(r.stderr).trim();
@@ -81,6 +83,20 @@ function setRawTermios(fd: number, path: string, baud: number): boolean {
   } finally {
     fs.closeSync(sttyFd);
   }
+}
+
+/**
+ * A USB gadget's tty (Linux u_serial, ttyGS*) has no baud rate: the kernel keeps its
+ * speed bits whatever is asked, so stty would report a speed it cannot set. There the
+ * baud (channel.baud) only paces the writer, and the USB host drains the line as fast
+ * as it reads.
+ */
+export function isUsbGadgetTty(path: string): boolean {
+  let real = path;
+  try {
+    real = fs.realpathSync(path);
+  } catch { /* the name given is all there is */ }
+  return /^ttyGS[0-9]+$/.test(nodePath.basename(real));
 }
 
 export function lineError(path: string, e: unknown): Error {
