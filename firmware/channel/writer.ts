@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
 import { SpoolOutbox, SpoolOutboxOptions } from './spool-outbox';
-import { openWriteOnlyTty, WriteOnlyLine } from './tty';
+import { openWriteOnlyTty, reopenWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
@@ -254,7 +254,7 @@ export function openChannel(opts: ChannelOptions): Channel {
     if (!replay) return false;
     let fresh: WriteOnlyLine;
     try {
-      fresh = openWriteOnlyTty(line.path, line.baud);
+      fresh = reopenWriteOnlyTty(line);
     } catch {
       return false; // not back yet: the next write fails again and retries
     }

@@ -10,6 +10,7 @@ import { Leds } from '../supervisor/leds';
 import { realCommands } from '../supervisor/commands';
 import { finish } from '../supervisor/poweroff';
 import { setUpUsbGadget, UsbGadgetError } from '../supervisor/usb-gadget';
+import { openWriteOnlyTty } from '../channel/tty';
 import { bootFromBundle, BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/firmware-bundle';
 import { checkBoardsExist } from './bundle';
 import type { FirmwareIdentity } from '../supervisor/supervise';
@@ -138,6 +139,9 @@ function parseRunArgs(argv: string[]): RunArgs {
   };
 }
 
+/** The USB gadget's tty, held open (write-only, raw) for the whole run; never written. */
+const heldGadgetTty: number[] = [];
+
 /** A path given to run that does not exist (exit 1, like any missing input). */
 class MissingInput extends Error {}
 
@@ -164,7 +168,14 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
       firmware = b.firmware;
     }
     // A board whose results line is a USB gadget makes it before the line is checked.
-    if (board.usbGadget) process.stderr.write(`sealtap run: ${setUpUsbGadget(board.usbGadget)}\n`);
+    // Its tty is held open write-only and raw from before the controller is bound until
+    // the process ends, so the raw mode is in place before any host can send a byte
+    // (a tty's termios would go back to cooked when its last open closes).
+    const gadget = board.usbGadget;
+    if (gadget) {
+      const bound = setUpUsbGadget(gadget, undefined, () => { heldGadgetTty.push(openWriteOnlyTty(gadget.tty, config.channel.baud).fd); });
+      process.stderr.write(`sealtap run: ${bound}\n`);
+    }
     preflight(config);
     return { config, board, firmware, firmwareDir };
   } catch (e) {

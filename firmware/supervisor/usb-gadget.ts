@@ -58,11 +58,14 @@ export function parseUsbGadget(raw: unknown, file: string): UsbGadget | null {
 
 /**
  * Makes the gadget in configfs and binds it to the controller, unless it is already
- * bound there (a second run in one boot). Returns the operator line saying what was
- * done. Throws UsbGadgetError naming the file and the fix; `udcClass` is
- * /sys/class/udc on the box (tests give a directory of their own).
+ * bound there (a second run in one boot). `beforeBind` runs once the tty exists and
+ * before any host can see the gadget: the box opens the tty there and makes it raw,
+ * so that no byte a host sends ever meets the default cooked mode (which echoes it
+ * back, and acts on ^S and ^C). Returns the operator line saying what was done. Throws
+ * UsbGadgetError naming the file and the fix; `udcClass` is /sys/class/udc on the box
+ * (tests give a directory of their own).
  */
-export function setUpUsbGadget(g: UsbGadget, udcClass = '/sys/class/udc'): string {
+export function setUpUsbGadget(g: UsbGadget, udcClass = '/sys/class/udc', beforeBind: () => void = () => {}): string {
   const parent = path.dirname(g.configfs);
   if (!isDir(parent)) {
     throw new UsbGadgetError(`USB gadget: ${parent} does not exist: configfs must be mounted and libcomposite loaded (board.json modules.rootfs)`);
@@ -105,6 +108,11 @@ export function setUpUsbGadget(g: UsbGadget, udcClass = '/sys/class/udc'): strin
   if (port === null || !/^[0-9]+$/.test(port)) throw new UsbGadgetError(`USB gadget: cannot read ${path.join(G, 'functions', g.function, 'port_num')}: is usb_f_acm loaded?`);
   if (`/dev/ttyGS${port}` !== g.tty) {
     throw new UsbGadgetError(`USB gadget: the kernel gave ${g.function} /dev/ttyGS${port}, board.json says ${g.tty}: set usbGadget.tty and resultsTty to /dev/ttyGS${port}`);
+  }
+  try {
+    beforeBind();
+  } catch (e) {
+    throw new UsbGadgetError(`USB gadget: ${(e as Error).message}`);
   }
   if (!bound) write(path.join(G, 'UDC'), g.udc, `controller ${g.udc} refused the gadget: is another gadget bound to it?`);
   return `USB gadget "${g.product}" (${g.idVendor}:${g.idProduct}, CDC-ACM ${g.function}) ${bound ? 'already bound' : 'bound'} to ${g.udc}; results line ${g.tty}`;

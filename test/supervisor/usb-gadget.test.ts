@@ -48,6 +48,23 @@ test('makes one ACM function in one configuration and binds it to the board\'s c
   assert.match(line, /bound to dummy_udc\.0; results line \/dev\/ttyGS0/);
 });
 
+test('the tty is prepared before the controller is bound, so no host can send to it before', () => {
+  const f = fakeSys();
+  let udcAtPrepare: string | null = 'unset';
+  setUpUsbGadget(f.gadget, f.udcClass, () => {
+    udcAtPrepare = fs.existsSync(path.join(f.gadget.configfs, 'UDC')) ? read(f, 'UDC') : null;
+  });
+  assert.is(udcAtPrepare, null);
+  assert.is(read(f, 'UDC'), 'dummy_udc.0\n');
+});
+
+test('a tty that cannot be prepared leaves the gadget unbound', () => {
+  const f = fakeSys();
+  assert.throws(() => setUpUsbGadget(f.gadget, f.udcClass, () => { throw new Error('results line /dev/ttyGS0 does not exist'); }),
+    (e: Error) => e instanceof UsbGadgetError && /^USB gadget: results line \/dev\/ttyGS0 does not exist/.test(e.message));
+  assert.not.ok(fs.existsSync(path.join(f.gadget.configfs, 'UDC')));
+});
+
 test('offers only the ACM function and no serial number', () => {
   const f = fakeSys();
   setUpUsbGadget(f.gadget, f.udcClass);
