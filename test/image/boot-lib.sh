@@ -84,3 +84,26 @@ exit_status() { # NAME WANT
 receive_line() {
   bin/sealtap receive "$dir/results.raw" --out "$dir/received" >"$dir/receive.log" 2>&1 && [ -s "$dir/received/summary.json" ]
 }
+# replays the test traffic into the box, then waits for it to power off by itself
+replay_and_wait() { # NAME
+  ip netns exec "$ns" tcpreplay -q -i tap0 --pps 100 "$out/traffic.pcap" >"$dir/tcpreplay.log" 2>&1 ||
+    fail "$1: tcpreplay failed: $(tail -2 "$dir/tcpreplay.log")"
+  if wait_exit "$qpid" "$run_timeout"; then
+    pass "$1: the box stopped and QEMU exited by itself"
+  else
+    fail "$1: still running ${run_timeout}s after the traffic; console tail:"; tail -20 "$dir/console.log"
+    stop_box
+  fi
+  qpid=
+  wait "$cpid" 2>/dev/null; cpid=
+}
+# the network namespace for the tap, and the test traffic with its facts (PACKETS,
+# FLOWS, MACS, IPPAIRS, MARKER, marker_hex); exits on failure
+prepare_net_and_traffic() {
+  mkdir -p "$out"
+  ip netns add "$ns" || { echo "FAIL: cannot create network namespace $ns (needs root)"; exit 1; }
+  facts=$(python3 test/image/make-traffic.py "$out/traffic.pcap") || { echo "FAIL: cannot write the test traffic"; exit 1; }
+  eval "$facts"
+  [ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${FLOWS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
+  marker_hex=$(printf %s "$MARKER" | od -An -tx1 | tr -d ' \n')
+}

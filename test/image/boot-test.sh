@@ -44,12 +44,7 @@ check_firmware() { # NAME VERSION SLOT
 slot_of() { bin/sealtap bundle medium status --device "$1" | sed -n 's/^ *active slot: \([AB]\).*/\1/p'; }
 slot_len() { bin/sealtap bundle medium status --device "$1" | sed -n "s/^ *slot $2: \([0-9]*\) bytes.*/\1/p"; }
 
-mkdir -p "$out"
-ip netns add "$ns" || { echo "FAIL: cannot create network namespace $ns (needs root)"; exit 1; }
-facts=$(python3 test/image/make-traffic.py "$out/traffic.pcap") || { echo "FAIL: cannot write the test traffic"; exit 1; }
-eval "$facts"
-[ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${FLOWS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
-marker_hex=$(printf %s "$MARKER" | od -An -tx1 | tr -d ' \n')
+prepare_net_and_traffic
 
 # --- the analysis firmware: v1 and v2 of test/image/firmware, signed --------------------
 pub=${key%.key}.pub
@@ -93,17 +88,7 @@ fi
 # Anything typed at the console must produce nothing: no echo, no prompt, no answer.
 probe=sealtap-console-probe-$$
 printf 'root\r\n%s\r\nhelp\r\n\003\004' "$probe" >"$dir/console.in"
-ip netns exec "$ns" tcpreplay -q -i tap0 --pps 100 "$out/traffic.pcap" >"$dir/tcpreplay.log" 2>&1 ||
-  fail "run: tcpreplay failed: $(tail -2 "$dir/tcpreplay.log")"
-
-if wait_exit "$qpid" "$run_timeout"; then
-  pass "run: the box stopped and QEMU exited by itself"
-else
-  fail "run: still running ${run_timeout}s after the traffic; console tail:"; tail -20 "$dir/console.log"
-  stop_box
-fi
-qpid=
-wait "$cpid" 2>/dev/null; cpid=
+replay_and_wait run
 
 rx=$(ip netns exec "$ns" cat /sys/class/net/tap0/statistics/rx_packets)
 tx=$(ip netns exec "$ns" cat /sys/class/net/tap0/statistics/tx_packets)

@@ -30,12 +30,7 @@ qpid= cpid=
 
 . test/image/boot-lib.sh
 
-mkdir -p "$out"
-ip netns add "$ns" || { echo "FAIL: cannot create network namespace $ns (needs root)"; exit 1; }
-facts=$(python3 test/image/make-traffic.py "$out/traffic.pcap") || { echo "FAIL: cannot write the test traffic"; exit 1; }
-eval "$facts"
-[ -n "${MACS:-}" ] && [ -n "${IPPAIRS:-}" ] && [ -n "${FLOWS:-}" ] && [ -n "${MARKER:-}" ] || { echo "FAIL: make-traffic.py did not describe its traffic"; exit 1; }
-marker_hex=$(printf %s "$MARKER" | od -An -tx1 | tr -d ' \n')
+prepare_net_and_traffic
 probe=sealtap-usb-probe   # what the reader writes toward the box (board overlay)
 
 # The image test's analysis firmware, signed for this board, on a fresh medium.
@@ -53,16 +48,7 @@ if t=$(wait_for "$dir/console.log" 'capturing' "$boot_timeout" "$qpid"); then
 else
   fail "usb: no 'capturing' within ${boot_timeout}s; console tail:"; tail -20 "$dir/console.log"
 fi
-ip netns exec "$ns" tcpreplay -q -i tap0 --pps 100 "$out/traffic.pcap" >"$dir/tcpreplay.log" 2>&1 ||
-  fail "usb: tcpreplay failed: $(tail -2 "$dir/tcpreplay.log")"
-if wait_exit "$qpid" "$run_timeout"; then
-  pass "usb: the box stopped and QEMU exited by itself"
-else
-  fail "usb: still running ${run_timeout}s after the traffic; console tail:"; tail -20 "$dir/console.log"
-  stop_box
-fi
-qpid=
-wait "$cpid" 2>/dev/null; cpid=
+replay_and_wait usb
 log=$dir/console.log
 common_checks usb
 clean_stop usb
