@@ -72,8 +72,9 @@ reads only its own medium.
 
 The operator log goes to stderr and, as LOG records, down the results line.
 A board whose results line is a USB port (board.json usbGadget) gets its CDC-ACM
-gadget made in configfs and bound to its controller before anything else is checked;
-if that fails the run is refused (exit 1).
+gadget made in configfs and bound to its controller once the analysis firmware is
+verified and before the run configuration is checked; its tty is opened write-only
+and raw before the controller is bound. If that fails the run is refused (exit 1).
 
 Exit codes: 0 clean stop; 1 a fatal fault during the run, a refused bundle, a USB
 gadget that cannot be set up, or a --bundle, --medium or --trusted path that does
@@ -168,9 +169,9 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
       firmware = b.firmware;
     }
     // A board whose results line is a USB gadget makes it before the line is checked.
-    // Its tty is held open write-only and raw from before the controller is bound until
-    // the process ends, so the raw mode is in place before any host can send a byte
-    // (a tty's termios would go back to cooked when its last open closes).
+    // Its tty is opened write-only and raw before the controller is bound, so the raw
+    // mode is in place before any host can send a byte, and held open until the process
+    // ends, so it cannot lapse before the channel opens the tty again.
     const gadget = board.usbGadget;
     if (gadget) {
       const bound = setUpUsbGadget(gadget, undefined, () => { heldGadgetTty.push(openWriteOnlyTty(gadget.tty, config.channel.baud).fd); });

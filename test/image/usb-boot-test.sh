@@ -16,7 +16,8 @@
 # Prints one PASS/FAIL line per check; exits non-zero if any check failed.
 # Usage: test/image/usb-boot-test.sh     (logs kept in build/image/test-usb/)
 # SEALTAP_USB_APPEND=ARGS adds to the kernel command line; "sealtap.usb-host=plain"
-# makes the reader only copy (no probe, no detach), for the line alone.
+# makes the reader only copy (no probe, no detach), for the line alone;
+# "sealtap.usb-host=noprobe" detaches without writing a probe.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 board=qemu-x86_64-usb
