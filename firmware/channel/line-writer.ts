@@ -25,6 +25,17 @@ export type WriteState =
   | { kind: 'closing'; closed: () => void }
   | { kind: 'closed' };
 
+/** What the channel does around the writes of a line it may open again. */
+export interface LineHooks {
+  /** New bytes were taken from the outbox to be written. */
+  taken?(bytes: Buffer): void;
+  /**
+   * A write failed with EIO (the tty hung up). Returns the descriptor of the line
+   * opened again and the bytes to write first, or null while it is not back.
+   */
+  hungUp?(): { fd: number; bytes: Buffer } | null;
+}
+
 export class LineWriter {
   private state: WriteState = { kind: 'idle' };
   /** Wire bytes being written, and how far. */
@@ -41,7 +52,7 @@ export class LineWriter {
    * `nextFrame` hands out the next frame's wire bytes, null when none waits; `first`
    * goes out before any frame (the leading delimiter).
    */
-  constructor(private readonly fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer) {
+  constructor(private fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer, private readonly hooks: LineHooks = {}) {
     this.pending = first;
   }
 
@@ -95,6 +106,7 @@ export class LineWriter {
     }
     if (parts.length === 0) return null;
     this.pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.hooks.taken?.(this.pending);
     return this.pending;
   }
 
@@ -127,9 +139,14 @@ export class LineWriter {
         return closing();
       }
       this.state = { kind: 'idle' };
-      if (!err) this.wake();
-      else if (full) this.waitFor('line full', LINE_FULL_RETRY_MS);
-      else this.waitFor('write error', WRITE_ERROR_RETRY_MS);
+      if (!err) return this.wake();
+      if (full) return this.waitFor('line full', LINE_FULL_RETRY_MS);
+      const back = err.code === 'EIO' ? this.hooks.hungUp?.() : null;
+      if (!back) return this.waitFor('write error', WRITE_ERROR_RETRY_MS);
+      this.fd = back.fd;
+      this.pending = back.bytes;
+      this.pendingOff = 0;
+      this.wake();
     });
   }
 

@@ -2,6 +2,7 @@
 // read is a way in (invariant 2). That is why this does not use the `serialport`
 // package (it always opens read-write) nor `stty -F` (which opens the device to read).
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isatty } from 'node:tty';
 
@@ -13,6 +14,8 @@ export interface WriteOnlyLine {
   baud: number;
   /** True when the tty's receiver is disabled (-cread). Ptys refuse that; real UARTs accept it. */
   receiverOff: boolean;
+  /** `stty -g` of a tty as set up, to tell after a hangup whether the driver reset it. */
+  termios: string | null;
 }
 
 /**
@@ -40,10 +43,9 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
       throw lineError(path, e);
     }
     if (isatty(fd)) {
-      const receiverOff = setRawTermios(fd, path, baud);
-      return { fd, kind: 'tty', path, baud, receiverOff };
+      return { fd, kind: 'tty', path, baud, ...setRawTermios(fd, path, baud) };
     }
-    return { fd, kind: 'file', path, baud, receiverOff: false };
+    return { fd, kind: 'file', path, baud, receiverOff: false, termios: null };
   }
   if (st && st.isDirectory()) throw new Error(`results line ${path} is a directory: give a tty device or a file name`);
   if (!st && path.startsWith('/dev/')) {
@@ -51,10 +53,33 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
   }
   try {
     const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND, 0o644);
-    return { fd, kind: 'file', path, baud, receiverOff: false };
+    return { fd, kind: 'file', path, baud, receiverOff: false, termios: null };
   } catch (e) {
     throw lineError(path, e);
   }
+}
+
+/**
+ * Opens a line again after the kernel hung it up (writes fail with EIO: a USB gadget's
+ * tty when the workstation went away), write-only and non-blocking as the first time.
+ * Termios is set again only if the driver reset it at the hangup (ptys do): a gadget's
+ * tty keeps the raw mode, -echo and -cread of the first open, and setting them again
+ * would make stty wait (TCSADRAIN) for output that a gadget with no host cannot drain,
+ * blocking the event loop. Reading termios (`stty -g`) never waits.
+ */
+export function reopenWriteOnlyTty(line: WriteOnlyLine): WriteOnlyLine {
+  let fd: number;
+  try {
+    fd = fs.openSync(line.path, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw lineError(line.path, e);
+  }
+  if (!isatty(fd)) {
+    fs.closeSync(fd);
+    throw new Error(`results line ${line.path} is no longer a tty`);
+  }
+  if (line.termios !== null && readTermios(line.path) === line.termios) return { ...line, fd };
+  return { ...line, fd, ...setRawTermios(fd, line.path, line.baud) };
 }
 
 /**
@@ -62,7 +87,7 @@ export function openWriteOnlyTty(path: string, baud: number): WriteOnlyLine {
  * a pty refuses -cread (EINVAL), which is harmless there — the box never reads either
  * way — so that one flag is reported in `receiverOff` rather than failing the open.
  */
-function setRawTermios(fd: number, path: string, baud: number): boolean {
+function setRawTermios(fd: number, path: string, baud: number): { receiverOff: boolean; termios: string | null } {
   // stty works on its stdin; handing it a write-only fd sets termios (an ioctl, which
   // needs no read access) without anyone opening the device for reading.
   // stty gets its own write-only open of the device: libuv clears O_NONBLOCK on a child's
@@ -71,16 +96,48 @@ function setRawTermios(fd: number, path: string, baud: number): boolean {
   const sttyFd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
   try {
     const stty = (args: string[]) => spawnSync('stty', args, { stdio: [sttyFd, 'ignore', 'pipe'] });
-    const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', String(baud)]);
+    const speed = isUsbGadgetTty(path) ? [] : [String(baud)];
+    const r = stty(['raw', '-echo', 'clocal', '-crtscts', '-ixon', '-ixoff', ...speed]);
     if (r.error || r.status !== 0) {
       fs.closeSync(fd);
       const why = r.error ? r.error.message : String(r.stderr).trim();
       throw new Error(`cannot set ${path} to raw ${baud} baud (${why}): check that the baud rate is one the tty supports`);
     }
-    return stty(['-cread']).status === 0;
+    const receiverOff = stty(['-cread']).status === 0;
+    return { receiverOff, termios: readTermios(path) };
   } finally {
     fs.closeSync(sttyFd);
   }
+}
+
+/** `stty -g` of the tty at `path` through a write-only open (TCGETS: never waits); null if it fails. */
+function readTermios(path: string): string | null {
+  let sttyFd: number;
+  try {
+    sttyFd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const r = spawnSync('stty', ['-g'], { stdio: [sttyFd, 'pipe', 'ignore'] });
+    return r.status === 0 ? String(r.stdout).trim() : null;
+  } finally {
+    fs.closeSync(sttyFd);
+  }
+}
+
+/**
+ * A USB gadget's tty (Linux u_serial, ttyGS*) has no baud rate: the kernel keeps its
+ * speed bits whatever is asked, so stty would report a speed it cannot set. There the
+ * baud (channel.baud) only paces the writer, and the USB host drains the line as fast
+ * as it reads.
+ */
+export function isUsbGadgetTty(path: string): boolean {
+  let real = path;
+  try {
+    real = fs.realpathSync(path);
+  } catch { /* the name given is all there is */ }
+  return /^ttyGS[0-9]+$/.test(nodePath.basename(real));
 }
 
 export function lineError(path: string, e: unknown): Error {

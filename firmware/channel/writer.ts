@@ -8,11 +8,12 @@ import * as fs from 'node:fs';
 import { BootRecord, EndRecord, RecordType, recordTypeName } from './records';
 import { MemoryOutbox, Outbox } from './outbox';
 import { SpoolOutbox, SpoolOutboxOptions } from './spool-outbox';
-import { openWriteOnlyTty, WriteOnlyLine } from './tty';
+import { openWriteOnlyTty, reopenWriteOnlyTty, WriteOnlyLine } from './tty';
 import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
 import { encodeCompactResult } from './result-codec';
+import { ReplayWindow } from './replay-window';
 import { pacerFor } from './pacer';
 import { LineWriter } from './line-writer';
 import { BootAnnouncer } from './boot-announce';
@@ -72,6 +73,8 @@ export interface ChannelStats {
   writeErrors: number;
   /** Writes the line had no room for (EAGAIN), each retried later: a line nobody reads counts up here. */
   lineFull: number;
+  /** Times the tty was opened again after a hangup (replay-window.ts), its recent frames written again. */
+  lineReopens: number;
   /** FEC repair frames among framesSent. */
   repairFramesSent: number;
   /** Results waiting sealed on the spool (part of backlogBytes). */
@@ -143,8 +146,28 @@ export function openChannel(opts: ChannelOptions): Channel {
     if (seq.checkpointsSent() !== before) lastCheckpointAt = now();
     return f;
   };
+  // A tty that hangs up (a USB host unplugged: EIO on every write) is opened again once
+  // it is back, and its most recent frames go out again (replay-window.ts says why).
+  const replay = line.kind === 'tty' ? new ReplayWindow() : null;
+  let lineReopens = 0;
+  const reopenAfterHangup = (): { fd: number; bytes: Buffer } | null => {
+    if (!replay) return null;
+    let fresh: WriteOnlyLine;
+    try {
+      fresh = reopenWriteOnlyTty(line);
+    } catch {
+      return null; // not back yet: the next write fails again and retries
+    }
+    fs.closeSync(line.fd);
+    line = fresh;
+    lineReopens++;
+    return { fd: line.fd, bytes: replay.replay() };
+  };
   // A leading delimiter lets a receiver that saw noise before us start clean.
-  const writer = new LineWriter(line.fd, pacer, nextFrame, Buffer.from([0]));
+  const writer = new LineWriter(line.fd, pacer, nextFrame, Buffer.from([0]), replay ? {
+    taken: (bytes) => replay.remember(bytes),
+    hungUp: reopenAfterHangup,
+  } : {});
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 
   outbox.push(RecordType.BOOT, encode(boot.record()));
@@ -188,6 +211,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       dropped,
       writeErrors: writer.writeErrors,
       lineFull: writer.lineFull,
+      lineReopens,
       repairFramesSent: seq.repairFramesSent(),
       spilledBytes: spool ? spool.spilledBytes() : 0,
     };

@@ -9,6 +9,8 @@ import { realSys } from '../supervisor/sys';
 import { Leds } from '../supervisor/leds';
 import { realCommands } from '../supervisor/commands';
 import { finish } from '../supervisor/poweroff';
+import { setUpUsbGadget, UsbGadgetError } from '../supervisor/usb-gadget';
+import { openWriteOnlyTty } from '../channel/tty';
 import { bootFromBundle, BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/firmware-bundle';
 import { checkBoardsExist } from './bundle';
 import type { FirmwareIdentity } from '../supervisor/supervise';
@@ -69,8 +71,14 @@ exclude each other, and a board with a bundleDevice refuses both (exit 2): the b
 reads only its own medium.
 
 The operator log goes to stderr and, as LOG records, down the results line.
-Exit codes: 0 clean stop; 1 a fatal fault during the run, a refused bundle, or a
---bundle, --medium or --trusted path that does not exist; 2 a bad config, board or
+A board whose results line is a USB port (board.json usbGadget) gets its CDC-ACM
+gadget made in configfs and bound to its controller once the analysis firmware is
+verified and before the run configuration is checked; its tty is opened write-only
+and raw before the controller is bound. If that fails the run is refused (exit 1).
+
+Exit codes: 0 clean stop; 1 a fatal fault during the run, a refused bundle, a USB
+gadget that cannot be set up, or a --bundle, --medium or --trusted path that does
+not exist; 2 a bad config, board or
 command line, refused before any key was made or any packet read.`,
   async main(argv) {
     const args = parseRunArgs(argv);
@@ -132,6 +140,9 @@ function parseRunArgs(argv: string[]): RunArgs {
   };
 }
 
+/** The USB gadget's tty, held open (write-only, raw) for the whole run; never written. */
+const heldGadgetTty: number[] = [];
+
 /** A path given to run that does not exist (exit 1, like any missing input). */
 class MissingInput extends Error {}
 
@@ -157,6 +168,15 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
       config = b.config;
       firmware = b.firmware;
     }
+    // A board whose results line is a USB gadget makes it before the line is checked.
+    // Its tty is opened write-only and raw before the controller is bound, so the raw
+    // mode is in place before any host can send a byte, and held open until the process
+    // ends, so it cannot lapse before the channel opens the tty again.
+    const gadget = board.usbGadget;
+    if (gadget) {
+      const bound = setUpUsbGadget(gadget, undefined, () => { heldGadgetTty.push(openWriteOnlyTty(gadget.tty, config.channel.baud).fd); });
+      process.stderr.write(`sealtap run: ${bound}\n`);
+    }
     preflight(config);
     return { config, board, firmware, firmwareDir };
   } catch (e) {
@@ -170,7 +190,7 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
       } catch (ledErr) {
         process.stderr.write(`sealtap run: cannot show the fatal state on the LEDs: ${(ledErr as Error).message}\n`);
       }
-      return e instanceof BundleRefused || e instanceof MissingInput ? 1 : 2;
+      return e instanceof BundleRefused || e instanceof MissingInput || e instanceof UsbGadgetError ? 1 : 2;
     }
     throw e;
   }

@@ -2,6 +2,7 @@
 // fields it acts on; the image build reads the rest (partitions, kernel command line).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseUsbGadget, UsbGadget } from './usb-gadget';
 
 export interface Board {
   name: string;
@@ -13,6 +14,8 @@ export interface Board {
   spoolDevice: string | null;
   bundleDevice: string | null;
   atExit: 'exit' | 'poweroff' | 'reboot';
+  /** The results line as a CDC-ACM USB gadget (usb-gadget.ts); null: no USB device port. */
+  usbGadget?: UsbGadget | null;
 }
 
 export const boardsDir = path.resolve(__dirname, '..', '..', '..', 'board');
@@ -40,5 +43,6 @@ export function loadBoard(nameOrPath: string): Board {
     spoolDevice: strOrNull(raw.spoolDevice),
     bundleDevice: strOrNull(raw.bundleDevice),
     atExit,
+    usbGadget: parseUsbGadget(raw.usbGadget, file),
   };
 }

@@ -211,6 +211,10 @@ ln -sf /usr/bin/busybox "$rfs/usr/sbin/poweroff"
 ln -sf /usr/bin/busybox "$rfs/usr/sbin/reboot"
 
 cp -a rootfs/overlay/. "$rfs/"
+# A test board's overlay may wrap init (board/qemu-x86_64-usb starts the workstation's
+# end of its USB line in the same guest): the box's own init then stays, unchanged, at
+# /usr/sbin/init.box for the wrapper to exec.
+[ -e "$bdir/overlay/usr/sbin/init" ] && cp -a "$rfs/usr/sbin/init" "$rfs/usr/sbin/init.box"
 [ -d "$bdir/overlay" ] && cp -a "$bdir/overlay/." "$rfs/"
 chmod 0755 "$rfs/usr/sbin/init"
 copy_modules "$stage2" "$rfs/usr/lib/sealtap/modules"

@@ -28,11 +28,14 @@
 #   --results FILE      write the results line to FILE (default build/image/BOARD/results.raw)
 #   --receive DIR       put the results line on a pty and run `sealtap receive PTY --follow --out DIR`
 #                       (DIR new or empty)
+#   --usb-line FILE     a virtio serial port named sealtap.usb written to FILE: the test board
+#                       qemu-x86_64-usb copies the workstation's end of its USB results line
+#                       (ttyACM0 in the same guest) there, for sealtap receive FILE afterwards
 #   --append ARGS       extra kernel command line (e.g. "loglevel=7" to see the kernel boot)
 # QEMU exits when the box powers off (-no-reboot turns a reboot or panic into an exit too).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-board=qemu-x86_64 tap=sealtap0 netns= nic=1 bundle= flash= spool= console=stdio results= receive= append=
+board=qemu-x86_64 tap=sealtap0 netns= nic=1 bundle= flash= spool= console=stdio results= receive= append= usbline=
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board=$2; shift 2 ;;
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --results) results=$2; shift 2 ;;
     --receive) receive=$2; shift 2 ;;
     --append) append=$2; shift 2 ;;
+    --usb-line) usbline=$2; shift 2 ;;
     *) echo "qemu.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -166,6 +170,11 @@ if [ -n "$receive" ]; then
   rpid=$!
 else
   args+=(-serial "file:$results" -monitor none)
+fi
+if [ -n "$usbline" ]; then
+  : >"$usbline"
+  args+=(-device virtio-serial-pci,id=usbline -chardev "file,id=usbline0,path=$usbline"
+    -device virtserialport,bus=usbline.0,chardev=usbline0,name=sealtap.usb)
 fi
 echo "qemu.sh: booting $img (${accel[1]}), console $console, results ${receive:+pty -> sealtap receive --out }${receive:-$results}, bundle medium $bundle, spool $spool" >&2
 status=0

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { loadBoard, boardsDir } from '../../firmware/supervisor/board';
 import { validateConfig } from '../../firmware/supervisor/config';
 
-const applianceBoards = ['qemu-x86_64', 'pc-x86_64', 'rpi4'];
+const applianceBoards = ['qemu-x86_64', 'qemu-x86_64-usb', 'pc-x86_64', 'rpi4'];
 const hardening = ['lockdown=confidentiality', 'init_on_free=1', 'init_on_alloc=1', 'module.sig_enforce=1', 'oops=panic', 'panic=-1', 'debugfs=off', 'ro'];
 
 const raw = (name: string): Record<string, any> => JSON.parse(fs.readFileSync(path.join(boardsDir, name, 'board.json'), 'utf8'));

@@ -1,0 +1,28 @@
+// Test board only (qemu-x86_64-usb): one attachment of the workstation's end of the USB
+// results line. Copies every byte of ttyACM0 to fd 3 (the virtio port) until the device
+// goes away; with a second argument, writes it into the line toward the box once the
+// box's first bytes have arrived.
+//
+// The box's bytes wait in the gadget and pour in the moment the port is opened, so raw
+// mode is set in the same tick as the open (node's tty raw mode: tcsetattr, TCSADRAIN),
+// and the port is never flushed: a separate stty would leave the first bytes to the
+// cooked line discipline (echoed, CR turned into NL, ^S/^Q eaten), and serialport or
+// microcom flush input at open (TCIOFLUSH, TCSAFLUSH), which throws away exactly the
+// backlog a host finds when it comes back.
+'use strict';
+const fs = require('fs');
+const tty = require('tty');
+const [path, probe] = process.argv.slice(2);
+const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+const line = new tty.ReadStream(fd);
+line.setRawMode(true);
+line.on('data', (d) => fs.writeSync(3, d));
+// The probe goes once the box's bytes flow, so it crosses them.
+if (probe) {
+  line.once('data', () => {
+    fs.writeSync(fd, probe);
+    console.log('usb-host: wrote a probe into the line toward the box');
+  });
+}
+line.on('error', () => process.exit(0));
+line.on('end', () => process.exit(0));
