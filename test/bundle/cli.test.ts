@@ -107,7 +107,7 @@ test('build refuses a board that does not exist, listing the known boards (exit 
   const r = runSealtap(['bundle', 'build', writeFirmwareDir(), '--unsigned', '--board', 'qemu-x86-64', '--version', '1', '--out', path.join(dir, 'b.sfw')]);
   assert.is(r.status, 2);
   assert.match(r.err, /--board qemu-x86-64: no such board \(there is no board\/qemu-x86-64\/board\.json\); known boards: .*qemu-x86_64/);
-  assert.match(r.err, /dev, pc-x86_64, qemu-x86_64, rpi4/);
+  assert.match(r.err, /dev, pc-x86_64, qemu-x86_64, qemu-x86_64-usb, rpi4/);
   assert.equal(fs.readdirSync(dir), []);
 });
 
