@@ -240,9 +240,7 @@ export class AnalysisHost {
       case 'records': this.onRecords(m.records, m.last); break;
       case 'packets':
         // Checked by validFromChild: `count` whole records tile the bytes exactly.
-        if (!placeAfter(m.last, this.committed)) break;
-        this.committed = m.last;
-        this.events.packets(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.count);
+        if (this.advance(m.last)) this.events.packets(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.count);
         break;
       case 'segmentDone':
         if (typeof m.lastTsUs === 'number' && Number.isFinite(m.lastTsUs)) this.noteLastTs(m.seq, m.lastTsUs);
@@ -266,11 +264,19 @@ export class AnalysisHost {
     }
   }
 
-  private onRecords(records: OutRecord[], last: Place): void {
-    // Places only move forward: a batch at or before the committed place is a replay
-    // the analysis should have suppressed, and must not be sent twice.
-    if (!Array.isArray(records) || !last || !placeAfter(last, this.committed)) return;
+  /**
+   * Places only move forward: a batch at or before the committed place is a replay the
+   * analysis should have suppressed, and must not be sent twice. True when `last` is
+   * new (and is now committed).
+   */
+  private advance(last: Place): boolean {
+    if (!placeAfter(last, this.committed)) return false;
     this.committed = last;
+    return true;
+  }
+
+  private onRecords(records: OutRecord[], last: Place): void {
+    if (!Array.isArray(records) || !last || !this.advance(last)) return;
     const ok: OutRecord[] = [];
     let bad = 0;
     for (const r of records) {

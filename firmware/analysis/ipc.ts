@@ -6,6 +6,7 @@ import type { Output } from '../supervisor/config';
 import type { Streams } from './streams/schema';
 import type { ModuleCommand } from './module-link';
 import { RecordType } from '../channel/records';
+import { countRecords } from '../spool/pcap-records';
 
 /**
  * A packet's position in the run: segment sequence × 2^20 + index in the segment.
@@ -162,22 +163,7 @@ function isPlace(v: unknown): v is Place {
   return typeof p === 'object' && p !== null && isWhole(p.pos) && isWhole(p.ord);
 }
 
-/**
- * The number of pcap records (16-byte header with caplen at offset 8, little endian,
- * then caplen bytes) that exactly tile `bytes`, or -1 when one runs past the end.
- */
-export function packedRecordCount(bytes: Uint8Array): number {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let n = 0;
-  for (let off = 0; off < bytes.length; n++) {
-    if (bytes.length - off < 16) return -1;
-    off += 16 + v.getUint32(off + 8, true);
-    if (off > bytes.length) return -1;
-  }
-  return n;
-}
-
-/** The records of a packed byte string (views, not copies); assumes packedRecordCount(bytes) >= 0. */
+/** The records of a packed byte string (views, not copies); assumes countRecords(bytes) >= 0. */
 export function splitPacked(bytes: Uint8Array): Buffer[] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: Buffer[] = [];
@@ -206,7 +192,7 @@ export function validFromChild(m: unknown, published: number): m is FromChild {
       return Array.isArray(x.records) && isPlace(x.last);
     case 'packets':
       return x.bytes instanceof Uint8Array && isWhole(x.count) && x.count > 0 && isPlace(x.last)
-        && packedRecordCount(x.bytes) === x.count;
+        && countRecords(Buffer.from(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength)) === x.count;
     case 'segmentDone':
       return isWhole(x.seq, published) && isWhole(x.packets, maxRecordsPerSegment) && (x.skipped === null || skipReasons.includes(x.skipped as SkipReason))
         && isCounterMap(x.decodeCounters) && (x.lastTsUs === null || (typeof x.lastTsUs === 'number' && Number.isFinite(x.lastTsUs))) && isWhole(x.refused);

@@ -5,9 +5,10 @@
 //
 // A value's hash never changes during a run, so an entry never goes stale. Its verdict
 // can: the guard looks the hash up in its table again whenever the table has grown
-// since (cleanAt), so a value learned raw after it was cached is refused all the same. Only values that were not raw when checked go in (what the
-// guard lets out: anonymized addresses and MACs), so this plain memory does not become
-// a list of the run's raw addresses. Preallocated buffers: no allocation per packet.
+// since (cleanAt), so a value learned raw after it was cached is refused all the same.
+// Only values that were not raw when checked go in (what the guard lets out:
+// anonymized addresses and MACs), so this plain memory does not become a list of the
+// run's raw addresses. Preallocated buffers: no allocation per packet.
 // Set-associative, four ways, the newest first: direct-mapped, 2% of the tcpdump
 // corpus's packets found a value evicted by a colliding one on every pass and paid for
 // opening the key. With two ways and 2^14 slots, three of the 1M IMIX trace's 1,224

@@ -27,8 +27,8 @@
 // (native/capture/sealtap-capture.c, gcmSeal) into a reused buffer, seals a 4 MiB
 // segment at about 3.5 GB/s, libsodium's XChaCha20-Poly1305 at about 1.3 GB/s, and
 // node:crypto's AES-256-GCM at about 1.0 GB/s (its update() returns a new buffer for
-// every segment; hence the addon), so AES-256-GCM is chosen there (docs/benchmarks.md, `make bench-capture` phase 0). On
-// a CPU without AES instructions (the Raspberry Pi 4's Cortex-A72) ChaCha20 is faster,
+// every segment; hence the addon), so AES-256-GCM is chosen there (docs/benchmarks.md,
+// `make bench-capture` phase 0). On a CPU without AES instructions (the Raspberry Pi 4's Cortex-A72) ChaCha20 is faster,
 // and the box measures so. Either way: a fresh key each boot and a random nonce per
 // segment (2^32 GCM segments would take centuries at line rate). The AES key is copied
 // into OpenSSL's cipher context for one segment and cleared when OpenSSL frees it; it
@@ -41,6 +41,9 @@
 import * as crypto from 'node:crypto';
 import * as sodium from 'sodium-native';
 import { SecretKey } from '../keys/keyring';
+import { countRecords, PCAP_RECORD_HEADER_BYTES } from './pcap-records';
+
+export { countRecords, PCAP_RECORD_HEADER_BYTES };
 
 export const SEGMENT_MAGIC = 0x47535453; // "STSG" read as u32 LE
 export const SEGMENT_VERSION = 2;
@@ -56,7 +59,6 @@ export const SEGMENT_TAG_BYTES = 16; // both AEADs' tag
 export const SEGMENT_OVERHEAD = SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES + SEGMENT_TAG_BYTES;
 export const SEGMENT_KEY_BYTES = 32;
 export const RUN_ID_BYTES = 16;
-export const PCAP_RECORD_HEADER_BYTES = 16;
 
 // Field offsets; changing any of them is a new format version.
 const OFF_MAGIC = 0;
@@ -277,24 +279,6 @@ export function peekSegmentSeq(headerBytes: Buffer): number {
   if (headerBytes.length < SEGMENT_HEADER_BYTES) return -1;
   const header = readHeaderUnauthenticated(headerBytes);
   return header === null ? -1 : header.seq;
-}
-
-/**
- * Number of pcap records that exactly tile body, or -1 if a record runs past the end.
- * One pass over the record headers, no allocation.
- */
-export function countRecords(body: Buffer): number {
-  let off = 0;
-  let n = 0;
-  const end = body.length;
-  while (off < end) {
-    if (end - off < PCAP_RECORD_HEADER_BYTES) return -1;
-    const caplen = body.readUInt32LE(off + 8);
-    off += PCAP_RECORD_HEADER_BYTES + caplen;
-    if (off > end) return -1;
-    n++;
-  }
-  return n;
 }
 
 /**
