@@ -25,7 +25,8 @@
 #   BENCH_RSS_PACKETS [10000000]   packets in the peak-RSS trace; 0 skips that run
 #   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
 #   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
-#   BENCH_E2E [packets module-packets flows]  end-to-end rows (sealtap run + sealtap receive); "" skips
+#   BENCH_E2E [packets packets-shards2 module-packets flows flows-shards2]
+#                                  end-to-end rows (sealtap run + sealtap receive); "" skips
 #                                  (with BENCH_RSS_PACKETS > 0 and the packets row, also one
 #                                  packets run over the peak-RSS trace, for memory)
 #   BENCH_DIR [out/bench-anon]     traces (kept for the next run) and outputs (removed)
@@ -34,7 +35,8 @@
 # then `sealtap receive` (to trace.pcap / flows files), on the same trace, beside
 # traceanon's median: "packets" (the built-in packets output), "module-packets" (the
 # same packets by reference from a module in its sandbox: bench/anon/packet-ref-module.js),
-# "flows" (the built-in flows output). Peak RSS per process (supervisor, analysis,
+# "flows" (the built-in flows output); ROW-shardsN runs ROW with analysis.shards N
+# (1 otherwise: the rows stay comparable on any machine). Peak RSS per process (supervisor, analysis,
 # module, receiver) is sampled by scripts/bench-e2e-rss.sh.
 #
 # Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed
@@ -225,17 +227,18 @@ if [ "$RSS_PACKETS" -gt 0 ]; then
   echo "flows over $(json_field "$json" packets) packets ($(basename "$rss_trace")): $(json_field "$json" records) flow records," \
     "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
 fi
-E2E=${BENCH_E2E-packets module-packets flows}
+E2E=${BENCH_E2E-packets packets-shards2 module-packets flows flows-shards2}
 # e2e_once ROW TRACE PACKETS: sealtap run + sealtap receive of TRACE with ROW's outputs, the
 # peak RSS of each process sampled; sets E2E_RUN_S and E2E_RECV_S, returns 1 on a failure.
 e2e_once() {
-  local row=$1 tr=$2 n=$3 extra t0 t1 t2 got
+  local row=$1 tr=$2 n=$3 extra shards=1 t0 t1 t2 got
   rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
-  case $row in
-    packets) extra='"outputs": ["packets"]' ;;
-    module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\"}" ;;
-    flows) extra='"outputs": ["flows"]' ;;
-    *) die "unknown BENCH_E2E row $row (packets, module-packets, flows)" ;;
+  if [[ $row =~ ^(.*)-shards([0-9]+)$ ]]; then shards=${BASH_REMATCH[2]}; fi
+  case ${row%-shards*} in
+    packets) extra="\"outputs\": [\"packets\"], \"analysis\": {\"shards\": $shards}" ;;
+    module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\", \"shards\": $shards}" ;;
+    flows) extra="\"outputs\": [\"flows\"], \"analysis\": {\"shards\": $shards}" ;;
+    *) die "unknown BENCH_E2E row $row (packets, module-packets, flows, each optionally -shardsN)" ;;
   esac
   cat >"$DIR/e2e/run.json" <<JSON
 { "source": { "pcap": "$tr" }, "spool": { "dir": "$DIR/e2e/spool", "bytes": 268435456 },

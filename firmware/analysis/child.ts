@@ -25,6 +25,7 @@ import { PacketRewriter } from './builtin/packets/rewriter';
 import { endPosition } from './runtime/module-process-init';
 import { PacketClock } from './ticks';
 import { recordOffsets, SegmentRecords } from './segment-records';
+import { ShardMap, shardStreams } from './shard';
 
 /**
  * Records per IPC message. Each message costs a serialization here and a parse in the
@@ -72,6 +73,8 @@ class Runtime {
   // The segment being worked through.
   private seg: SegmentMessage | null = null;
   private recs: SegmentRecords | null = null;
+  /** With shards: 1 for each packet of the segment in this process's shard. */
+  private mine: Uint8Array | null = null;
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
   private builtinsDone = false;
@@ -99,8 +102,12 @@ class Runtime {
    * packet would starve the heartbeat and be killed as hung.
    */
   private readonly sliceMs: number;
+  /** The shard of each packet, when the flows are split across processes (shard.ts). */
+  private readonly shards: ShardMap | null;
+  private readonly shardView = new PacketView();
 
   constructor(private readonly init: InitMessage, private readonly keys: Keys) {
+    this.shards = init.shard.count > 1 ? new ShardMap(keys.flow, init.shard.count) : null;
     this.committed = init.committed;
     this.quarantine = new Set(init.quarantine);
     this.addresses = new AddressCollector(keys.egress);
@@ -121,7 +128,7 @@ class Runtime {
       // references, with those of the first level that outputs packets (as the built-in).
       const first = Object.values(policy.levels)[0];
       const packetsLevel = Object.values(policy.levels).find((l) => l.outputs.includes('packets'));
-      this.exit = new StreamExit(init.streams, prim, policy, first.fields);
+      this.exit = new StreamExit(shardStreams(init.streams, init.shard), prim, policy, first.fields);
       this.link = new ModuleLink({
         init: {
           module: init.module, linkType: init.linkType, flows: init.flows, streams: init.streams,
@@ -310,10 +317,24 @@ class Runtime {
     }
     this.seg = m;
     this.recs = new SegmentRecords(opened.body);
+    this.mine = this.shards ? this.shardMask(opened.body) : null;
     this.segPackets = 0;
     this.builtinsDone = false;
     this.moduleRecords = null;
-    if (this.link) this.link.sendSegment(m.seq, opened.body, recordOffsets(opened.body));
+    if (this.link) this.link.sendSegment(m.seq, opened.body, recordOffsets(opened.body), this.mine);
+  }
+
+  /** 1 for each packet of the body in this shard, 0 for the others. */
+  private shardMask(body: Buffer): Uint8Array {
+    const r = new SegmentRecords(body);
+    const v = this.shardView;
+    const shards = this.shards!;
+    const out: number[] = [];
+    while (r.next()) {
+      decodePacket(this.init.linkType, body, r.start, r.end - r.start, r.origLen, v);
+      out.push(shards.of(v, body) === this.init.shard.index ? 1 : 0);
+    }
+    return Uint8Array.from(out);
   }
 
   /** Packets until sliceMs has passed, then back to the event loop for IPC and heartbeats. */
@@ -323,6 +344,7 @@ class Runtime {
     const seq = this.seg!.seq;
     const careful = seq <= this.init.carefulUntilSeq;
     const v = this.view;
+    const mine = this.mine;
     const started = performance.now();
     let n = 0;
     while (recs.next()) {
@@ -333,7 +355,12 @@ class Runtime {
       const tsUs = recs.tsUs;
       try {
         // Ticks on whole seconds of packet time, the same packets after a restart (ticks.ts).
+        // Every shard sees every packet's time: ticks fall on the same packets in each.
         if (this.clock.packet(tsUs)) for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
+        if (mine !== null && mine[recs.index] === 0) {
+          if (careful) writePosition(this.posBuf, betweenPackets);
+          continue;
+        }
         decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
         this.addresses.note(v, body);
         for (const b of this.modules) b.module.onPacket(v, body, tsUs, b.emit);

@@ -12,6 +12,7 @@ import type { Streams } from './streams/schema';
 import { CrashVerdicts } from './crash-verdict';
 import { forkSandboxed } from './sandbox';
 import type { ModuleCommand } from './module-link';
+import { oneShard, Shard } from './shard';
 
 export interface AnalysisHostOptions {
   linkType: number;
@@ -29,6 +30,8 @@ export interface AnalysisHostOptions {
   /** Paths the sandbox may read: the spool directory and the researcher's module. */
   readablePaths: string[];
   ring: { oldestRetainedSeq(): number; slotPath(seq: number): string; isRetained?(seq: number): boolean };
+  /** The flows this process analyses; one shard of one when not given. */
+  shard?: Shard;
 }
 
 export interface AnalysisEvents {
@@ -187,6 +190,7 @@ export class AnalysisHost {
       streams: o.streams,
       moduleCommand: o.moduleCommand,
       heartbeatMs: Math.max(50, o.heartbeatMs / 5),
+      shard: o.shard ?? oneShard,
       prevTsUs: null,
     };
     const from = this.published >= 0 ? Math.max(0, Math.min(o.ring.oldestRetainedSeq(), this.doneUpTo + 1)) : 0;
@@ -322,14 +326,20 @@ export class AnalysisHost {
       this.restarts = this.opts.maxRestarts;
       this.gaveUp = true;
       this.stop();
-      this.events.gaveUp(`analysis ${why}; it died ${this.restarts + 1} times, more than analysis.maxRestarts (${this.opts.maxRestarts}) allows: fix the module or raise analysis.maxRestarts in run.json`);
+      this.events.gaveUp(`${this.name()} ${why}; it died ${this.restarts + 1} times, more than analysis.maxRestarts (${this.opts.maxRestarts}) allows: fix the module or raise analysis.maxRestarts in run.json`);
       this.release(this.doneUpTo + 1, this.published);
       if (this.finishing) this.reportFinished({}, {});
       return;
     }
     const note = v.quarantined >= 0 ? `, quarantined packet ${describePosition(v.quarantined)}` : v.suspect >= 0 ? `, suspect packet ${describePosition(v.suspect)}` : '';
-    this.events.restarted(`analysis ${why}; restart ${this.restarts} of at most ${this.opts.maxRestarts}${note}`);
+    this.events.restarted(`${this.name()} ${why}; restart ${this.restarts} of at most ${this.opts.maxRestarts}${note}`);
     setTimeout(() => { if (this.watchdog) this.spawn(); }, restartDelayMs);
+  }
+
+  /** "analysis", or "analysis shard 2 of 4" when the flows are split. */
+  private name(): string {
+    const s = this.opts.shard;
+    return s && s.count > 1 ? `analysis shard ${s.index + 1} of ${s.count}` : 'analysis';
   }
 
   /** Hands segments from..to back to the ring unanalysed (after giving up). */

@@ -7,6 +7,7 @@ import type { Streams } from './streams/schema';
 import type { ModuleCommand } from './module-link';
 import { RecordType } from '../channel/records';
 import { countRecords } from '../spool/pcap-records';
+import type { Shard } from './shard';
 
 /**
  * A packet's position in the run: segment sequence × 2^20 + index in the segment.
@@ -103,6 +104,8 @@ export interface InitMessage {
   /** How to start the module's process (its sandbox), with a module. */
   moduleCommand: ModuleCommand | null;
   heartbeatMs: number;
+  /** The flows this process analyses (shard.ts): every packet's time, only its shard's packets. */
+  shard: Shard;
   /**
    * Packet time of the last packet before the first segment sent, when known: timer
    * ticks then fall on the same packets as in the process this one replaces.

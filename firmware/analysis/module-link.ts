@@ -135,13 +135,19 @@ export class ModuleLink {
     this.watchdog = setInterval(() => this.checkHeartbeat(), Math.max(20, this.o.init.heartbeatMs));
   }
 
-  /** Hands the module a segment's plaintext; its packets start at the given offsets. */
-  sendSegment(seq: number, body: Buffer, offsets: number[]): void {
+  /**
+   * Hands the module a segment's plaintext; its packets start at the given offsets.
+   * With shards, `mine` has a byte per packet, 1 for those of this shard: the module's
+   * runtime hands it only those, and every packet's time.
+   */
+  sendSegment(seq: number, body: Buffer, offsets: number[], mine: Uint8Array | null = null): void {
     this.seg = { seq, body, offsets };
     this.lastPos = position(seq, 0) - 1;
-    const head = Buffer.alloc(4);
+    const head = Buffer.alloc(8);
     head.writeUInt32LE(seq >>> 0, 0);
-    this.send(ToModule.SEGMENT, head, body);
+    head.writeUInt32LE(mine ? mine.length : 0, 4);
+    if (mine) this.send(ToModule.SEGMENT, head, Buffer.from(mine.buffer, mine.byteOffset, mine.byteLength), body);
+    else this.send(ToModule.SEGMENT, head, body);
   }
 
   finish(): void {

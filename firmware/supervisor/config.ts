@@ -2,6 +2,7 @@
 // packet is read, so a bad config costs nothing but a clear one-line error.
 // Unknown keys are refused everywhere: a typo must never silently change a run.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseStreams, StreamError, Streams } from '../analysis/streams/schema';
 import { batchBinding } from '../capture/batch-binding';
@@ -37,12 +38,26 @@ export interface RunConfig {
     streams: Streams;
     /** Memory bound of the module's sandboxed process. */
     memoryBytes: number;
+    /** Analysis processes, each analysing the flows of its shard (a keyed hash of the 5-tuple). */
+    shards: number;
   };
   flows: { maxFlows: number; idleSeconds: number; activeSeconds: number };
   status: { everySeconds: number };
 }
 
 export class ConfigError extends Error {}
+
+/** analysis.shards at most: each shard is a process that reads every segment. */
+export const MAX_SHARDS = 16;
+
+/**
+ * analysis.shards "auto" (the default): a shard for each core beyond the two the
+ * supervisor's main thread and the capture thread keep busy at line rate; 1 on a box
+ * of one or two cores.
+ */
+export function autoShards(cores: number): number {
+  return Math.max(1, Math.min(MAX_SHARDS, cores - 2));
+}
 
 const MiB = 1024 * 1024;
 
@@ -193,7 +208,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
     policy = top.policy === 'default' ? 'default' : path.resolve(baseDir, top.policy);
   }
 
-  const an = object(top.analysis ?? {}, 'analysis', ['heartbeatSeconds', 'maxRestarts', 'module', 'streams', 'memoryBytes']);
+  const an = object(top.analysis ?? {}, 'analysis', ['heartbeatSeconds', 'maxRestarts', 'module', 'streams', 'memoryBytes', 'shards']);
   if (an.streams !== undefined && an.module === undefined) fail('analysis.streams', 'declares what a researcher\'s module emits: set analysis.module too, or remove it');
   let streams: Streams;
   try {
@@ -202,6 +217,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
     if (e instanceof StreamError) throw new ConfigError(e.message);
     throw e;
   }
+  if (an.shards !== undefined && an.shards !== 'auto' && typeof an.shards !== 'number') fail('analysis.shards', `must be a whole number from 1 to ${MAX_SHARDS}, or "auto"`);
   const fl = object(top.flows ?? {}, 'flows', ['maxFlows', 'idleSeconds', 'activeSeconds']);
   const stt = object(top.status ?? {}, 'status', ['everySeconds']);
   return {
@@ -226,6 +242,7 @@ export function validateConfig(raw: unknown, baseDir: string): RunConfig {
       module: an.module === undefined ? null : path.resolve(baseDir, str(an, 'module', 'analysis')),
       streams,
       memoryBytes: int(an, 'memoryBytes', 'analysis', 512 * MiB, 128 * MiB, 8192 * MiB),
+      shards: an.shards === undefined || an.shards === 'auto' ? autoShards(os.availableParallelism()) : int(an, 'shards', 'analysis', 1, 1, MAX_SHARDS),
     },
     flows: {
       maxFlows: int(fl, 'maxFlows', 'flows', 65536, 16),

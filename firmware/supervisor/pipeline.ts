@@ -18,6 +18,8 @@ import { runningState } from './leds';
 import type { RunCounters } from './counters';
 import { Spooler } from './spooler';
 import { isRunning, RunState } from './lifecycle';
+import { ShardedAnalysis } from './analysis-shards';
+import type { AnalysisEvents, AnalysisHostOptions } from '../analysis/host';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -122,9 +124,12 @@ export class Pipeline {
     this.ledTimer = sys.every(LED_EVERY_MS, () => this.chooseRunningState());
   }
 
-  /** The analysis process tree, for STATUS's own CPU and memory. */
-  analysisPid(): number | null {
-    return this.analysis?.pid() ?? null;
+  /** The analysis processes (one per shard), for STATUS's own CPU and memory. */
+  analysisPids(): number[] {
+    const a = this.analysis;
+    if (a instanceof ShardedAnalysis) return a.pids();
+    const pid = a?.pid() ?? null;
+    return pid === null ? [] : [pid];
   }
 
   kernelDropped(): number {
@@ -210,7 +215,7 @@ export class Pipeline {
       guard, egressKey: keys.egress, send: (t, b) => channel.send(t, b), counters, log,
       linkType: () => this.linkType, countRecord: (t) => this.p.countRecord(t),
     });
-    const analysis = sys.startAnalysis({
+    const options: AnalysisHostOptions = {
       linkType: this.linkType,
       outputs: cfg.outputs,
       policy: this.p.policy,
@@ -223,7 +228,8 @@ export class Pipeline {
       keys,
       readablePaths: [cfg.spool.dir + '/'],
       ring,
-    }, {
+    };
+    const events: AnalysisEvents = {
       addresses: (h) => guard.learn(h),
       records: (recs) => sink.records(recs),
       packets: (bytes, n) => sink.packets(bytes, n),
@@ -265,7 +271,12 @@ export class Pipeline {
         this.degradedUntil = Number.MAX_SAFE_INTEGER;
         log.error(`${why}: captured packets stay sealed on the spool and are not analysed`);
       },
-    });
+    };
+    const shards = cfg.analysis.shards;
+    const analysis = shards > 1
+      ? new ShardedAnalysis(shards, (shard, e) => sys.startAnalysis({ ...options, shard }, e), events)
+      : sys.startAnalysis(options, events);
+    if (shards > 1) log.info(`analysis in ${shards} shards: each analyses the flows of its shard (a keyed hash of the 5-tuple)`);
     this.analysis = analysis;
     analysis.start();
   }

@@ -18,22 +18,22 @@ export class ProcessUsageMeter {
   /** CPU ticks of the analysis tree at the last sample, per pid (a restarted process starts at 0). */
   private lastTicks = new Map<number, number>();
 
-  /** Usage since the last call: this process, and the tree under `analysisPid` (null: no analysis running). */
-  sample(analysisPid: number | null): { supervisor: ProcessUsage; analysis: ProcessUsage | null } {
+  /** Usage since the last call: this process, and the trees under `analysisPids` (none: no analysis running). */
+  sample(analysisPids: readonly number[]): { supervisor: ProcessUsage; analysis: ProcessUsage | null } {
     const now = Date.now();
     const secs = Math.max(0.001, (now - this.lastMs) / 1000);
     const own = process.cpuUsage(this.lastOwn);
     this.lastOwn = process.cpuUsage();
     this.lastMs = now;
     const supervisor = { cpuPercent: round1(((own.user + own.system) / 1e6 / secs) * 100), rssBytes: process.memoryUsage.rss() };
-    if (analysisPid === null) {
+    if (analysisPids.length === 0) {
       this.lastTicks = new Map();
       return { supervisor, analysis: null };
     }
     const ticks = new Map<number, number>();
     let rss = 0;
     let used = 0;
-    for (const pid of tree(analysisPid)) {
+    for (const pid of analysisPids.flatMap(tree)) {
       const p = readProc(pid);
       if (!p) continue;
       ticks.set(pid, p.ticks);

@@ -17,8 +17,8 @@ export interface PipelineView {
   streams?: boolean;
   /** Its module runs without its sandbox (development switch): every STATUS says so. */
   unsandboxed?: boolean;
-  /** The trusted analysis process (its tree is measured), null while none runs. */
-  analysisPid?: number | null;
+  /** The trusted analysis processes, one per shard (their trees are measured); none while none runs. */
+  analysisPids?: number[];
   /** Milliseconds since capture started, and stop.seconds. */
   elapsedMs?: number;
   stopSeconds?: number | null;
@@ -61,7 +61,7 @@ export class StatusReporter {
     const h = await this.sys.sampleHealth();
     this.sampling = false;
     if (!this.timer) return;
-    const own = this.usage.sample(v.analysisPid ?? null);
+    const own = this.usage.sample(v.analysisPids ?? []);
     this.emit({
       uptimeMs: at,
       state: v.state,

@@ -242,7 +242,7 @@ async function stopRun(run: Run, plan: BootPlan, channel: Channel, ring: SpoolRi
     counters,
     streams: plan.hasModule,
     unsandboxed: plan.hasModule && !plan.sandboxed,
-    analysisPid: pipeline.analysisPid(),
+    analysisPids: pipeline.analysisPids(),
     elapsedMs: sys.now() - runStartedMs,
     stopSeconds: cfg.stop.seconds,
     outboxDropped: outboxDropped(),

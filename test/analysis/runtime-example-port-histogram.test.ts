@@ -31,11 +31,11 @@ function countedPackets(file: string): { total: number; byPort: Map<string, numb
   return { total, byPort };
 }
 
-function runExample(): { code: number; stderr: string; line: string } {
+function runExample(shards = 1): { code: number; stderr: string; line: string } {
   const config = JSON.parse(fs.readFileSync(path.join(example, 'run.json'), 'utf8'));
-  const spool = path.join(work, 'spool');
+  const spool = path.join(work, `spool-${shards}`);
   fs.mkdirSync(spool, { recursive: true });
-  const line = path.join(work, 'line.raw');
+  const line = path.join(work, `line-${shards}.raw`);
   // The example's own module, policy and outputs; only where packets come from and
   // where results go differ from the box.
   config.source = { pcap: sample.file };
@@ -44,7 +44,8 @@ function runExample(): { code: number; stderr: string; line: string } {
   config.stop = { endOfSource: true };
   config.policy = path.join(example, config.policy);
   config.analysis.module = path.join(example, config.analysis.module);
-  const file = path.join(work, 'run.json');
+  config.analysis.shards = shards;
+  const file = path.join(work, `run-${shards}.json`);
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
   const r = spawnSync(sealtap, ['run', '--config', file], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status ?? -1, stderr: r.stderr + r.stdout, line };
@@ -70,6 +71,18 @@ test('examples/port-histogram runs with sealtap run and its per-port records arr
   assert.ok(rows.some((f) => f.protocol === proto && f.port === port), `no record for ${busiest}`);
   // Intervals never overlap and times are in order.
   assert.ok(rows.every((f) => f.lastUs >= f.firstUs));
+});
+
+test('with 2 shards each module counts the packets of its own flows: together, every TCP and UDP packet once', () => {
+  const r = runExample(2);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /analysis in 2 shards/);
+  const got = receive(r.line, path.join(work, 'out-2'));
+  assert.is(got.summary.analysed, sample.expect.packets);
+  assert.is(got.summary.missingFrames, 0);
+  const rows = readLines(path.join(got.outDir, 'ports.jsonl'));
+  // A module that saw every packet would count each twice.
+  assert.is(rows.reduce((n, f) => n + f.packets + f.revPackets, 0), countedPackets(sample.file).total);
 });
 
 test('examples/port-histogram ships a module, a policy and a run config', () => {

@@ -1,8 +1,9 @@
 // Crash safety under fire (slow: run it once, not in a loop): 200,000 IMIX packets
 // through the sealed pipeline while the analysis is killed with SIGKILL 20 times at
-// random. Nothing may be lost and nothing repeated: the received trace holds every
-// input packet once (same sizes, protocols, ports and flags; addresses and TCP
-// sequence numbers are anonymized), and no flow is reported twice.
+// random, with one analysis process and with two shards (a random shard each time).
+// Nothing may be lost and nothing repeated: the received trace holds every input
+// packet once (same sizes, protocols, ports and flags; addresses and TCP sequence
+// numbers are anonymized), and no flow is reported twice.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -16,11 +17,20 @@ const PACKETS = 200_000;
 const KILLS = 20;
 const seed = Number(process.env.SEALTAP_KILL_SEED ?? Date.now() % 100000);
 
-test(`loses and repeats nothing when the analysis is killed ${KILLS} times at random (seed ${seed})`, async () => {
-  const work = tempDir('crash');
-  const trace = path.join(work, 'imix.pcap');
+const work = tempDir('crash');
+const trace = path.join(work, 'imix.pcap');
+
+test('generates the trace', () => {
   const gen = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'tools', 'samplegen', 'main.js'), '--kind', 'imix', '--packets', String(PACKETS), '--out', trace], { encoding: 'utf8' });
   assert.is(gen.status, 0, gen.stderr);
+});
+
+for (const shards of [1, 2]) {
+  const what = shards === 1 ? 'the analysis is' : `a random one of ${shards} analysis shards is`;
+  test(`loses and repeats nothing when ${what} killed ${KILLS} times at random (seed ${seed})`, () => crashRun(shards));
+}
+
+async function crashRun(shards: number): Promise<void> {
 
   // Kills are spread over the whole run: each waits for capture to publish a randomly
   // chosen segment (capture is paced by analysis through the full spool), then for a
@@ -43,18 +53,19 @@ test(`loses and repeats nothing when the analysis is killed ${KILLS} times at ra
       // Only a process not killed before: a killed one shows in /proc until it is reaped,
       // and killing it again would count a kill that costs no death.
       let pids: number[] = [];
-      await until('no analysis process to kill', () => !running || (pids = analysisPids().filter((p) => !killed.has(p))).length === 1, 60_000, 20);
+      await until('no analysis process to kill', () => !running || (pids = analysisPids().filter((p) => !killed.has(p))).length === shards, 60_000, 20);
       if (!running) return;
+      const victim = pids[Math.floor(rand() * pids.length)];
       try {
-        process.kill(pids[0], 'SIGKILL');
-        killed.add(pids[0]);
+        process.kill(victim, 'SIGKILL');
+        killed.add(victim);
         kills++;
       } catch {
         // it ended by itself in the meantime
       }
     }
   })();
-  const run = await runBox({ config: { source: { pcap: trace }, outputs: ['packets', 'flows'] }, hooks: { published: (seq) => { published = seq; } } });
+  const run = await runBox({ config: { source: { pcap: trace }, outputs: ['packets', 'flows'], analysis: { shards } }, hooks: { published: (seq) => { published = seq; } } });
   running = false;
   await killer;
   const text = run.console.join('\n');
@@ -85,6 +96,10 @@ test(`loses and repeats nothing when the analysis is killed ${KILLS} times at ra
   }
   assert.equal(dups.slice(0, 10), []);
   // Kept when the test fails, for a look at the line and the spool.
+  fs.rmSync(run.linePath, { force: true });
+}
+
+test('cleans up', () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 

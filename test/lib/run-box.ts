@@ -69,6 +69,8 @@ export async function runBox(o: BoxOptions): Promise<BoxRun> {
     ...o.config,
     spool: over({ dir: spoolDir, bytes: 16 * 1024 * 1024, segmentBytes: 1024 * 1024 }, o.config.spool),
     channel: over({ path: linePath, drainSeconds: 30 }, o.config.channel),
+    // One analysis process unless a test asks for shards: "auto" would depend on the machine.
+    analysis: over({ shards: 1 }, o.config.analysis),
   };
   const config = validateConfig(raw, dir);
   const board: Board = {

@@ -259,6 +259,8 @@ export function startScriptedRun(over: Record<string, unknown> = {}, prepare: (s
     outputs: ['flows'],
     status: { everySeconds: 1 },
     ...rest,
+    // One analysis process unless a test asks for shards: "auto" would depend on the machine.
+    analysis: { shards: 1, ...((rest as { analysis?: object }).analysis) },
   };
   fs.mkdirSync(path.join(sys.dir, 'spool'));
   const config = validateConfig(raw, sys.dir);

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateConfig, loadConfig, ConfigError } from '../../firmware/supervisor/config';
+import { validateConfig, loadConfig, ConfigError, autoShards } from '../../firmware/supervisor/config';
 
 const base = '/tmp';
 const good = () => ({
@@ -75,6 +75,19 @@ refuses('refuses an output listed twice', (c) => { c.outputs = ['flows', 'flows'
 refuses('refuses outputs that are not a list', (c) => { c.outputs = 'flows'; }, /outputs: must be a list/);
 refuses('refuses an empty policy path', (c) => { c.policy = ''; }, /policy: must be a file path or "default"/);
 refuses('refuses an unknown key in analysis', (c) => { c.analysis = { debug: true }; }, /analysis\.debug: unknown key/);
+refuses('refuses analysis.shards of 0', (c) => { c.analysis = { shards: 0 }; }, /analysis\.shards: must be between 1 and 16/);
+refuses('refuses analysis.shards above 16', (c) => { c.analysis = { shards: 17 }; }, /analysis\.shards: must be between 1 and 16/);
+refuses('refuses analysis.shards that is neither a number nor "auto"', (c) => { c.analysis = { shards: 'all' }; }, /analysis\.shards: must be a whole number from 1 to 16, or "auto"/);
+refuses('refuses a fractional analysis.shards', (c) => { c.analysis = { shards: 1.5 }; }, /analysis\.shards: must be a whole number/);
+
+test('analysis.shards: a number as given; "auto" and the default leave two cores to the supervisor and capture', () => {
+  assert.is(validateConfig({ ...good(), analysis: { shards: 3 } }, base).analysis.shards, 3);
+  const auto = autoShards(os.availableParallelism());
+  assert.is(validateConfig({ ...good(), analysis: { shards: 'auto' } }, base).analysis.shards, auto);
+  assert.is(validateConfig(good(), base).analysis.shards, auto);
+  assert.equal([1, 2, 3, 4, 8, 64].map(autoShards), [1, 1, 1, 2, 6, 16]);
+});
+
 refuses('refuses a flow table below 16 entries', (c) => { c.flows = { maxFlows: 2 }; }, /flows\.maxFlows: must be between 16/);
 
 test('resolves relative paths against the config file directory', () => {

@@ -23,17 +23,17 @@ test('measures the CPU and memory of a grandchild under the analysis pid, and no
   try {
     const meter = new ProcessUsageMeter();
     await until('the busy child did not start', () => (grandchild = children(sh.pid!)[0] ?? 0) !== 0);
-    meter.sample(sh.pid!);
+    meter.sample([sh.pid!]);
     // Until the busy child used 0.5 s of CPU (utime + stime in /proc/PID/stat).
     const ticks = (): number => { const f = fs.readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
     const from = ticks();
     await until('the busy child used no CPU', () => ticks() - from >= 50, 20_000, 50);
-    const u = meter.sample(sh.pid!);
+    const u = meter.sample([sh.pid!]);
     assert.ok(u.analysis !== null);
     assert.ok(u.analysis!.cpuPercent > 30, `analysis ${u.analysis!.cpuPercent}% (a busy loop under it)`);
     assert.ok(u.analysis!.rssBytes > 20 * 2 ** 20, `analysis rss ${u.analysis!.rssBytes} (a node under it)`);
     assert.ok(u.supervisor.cpuPercent < u.analysis!.cpuPercent, `supervisor ${u.supervisor.cpuPercent}% (this test mostly waits)`);
-    assert.is(meter.sample(null).analysis, null, 'no analysis running');
+    assert.is(meter.sample([]).analysis, null, 'no analysis running');
   } finally {
     // The busy child first: once the shell is gone it would be nobody's to find.
     if (grandchild) process.kill(grandchild, 'SIGKILL');

@@ -4,10 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runBox, receive, sampleTrace, tempDir, ledStates, repoRoot } from '../lib/run-box';
+import { runBox, receive, sampleTrace, tempDir, ledStates, readLines, repoRoot } from '../lib/run-box';
 import { readPcap } from '../lib/pcapfile';
 import { fixedMaster } from '../lib/fixed-keyring';
-import { fixture } from '../lib/runtime-box';
+import { fixture, packetShapes, shapeDifference } from '../lib/runtime-box';
 import { Keyring } from '../../firmware/keys/keyring';
 import { LineDecoder } from '../../firmware/receiver/decoder';
 import { RecordType, StatusRecord } from '../../firmware/channel/records';
@@ -194,6 +194,30 @@ test('a tiny spool with a stalled analysis drops and counts new packets, never o
   // Nothing unanalysed was overwritten: everything kept was analysed.
   assert.is(s.analysed + s.spoolDropped, s.captured);
   assert.match(run.console.join('\n'), /dropped [\d,]+ packets: spool full of unanalysed data/);
+});
+
+/** What anonymization keeps of a flow record: protocol, ports, counts, flags, how it ended. */
+function flowShapes(file: string): string[] {
+  return readLines(file).map((f) => [f.protocol, f.srcPort, f.dstPort, f.packets, f.bytes, f.revPackets, f.revBytes, f.tcpFlags, f.revTcpFlags, f.endReason].join(' ')).sort();
+}
+
+test('with 2 analysis shards the packets and flows outputs hold what one analysis gives', async () => {
+  const got: Record<number, { packets: string[]; flows: string[] }> = {};
+  for (const shards of [1, 2]) {
+    const run = await runBox({ config: { source: { pcap: sample.file }, outputs: ['packets', 'flows'], analysis: { shards } } });
+    const text = run.console.join('\n');
+    assert.is(run.code, 0, text);
+    assert.is(/analysis in 2 shards/.test(text), shards === 2, text);
+    const r = receive(run.linePath);
+    assert.is(r.summary.analysed, sample.expect.packets);
+    assert.is(r.summary.missingFrames, 0);
+    assert.ok(r.summary.recordsMatchEnd);
+    got[shards] = { packets: packetShapes(path.join(r.outDir, 'trace.pcap')), flows: flowShapes(path.join(r.outDir, 'flows.jsonl')) };
+  }
+  assert.is(got[1].packets.length, sample.expect.packets);
+  assert.equal(shapeDifference(got[1].packets, got[2].packets), []);
+  assert.ok(got[1].flows.length > 10, `only ${got[1].flows.length} flows`);
+  assert.equal(got[2].flows, got[1].flows);
 });
 
 test.run();

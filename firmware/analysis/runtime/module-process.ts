@@ -49,8 +49,8 @@ class ModuleRuntime {
   private readonly streamIndex = new Map<string, number>();
   private readonly streamFields: Array<[string, Streams[string]['fields'][string]][]>;
   private readonly quarantine: Set<number>;
-  private readonly queue: Array<{ seq: number; recs: SegmentRecords }> = [];
-  private seg: { seq: number; recs: SegmentRecords } | null = null;
+  private readonly queue: Array<{ seq: number; recs: SegmentRecords; mine: Uint8Array | null }> = [];
+  private seg: { seq: number; recs: SegmentRecords; mine: Uint8Array | null } | null = null;
   private pos = 0;
   private inHandler = false;
   private inPacket = false;
@@ -120,8 +120,9 @@ class ModuleRuntime {
     return true;
   }
 
-  enqueue(seq: number, body: Buffer): void {
-    this.queue.push({ seq, recs: new SegmentRecords(body) });
+  /** mine: with shards, 1 for each packet of this module's shard (null: every packet is). */
+  enqueue(seq: number, body: Buffer, mine: Uint8Array | null): void {
+    this.queue.push({ seq, recs: new SegmentRecords(body), mine });
     this.pump();
   }
 
@@ -150,7 +151,7 @@ class ModuleRuntime {
   }
 
   private work(): void {
-    const { seq, recs } = this.seg!;
+    const { seq, recs, mine } = this.seg!;
     const body = recs.body;
     const careful = seq <= this.init.carefulUntilSeq;
     const started = performance.now();
@@ -163,7 +164,12 @@ class ModuleRuntime {
       const tsUs = recs.tsUs;
       this.inHandler = true;
       try {
+        // Every shard's module sees every packet's time, and the packets of its shard.
         if (this.clock.packet(tsUs)) this.module.onTimer?.(tsUs, this.emit);
+        if (mine !== null && mine[recs.index] !== 1) {
+          if (careful) writePosition(betweenPackets);
+          continue;
+        }
         decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, this.view);
         this.inPacket = true;
         this.module.onPacket(this.view, body, tsUs, this.emit);
@@ -216,8 +222,11 @@ function main(): void {
       out.frame(FromModule.READY);
       flushOut();
     } else if (type === ToModule.SEGMENT && runtime) {
-      // The payload is a view of the reader's buffer: copy it, it outlives this call.
-      runtime.enqueue(p.readUInt32LE(0), Buffer.from(p.subarray(4)));
+      // seq, the shard mask's length (0: none), the mask, the body. The payload is a view
+      // of the reader's buffer: copy it, it outlives this call.
+      const maskLen = p.readUInt32LE(4);
+      const mine = maskLen > 0 ? Uint8Array.from(p.subarray(8, 8 + maskLen)) : null;
+      runtime.enqueue(p.readUInt32LE(0), Buffer.from(p.subarray(8 + maskLen)), mine);
     } else if (type === ToModule.FINISH && runtime) {
       runtime.finish();
     }
