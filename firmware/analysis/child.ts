@@ -73,7 +73,7 @@ class Runtime {
   // The segment being worked through.
   private seg: SegmentMessage | null = null;
   private recs: SegmentRecords | null = null;
-  /** With shards: 1 for each packet of the segment in this process's shard. */
+  /** With shards and a module: 1 for each packet of the segment in this process's shard (the module is handed it). */
   private mine: Uint8Array | null = null;
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
@@ -317,7 +317,7 @@ class Runtime {
     }
     this.seg = m;
     this.recs = new SegmentRecords(opened.body);
-    this.mine = this.shards ? this.shardMask(opened.body) : null;
+    this.mine = this.shards && this.link ? this.shardMask(opened.body) : null;
     this.segPackets = 0;
     this.builtinsDone = false;
     this.moduleRecords = null;
@@ -345,11 +345,16 @@ class Runtime {
     const careful = seq <= this.init.carefulUntilSeq;
     const v = this.view;
     const mine = this.mine;
+    // Without a module the shard is taken from the decode the built-ins use anyway.
+    const shards = mine === null ? this.shards : null;
+    const shard = this.init.shard.index;
+    // A lookup per packet costs a hash of the position: none while nothing is quarantined.
+    const quarantined = this.quarantine.size > 0;
     const started = performance.now();
     let n = 0;
     while (recs.next()) {
       const pos = position(seq, recs.index);
-      if (this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
+      if (quarantined && this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
       if (careful) writePosition(this.posBuf, pos);
       this.pos = pos;
       const tsUs = recs.tsUs;
@@ -357,11 +362,13 @@ class Runtime {
         // Ticks on whole seconds of packet time, the same packets after a restart (ticks.ts).
         // Every shard sees every packet's time: ticks fall on the same packets in each.
         if (this.clock.packet(tsUs)) for (const b of this.modules) b.module.onTimer?.(tsUs, b.emit);
-        if (mine !== null && mine[recs.index] === 0) {
+        // Every shard decodes every packet, so each counts the decoder's findings for
+        // the whole run (shard 1 reports them).
+        decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
+        if ((mine !== null && mine[recs.index] === 0) || (shards !== null && shards.of(v, body) !== shard)) {
           if (careful) writePosition(this.posBuf, betweenPackets);
           continue;
         }
-        decodePacket(this.init.linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
         this.addresses.note(v, body);
         for (const b of this.modules) b.module.onPacket(v, body, tsUs, b.emit);
       } catch (e) {
@@ -380,6 +387,11 @@ class Runtime {
     if (recs.done()) this.builtinsDone = true;
   }
 
+  /** The decoder's counters, from one shard only: every shard decodes every packet. */
+  private decodeCounters(): Record<string, number> {
+    return this.init.shard.index === 0 ? decodeCountersByName(this.view.counters) : {};
+  }
+
   private onModuleSegment(seq: number, records: HeldRecord[]): void {
     if (!this.seg || this.seg.seq !== seq) return; // the link checks this; kept for safety
     this.moduleRecords = records;
@@ -396,7 +408,7 @@ class Runtime {
     }
     const seq = this.seg.seq;
     this.flush();
-    send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: decodeCountersByName(this.view.counters), lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
+    send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: this.decodeCounters(), lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
     this.seg = null;
     this.recs = null;
     this.builtinsDone = false;
@@ -432,7 +444,7 @@ class Runtime {
     const streams = this.exit?.counts() ?? {};
     // Exit only once 'finished' is written: process.exit drops IPC messages still
     // queued, and a lost 'finished' reads as a crash and costs a restart and a replay.
-    ipcSend({ t: 'finished', counters: { ...this.counters, ...decodeCountersByName(this.view.counters) }, streams }, undefined, undefined, () => {
+    ipcSend({ t: 'finished', counters: { ...this.counters, ...this.decodeCounters() }, streams }, undefined, undefined, () => {
       this.link?.kill();
       process.exit(0);
     });

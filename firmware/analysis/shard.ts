@@ -27,11 +27,10 @@ export const oneShard: Shard = { index: 0, count: 1 };
 
 const CONTEXT = Buffer.from('sealtap analysis shard v1', 'ascii');
 
-const rotl = (x: number, b: number): number => (x << b) | (x >>> (32 - b));
-
 /**
  * HalfSipHash-2-4 with a 32-bit result of `len` bytes of `m` from `off`; k0, k1 are the
- * key's two little-endian words.
+ * key's two little-endian words. The rounds are written out in loops, not a closure:
+ * this runs for every packet in every shard.
  */
 export function halfSipHash(k0: number, k1: number, m: Uint8Array, off: number, len: number): number {
   let v0 = k0 | 0;
@@ -39,26 +38,38 @@ export function halfSipHash(k0: number, k1: number, m: Uint8Array, off: number, 
   let v2 = 0x6c796765 ^ k0;
   let v3 = 0x74656462 ^ k1;
   const end = off + len - (len & 3);
-  const round = (): void => {
-    v0 = (v0 + v1) | 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
-    v2 = (v2 + v3) | 0; v3 = rotl(v3, 8); v3 ^= v2;
-    v0 = (v0 + v3) | 0; v3 = rotl(v3, 7); v3 ^= v0;
-    v2 = (v2 + v1) | 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
-  };
   let i = off;
-  for (; i < end; i += 4) {
-    const w = m[i] | (m[i + 1] << 8) | (m[i + 2] << 16) | (m[i + 3] << 24);
-    v3 ^= w; round(); round(); v0 ^= w;
+  // Each word, then the last block (the length's low byte on top, the 0-3 bytes left),
+  // with two rounds each; then four rounds of finalization.
+  for (let block = 0; ; block++) {
+    let w: number;
+    if (i < end) {
+      w = m[i] | (m[i + 1] << 8) | (m[i + 2] << 16) | (m[i + 3] << 24);
+      i += 4;
+    } else {
+      w = len << 24;
+      const left = len & 3;
+      if (left >= 3) w |= m[i + 2] << 16;
+      if (left >= 2) w |= m[i + 1] << 8;
+      if (left >= 1) w |= m[i];
+    }
+    v3 ^= w;
+    for (let r = 0; r < 2; r++) {
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+    }
+    v0 ^= w;
+    if (i >= end && block >= (len >>> 2)) break;
   }
-  // The last block: the length's low byte on top, then the 0-3 bytes left.
-  let b = len << 24;
-  const left = len & 3;
-  if (left >= 3) b |= m[i + 2] << 16;
-  if (left >= 2) b |= m[i + 1] << 8;
-  if (left >= 1) b |= m[i];
-  v3 ^= b; round(); round(); v0 ^= b;
   v2 ^= 0xff;
-  round(); round(); round(); round();
+  for (let r = 0; r < 4; r++) {
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+  }
   return (v1 ^ v3) >>> 0;
 }
 
@@ -94,23 +105,32 @@ export class ShardMap {
     k.fill(0);
   }
 
-  /** The shard of a decoded packet (its bytes in buf). */
+  /** The shard of a decoded packet (its bytes in buf). Byte loops: Buffer's compare and copy cost more than they do here. */
   of(v: PacketView, buf: Buffer): number {
     if (this.count <= 1 || v.ipSrcOff < 0 || v.ipDstOff < 0) return 0;
     const n = v.ipAddrLen;
+    const s = v.ipSrcOff;
+    const d = v.ipDstOff;
     const sp = keySrcPort(v);
     const dp = keyDstPort(v);
     // Both directions give one tuple: the endpoint that sorts first goes first.
-    let c = buf.compare(buf, v.ipDstOff, v.ipDstOff + n, v.ipSrcOff, v.ipSrcOff + n);
+    let c = 0;
+    for (let i = 0; i < n && c === 0; i++) c = buf[s + i] - buf[d + i];
     if (c === 0) c = sp - dp;
-    const [aOff, aPort, bOff, bPort] = c < 0 ? [v.ipSrcOff, sp, v.ipDstOff, dp] : [v.ipDstOff, dp, v.ipSrcOff, sp];
+    const aOff = c <= 0 ? s : d;
+    const bOff = c <= 0 ? d : s;
+    const aPort = c <= 0 ? sp : dp;
+    const bPort = c <= 0 ? dp : sp;
     const t = this.tuple;
     t[0] = v.ipVersion;
     t[1] = v.ipProto & 0xff;
-    buf.copy(t, 2, aOff, aOff + n);
-    t.writeInt32LE(aPort | 0, 2 + n);
-    buf.copy(t, 6 + n, bOff, bOff + n);
-    t.writeInt32LE(bPort | 0, 6 + 2 * n);
+    for (let i = 0; i < n; i++) {
+      t[2 + i] = buf[aOff + i];
+      t[6 + n + i] = buf[bOff + i];
+    }
+    t[2 + n] = aPort; t[3 + n] = aPort >>> 8; t[4 + n] = aPort >>> 16; t[5 + n] = aPort >>> 24;
+    const p = 6 + 2 * n;
+    t[p] = bPort; t[p + 1] = bPort >>> 8; t[p + 2] = bPort >>> 16; t[p + 3] = bPort >>> 24;
     return halfSipHash(this.k0, this.k1, t, 0, 10 + 2 * n) % this.count;
   }
 }
