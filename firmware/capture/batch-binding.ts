@@ -46,6 +46,8 @@ export interface BatchBinding {
   libVersion(): string;
   /** [file of the library gcmSeal's OpenSSL calls run in, its OpenSSL version]. */
   cryptoLibrary(): [file: string, version: string];
+  /** fallocate(2) of [0, length): 0, or the errno (EOPNOTSUPP: the file system cannot). */
+  allocate(fd: number, length: number): number;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');

@@ -16,12 +16,14 @@
  * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
  * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
  * joinFanout(h, groupId), gcmSeal(key, iv, ad, body, out), becomeCaptureThread(),
- * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary().
+ * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary(),
+ * allocate(fd, length) (the spool's slot files: Node has no fallocate).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
-#define _GNU_SOURCE /* dladdr */
+#define _GNU_SOURCE /* dladdr, fallocate */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -582,6 +584,30 @@ static napi_value crypto_library(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/*
+ * allocate(fd, length): fallocate(2), mode 0: the file's blocks up to `length` are
+ * reserved now (no ENOSPC later) and read as zeros, without writing them. Returns 0,
+ * or the errno (EOPNOTSUPP where the file system cannot: the caller writes zeros).
+ */
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  int64_t length = -1;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &length) != napi_ok || fd < 0 || length <= 0) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: allocate(fd, length) takes an open fd and a positive length");
+    return NULL;
+  }
+  int rc = 0;
+  while (fallocate(fd, 0, 0, (off_t)length) != 0) {
+    if (errno == EINTR) continue;
+    rc = errno;
+    break;
+  }
+  return num(env, rc);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openOffline", NULL, open_offline, NULL, NULL, NULL, napi_default, NULL },
@@ -600,6 +626,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, close_handle, NULL, NULL, NULL, napi_default, NULL },
     { "libVersion", NULL, lib_version, NULL, NULL, NULL, napi_default, NULL },
     { "cryptoLibrary", NULL, crypto_library, NULL, NULL, NULL, napi_default, NULL },
+    { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -172,6 +172,30 @@ test('gcmSeal runs in the system\'s libcrypto, not in the OpenSSL the node binar
   assert.match(version, /^OpenSSL 3\./);
 });
 
+test('allocate reserves a file\'s blocks without writing them, and returns the errno where it cannot', () => {
+  const dir = tempDir('allocate');
+  const file = path.join(dir, 'slot');
+  const fd = fs.openSync(file, 'w');
+  try {
+    assert.is(batchBinding.allocate(fd, 3 << 20), 0);
+    const st = fs.fstatSync(fd);
+    assert.is(st.size, 3 << 20);
+    assert.ok(st.blocks * 512 >= 3 << 20, `only ${st.blocks * 512} bytes allocated`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.ok(fs.readFileSync(file).every((x) => x === 0));
+  const ro = fs.openSync(file, 'r');
+  try {
+    assert.is(batchBinding.allocate(ro, 1 << 20), 9 /* EBADF: not open for writing */);
+  } finally {
+    fs.closeSync(ro);
+  }
+  assert.throws(() => batchBinding.allocate(-1, 10), /allocate\(fd, length\)/);
+  assert.throws(() => batchBinding.allocate(1, 0), /allocate\(fd, length\)/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('becomeCaptureThread names the calling thread and raises its priority above the process\'s others', async () => {
   const { Worker } = await import('node:worker_threads');
   const code = `

@@ -46,7 +46,7 @@ function errorMessage(fn: () => unknown): string {
   return '(no error)';
 }
 
-test('preallocates floor(bytes / slotBytes) slot files of slotBytes real zeros each', () => {
+test('preallocates floor(bytes / slotBytes) slot files of slotBytes each, every block allocated and reading as zeros', () => {
   const dir = tmpDir();
   const ring = SpoolRing.create({ dir, bytes: 5 * SLOT + 1000, slotBytes: SLOT });
   assert.is(ring.slots, 5);
@@ -56,6 +56,7 @@ test('preallocates floor(bytes / slotBytes) slot files of slotBytes real zeros e
     const st = fs.statSync(path.join(dir, f));
     assert.is(st.size, SLOT);
     assert.ok(st.blocks * 512 >= SLOT, `${f} is sparse`);
+    assert.ok(fs.readFileSync(path.join(dir, f)).every((x) => x === 0), `${f} holds something other than zeros`);
   }
   assert.is(ring.fill(), 0);
 });
