@@ -24,6 +24,8 @@ export class ShardedAnalysis implements AnalysisControl {
   private readonly refused: number[];
   private readonly results: Array<{ counters: Record<string, number>; streams: StreamCounts } | null>;
   private finishedShards = 0;
+  /** Packets quarantined so far: one the decoder itself fails on stops every shard. */
+  private readonly quarantined = new Set<number>();
 
   constructor(count: number, start: (shard: Shard, events: AnalysisEvents) => AnalysisControl, private readonly events: AnalysisEvents) {
     this.refused = new Array<number>(count).fill(0);
@@ -78,7 +80,11 @@ export class ShardedAnalysis implements AnalysisControl {
         e.streamsRefused?.(this.refused.reduce((a, b) => a + b, 0));
       },
       restarted: (why) => e.restarted(why),
-      quarantined: (pos) => e.quarantined(pos),
+      quarantined: (pos) => {
+        if (this.quarantined.has(pos)) return;
+        this.quarantined.add(pos);
+        e.quarantined(pos);
+      },
       finished: (counters, streams) => {
         if (this.results[i] !== null) return;
         this.results[i] = { counters, streams };

@@ -88,6 +88,13 @@ test('records, restarts and quarantines pass on as each shard reports them; refu
   assert.equal(seen, ['records 1', 'packets 3', 'restarted analysis shard 2 of 2 was killed by SIGKILL; restart 1 of at most 50', `quarantined ${2 ** 20 + 7}`, 'refused 4', 'refused 6', 'refused 7']);
 });
 
+test('a packet quarantined by several shards (every shard decodes every packet) counts once', () => {
+  const { shards, seen } = setUp(3);
+  for (const s of shards) s.events.quarantined(5 * 2 ** 20 + 1);
+  shards[2].events.quarantined(5 * 2 ** 20 + 2);
+  assert.equal(seen, [`quarantined ${5 * 2 ** 20 + 1}`, `quarantined ${5 * 2 ** 20 + 2}`]);
+});
+
 test('the analysis finishes when every shard has, with counters and stream counts summed', () => {
   const { shards, seen } = setUp(2);
   shards[1].events.finished({ packets: 60, suppressed: 1 }, { hist: { accepted: 5, refused: { range: 1 } } });
