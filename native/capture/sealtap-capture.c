@@ -17,7 +17,8 @@
  * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
  * joinFanout(h, groupId), gcmSeal(key, iv, ad, body, out), becomeCaptureThread(),
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary(),
- * allocate(fd, length) (the spool's slot files: Node has no fallocate).
+ * allocate(fd, length) (the spool's slot files: Node has no fallocate),
+ * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #define _GNU_SOURCE /* dladdr, fallocate */
@@ -608,6 +609,53 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
   return num(env, rc);
 }
 
+/*
+ * cobsEncode(src, out): COBS of src (a Uint8Array) into out, which must hold
+ * src.length + ceil(src.length / 254) + 1 bytes; returns the bytes written. Blocks of
+ * at most 254 non-zero bytes, each after a code byte: 0xff for a full block (no zero
+ * implied), else its length + 1 (a zero implied unless it ends the input). The
+ * byte-at-a-time definition in test/channel/cobs.test.ts is the reference.
+ */
+static napi_value cobs_encode(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *src = NULL, *out = NULL;
+  size_t n = 0, cap = 0;
+  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &t1, &n, (void **)&src, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &t2, &cap, (void **)&out, NULL, NULL) != napi_ok ||
+      t1 != napi_uint8_array || t2 != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: cobsEncode(src, out) takes two Uint8Arrays");
+    return NULL;
+  }
+  if (cap < n + (n + 253) / 254 + 1) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: cobsEncode's out is smaller than src.length + ceil(src.length / 254) + 1");
+    return NULL;
+  }
+  /* Byte by byte: record frames hold a zero every few bytes (packet headers), where a
+   * memchr and a memcpy per run cost twice this loop (measured on a packets line). */
+  size_t o = 1, code_at = 0;
+  unsigned code = 1;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = src[i];
+    if (b == 0) {
+      out[code_at] = (uint8_t)code;
+      code = 1;
+      code_at = o++;
+      continue;
+    }
+    out[o++] = b;
+    if (++code == 0xff) {
+      out[code_at] = 0xff;
+      code = 1;
+      code_at = o++;
+    }
+  }
+  out[code_at] = (uint8_t)code;
+  return num(env, (double)o);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openOffline", NULL, open_offline, NULL, NULL, NULL, napi_default, NULL },
@@ -627,6 +675,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "libVersion", NULL, lib_version, NULL, NULL, NULL, napi_default, NULL },
     { "cryptoLibrary", NULL, crypto_library, NULL, NULL, NULL, napi_default, NULL },
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
+    { "cobsEncode", NULL, cobs_encode, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../../firmware/channel/cobs';
+import { batchBinding } from '../../firmware/capture/batch-binding';
 
 function sample(len: number, zeroEvery: number, seed: number): Buffer {
   const b = Buffer.alloc(len);
@@ -77,6 +80,28 @@ test('matches the byte-at-a-time definition on random inputs with runs of every 
     assert.ok(cobsEncode(src, true).equals(Buffer.concat([enc, Buffer.from([0])])));
     assert.ok(cobsDecode(enc)!.equals(src), `round trip ${t}`);
   }
+});
+
+test('encodes a view into a larger buffer from its own offset, and the C encoder refuses an out too small or not bytes', () => {
+  const big = Buffer.alloc(3000, 7);
+  big[1500] = 0;
+  const view = big.subarray(1000, 2000);
+  assert.ok(cobsEncode(view).equals(referenceEncode(Buffer.from(view))));
+  assert.throws(() => batchBinding.cobsEncode(Buffer.alloc(300, 1), Buffer.alloc(301)), /smaller than/);
+  assert.throws(() => batchBinding.cobsEncode(new Uint16Array(4) as unknown as Uint8Array, Buffer.alloc(20)), /two Uint8Arrays/);
+});
+
+test('the receiver decodes without loading the native addon (it is loaded at the first encode)', () => {
+  const dist = path.resolve(__dirname, '..', '..', 'firmware');
+  const code = `
+    const { cobsDecode } = require(${JSON.stringify(path.join(dist, 'channel', 'cobs.js'))});
+    require(${JSON.stringify(path.join(dist, 'receiver', 'decoder.js'))});
+    cobsDecode(Buffer.from([3, 1, 2]));
+    const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
+    process.stdout.write(maps.includes('sealtap-capture.node') ? 'loaded' : 'not loaded');`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, 'not loaded');
 });
 
 test.run();
