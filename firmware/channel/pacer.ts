@@ -61,9 +61,14 @@ export class TokenBucket implements Pacer {
   }
 }
 
-/** A recording file or a pipe: every write may be as large as the batch. */
+/**
+ * A recording file or a pipe: every write may be as large as the batch. One write is in
+ * flight at a time, so a turn of the event loop writes at most one batch: at 64 KiB,
+ * two analysis shards' records outran it and the outbox spilled to disk (the
+ * supervisor's CPU 3.3 against 2.7 s, its RSS 225 against 175 MB for 1M packets).
+ */
 export const unpaced: Pacer = {
-  batchBytes: 65536,
+  batchBytes: 1 << 20,
   allowance: (want) => want,
   spent: () => {},
   msUntilRoom: () => 0,

@@ -49,12 +49,12 @@ test('line time: a tty needs bytes / rate, an unpaced line none', () => {
   assert.is(unpaced.lineTimeMs(2400), 0);
 });
 
-test('a recording file is not paced: every write as large as asked, batches of 64 KiB', () => {
+test('a recording file is not paced: every write as large as asked, batches of up to 1 MiB', () => {
   const p = pacerFor('file', 115200, () => 0);
   assert.is(p, unpaced);
   assert.is(p.allowance(1 << 20), 1 << 20);
   assert.is(p.msUntilRoom(), 0);
-  assert.is(p.batchBytes, 65536);
+  assert.is(p.batchBytes, 1 << 20);
   assert.is(pacerFor('tty', 115200, () => 0).batchBytes, 1, 'a tty takes one frame at a time');
 });
 
