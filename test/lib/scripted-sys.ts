@@ -74,18 +74,23 @@ export class ScriptedAnalysis implements AnalysisControl {
   /** Answer finish() with finished (an analysis with nothing left to do). */
   finishesWhenAsked = true;
   readonly published: number[] = [];
-  constructor(private readonly sys: ScriptedSys, readonly opts: AnalysisHostOptions, readonly events: AnalysisEvents) {}
+  /** "analysis", or "analysis shard 2/3" with analysis.shards. */
+  readonly name: string;
+  constructor(private readonly sys: ScriptedSys, readonly opts: AnalysisHostOptions, readonly events: AnalysisEvents) {
+    const s = opts.shard;
+    this.name = s && s.count > 1 ? `analysis shard ${s.index + 1}/${s.count}` : 'analysis';
+  }
 
-  start(): void { this.sys.act(`analysis: start (link type ${this.opts.linkType})`); }
+  start(): void { this.sys.act(`${this.name}: start (link type ${this.opts.linkType})`); }
   segmentPublished(seq: number): void {
     this.published.push(seq);
-    this.sys.act(`analysis: segment ${seq} published`);
+    this.sys.act(`${this.name}: segment ${seq} published`);
   }
   finish(): void {
-    this.sys.act('analysis: finish');
+    this.sys.act(`${this.name}: finish`);
     if (this.finishesWhenAsked) queueMicrotask(() => this.events.finished({}, {}));
   }
-  stop(): void { this.sys.act('analysis: stop'); }
+  stop(): void { this.sys.act(`${this.name}: stop`); }
   pid(): number | null { return null; }
 
   /** The analysis went through segment `seq` of `packets` packets. */
@@ -130,7 +135,9 @@ export class ScriptedSys implements Sys {
   readonly files = new Map<string, Buffer>();
   keyring: Keyring | null = null;
   capture: ScriptedCapture | null = null;
+  /** The last analysis started; with analysis.shards, `analyses` has one per shard. */
   analysis: ScriptedAnalysis | null = null;
+  readonly analyses: ScriptedAnalysis[] = [];
   line: ScriptedLine | null = null;
   ring: SpoolRing | null = null;
   /** What the sandbox check answers (null: it can be built). */
@@ -217,6 +224,7 @@ export class ScriptedSys implements Sys {
   }
   startAnalysis(o: AnalysisHostOptions, e: AnalysisEvents): AnalysisControl {
     this.analysis = new ScriptedAnalysis(this, o, e);
+    this.analyses.push(this.analysis);
     return this.analysis;
   }
 

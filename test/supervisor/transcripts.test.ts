@@ -361,6 +361,43 @@ test('014 a spool full of unanalysed data (spool.onFull wait, a file replay): th
   assert.ok(t.includes('line: END "end of source" captured 50 analysed 10 spool dropped 0 quarantined 0 restarts 0; drain 30 s'), t.join('\n'));
 });
 
+test('016 two analysis shards: each gets every segment, a full ring frees a slot only once both are through its segment, a shard\'s restart is logged by name, the run ends when both finish', async () => {
+  const r = startScriptedRun({ spool: { onFull: 'wait' }, analysis: { shards: 2 } });
+  await capturing(r);
+  const [one, two] = r.sys.analyses;
+  assert.equal([one.name, two.name], ['analysis shard 1/2', 'analysis shard 2/2']);
+  for (let seq = 0; seq < 4; seq++) {
+    r.sys.capture!.segment(10);
+    await r.sys.published(seq);
+  }
+  assert.equal(one.published, [0, 1, 2, 3]);
+  assert.equal(two.published, [0, 1, 2, 3]);
+  r.sys.capture!.segment(10); // held: the ring is full of unanalysed segments
+  await settle();
+  const mark = r.sys.transcript.length;
+  one.segmentDone(0, 6);
+  await settle();
+  const halfDone = r.sys.transcript.slice(mark);
+  two.events.restarted('analysis shard 2 of 2 was killed by SIGKILL; restart 1 of at most 50');
+  two.segmentDone(0, 4);
+  await r.sys.published(4);
+  r.sys.capture!.done('end of file');
+  assert.is(await finish(r), 0);
+  assert.equal(halfDone, [], 'one shard through segment 0 frees nothing');
+  assert.ok(r.sys.transcript.includes('[    0.000] INFO  analysis in 2 shards: each analyses the flows of its shard (a keyed hash of the 5-tuple)'));
+  const t = r.sys.transcript.slice(mark);
+  assert.equal(t.slice(0, 4), [
+    '[    0.000] WARN  analysis shard 2 of 2 was killed by SIGKILL; restart 1 of at most 50',
+    'capture: slot 4 released',
+    'analysis shard 1/2: segment 4 published',
+    'analysis shard 2/2: segment 4 published',
+  ]);
+  for (const shard of [one, two]) {
+    assert.ok(t.includes(`${shard.name}: finish`) && t.includes(`${shard.name}: stop`), t.join('\n'));
+  }
+  assert.ok(t.includes('line: END "end of source" captured 50 analysed 10 spool dropped 0 quarantined 0 restarts 1; drain 30 s'), t.join('\n'));
+});
+
 test('015 an analysis that gives up: the box stays degraded, captured packets stay sealed, the run goes on to its stop', async () => {
   const r = startScriptedRun();
   await capturing(r);
