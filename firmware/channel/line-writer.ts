@@ -2,9 +2,11 @@
 // fs.write at a time on the line's O_NONBLOCK descriptor, no faster than the pacer
 // allows. A full line (EAGAIN: nobody reads, or the UART is behind) and a failing one
 // (EIO when a USB host goes away) are tried again later; the bytes wait meanwhile, and
-// behind them the outbox, which counts and drops by priority.
+// behind them the outbox, which counts and drops by priority. A line read again after a
+// long stall or a hangup gets its recent frames again (line-resume.ts says why).
 import * as fs from 'node:fs';
 import type { Pacer } from './pacer';
+import { LineResume } from './line-resume';
 
 /** A full line is tried again after this long: about two frames at 115200 baud. */
 const LINE_FULL_RETRY_MS = 20;
@@ -34,6 +36,12 @@ export interface LineHooks {
    * opened again and the bytes to write first, or null while it is not back.
    */
   hungUp?(): { fd: number; bytes: Buffer } | null;
+  /**
+   * The line is read again after a long stall or a hangup, and has taken more than a
+   * USB gadget holds (line-resume.ts). Returns the bytes to write next instead of the
+   * rest of the current ones, which it must cover.
+   */
+  resumed?(): Buffer;
 }
 
 export class LineWriter {
@@ -47,13 +55,15 @@ export class LineWriter {
   writeErrors = 0;
   /** Writes the line had no room for (EAGAIN). */
   lineFull = 0;
+  private readonly resume: LineResume | null;
 
   /**
    * `nextFrame` hands out the next frame's wire bytes, null when none waits; `first`
    * goes out before any frame (the leading delimiter).
    */
-  constructor(private fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer, private readonly hooks: LineHooks = {}) {
+  constructor(private fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer, private readonly hooks: LineHooks = {}, now: () => number = Date.now) {
     this.pending = first;
+    this.resume = hooks.resumed ? new LineResume(now) : null;
   }
 
   /** Frames may be waiting: write them unless the writer is already busy. */
@@ -129,8 +139,13 @@ export class LineWriter {
         this.pendingOff += n;
         this.bytesWritten += n;
         this.pacer.spent(n);
+        if (this.resume?.took(n) && this.hooks.resumed) {
+          this.pending = this.hooks.resumed();
+          this.pendingOff = 0;
+        }
       } else if (full) {
         this.lineFull++;
+        this.resume?.full();
       } else {
         this.writeErrors++;
       }
@@ -146,6 +161,7 @@ export class LineWriter {
       this.fd = back.fd;
       this.pending = back.bytes;
       this.pendingOff = 0;
+      this.resume?.hungUp();
       this.wake();
     });
   }

@@ -75,6 +75,8 @@ export interface ChannelStats {
   lineFull: number;
   /** Times the tty was opened again after a hangup (replay-window.ts), its recent frames written again. */
   lineReopens: number;
+  /** Times the recent frames were written again to a host reading after a long stall or a hangup (line-resume.ts). */
+  lineResends: number;
   /** FEC repair frames among framesSent. */
   repairFramesSent: number;
   /** Results waiting sealed on the spool (part of backlogBytes). */
@@ -150,6 +152,7 @@ export function openChannel(opts: ChannelOptions): Channel {
   // it is back, and its most recent frames go out again (replay-window.ts says why).
   const replay = line.kind === 'tty' ? new ReplayWindow() : null;
   let lineReopens = 0;
+  let lineResends = 0;
   const reopenAfterHangup = (): { fd: number; bytes: Buffer } | null => {
     if (!replay) return null;
     let fresh: WriteOnlyLine;
@@ -167,7 +170,11 @@ export function openChannel(opts: ChannelOptions): Channel {
   const writer = new LineWriter(line.fd, pacer, nextFrame, Buffer.from([0]), replay ? {
     taken: (bytes) => replay.remember(bytes),
     hungUp: reopenAfterHangup,
-  } : {});
+    resumed: () => {
+      lineResends++;
+      return replay.replay();
+    },
+  } : {}, now);
   const encode = (body: object | Buffer): Buffer => (Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
 
   outbox.push(RecordType.BOOT, encode(boot.record()));
@@ -212,6 +219,7 @@ export function openChannel(opts: ChannelOptions): Channel {
       writeErrors: writer.writeErrors,
       lineFull: writer.lineFull,
       lineReopens,
+      lineResends,
       repairFramesSent: seq.repairFramesSent(),
       spilledBytes: spool ? spool.spilledBytes() : 0,
     };

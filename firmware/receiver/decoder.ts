@@ -13,7 +13,7 @@ import { freeKey, openFramePayload, openSessionKey, ResultsKey, staysClear } fro
 import { BlockSplitter } from './splitter';
 import { assembleHeldBoot, HeldFrame, parseBootJson } from './held-boot';
 import { SessionState } from './session';
-import { verifyCheckpoint } from './verify';
+import { lateFrame, verifyCheckpoint } from './verify';
 import { decodeCompactResult } from '../channel/result-codec';
 
 export interface RecordSink {
@@ -195,6 +195,7 @@ export class LineDecoder {
     s.frames++;
     if (rebuilt) s.repairedFrames++;
     if (f.type !== RecordType.CHECKPOINT) s.digests.set(f.seq, frameDigest(f.raw));
+    if (s.waitingCheckpoints.length > 0 && f.seq < s.seq.last()) lateFrame(s, f.seq);
     if (f.flags & FLAG_ENCRYPTED) {
       if (s.sessionKey) s.decryptedFrames++;
       else {

@@ -1,5 +1,6 @@
 // What the receiver knows about one session (one boot of the box).
 import { BootRecord, EndRecord, StatusRecord } from '../channel/records';
+import type { CheckpointRecord } from '../channel/checkpoint';
 import { SeqTracker } from './gaps';
 import type { FecRepair } from './fec-repair';
 import type { HeldFrame } from './held-boot';
@@ -50,7 +51,10 @@ export class SessionState {
   heldBeforeBoot: HeldFrame[] = [];
   lostBeforeBoot = 0;
   readonly digests = new Map<number, Buffer>();
-  lastVerifiedHash: string | null = null;
+  /** Hashes of verified checkpoints by the last frame they cover: the chain link of the next (verify.ts). */
+  readonly verifiedHashes = new Map<number, string>();
+  /** Checkpoints that failed only for missing frames, verified if those arrive late (verify.ts). */
+  readonly waitingCheckpoints: CheckpointRecord[] = [];
   readonly checkpoints: CheckpointReport = { verified: 0, failed: 0, verifiedRanges: [], unverifiedRanges: [] };
   fragment: { type: number; total: number; buf: Buffer; got: number; lastSeq: number } | null = null;
   /** Host time the first frame and the last frame of this session arrived. */

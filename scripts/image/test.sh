@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make test-image: build the qemu-x86_64 image (cached) and run the end-to-end boot test,
 # then build the USB test board qemu-x86_64-usb (same cached base, ~20 s) and boot it
-# once (test/image/usb-boot-test.sh: the results line over a USB gadget).
+# once (test/image/usb-boot-test.sh: the results line over a USB gadget, its host away
+# twice mid-run).
 # Needs root (network namespace, tap device) and the image packages (scripts/setup.sh image).
 # Budget on CI (2 cores, TCG): build ~1-4 min (mmdebstrap only when rootfs/packages.txt
-# changed), five boots of ~2-4 min each plus the USB boot (~3 min).
+# changed), five boots of ~2-4 min each plus the USB boot (~70-80 s).
 # SEALTAP_IMAGE_CASES="boot usb" (default) picks the tests: "usb" alone while working
 # on the USB line.
 set -euo pipefail

@@ -117,7 +117,7 @@ export class ScriptedLine implements Channel {
     return true;
   }
   stats(): ChannelStats {
-    return { backlogBytes: this.backlogBytes, framesSent: 0, bytesWritten: 0, recordsSent: {}, dropped: {}, writeErrors: 0, lineFull: 0, lineReopens: 0, repairFramesSent: 0, spilledBytes: 0 };
+    return { backlogBytes: this.backlogBytes, framesSent: 0, bytesWritten: 0, recordsSent: {}, dropped: {}, writeErrors: 0, lineFull: 0, lineReopens: 0, lineResends: 0, repairFramesSent: 0, spilledBytes: 0 };
   }
   close(end: EndRecord, drainMs: number): Promise<{ drained: boolean; leftBytes: number }> {
     this.sys.act(`line: END "${end.reason}" captured ${end.captured} analysed ${end.analysed} spool dropped ${end.spoolDropped} quarantined ${end.quarantined} restarts ${end.analysisRestarts}; drain ${drainMs / 1000} s`);
