@@ -7,7 +7,7 @@
 // and applies the policy to what comes back, and sends records with their places so a
 // restart neither loses nor repeats one.
 import * as fs from 'node:fs';
-import { openSegment } from '../spool/segment';
+import { openSegment, peekSealedLength, SEGMENT_HEADER_BYTES } from '../spool/segment';
 import { PacketView } from '../decode/packetView';
 import { decodePacket } from '../decode/decode';
 import { decodeCountersByName } from '../decode/counters';
@@ -75,6 +75,8 @@ class Runtime {
   private recs: SegmentRecords | null = null;
   /** With shards and a module: 1 for each packet of the segment in this process's shard (the module is handed it). */
   private mine: Uint8Array | null = null;
+  /** Sealed segments are read into this (readSealed). */
+  private readBuf = Buffer.alloc(0);
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
   private builtinsDone = false;
@@ -301,10 +303,41 @@ class Runtime {
     this.pump();
   }
 
+  /**
+   * Reads a slot's sealed segment into a buffer reused from segment to segment (only
+   * the body that openSegment decrypts out of it is new): a fresh 4 MiB per segment
+   * and shard was page faults and clearing. Reads the header first and then only the
+   * sealed length it claims (the slot's preallocated tail is not read); openSegment
+   * trusts none of it until the tag verifies.
+   */
+  private readSealed(file: string): Buffer {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const slot = fs.fstatSync(fd).size;
+      const head = this.readBuf.length >= SEGMENT_HEADER_BYTES ? this.readBuf : (this.readBuf = Buffer.allocUnsafe(Math.max(slot, SEGMENT_HEADER_BYTES)));
+      let got = fs.readSync(fd, head, 0, Math.min(SEGMENT_HEADER_BYTES, slot), 0);
+      const claimed = peekSealedLength(head.subarray(0, got));
+      const want = claimed >= SEGMENT_HEADER_BYTES && claimed <= slot ? claimed : slot;
+      if (this.readBuf.length < want) {
+        const grown = Buffer.allocUnsafe(want);
+        this.readBuf.copy(grown, 0, 0, got);
+        this.readBuf = grown;
+      }
+      while (got < want) {
+        const n = fs.readSync(fd, this.readBuf, got, want - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return this.readBuf.subarray(0, got);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   private open(m: SegmentMessage): void {
     let sealed: Buffer;
     try {
-      sealed = fs.readFileSync(m.path);
+      sealed = this.readSealed(m.path);
     } catch {
       send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;

@@ -1,7 +1,7 @@
 // Starts the trusted analysis process (project code only: it holds the keys and opens
 // the spool). Node's permission model (Node 20) gives it no file writes and no
-// workers, and reads only of its own code, the one native addon it needs
-// (sodium-native and what that loads) and the spool. Child processes only when a
+// workers, and reads only of its own code, the native addons it needs (sodium-native
+// and what that loads; the project's own, for AES-256-GCM) and the spool. Child processes only when a
 // researcher's module is configured: it starts that module's sandbox (jail/), which is
 // where untrusted code runs. The permission model of Node 20 has no network switch,
 // so when the supervisor runs as root (always, on the box) the process also gets a
@@ -47,6 +47,8 @@ export function sandboxArgs(readablePaths: string[], spawnsModule = false): stri
     ...cachedAddonDirs.map((d) => `--allow-fs-read=${d}`),
     // sodium-native's loader probes this file; it reveals nothing.
     '--allow-fs-read=/etc/alpine-release',
+    // The project's addon: segments are opened with its AES-256-GCM (spool/segment.ts).
+    `--allow-fs-read=${path.join(codeRoot, 'build', 'sealtap-capture.node')}`,
     ...readablePaths.map((p) => `--allow-fs-read=${p}`),
     '--allow-addons',
     '--no-warnings',

@@ -33,6 +33,8 @@ export interface BatchBinding {
   joinFanout(h: CaptureHandle, groupId: number): void;
   /** AES-256-GCM (the system's libcrypto) of body into out: ciphertext, then the 16-byte tag. */
   gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
+  /** False, out zeroed, when the tag does not verify. */
+  gcmOpen(key: Buffer, iv: Buffer, ad: Buffer, cipher: Buffer, tag: Buffer, out: Buffer): boolean;
   /** Names the calling thread sealtap-capture and raises its priority; returns its nice value. */
   becomeCaptureThread(): number;
   /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */

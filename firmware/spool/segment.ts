@@ -4,7 +4,7 @@
 //   off  size  field                      (all integers little-endian)
 //     0     4  magic "STSG"
 //     4     2  format version (2)
-//     6     2  AEAD: 0 XChaCha20-Poly1305-IETF (libsodium), 1 AES-256-GCM (node:crypto)
+//     6     2  AEAD: 0 XChaCha20-Poly1305-IETF (libsodium), 1 AES-256-GCM (OpenSSL)
 //     8     4  link type (pcap LINKTYPE_*)
 //    12    16  run id
 //    28     8  sequence number (u64, kept below 2^53)
@@ -30,15 +30,15 @@
 // every segment; hence the addon), so AES-256-GCM is chosen there (docs/benchmarks.md,
 // `make bench-capture` phase 0). On a CPU without AES instructions (the Raspberry Pi 4's Cortex-A72) ChaCha20 is faster,
 // and the box measures so. Either way: a fresh key each boot and a random nonce per
-// segment (2^32 GCM segments would take centuries at line rate). The AES key is copied
-// into OpenSSL's cipher context for one segment and cleared when OpenSSL frees it; it
-// never leaves the supervisor.
+// segment (2^32 GCM segments would take centuries at line rate). The analysis processes
+// open segments through the same addon (gcmOpen, straight into the body's buffer). The
+// AES key is copied into OpenSSL's cipher context for one segment and cleared when
+// OpenSSL frees it; it never leaves the supervisor and the trusted analysis processes.
 //
 // Because the header is authenticated, a reader trusts nothing in it until the tag
 // verifies. Within one boot this process is the only writer, so any header that is
 // not exactly what sealSegment wrote (bad magic, unknown version, lengths that do not
 // agree) can only come from tampering or corruption and is reported as 'auth'.
-import * as crypto from 'node:crypto';
 import * as sodium from 'sodium-native';
 import { SecretKey } from '../keys/keyring';
 import { countRecords, PCAP_RECORD_HEADER_BYTES } from './pcap-records';
@@ -153,23 +153,25 @@ function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: 
     return;
   }
   nonce.fill(0, GCM_IV_BYTES);
-  gcmSeal()(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
+  gcm().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
 }
 
-let gcmSealFn: ((key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer) => void) | null = null;
+type GcmBinding = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen'>;
+let gcmBinding: GcmBinding | null = null;
 
 /**
- * The system OpenSSL's AES-256-GCM through the project's addon, loaded when the
- * supervisor first seals with it (the analysis process, which only opens segments,
- * never loads it and opens them with node:crypto: the same standard AES-256-GCM).
+ * The system OpenSSL's AES-256-GCM through the project's addon, loaded the first time a
+ * segment is sealed or opened with it: the supervisor seals, each analysis process opens,
+ * both into the caller's buffers (node:crypto's update() returns a new buffer per call,
+ * which would then be copied: a fresh 4 MiB of page faults per segment and shard).
  */
-function gcmSeal(): (key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer) => void {
-  if (gcmSealFn === null) {
+function gcm(): GcmBinding {
+  if (gcmBinding === null) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    gcmSealFn = batchBinding.gcmSeal;
+    gcmBinding = batchBinding;
   }
-  return gcmSealFn;
+  return gcmBinding;
 }
 
 /** Decrypts into body; false when the tag (or a GCM nonce's zero half) does not verify. */
@@ -184,16 +186,8 @@ function decrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, cipher
   }
   if (!isAllZero(nonce.subarray(GCM_IV_BYTES))) return false;
   const tagAt = cipher.length - SEGMENT_TAG_BYTES;
-  try {
-    const d = crypto.createDecipheriv('aes-256-gcm', k, nonce.subarray(0, GCM_IV_BYTES), { authTagLength: SEGMENT_TAG_BYTES });
-    d.setAAD(ad);
-    d.setAuthTag(cipher.subarray(tagAt));
-    let at = d.update(cipher.subarray(0, tagAt)).copy(body, 0);
-    at += d.final().copy(body, at);
-    return at === body.length;
-  } catch {
-    return false; // final() throws on a bad tag
-  }
+  if (body.length !== tagAt) return false;
+  return gcm().gcmOpen(k, nonce.subarray(0, GCM_IV_BYTES), ad, cipher.subarray(0, tagAt), cipher.subarray(tagAt), body);
 }
 
 /** What chooseSegmentAead measured, in GB/s of body sealed, and what it chose. */

@@ -15,7 +15,8 @@
  * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
  * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
  * dispatch(h, buf, offset, maxPackets[, maxCaplen]), wait(h, timeoutMs), stats(h),
- * joinFanout(h, groupId), gcmSeal(key, iv, ad, body, out), becomeCaptureThread(),
+ * joinFanout(h, groupId), gcmSeal(key, iv, ad, body, out), gcmOpen(key, iv, ad, cipher,
+ * tag, out), becomeCaptureThread(),
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary(),
  * allocate(fd, length) (the spool's slot files: Node has no fallocate),
  * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35).
@@ -490,6 +491,51 @@ static napi_value gcm_seal(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * gcmOpen(key, iv, ad, cipher, tag, out): the inverse of gcmSeal, for the analysis
+ * process that opens every segment: verifies the 16-byte tag over ad and cipher and
+ * decrypts cipher into out (the same length), in the caller's buffer. node:crypto's
+ * update() returns a new buffer per call, which the caller then copies: a fresh 4 MiB
+ * of page faults and clearing per segment and shard (docs/benchmarks.md). Returns
+ * false, with out zeroed, when the tag does not verify; throws on a wrong size.
+ */
+static napi_value gcm_open(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: gcmOpen(key, iv, ad, cipher, tag, out)");
+    return NULL;
+  }
+  void *ptr[6];
+  size_t len[6];
+  for (int i = 0; i < 6; i++) {
+    if (napi_get_buffer_info(env, argv[i], &ptr[i], &len[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "sealtap-capture: gcmOpen takes Buffers");
+      return NULL;
+    }
+  }
+  if (len[0] != 32 || len[1] != 12 || len[4] != 16 || len[5] != len[3] || len[3] > INT32_MAX || len[2] > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: gcmOpen needs a 32-byte key, a 12-byte iv, a 16-byte tag and out as long as cipher");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  int outl = 0, adl = 0, fin = 0, ok = ctx != NULL;
+  uint8_t *out = (uint8_t *)ptr[5];
+  ok = ok && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1;
+  ok = ok && EVP_DecryptInit_ex(ctx, NULL, NULL, ptr[0], ptr[1]) == 1;
+  ok = ok && (len[2] == 0 || EVP_DecryptUpdate(ctx, NULL, &adl, ptr[2], (int)len[2]) == 1);
+  ok = ok && (len[3] == 0 || EVP_DecryptUpdate(ctx, out, &outl, ptr[3], (int)len[3]) == 1);
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, ptr[4]) == 1;
+  ok = ok && EVP_DecryptFinal_ex(ctx, out + outl, &fin) == 1 && (size_t)(outl + fin) == len[3];
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok && len[5] > 0) memset(out, 0, len[5]);
+  napi_value r;
+  CHECK(env, napi_get_boolean(env, ok, &r));
+  return r;
+}
+
+/*
  * checkFilter(linkType, snaplen, bpf): compiles a capture filter for a LINKTYPE_ without
  * opening a device, so a configuration is refused before the box starts. Throws
  * libpcap's message.
@@ -666,6 +712,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "wait", NULL, wait_readable, NULL, NULL, NULL, napi_default, NULL },
     { "joinFanout", NULL, join_fanout, NULL, NULL, NULL, napi_default, NULL },
     { "gcmSeal", NULL, gcm_seal, NULL, NULL, NULL, napi_default, NULL },
+    { "gcmOpen", NULL, gcm_open, NULL, NULL, NULL, napi_default, NULL },
     { "becomeCaptureThread", NULL, become_capture_thread, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
     { "linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL },

@@ -165,6 +165,32 @@ test('gcmSeal is standard AES-256-GCM: the same bytes and tag as node:crypto, em
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(115)), /body \+ 16/);
 });
 
+test('gcmOpen opens what node:crypto sealed, in place, and refuses any flipped bit of cipher, tag or ad with out zeroed', () => {
+  for (const size of [0, 1, 15, 16, 17, 4096, 1 << 20]) {
+    const key = crypto.randomBytes(32), iv = crypto.randomBytes(12), ad = crypto.randomBytes(64), body = crypto.randomBytes(size);
+    const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+    c.setAAD(ad);
+    const cipher = Buffer.concat([c.update(body), c.final()]);
+    const tag = c.getAuthTag();
+    const out = Buffer.alloc(size, 0xee);
+    assert.is(batchBinding.gcmOpen(key, iv, ad, cipher, tag, out), true, `${size} bytes`);
+    assert.ok(out.equals(body), `${size} bytes`);
+    const flips: [string, Buffer][] = [['tag', tag], ['ad', ad], ...(size > 0 ? [['cipher', cipher] as [string, Buffer]] : [])];
+    for (const [what, b] of flips) {
+      const at = b.length >> 1;
+      b[at] ^= 1;
+      const bad = Buffer.alloc(size, 0xee);
+      assert.is(batchBinding.gcmOpen(key, iv, ad, cipher, tag, bad), false, `${what} flipped, ${size} bytes`);
+      assert.ok(bad.every((x) => x === 0), `${what} flipped: out zeroed`);
+      b[at] ^= 1;
+    }
+  }
+  const z = (n: number): Buffer => Buffer.alloc(n);
+  assert.throws(() => batchBinding.gcmOpen(z(16), z(12), z(0), z(100), z(16), z(100)), /32-byte key/);
+  assert.throws(() => batchBinding.gcmOpen(z(32), z(12), z(0), z(100), z(12), z(100)), /16-byte tag/);
+  assert.throws(() => batchBinding.gcmOpen(z(32), z(12), z(0), z(100), z(16), z(99)), /as long as cipher/);
+});
+
 test('gcmSeal runs in the system\'s libcrypto, not in the OpenSSL the node binary exports under the same names', () => {
   const [file, version] = batchBinding.cryptoLibrary();
   assert.match(path.basename(file), /^libcrypto\.so\./, file);
