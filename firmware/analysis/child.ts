@@ -77,6 +77,8 @@ class Runtime {
   private mine: Uint8Array | null = null;
   /** Sealed segments are read into this (readSealed). */
   private readBuf = Buffer.alloc(0);
+  /** Segments are opened into this when there is no module (open). */
+  private bodyBuf = Buffer.alloc(0);
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
   private builtinsDone = false;
@@ -342,7 +344,11 @@ class Runtime {
       send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: 'gone', decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
       return;
     }
-    const opened = openSegment(this.keys.spool, sealed, m.seq);
+    // Without a module, nothing holds a body once its segment is done (the built-ins
+    // copy what they keep, records are copies): one buffer serves every segment. A
+    // module's link writes the body to the module asynchronously: a new one each time.
+    if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = Buffer.allocUnsafe(sealed.length);
+    const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
       send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });

@@ -229,9 +229,11 @@ export function chooseSegmentAead(): AeadChoice {
  * Authenticates and decrypts a sealed segment. sealed may be longer than the segment
  * (a whole slot): trailing bytes are ignored. If expectedSeq is given, an authentic
  * segment with another sequence number (a slot whose new segment never landed) is
- * reported as 'torn'. The body is only parsed after the tag verified.
+ * reported as 'torn'. The body is only parsed after the tag verified. With `into` (a
+ * buffer the caller reuses from segment to segment, and long enough) the body is
+ * decrypted into it instead of a new buffer: the caller must be done with the last one.
  */
-export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number): OpenedSegment {
+export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number, into?: Buffer): OpenedSegment {
   if (key.length !== SEGMENT_KEY_BYTES) {
     throw new RangeError(`spool key must be ${SEGMENT_KEY_BYTES} bytes, got ${key.length}: derive it with keyring.subkey('spool')`);
   }
@@ -244,7 +246,7 @@ export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number
 
   const nonce = sealed.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES);
   const cipher = sealed.subarray(SEGMENT_HEADER_BYTES + SEGMENT_NONCE_BYTES, header.sealedLength);
-  const body = Buffer.allocUnsafe(header.bodyLength);
+  const body = into && into.length >= header.bodyLength ? into.subarray(0, header.bodyLength) : Buffer.allocUnsafe(header.bodyLength);
   let ok = false;
   key.use((k) => { ok = decrypt(header.aead, k, nonce, headerBytes, cipher, body); });
   if (!ok) {
