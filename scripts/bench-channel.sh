@@ -12,7 +12,15 @@
 #    same kind of FIFO drained by the same `cat`. Prints MB/s of line bytes and of flow
 #    JSON, and sealtap/peer. Every run's line is decoded afterwards: the flow count and
 #    every flow's JSON must equal what was sent, with no bad or missing frame.
-# Each step runs once per mode: "clear"; "encrypted" to a researcher key made for the
+# 3. usb (root only: it builds and boots the test image): the paced framing step in the
+#    test board qemu-x86_64-usb, the writer on the CDC-ACM gadget's ttyGS0 and the reader
+#    on the host's ttyACM0 in the same guest (dummy_hcd, emulated: not a hardware
+#    figure), clear, paced as BENCH_BAUD and as BENCH_USB_FAST_BAUD, fed as fast as the
+#    outbox takes flows; then paced as BENCH_USB_FAST_BAUD but fed BENCH_USB_SLOW_FLOWS
+#    flows/s (the line faster than the analysis); printed beside the framing step's clear
+#    pty row. Line bytes/s, flows/s, the outbox's peak backlog, drain time and drops, and
+#    whether it arrived intact.
+# Each of steps 1-2 runs once per mode: "clear"; "encrypted" to a researcher key made for the
 # run the way `sealtap receive keygen` makes one (the writer gets only the public half,
 # the checks decrypt with the .key); "fec" (framing only): FEC left to the writer's
 # default for a tty. clear and encrypted are measured with FEC off.
@@ -24,7 +32,9 @@
 #
 # Run by `make bench-channel` (after the build and scripts/setup.sh bench).
 # Environment (defaults in brackets):
-#   BENCH_STEPS ["framing pipe"]   e.g. BENCH_STEPS=pipe for the writer alone
+#   BENCH_STEPS ["framing pipe usb"] e.g. BENCH_STEPS=pipe for the writer alone; usb needs root
+#   BENCH_USB_FAST_BAUD [40000000]  the second and third USB runs' pacing (4 MB/s: above what the gadget takes)
+#   BENCH_USB_SLOW_FLOWS [1000]     the third USB run's feed, flows/s: an analysis slower than the line
 #   BENCH_MODES ["clear encrypted fec"]
 #   BENCH_BAUD [921600]            line speed of the framing run
 #   BENCH_LINE_SECONDS [10]        how long the framing run feeds the paced line
@@ -41,7 +51,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-STEPS=${BENCH_STEPS:-framing pipe}
+STEPS=${BENCH_STEPS:-framing pipe usb}
+USB_FAST_BAUD=${BENCH_USB_FAST_BAUD:-40000000}
+USB_SLOW_FLOWS=${BENCH_USB_SLOW_FLOWS:-1000}
 MODES=${BENCH_MODES:-clear encrypted fec}
 BAUD=${BENCH_BAUD:-921600}
 LINE_SECONDS=${BENCH_LINE_SECONDS:-10}
@@ -94,6 +106,7 @@ for mode in $MODES; do
     *) die "unknown mode '$mode' in BENCH_MODES: clear, encrypted, fec" ;;
   esac
   for step in $STEPS; do
+    [ "$step" = usb ] && continue
     [ "$mode" = fec ] && [ "$step" != framing ] && continue
     case "$step" in
       framing)
@@ -122,8 +135,29 @@ for mode in $MODES; do
     esac
   done
 done
+# The USB row: one boot of the test board in bench mode (board/qemu-x86_64-usb/overlay/
+# usr/lib/sealtap/usb-bench), its console kept in $DIR/usb-console.log.
+usb_row() {
+  if [ "$(id -u)" != 0 ]; then echo "usb: skipped: building and booting the test image needs root"; return 0; fi
+  for t in qemu-system-x86_64 mmdebstrap mksquashfs; do
+    command -v "$t" >/dev/null || { echo "usb: skipped: $t is missing (scripts/setup.sh image installs it)"; return 0; }
+  done
+  scripts/image/build.sh qemu-x86_64-usb >"$DIR/usb-build.log" 2>&1 || fail "cannot build the USB test board: see $DIR/usb-build.log"
+  timeout $((4 * LINE_SECONDS + 600)) scripts/image/qemu.sh --board qemu-x86_64-usb --no-nic --bundle none --spool none \
+    --results "$DIR/usb-results.raw" --console "file:$DIR/usb-console.log" \
+    --append "sealtap.usb-bench=$LINE_SECONDS sealtap.usb-bench-bauds=$BAUD,$USB_FAST_BAUD,$USB_FAST_BAUD@$USB_SLOW_FLOWS" >"$DIR/usb-qemu.log" 2>&1 ||
+    fail "the USB test board did not run the benchmark: see $DIR/usb-qemu.log and $DIR/usb-console.log"
+  grep -a '^usb-bench: FAILED' "$DIR/usb-console.log" && fail "the USB benchmark failed in the guest: see $DIR/usb-console.log"
+  grep -a '^usb-bench: {' "$DIR/usb-console.log" | sed 's/^usb-bench: //; s/\r$//' | while read -r json; do
+    printf '%s\n' "$json" >"$DIR/usb-$(node -e 'const r=JSON.parse(process.argv[1]);console.log(r.baud+(r.flowsPerSecond?"-"+r.flowsPerSecond:""))' "$json").json"
+  done
+}
+[[ " $STEPS " == *" usb "* ]] && usb_row
 status=0
 node "$BENCH" report --dir "$DIR" --modes "$MODES" "${common[@]}" || status=$?
+if [[ " $STEPS " == *" usb "* ]] && ls "$DIR"/usb-*.json >/dev/null 2>&1; then
+  node "$BENCH" usb-report --dir "$DIR" || status=3
+fi
 for mode in $MODES; do
   for f in "$DIR/profile-$mode"/*.cpuprofile; do
     if [ -f "$f" ]; then node "$BENCH" profile --file "$f"; fi

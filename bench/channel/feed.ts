@@ -56,6 +56,24 @@ const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, 
  * `highBytes`; `until()` may stop the feed early (a timed run). Returns how many were sent.
  * Throws if the channel refused one: a dropped record would make the counts lie.
  */
+/**
+ * Feeds `perSecond` flows a second until `until()`, the way an analysis slower than the
+ * line makes them: every 10 ms, the flows due by then. Returns how many were sent.
+ */
+export async function feedFlowsAtRate(ch: Channel, pool: FlowPool, perSecond: number, until: () => boolean): Promise<number> {
+  const n = pool.flows.length;
+  const t0 = Date.now();
+  let k = 0;
+  while (!until()) {
+    const due = Math.floor(((Date.now() - t0) * perSecond) / 1000);
+    for (; k < due; k++) {
+      if (!ch.send(RecordType.FLOW, pool.flows[k % n])) throw new Error(`channel dropped flow ${k} at ${perSecond} flows/s`);
+    }
+    await sleepMs(10);
+  }
+  return k;
+}
+
 export async function feedFlows(ch: Channel, pool: FlowPool, count: number, highBytes: number, until: () => boolean = () => false): Promise<number> {
   const n = pool.flows.length;
   let k = 0;

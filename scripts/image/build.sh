@@ -120,10 +120,15 @@ dev_warning() {
 }
 
 # --- input hash: skip the rest when nothing changed -------------------------------------
+# A test board may bring more of dist/ (board/<name>/dist-extra.txt: the channel
+# benchmark for qemu-x86_64-usb); a production board never has the file.
+dist_extra=()
+[ -f "$bdir/dist-extra.txt" ] && mapfile -t dist_extra < <(grep -v '^#' "$bdir/dist-extra.txt" | grep -v '^ *$' | sed 's|^|dist/|')
+for p in "${dist_extra[@]}"; do [ -e "$p" ] || fail "$p (board/$board/dist-extra.txt) is not built: run make build"; done
 inputs_key=$( {
   echo "$base_key $kver $(sha256sum "$node_bin") dev-keys=$dev_keys"
   sha256sum "$0" rootfs/initramfs/init "${trusted[@]}" "${trust_json[@]}"
-  find rootfs/overlay "$bdir" dist/firmware bin/sealtap build/sealtap-seccomp build/sealtap-capture.node package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
+  find rootfs/overlay "$bdir" dist/firmware "${dist_extra[@]}" bin/sealtap build/sealtap-seccomp build/sealtap-capture.node package.json package-lock.json -type f -printf '%p %s %T@\n' | sort
   for m in "${prod_modules[@]}"; do find "$m" -maxdepth 1 -printf '%p %s %T@\n'; done | sort
 } | sha256sum | cut -c1-16)
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs_key" ] &&
@@ -230,6 +235,7 @@ mkdir -p "$opt/bin" "$opt/dist" "$opt/board/$board"
 install -m 0755 "$node_bin" "$opt/bin/node"
 install -m 0755 bin/sealtap "$opt/bin/sealtap"
 cp -a dist/firmware "$opt/dist/"
+for p in "${dist_extra[@]}"; do mkdir -p "$opt/$(dirname "$p")"; cp -a "$p" "$opt/$p"; done
 # The analysis jail runs it once to get its seccomp filter (firmware/analysis/jail/
 # looks for it at build/ beside dist/).
 install -D -m 0755 build/sealtap-seccomp "$opt/build/sealtap-seccomp"
