@@ -53,6 +53,8 @@ export function sandboxArgs(readablePaths: string[], spawnsModule = false): stri
     '--allow-addons',
     '--no-warnings',
     '--disable-proto=throw',
+    // As the supervisor (bin/sealtap): no heap compaction each time the process goes quiet.
+    '--no-memory-reducer',
   ];
 }
 
