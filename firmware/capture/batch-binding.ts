@@ -35,6 +35,8 @@ export interface BatchBinding {
   gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
   /** False, out zeroed, when the tag does not verify. */
   gcmOpen(key: Buffer, iv: Buffer, ad: Buffer, cipher: Buffer, tag: Buffer, out: Buffer): boolean;
+  /** spool/pcap-records.ts countRecords, in C. */
+  countRecords(body: Buffer): number;
   /** Names the calling thread sealtap-capture and raises its priority; returns its nice value. */
   becomeCaptureThread(): number;
   /** Blocks until the capture descriptor is readable (true) or timeoutMs passes (false). */

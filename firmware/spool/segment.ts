@@ -138,7 +138,7 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
   // core, the cipher streams it into this core's cache, and the count then walks record
   // headers there instead of taking a cache miss per record (measured: 5% of the
   // supervisor's CPU on 1518-byte frames when counted first).
-  const records = countRecords(body);
+  const records = gcm().countRecords(body);
   if (records !== header.packetCount) {
     out.fill(0, 0, sealedLength);
     throw new Error(`segment ${header.seq}: body holds ${records < 0 ? 'malformed records' : records + ' records'} but packetCount is ${header.packetCount}`);
@@ -156,12 +156,12 @@ function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: 
   gcm().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
 }
 
-type GcmBinding = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen'>;
+type GcmBinding = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen' | 'countRecords'>;
 let gcmBinding: GcmBinding | null = null;
 
 /**
- * The system OpenSSL's AES-256-GCM through the project's addon, loaded the first time a
- * segment is sealed or opened with it: the supervisor seals, each analysis process opens,
+ * The system OpenSSL's AES-256-GCM and the record count through the project's addon,
+ * loaded the first time a segment is sealed or opened: the supervisor seals, each analysis process opens,
  * both into the caller's buffers (node:crypto's update() returns a new buffer per call,
  * which would then be copied: a fresh 4 MiB of page faults per segment and shard).
  */
@@ -255,7 +255,7 @@ export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number
   }
   if (expectedSeq !== undefined && header.seq !== expectedSeq) return { error: 'torn' };
   // Authentic but inconsistent means our own writer is broken, not an attack.
-  if (countRecords(body) !== header.packetCount) return { error: 'format' };
+  if (gcm().countRecords(body) !== header.packetCount) return { error: 'format' };
   return { header, body };
 }
 

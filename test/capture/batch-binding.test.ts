@@ -11,6 +11,7 @@ import { ADDON_PATH, batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYT
 import { parsePcap, PcapRecord } from '../lib/pcapfile';
 import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
+import { countRecords } from '../../firmware/spool/pcap-records';
 
 interface Read { records: Array<Omit<PcapRecord, 'data'> & { data: Buffer }>; error: string | null; batches: number; fullBatches: number }
 
@@ -163,6 +164,21 @@ test('gcmSeal is standard AES-256-GCM: the same bytes and tag as node:crypto, em
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(16), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(116)), /32-byte key/);
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(24), Buffer.alloc(0), body, Buffer.alloc(116)), /12-byte iv/);
   assert.throws(() => batchBinding.gcmSeal(Buffer.alloc(32), Buffer.alloc(12), Buffer.alloc(0), body, Buffer.alloc(115)), /body \+ 16/);
+});
+
+test('countRecords in C agrees with the JavaScript walk: whole bodies, cut ones, a caplen past the end, huge caplens', () => {
+  const rec = (caplen: number, fill = caplen): Buffer => {
+    const b = Buffer.alloc(16 + fill);
+    b.writeUInt32LE(caplen, 8);
+    return b;
+  };
+  const bodies: Buffer[] = [Buffer.alloc(0), Buffer.alloc(15), rec(0), rec(60), Buffer.concat([rec(60), rec(1514), rec(0)]), rec(0xffffffff, 4), rec(0x7fffffff, 4), rec(61, 60)];
+  const many = Buffer.concat(Array.from({ length: 5000 }, (_, i) => rec((i * 37) % 1600)));
+  bodies.push(many);
+  for (let cut = 1; cut < 40; cut += 3) bodies.push(many.subarray(0, many.length - cut));
+  for (const b of bodies) assert.is(batchBinding.countRecords(b), countRecords(b), `${b.length} bytes`);
+  assert.is(batchBinding.countRecords(many), 5000);
+  assert.throws(() => (batchBinding.countRecords as (x: unknown) => number)('not a buffer'), /takes a Buffer/);
 });
 
 test('gcmOpen opens what node:crypto sealed, in place, and refuses any flipped bit of cipher, tag or ad with out zeroed', () => {
