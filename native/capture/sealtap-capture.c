@@ -441,6 +441,23 @@ static napi_value join_fanout(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The first n arguments as Buffers (data and length each); false, with a TypeError thrown, otherwise. */
+static int buffer_args(napi_env env, napi_callback_info info, size_t n, void **ptr, size_t *len, const char *usage) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (n > 6 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (napi_get_buffer_info(env, argv[i], &ptr[i], &len[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, usage);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /*
  * gcmSeal(key, iv, ad, body, out): AES-256-GCM of body under key (32 bytes) and iv (12
  * bytes), ad authenticated; out receives the ciphertext and then the 16-byte tag, in
@@ -454,21 +471,9 @@ static napi_value join_fanout(napi_env env, napi_callback_info info) {
  * failure.
  */
 static napi_value gcm_seal(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: gcmSeal(key, iv, ad, body, out)");
-    return NULL;
-  }
   void *ptr[5];
   size_t len[5];
-  for (int i = 0; i < 5; i++) {
-    if (napi_get_buffer_info(env, argv[i], &ptr[i], &len[i]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "sealtap-capture: gcmSeal takes Buffers");
-      return NULL;
-    }
-  }
+  if (!buffer_args(env, info, 5, ptr, len, "sealtap-capture: gcmSeal(key, iv, ad, body, out) takes Buffers")) return NULL;
   if (len[0] != 32 || len[1] != 12 || len[4] < len[3] + 16 || len[3] > INT32_MAX || len[2] > INT32_MAX) {
     napi_throw_range_error(env, NULL, "sealtap-capture: gcmSeal needs a 32-byte key, a 12-byte iv and out of body + 16 bytes");
     return NULL;
@@ -499,21 +504,9 @@ static napi_value gcm_seal(napi_env env, napi_callback_info info) {
  * false, with out zeroed, when the tag does not verify; throws on a wrong size.
  */
 static napi_value gcm_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: gcmOpen(key, iv, ad, cipher, tag, out)");
-    return NULL;
-  }
   void *ptr[6];
   size_t len[6];
-  for (int i = 0; i < 6; i++) {
-    if (napi_get_buffer_info(env, argv[i], &ptr[i], &len[i]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "sealtap-capture: gcmOpen takes Buffers");
-      return NULL;
-    }
-  }
+  if (!buffer_args(env, info, 6, ptr, len, "sealtap-capture: gcmOpen(key, iv, ad, cipher, tag, out) takes Buffers")) return NULL;
   if (len[0] != 32 || len[1] != 12 || len[4] != 16 || len[5] != len[3] || len[3] > INT32_MAX || len[2] > INT32_MAX) {
     napi_throw_range_error(env, NULL, "sealtap-capture: gcmOpen needs a 32-byte key, a 12-byte iv, a 16-byte tag and out as long as cipher");
     return NULL;
