@@ -38,7 +38,9 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
   } catch {
     throw new Error(`cannot read ${input}: permission denied; check its permissions`);
   }
-  const stream = fs.createReadStream(input, { highWaterMark: 64 * 1024 });
+  // 1 MiB a read: with 64 KiB the receiver spent a quarter of a 55 MB recording waiting
+  // on its 850 reads' round trips through the thread pool.
+  const stream = fs.createReadStream(input, { highWaterMark: 1024 * 1024 });
   const done = new Promise<void>((resolve, reject) => {
     stream.on('data', (c) => onData(c as Buffer));
     stream.on('end', resolve);
