@@ -18,7 +18,9 @@
 #    figure), clear, paced as BENCH_BAUD and as BENCH_USB_FAST_BAUD, fed as fast as the
 #    outbox takes flows; then paced as BENCH_USB_FAST_BAUD but fed BENCH_USB_SLOW_FLOWS
 #    flows/s (the line faster than the analysis); printed beside the framing step's clear
-#    pty row. Line bytes/s, flows/s, the outbox's peak backlog, drain time and drops, and
+#    pty row and the same step on the guest's UART (ttyS1 at 115200 baud, the production
+#    board's speed and the emulated 16550's highest; its line a file
+#    here, checked here). Line bytes/s, flows/s, the outbox's peak backlog, drain time and drops, and
 #    whether it arrived intact.
 # Each of steps 1-2 runs once per mode: "clear"; "encrypted" to a researcher key made for the
 # run the way `sealtap receive keygen` makes one (the writer gets only the public half,
@@ -148,6 +150,15 @@ usb_row() {
     --append "sealtap.usb-bench=$LINE_SECONDS sealtap.usb-bench-bauds=$BAUD,$USB_FAST_BAUD,$USB_FAST_BAUD@$USB_SLOW_FLOWS" >"$DIR/usb-qemu.log" 2>&1 ||
     fail "the USB test board did not run the benchmark: see $DIR/usb-qemu.log and $DIR/usb-console.log"
   grep -a '^usb-bench: FAILED' "$DIR/usb-console.log" && fail "the USB benchmark failed in the guest: see $DIR/usb-console.log"
+  # The UART run: its line is the results file; checked here, the check put in its JSON.
+  local uart
+  uart=$(grep -a '^usb-bench: uart {' "$DIR/usb-console.log" | sed 's/^usb-bench: uart //; s/\r$//' | head -1)
+  if [ -n "$uart" ]; then
+    node "$BENCH" check --file "$DIR/usb-results.raw" --records "$(node -e 'console.log(JSON.parse(process.argv[1]).records)' "$uart")" "${common[@]}" >"$DIR/uart-check.json" ||
+      fail "cannot check the UART's line $DIR/usb-results.raw"
+    node -e 'const fs=require("fs");const r=JSON.parse(process.argv[1]);r.received=JSON.parse(fs.readFileSync(process.argv[2],"utf8"));fs.writeFileSync(process.argv[3],JSON.stringify(r))' \
+      "$uart" "$DIR/uart-check.json" "$DIR/uart-$(node -e 'console.log(JSON.parse(process.argv[1]).baud)' "$uart").json"
+  fi
   grep -a '^usb-bench: {' "$DIR/usb-console.log" | sed 's/^usb-bench: //; s/\r$//' | while read -r json; do
     printf '%s\n' "$json" >"$DIR/usb-$(node -e 'const r=JSON.parse(process.argv[1]);console.log(r.baud+(r.flowsPerSecond?"-"+r.flowsPerSecond:""))' "$json").json"
   done

@@ -2,13 +2,13 @@
 // starts the readers). Each step prints one JSON object on stdout; `report` turns the
 // saved objects into the table and the verdicts.
 //
-//   node dist/bench/channel/main.js paced  --baud B --seconds S [--box TTY --workstation TTY] [--flows-per-second R]
+//   node dist/bench/channel/main.js paced  --baud B --seconds S [--box TTY --workstation TTY|none] [--flows-per-second R]
 //   node dist/bench/channel/main.js writer --fifo F --records N
 //   node dist/bench/channel/main.js check  --file LINE --records N
 //   node dist/bench/channel/main.js peer   --fifo F --file LINE
 //   node dist/bench/channel/main.js report --dir DIR --modes "clear encrypted"
 //   node dist/bench/channel/main.js keygen --prefix PREFIX
-//   node dist/bench/channel/main.js usb-report --dir DIR   (DIR/usb-<baud>.json: paced runs in QEMU)
+//   node dist/bench/channel/main.js usb-report --dir DIR   (DIR/usb-*.json, uart-*.json: paced runs in QEMU)
 //   node dist/bench/channel/main.js profile --file WRITER.cpuprofile
 // paced --fec tty-default leaves FEC to the writer's default for a tty (else: off).
 // Common: --pool P (distinct flows, default 100000) --seed S (default 1); --key
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     case 'paced':
       out = await runPaced(pool(), { baud: num(a, 'baud', 921600), seconds: num(a, 'seconds', 10), bootEveryMs, outboxBytes, key,
         fec: a.get('fec') === 'tty-default' ? 'tty-default' : false,
-        ...(a.get('box') ? { line: { box: str(a, 'box'), workstation: str(a, 'workstation') } } : {}),
+        ...(a.get('box') ? { line: { box: str(a, 'box'), workstation: str(a, 'workstation') === 'none' ? null : str(a, 'workstation') } } : {}),
         ...(a.get('flows-per-second') ? { flowsPerSecond: num(a, 'flows-per-second', 0) } : {}),
       });
       break;

@@ -17,7 +17,8 @@ import { ResultsKey } from '../../firmware/channel/frame-seal';
 
 export interface PacedRun extends FedRun {
   baud: number;
-  received: LineCheck;
+  /** null when the line was not read here (PacedSettings.line). */
+  received: LineCheck | null;
   /** Flows a second the feed was held to; absent: as fast as the outbox takes them. */
   flowsPerSecond?: number;
   /** Seconds of feeding, and the largest outbox backlog seen meanwhile (sampled every 20 ms). */
@@ -38,8 +39,12 @@ export interface PacedSettings {
   fec: false | 'tty-default';
   /** Feed this many flows a second (an analysis slower than the line) instead of as fast as the outbox takes them. */
   flowsPerSecond?: number;
-  /** The box's end and the workstation's end of a line; a socat pty pair when absent. */
-  line?: { box: string; workstation: string };
+  /**
+   * The box's end and the workstation's end of a line; a socat pty pair when absent.
+   * workstation null: nobody reads here (a UART whose other end is a file on the QEMU
+   * host, checked there with the `check` step); `received` is then null.
+   */
+  line?: { box: string; workstation: string | null };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -47,15 +52,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedRun> {
   const pty = o.line ? { ...o.line, close: async (): Promise<void> => {} } : await openPtyPair();
   try {
-    const rfd = fs.openSync(pty.workstation, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
-    const reader = new tty.ReadStream(rfd);
-    reader.setRawMode(true);
     const checker = new LineChecker(pool, { countWireBytes: true, resultsKey: o.key });
     let lastByteAt = Date.now();
-    reader.on('data', (chunk: Buffer) => {
-      lastByteAt = Date.now();
-      checker.push(chunk);
-    });
+    let reader: tty.ReadStream | null = null;
+    if (pty.workstation !== null) {
+      reader = new tty.ReadStream(fs.openSync(pty.workstation, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK));
+      reader.setRawMode(true);
+      reader.on('data', (chunk: Buffer) => {
+        lastByteAt = Date.now();
+        checker.push(chunk);
+      });
+    }
     const session = newSession();
     // fec left out: the writer picks its tty default.
     const ch = openChannel({
@@ -76,12 +83,14 @@ export async function runPaced(pool: FlowPool, o: PacedSettings): Promise<PacedR
     const r = await ch.close(makeEnd(sent), 60_000);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (!r.drained) throw new Error(`paced channel did not drain (${r.leftBytes} bytes left)`);
-    // The pty hands over what the writer wrote within milliseconds; wait until it is quiet.
-    while (Date.now() - lastByteAt < 300) await sleep(100);
-    reader.destroy();
+    if (reader) {
+      // The pty hands over what the writer wrote within milliseconds; wait until it is quiet.
+      while (Date.now() - lastByteAt < 300) await sleep(100);
+      reader.destroy();
+    }
     const st = ch.stats();
     return {
-      ...fedRun(pool, sent, st, seconds, o.key !== null), baud: o.baud, received: checker.finish(sent),
+      ...fedRun(pool, sent, st, seconds, o.key !== null), baud: o.baud, received: reader ? checker.finish(sent) : null,
       ...(o.flowsPerSecond ? { flowsPerSecond: o.flowsPerSecond } : {}), feedSeconds, peakBacklogBytes, dropped: st.dropped,
     };
   } finally {

@@ -76,6 +76,7 @@ function reportMode(dir: string, mode: string, pool: FlowPool): number {
     const eff = paced.payloadBytes / paced.lineBytes;
     const lineRate = paced.baud / 10;
     const rec = paced.received;
+    if (rec === null) throw new Error(`${mode}-paced.json has no reading of its line: the framing step reads its pty`);
     // Counted on the wire: repair frames carry no records for the decoder to count.
     const repair = rec.wireFrames?.FEC ?? 0;
     if (mode === 'fec') repairFramesSeen = repair;

@@ -28,3 +28,11 @@ for (const run of bauds) {
   if (r.status !== 0) say(`FAILED: paced run ${run}: ${(r.stderr || '').trim()}`);
   else say(r.stdout.trim());
 }
+// The same step on this guest's UART (ttyS1, the production qemu-x86_64 board's results
+// line) at that board's 115200 baud (the emulated 16550 takes nothing faster): nobody
+// reads it here; its other end is a file on the QEMU host, which bench-channel.sh checks.
+const uartBaud = '115200';
+const u = spawnSync('/opt/sealtap/bin/node', ['/opt/sealtap/dist/bench/channel/main.js', 'paced',
+  '--box', '/dev/ttyS1', '--workstation', 'none', '--baud', uartBaud, '--seconds', seconds], { encoding: 'utf8' });
+if (u.status !== 0) say(`FAILED: paced run on ttyS1 at ${uartBaud}: ${(u.stderr || '').trim()}`);
+else say(`uart ${u.stdout.trim()}`);
