@@ -316,15 +316,10 @@ class Runtime {
     const fd = fs.openSync(file, 'r');
     try {
       const slot = fs.fstatSync(fd).size;
-      const head = this.readBuf.length >= SEGMENT_HEADER_BYTES ? this.readBuf : (this.readBuf = Buffer.allocUnsafe(Math.max(slot, SEGMENT_HEADER_BYTES)));
-      let got = fs.readSync(fd, head, 0, Math.min(SEGMENT_HEADER_BYTES, slot), 0);
-      const claimed = peekSealedLength(head.subarray(0, got));
+      if (this.readBuf.length < slot) this.readBuf = Buffer.allocUnsafe(slot);
+      let got = fs.readSync(fd, this.readBuf, 0, Math.min(SEGMENT_HEADER_BYTES, slot), 0);
+      const claimed = peekSealedLength(this.readBuf.subarray(0, got));
       const want = claimed >= SEGMENT_HEADER_BYTES && claimed <= slot ? claimed : slot;
-      if (this.readBuf.length < want) {
-        const grown = Buffer.allocUnsafe(want);
-        this.readBuf.copy(grown, 0, 0, got);
-        this.readBuf = grown;
-      }
       while (got < want) {
         const n = fs.readSync(fd, this.readBuf, got, want - got, got);
         if (n === 0) break;

@@ -138,7 +138,7 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
   // core, the cipher streams it into this core's cache, and the count then walks record
   // headers there instead of taking a cache miss per record (measured: 5% of the
   // supervisor's CPU on 1518-byte frames when counted first).
-  const records = gcm().countRecords(body);
+  const records = spoolAddon().countRecords(body);
   if (records !== header.packetCount) {
     out.fill(0, 0, sealedLength);
     throw new Error(`segment ${header.seq}: body holds ${records < 0 ? 'malformed records' : records + ' records'} but packetCount is ${header.packetCount}`);
@@ -153,11 +153,11 @@ function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: 
     return;
   }
   nonce.fill(0, GCM_IV_BYTES);
-  gcm().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
+  spoolAddon().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
 }
 
-type GcmBinding = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen' | 'countRecords'>;
-let gcmBinding: GcmBinding | null = null;
+type SpoolAddon = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen' | 'countRecords'>;
+let spoolAddonBinding: SpoolAddon | null = null;
 
 /**
  * The system OpenSSL's AES-256-GCM and the record count through the project's addon,
@@ -165,13 +165,13 @@ let gcmBinding: GcmBinding | null = null;
  * both into the caller's buffers (node:crypto's update() returns a new buffer per call,
  * which would then be copied: a fresh 4 MiB of page faults per segment and shard).
  */
-function gcm(): GcmBinding {
-  if (gcmBinding === null) {
+function spoolAddon(): SpoolAddon {
+  if (spoolAddonBinding === null) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    gcmBinding = batchBinding;
+    spoolAddonBinding = batchBinding;
   }
-  return gcmBinding;
+  return spoolAddonBinding;
 }
 
 /** Decrypts into body; false when the tag (or a GCM nonce's zero half) does not verify. */
@@ -187,7 +187,7 @@ function decrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, cipher
   if (!isAllZero(nonce.subarray(GCM_IV_BYTES))) return false;
   const tagAt = cipher.length - SEGMENT_TAG_BYTES;
   if (body.length !== tagAt) return false;
-  return gcm().gcmOpen(k, nonce.subarray(0, GCM_IV_BYTES), ad, cipher.subarray(0, tagAt), cipher.subarray(tagAt), body);
+  return spoolAddon().gcmOpen(k, nonce.subarray(0, GCM_IV_BYTES), ad, cipher.subarray(0, tagAt), cipher.subarray(tagAt), body);
 }
 
 /** What chooseSegmentAead measured, in GB/s of body sealed, and what it chose. */
@@ -255,7 +255,7 @@ export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number
   }
   if (expectedSeq !== undefined && header.seq !== expectedSeq) return { error: 'torn' };
   // Authentic but inconsistent means our own writer is broken, not an attack.
-  if (gcm().countRecords(body) !== header.packetCount) return { error: 'format' };
+  if (spoolAddon().countRecords(body) !== header.packetCount) return { error: 'format' };
   return { header, body };
 }
 
