@@ -1,6 +1,6 @@
 // Crash safety under fire (slow: run it once, not in a loop): 200,000 IMIX packets
 // through the sealed pipeline while the analysis is killed with SIGKILL 20 times at
-// random, with one analysis process and with two shards (a random shard each time).
+// random points of its progress, with one analysis process and with two shards (a random shard each time).
 // Nothing may be lost and nothing repeated: the received trace holds every input
 // packet once (same sizes, protocols, ports and flags; addresses and TCP sequence
 // numbers are anonymized), and no flow is reported twice.
@@ -11,10 +11,13 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runBox, receive, tempDir, readLines, repoRoot } from '../lib/run-box';
 import { analysisPids, packetShapes, seededRandom, shapeDifference } from '../lib/runtime-box';
-import { until, pause } from '../lib/until';
+import { until } from '../lib/until';
 
 const PACKETS = 200_000;
 const KILLS = 20;
+// Small segments, 16 of them in the spool: ~285 publications in the run, while a restart
+// with two shards lets the other shard release up to 16.
+const SEGMENT_BYTES = 256 * 1024;
 const seed = Number(process.env.SEALTAP_KILL_SEED ?? Date.now() % 100000);
 
 const work = tempDir('crash');
@@ -32,40 +35,52 @@ for (const shards of [1, 2]) {
 
 async function crashRun(shards: number): Promise<void> {
 
-  // Kills are spread over the whole run: each waits for capture to publish a randomly
-  // chosen segment (capture is paced by analysis through the full spool), then for a
-  // random moment, so some land in replays, some in new work, some in the final flush.
+  // Kills are paced by the run, so a fast analysis cannot end it before they land. The
+  // spool holds 16 segments, so capture publishes a segment only once every shard is
+  // through an older one: publications are the analysis' progress. Once the process
+  // killed last is back, the next kill strikes at once (a third of them: start-up and
+  // replay) or, from the supervisor's own publication callback, 1 to 6 publications
+  // later (new work). The last waits for the end of the trace: it lands while the
+  // analysis works through the spool's last 16 segments and its final flush.
   const rand = seededRandom(seed);
-  const segments = Math.floor(fs.statSync(trace).size / (1024 * 1024));
-  // Capture runs up to a ring and a few capture slots (~24 segments) ahead of the
-  // analysis: later targets could land after the analysis already finished.
-  const span = segments - 24;
-  assert.ok(span > KILLS, `the trace has only ${segments} segments`);
-  const targets = Array.from({ length: KILLS }, () => 1 + Math.floor(rand() * span)).sort((a, b) => a - b);
+  const segments = Math.floor(fs.statSync(trace).size / SEGMENT_BYTES);
   let published = -1;
+  let next = Infinity; // the publication the next kill waits for
   let kills = 0;
   const killed = new Set<number>();
   let running = true;
+  // Only a process not killed before: a killed one shows in /proc until it is reaped,
+  // and killing it again would count a kill that costs no death.
+  const live = (): number[] => analysisPids().filter((p) => !killed.has(p));
+  const strike = (): void => {
+    const pids = live();
+    const victim = pids[Math.floor(rand() * pids.length)];
+    try {
+      process.kill(victim, 'SIGKILL');
+    } catch {
+      return; // it ended by itself in the meantime: the next publication tries again
+    }
+    killed.add(victim);
+    kills++;
+    next = Infinity;
+  };
   const killer = (async () => {
-    for (const target of targets) {
-      await until(`segment ${target} was never published`, () => !running || published >= target, 300_000, 20);
-      await pause(rand() * 400); // a random moment after it, not a wait for anything
-      // Only a process not killed before: a killed one shows in /proc until it is reaped,
-      // and killing it again would count a kill that costs no death.
-      let pids: number[] = [];
-      await until('no analysis process to kill', () => !running || (pids = analysisPids().filter((p) => !killed.has(p))).length === shards, 60_000, 20);
+    while (kills < KILLS) {
+      await until('the killed analysis never came back', () => !running || live().length === shards, 60_000, 5);
       if (!running) return;
-      const victim = pids[Math.floor(rand() * pids.length)];
-      try {
-        process.kill(victim, 'SIGKILL');
-        killed.add(victim);
-        kills++;
-      } catch {
-        // it ended by itself in the meantime
-      }
+      // A segment holds less than SEGMENT_BYTES of the trace: at least `segments` follow.
+      if (kills === KILLS - 1) next = segments - 4;
+      else if (rand() < 1 / 3) next = published;
+      else next = published + 1 + Math.floor(rand() * 6);
+      if (published >= next) strike();
+      await until('the analysis was never killed', () => !running || next === Infinity, 300_000, 5);
     }
   })();
-  const run = await runBox({ config: { source: { pcap: trace }, outputs: ['packets', 'flows'], analysis: { shards } }, hooks: { published: (seq) => { published = seq; } } });
+  const onPublished = (seq: number): void => {
+    published = seq;
+    if (seq >= next) strike();
+  };
+  const run = await runBox({ config: { source: { pcap: trace }, outputs: ['packets', 'flows'], analysis: { shards }, spool: { bytes: 16 * SEGMENT_BYTES, segmentBytes: SEGMENT_BYTES } }, hooks: { published: onPublished } });
   running = false;
   await killer;
   const text = run.console.join('\n');
