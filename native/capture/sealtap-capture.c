@@ -8,9 +8,12 @@
  * record header (seconds, microseconds, captured length, original length; little
  * endian) and the captured bytes. JavaScript runs once per batch, never per packet.
  *
- * The loop reads with pcap_next_ex and fills the room exactly: a packet that does not
- * fit is kept in the handle and written first by the next call, so none is cut or lost
- * and a slot is filled to its end whatever the snap length.
+ * The room is filled exactly: a packet that does not fit is kept in the handle (the
+ * callback then breaks libpcap's loop) and written first by the next call, so none is
+ * cut or lost and a slot is filled to its end whatever the snap length. (Until
+ * 2026-12-03 the loop called pcap_next_ex, one libpcap read per packet. It measured the
+ * same: 0.075 against 0.073 CPU-s for 1M 64-byte packets from a file, and 0.11
+ * CPU-s per million for the capture thread of a live capture, either way.)
  *
  * Exported: openOffline(path), openLive(device, snaplen, bufferBytes, timeoutMs,
  * promisc), setFilter(h, bpf), checkFilter(linkType, snaplen, bpf),
@@ -47,6 +50,8 @@
 typedef struct {
   pcap_t *p;
   int closed;
+  /* A savefile: pcap_dispatch returning fewer packets than asked means its end. */
+  int offline;
   /* A packet read that did not fit the caller's room: written first by the next call. */
   uint8_t *pending;
   size_t pendingLen;
@@ -143,7 +148,7 @@ static napi_value become_capture_thread(napi_env env, napi_callback_info info) {
   return num(env, errno == 0 ? nice : 0);
 }
 
-static napi_value wrap(napi_env env, pcap_t *p) {
+static napi_value wrap(napi_env env, pcap_t *p, int offline) {
   handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     pcap_close(p);
@@ -151,6 +156,7 @@ static napi_value wrap(napi_env env, pcap_t *p) {
     return NULL;
   }
   h->p = p;
+  h->offline = offline;
   napi_value ext;
   CHECK(env, napi_create_external(env, h, finalize_handle, NULL, &ext));
   return ext;
@@ -217,7 +223,7 @@ static napi_value open_offline(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, err);
     return NULL;
   }
-  return wrap(env, p);
+  return wrap(env, p, 1);
 }
 
 static napi_value open_live(napi_env env, napi_callback_info info) {
@@ -263,7 +269,7 @@ static napi_value open_live(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, err);
     return NULL;
   }
-  return wrap(env, p);
+  return wrap(env, p, 0);
 }
 
 static napi_value set_filter(napi_env env, napi_callback_info info) {
@@ -282,6 +288,48 @@ static napi_value set_filter(napi_env env, napi_callback_info info) {
   pcap_freecode(&prog);
   if (rc < 0) napi_throw_error(env, NULL, pcap_geterr(h->p));
   return NULL;
+}
+
+/* What one dispatch() call fills, for the pcap_dispatch callback. */
+typedef struct {
+  handle_t *h;
+  uint8_t *out;
+  size_t length;
+  size_t at;
+  size_t last;
+  uint32_t packets;
+  uint32_t maxCaplen;
+  int full; /* the room is full: the packet that did not fit waits in h->pending */
+  int oom;
+} batch_t;
+
+/* libpcap's callback, once per packet: the record goes straight into the room. */
+static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes) {
+  batch_t *b = (batch_t *)user;
+  uint32_t caplen = hdr->caplen < b->maxCaplen ? hdr->caplen : b->maxCaplen;
+  size_t need = RECORD_HEADER + (size_t)caplen;
+  if (b->at + need <= b->length) {
+    put_record(b->out + b->at, hdr, caplen, bytes);
+    b->last = b->at;
+    b->at += need;
+    b->packets++;
+    return;
+  }
+  handle_t *h = b->h;
+  if (need > h->pendingCap) {
+    uint8_t *grown = realloc(h->pending, need);
+    if (!grown) {
+      b->oom = 1;
+      pcap_breakloop(h->p);
+      return;
+    }
+    h->pending = grown;
+    h->pendingCap = need;
+  }
+  put_record(h->pending, hdr, caplen, bytes);
+  h->pendingLen = need;
+  b->full = 1;
+  pcap_breakloop(h->p);
 }
 
 /*
@@ -331,41 +379,39 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
     h->pendingLen = 0;
     packets++;
   }
-  while (packets < (uint32_t)max) {
-    struct pcap_pkthdr *hdr;
-    const u_char *bytes;
-    int rc = pcap_next_ex(h->p, &hdr, &bytes);
-    if (rc == 0) break; /* live: nothing in the ring right now */
+  batch_t b = { .h = h, .out = out, .length = length, .at = at, .last = last, .maxCaplen = maxCaplen };
+  while (packets + b.packets < (uint32_t)max) {
+    int want = (int)((uint32_t)max - packets - b.packets);
+    int rc = pcap_dispatch(h->p, want, on_packet, (u_char *)&b);
+    if (b.oom) {
+      napi_throw_error(env, NULL, "sealtap-capture: out of memory");
+      return NULL;
+    }
+    if (b.full) {
+      status = 2;
+      break;
+    }
     if (rc == PCAP_ERROR_BREAK) {
-      status = 1;
+      /* A savefile's reader leaves the break flag of the previous call's full room set
+       * when that call had delivered packets; this call cleared it. Read on. */
+      if (h->offline) continue;
       break;
     }
     if (rc < 0) {
       status = 3;
       break;
     }
-    uint32_t caplen = hdr->caplen < maxCaplen ? hdr->caplen : maxCaplen;
-    size_t need = RECORD_HEADER + (size_t)caplen;
-    if (at + need > length) {
-      if (need > h->pendingCap) {
-        uint8_t *grown = realloc(h->pending, need);
-        if (!grown) {
-          napi_throw_error(env, NULL, "sealtap-capture: out of memory");
-          return NULL;
-        }
-        h->pending = grown;
-        h->pendingCap = need;
-      }
-      put_record(h->pending, hdr, caplen, bytes);
-      h->pendingLen = need;
-      status = 2;
+    /* Live: the ring is empty for now, or the batch is complete. A savefile delivers
+     * all it was asked for unless it ended. */
+    if (!h->offline) break;
+    if (rc < want) {
+      status = 1;
       break;
     }
-    put_record(out + at, hdr, caplen, bytes);
-    last = at;
-    at += need;
-    packets++;
   }
+  packets += b.packets;
+  at = b.at;
+  last = b.last;
 done:;
   napi_value res;
   CHECK(env, napi_create_array_with_length(env, status == 3 ? 5 : 4, &res));
