@@ -6,8 +6,12 @@
 # itself. Ends with one "tests: N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Every test's temporary files go into one folder of this run: removed when the run
+# passes, kept (and named at the end) when it fails, for a look at what went wrong.
+# Tests keep the files of a failing case; without this, passing runs left theirs too.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/sealtap-tests.XXXXXX") || { echo "test.sh: cannot create a temporary folder in ${TMPDIR:-/tmp}: free some space there or set TMPDIR" >&2; exit 1; }
+export TMPDIR="$run_tmp"
+log="$run_tmp/group.log"
 
 uvu=node_modules/.bin/uvu
 passed=0
@@ -42,5 +46,10 @@ if [ -x scripts/image/test.sh ] && [ "${SEALTAP_SKIP_IMAGE_TEST:-0}" != 1 ]; the
 fi
 
 echo
+if [ "$uvu_rc" -eq 0 ] && [ "$image_rc" -eq 0 ]; then
+  rm -rf "$run_tmp"
+else
+  echo "the temporary files of this run are kept in $run_tmp"
+fi
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$uvu_rc" -eq 0 ] && [ "$image_rc" -eq 0 ]
