@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # passes, kept (and named at the end) when it fails, for a look at what went wrong.
 # Tests keep the files of a failing case; without this, passing runs left theirs too.
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/sealtap-tests.XXXXXX") || { echo "test.sh: cannot create a temporary folder in ${TMPDIR:-/tmp}: free some space there or set TMPDIR" >&2; exit 1; }
+# Like /tmp itself: the analysis jail's uid must reach the files tests give it.
+chmod 1777 "$run_tmp"
 export TMPDIR="$run_tmp"
 log="$run_tmp/group.log"
 
