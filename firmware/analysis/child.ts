@@ -340,7 +340,8 @@ class Runtime {
       return;
     }
     // Without a module, nothing holds a body once its segment is done (the built-ins
-    // copy what they keep, records are copies): one buffer serves every segment. A
+    // copy what they keep, records are copies; completeSegment wipes it): one buffer
+    // serves every segment. A
     // module's link writes the body to the module asynchronously: a new one each time.
     if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = Buffer.allocUnsafe(sealed.length);
     const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
@@ -443,6 +444,11 @@ class Runtime {
     const seq = this.seg.seq;
     this.flush();
     send({ t: 'segmentDone', seq, packets: this.segPackets, skipped: null, decodeCounters: this.decodeCounters(), lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });
+    // The reused body's raw packets are wiped once their segment is done: they do not
+    // linger until the next segment overwrites them, and a built-in that kept a view
+    // into the body instead of a copy would show zeros in its output, which the
+    // byte-for-byte tests of the packets and flows outputs catch.
+    if (!this.link) this.recs!.body.fill(0);
     this.seg = null;
     this.recs = null;
     this.builtinsDone = false;
