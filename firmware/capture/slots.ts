@@ -3,6 +3,7 @@
 // then hands them back. Nothing per packet crosses the thread boundary: only one
 // message per full segment. What fails if you change this: the capture thread must
 // never wait on disk or crypto, so these buffers are its only elastic room.
+import { batchBinding } from './batch-binding';
 
 /** Slot states in the control array. */
 export const SlotState = { free: 0, filling: 1, full: 2 } as const;
@@ -30,10 +31,19 @@ export interface SlotPool {
 }
 
 export function createSlotPool(slots: number, slotBytes: number): SlotPool {
+  const data = new SharedArrayBuffer(slots * slotBytes);
+  // The capture thread should take no page fault on its slots. Kept from children: a
+  // fork (every child process starts with one) would write-protect these pages until
+  // the child execs, and the capture thread's next write to each would fault. Then
+  // every page is touched now, before capture starts, instead of on the capture
+  // thread's first write while the kernel's ring fills.
+  const err = batchBinding.keepFromChildren(Buffer.from(data));
+  if (err !== 0) throw new Error(`cannot keep the capture slots from child processes (madvise errno ${err})`);
+  new Uint8Array(data).fill(0);
   return {
     slotBytes,
     slots,
-    data: new SharedArrayBuffer(slots * slotBytes),
+    data,
     control: new SharedArrayBuffer((Ctl.count + slots) * 4),
   };
 }

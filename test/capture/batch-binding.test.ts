@@ -12,6 +12,7 @@ import { parsePcap, PcapRecord } from '../lib/pcapfile';
 import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
 import { countRecords } from '../../firmware/spool/pcap-records';
+import { createSlotPool } from '../../firmware/capture/slots';
 
 interface Read { records: Array<Omit<PcapRecord, 'data'> & { data: Buffer }>; error: string | null; batches: number; fullBatches: number }
 
@@ -236,6 +237,35 @@ test('allocate reserves a file\'s blocks without writing them, and returns the e
   assert.throws(() => batchBinding.allocate(-1, 10), /allocate\(fd, length\)/);
   assert.throws(() => batchBinding.allocate(1, 0), /allocate\(fd, length\)/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Minor page faults this thread has taken so far. */
+function threadMinorFaults(): number {
+  const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
+/** Faults taken writing one byte to each page of `data` (its pages already written once). */
+function faultsWritingPages(data: SharedArrayBuffer): number {
+  const bytes = new Uint8Array(data);
+  const before = threadMinorFaults();
+  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 7;
+  return threadMinorFaults() - before;
+}
+
+test('capture slots take no copy-on-write faults after a child process starts; plain memory takes one per page', () => {
+  const pages = (8 << 20) / 4096;
+  const pool = createSlotPool(2, 4 << 20);
+  const plain = new SharedArrayBuffer(8 << 20);
+  new Uint8Array(plain).fill(0);
+  // A child process: libuv forks, which write-protects the parent's private pages.
+  assert.is(spawnSync('true').status, 0);
+  faultsWritingPages(new SharedArrayBuffer(4096)); // the loop compiled, its own faults taken
+  const plainFaults = faultsWritingPages(plain);
+  const slotFaults = faultsWritingPages(pool.data);
+  assert.ok(plainFaults > pages / 2, `the control took ${plainFaults} faults for ${pages} pages: the fork did not write-protect it, so this test shows nothing here`);
+  assert.ok(slotFaults * 8 < plainFaults, `the slots took ${slotFaults} faults for ${pages} pages (plain memory ${plainFaults})`);
+  assert.throws(() => batchBinding.keepFromChildren('no' as unknown as Buffer), /keepFromChildren\(buffer\)/);
 });
 
 test('becomeCaptureThread names the calling thread and raises its priority above the process\'s others', async () => {
