@@ -52,8 +52,8 @@ export interface BatchBinding {
   cryptoLibrary(): [file: string, version: string];
   /** fallocate(2) of [0, length): 0, or the errno (EOPNOTSUPP: the file system cannot). */
   allocate(fd: number, length: number): number;
-  /** madvise(MADV_DONTFORK) over the buffer's whole pages: 0, or the errno. */
-  keepFromChildren(buf: Buffer): number;
+  /** madvise(MADV_DONTFORK), or MADV_DOFORK when keep is false, over the buffer's whole pages: 0, or the errno. */
+  keepFromChildren(buf: Buffer, keep: boolean): number;
   /** COBS of src into out (room for cobsMaxEncodedLength(src.length)); the bytes written. */
   cobsEncode(src: Uint8Array, out: Uint8Array): number;
 }

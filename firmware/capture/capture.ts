@@ -10,7 +10,7 @@
 // order per flow, not across flows (docs/run-config.md, source.threads).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
+import { createSlotPool, releaseSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
 import type { CaptureWorkerData } from './worker';
 import type { Source } from '../supervisor/config';
 
@@ -57,54 +57,60 @@ export class Capture {
       this.stop();
       events.onFailed(message);
     };
-    for (let thread = 0; thread < threads; thread++) {
-      this.drop.push(new WrappingCounter());
-      this.ifDrop.push(new WrappingCounter());
-      const wd: CaptureWorkerData = {
-        source: opts.source,
-        pool: this.pool,
-        flushMs: opts.flushMs,
-        statsMs: 1000,
-        maxPackets: opts.maxPackets,
-        waitForSlot: opts.waitForSlot,
-        thread,
-        fanout,
-      };
-      const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
-      this.workers.push(worker);
-      let ended = false; // this thread sent 'done' or 'failed'
-      worker.on('message', (m: CaptureMessage) => {
-        switch (m.type) {
-          // Capture runs once every thread is ready.
-          case 'linktype': if (++linkTypes === threads) events.onLinkType(m.linkType); break;
-          case 'segment': {
-            const start = m.slot * this.pool.slotBytes;
-            events.onSegment(m, this.data.subarray(start, start + m.used));
-            break;
-          }
-          case 'stats':
-            this.drop[m.thread].update(m.psDrop);
-            this.ifDrop[m.thread].update(m.psIfdrop);
-            break;
-          case 'done':
-            ended = true;
-            done.push(m);
-            if (done.length === threads && !this.finished) {
-              this.finished = true;
-              events.onDone({
-                type: 'done',
-                reason: done[0].reason,
-                captured: done.reduce((n, d) => n + d.captured, 0),
-                slotDropped: done.reduce((n, d) => n + d.slotDropped, 0),
-                readError: done.find((d) => d.readError !== null)?.readError ?? null,
-              });
+    try {
+      for (let thread = 0; thread < threads; thread++) {
+        this.drop.push(new WrappingCounter());
+        this.ifDrop.push(new WrappingCounter());
+        const wd: CaptureWorkerData = {
+          source: opts.source,
+          pool: this.pool,
+          flushMs: opts.flushMs,
+          statsMs: 1000,
+          maxPackets: opts.maxPackets,
+          waitForSlot: opts.waitForSlot,
+          thread,
+          fanout,
+        };
+        const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
+        this.workers.push(worker);
+        let ended = false; // this thread sent 'done' or 'failed'
+        worker.on('message', (m: CaptureMessage) => {
+          switch (m.type) {
+            // Capture runs once every thread is ready.
+            case 'linktype': if (++linkTypes === threads) events.onLinkType(m.linkType); break;
+            case 'segment': {
+              const start = m.slot * this.pool.slotBytes;
+              events.onSegment(m, this.data.subarray(start, start + m.used));
+              break;
             }
-            break;
-          case 'failed': ended = true; fail(m.message); break;
-        }
-      });
-      worker.on('error', (e) => fail(`capture thread failed: ${e.message}`));
-      worker.on('exit', () => { if (!ended) fail('capture thread exited unexpectedly'); });
+            case 'stats':
+              this.drop[m.thread].update(m.psDrop);
+              this.ifDrop[m.thread].update(m.psIfdrop);
+              break;
+            case 'done':
+              ended = true;
+              done.push(m);
+              if (done.length === threads && !this.finished) {
+                this.finished = true;
+                events.onDone({
+                  type: 'done',
+                  reason: done[0].reason,
+                  captured: done.reduce((n, d) => n + d.captured, 0),
+                  slotDropped: done.reduce((n, d) => n + d.slotDropped, 0),
+                  readError: done.find((d) => d.readError !== null)?.readError ?? null,
+                });
+              }
+              break;
+            case 'failed': ended = true; fail(m.message); break;
+          }
+        });
+        worker.on('error', (e) => fail(`capture thread failed: ${e.message}`));
+        worker.on('exit', () => { if (!ended) fail('capture thread exited unexpectedly'); });
+      }
+    } catch (e) {
+      // A thread that cannot start: the pool is let go with no thread writing to it.
+      void Promise.all(this.workers.map((w) => w.terminate())).finally(() => releaseSlotPool(this.pool));
+      throw e;
     }
   }
 
@@ -135,5 +141,6 @@ export class Capture {
 
   async terminate(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
+    releaseSlotPool(this.pool);
   }
 }

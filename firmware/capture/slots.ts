@@ -36,8 +36,9 @@ export function createSlotPool(slots: number, slotBytes: number): SlotPool {
   // fork (every child process starts with one) would write-protect these pages until
   // the child execs, and the capture thread's next write to each would fault. Then
   // every page is touched now, before capture starts, instead of on the capture
-  // thread's first write while the kernel's ring fills.
-  const err = batchBinding.keepFromChildren(Buffer.from(data));
+  // thread's first write while the kernel's ring fills. releaseSlotPool undoes the
+  // first before the pool is let go.
+  const err = batchBinding.keepFromChildren(Buffer.from(data), true);
   if (err !== 0) throw new Error(`cannot keep the capture slots from child processes (madvise errno ${err})`);
   new Uint8Array(data).fill(0);
   return {
@@ -46,6 +47,15 @@ export function createSlotPool(slots: number, slotBytes: number): SlotPool {
     data,
     control: new SharedArrayBuffer((Ctl.count + slots) * 4),
   };
+}
+
+/**
+ * Lets children have the pool's pages again, once no thread writes to it any more. The
+ * kernel keeps the flag on the pages after the pool is freed, and memory the allocator
+ * hands out again (a child's arguments, say) would be missing in the next child.
+ */
+export function releaseSlotPool(pool: SlotPool): void {
+  batchBinding.keepFromChildren(Buffer.from(pool.data), false);
 }
 
 /** What the capture thread tells the supervisor about one full segment. */

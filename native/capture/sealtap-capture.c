@@ -22,7 +22,7 @@
  * tag, out), countRecords(body), becomeCaptureThread(),
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary(),
  * allocate(fd, length) (the spool's slot files: Node has no fallocate),
- * keepFromChildren(buffer) (the capture slots: no copy-on-write faults after a fork),
+ * keepFromChildren(buffer, keep) (the capture slots: no copy-on-write faults after a fork),
  * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
@@ -606,27 +606,31 @@ static napi_value count_records(napi_env env, napi_callback_info info) {
 }
 
 /*
- * keepFromChildren(buf) -> 0 or an errno: madvise(MADV_DONTFORK) over the whole pages of
- * buf. A fork (libuv starts every child process with one) write-protects the parent's
- * private pages until the child execs; each page the capture thread then writes takes a
- * fault. Pages kept from children are never shared that way, and the raw packets in
- * them are never mapped into a child, even for the instant before its exec.
+ * keepFromChildren(buf, keep) -> 0 or an errno: madvise(MADV_DONTFORK), or MADV_DOFORK
+ * when keep is false, over the whole pages of buf. A fork (libuv starts every child
+ * process with one) write-protects the parent's private pages until the child execs;
+ * each page the capture thread then writes takes a fault. Pages kept from children are
+ * never shared that way, and the raw packets in them are never mapped into a child,
+ * even for the instant before its exec. The flag outlives the buffer: memory the
+ * allocator hands out again would be missing in the next child (its exec fails with
+ * EFAULT), so the owner clears it (keep false) before it lets the buffer go.
  */
 static napi_value keep_from_children(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *p = NULL;
   size_t len = 0;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &p, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: keepFromChildren(buffer) takes a Buffer");
+  bool keep = true;
+  if (argc < 2 || napi_get_buffer_info(env, argv[0], &p, &len) != napi_ok || napi_get_value_bool(env, argv[1], &keep) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: keepFromChildren(buffer, keep) takes a Buffer and a boolean");
     return NULL;
   }
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
   uintptr_t end = ((uintptr_t)p + len) & ~(page - 1);
   int rc = 0;
-  if (end > start && madvise((void *)start, end - start, MADV_DONTFORK) != 0) rc = errno;
+  if (end > start && madvise((void *)start, end - start, keep ? MADV_DONTFORK : MADV_DOFORK) != 0) rc = errno;
   return num(env, rc);
 }
 
