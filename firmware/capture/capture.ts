@@ -51,6 +51,7 @@ export class Capture {
     const fanout = threads > 1 ? { group: 1 + ((process.pid * 7919 + Date.now()) % 0xfffe), members: threads } : null;
     let linkTypes = 0;
     const done: CaptureDone[] = [];
+    let exited = 0;
     const fail = (message: string): void => {
       if (this.finished) return;
       this.finished = true;
@@ -105,7 +106,11 @@ export class Capture {
           }
         });
         worker.on('error', (e) => fail(`capture thread failed: ${e.message}`));
-        worker.on('exit', () => { if (!ended) fail('capture thread exited unexpectedly'); });
+        worker.on('exit', () => {
+          // No thread writes to the pool any more: children may have its pages again.
+          if (++exited === threads) releaseSlotPool(this.pool);
+          if (!ended) fail('capture thread exited unexpectedly');
+        });
       }
     } catch (e) {
       // A thread that cannot start: the pool is let go with no thread writing to it.
