@@ -341,8 +341,8 @@ class Runtime {
     }
     // Without a module, nothing holds a body once its segment is done (the built-ins
     // copy what they keep, records are copies; completeSegment wipes it): one buffer
-    // serves every segment. A
-    // module's link writes the body to the module asynchronously: a new one each time.
+    // serves every segment. A module's link writes the body to the module
+    // asynchronously: a new one each time.
     if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = Buffer.allocUnsafe(sealed.length);
     const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
     if ('error' in opened) {

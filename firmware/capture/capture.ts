@@ -145,7 +145,7 @@ export class Capture {
   }
 
   async terminate(): Promise<void> {
+    // Each thread's exit event gives the pool back once the last has gone.
     await Promise.all(this.workers.map((w) => w.terminate()));
-    releaseSlotPool(this.pool);
   }
 }

@@ -583,15 +583,9 @@ static napi_value gcm_open(napi_env env, napi_callback_info info) {
  * where the JavaScript walk (spool/pcap-records.ts) takes 17.
  */
 static napi_value count_records(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *p = NULL;
   size_t len = 0;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &p, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: countRecords(body) takes a Buffer");
-    return NULL;
-  }
+  if (!buffer_args(env, info, 1, &p, &len, "sealtap-capture: countRecords(body) takes a Buffer")) return NULL;
   const uint8_t *b = (const uint8_t *)p;
   size_t off = 0;
   double n = 0;

@@ -1,6 +1,7 @@
 // Crash safety under fire (slow: run it once, not in a loop): 200,000 IMIX packets
 // through the sealed pipeline while the analysis is killed with SIGKILL 20 times at
-// random points of its progress, with one analysis process and with two shards (a random shard each time).
+// random points of its progress, with one analysis process and with two shards (a
+// random shard each time).
 // Nothing may be lost and nothing repeated: the received trace holds every input
 // packet once (same sizes, protocols, ports and flags; addresses and TCP sequence
 // numbers are anonymized), and no flow is reported twice.
