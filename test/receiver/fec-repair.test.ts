@@ -114,11 +114,17 @@ test('a lost data frame and a lost repair frame in the same group: rebuilt; the 
 test('m+1 lost frames in one group: reported missing and unrepairable, everything else arrives, no crash', async () => {
   const bytes = await fecRecording();
   const frames = splitFrames(bytes).map((x) => x.frame);
-  // A group whose first three frames are whole FLOW/DNS/LOG batches, so exactly their records are lost.
+  // Three data frames of one group that are whole FLOW/DNS/LOG batches, so exactly their
+  // records are lost. Which frames those are depends on how the run batched its records:
+  // any three in a row within a group's data frames will do.
   const plain = (f: DecodedFrame | undefined): boolean => !!f && !(f.flags & FLAG_FRAGMENT) && [RecordType.FLOW, RecordType.DNS, RecordType.LOG].includes(f.type as 4);
   const bySeq = new Map(frames.map((f) => [f.seq, f]));
+  const lastSeq = Math.max(...bySeq.keys());
   let g = SPAN;
-  while (!(plain(bySeq.get(g)) && plain(bySeq.get(g + 1)) && plain(bySeq.get(g + 2)))) g += SPAN;
+  // g + 2 stays among the group's K data frames: past that, the next group's first.
+  const nextStart = (q: number): number => (q % SPAN + 3 < K ? q + 1 : q - (q % SPAN) + SPAN);
+  while (g <= lastSeq && !(plain(bySeq.get(g)) && plain(bySeq.get(g + 1)) && plain(bySeq.get(g + 2)))) g = nextStart(g);
+  assert.ok(g <= lastSeq, `no group of this recording has three whole FLOW/DNS/LOG frames in a row (${lastSeq + 1} frames)`);
   const lost = [g, g + 1, g + 2];
   const lostRecords = { FLOW: 0, DNS: 0, LOG: 0 } as Record<string, number>;
   for (const q of lost) {
