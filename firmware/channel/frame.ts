@@ -22,13 +22,23 @@ export const FRAME_VERSION = 1;
 export const HEADER_BYTES = 16;
 export const CRC_BYTES = 4;
 export const SESSION_BYTES = 8;
-/** Body size the framer aims for: big enough for deflate to help, small enough that one bad byte loses little. */
+/**
+ * Body size the framer aims for on a tty: big enough for deflate to help, small enough
+ * that one bad byte loses little and FEC repairs a frame from a few hundred bytes.
+ */
 export const TARGET_BODY_BYTES = 1024;
-/** A record longer than this is carried in fragments. */
+/** A record longer than this is carried in fragments (on a tty; bodyLimits() in general). */
 export const MAX_UNFRAGMENTED_RECORD = TARGET_BODY_BYTES - 2;
 export const FRAGMENT_CHUNK_BYTES = TARGET_BODY_BYTES - 8;
 /** Decoders refuse longer payloads/bodies: bounds memory against a corrupted or hostile line. */
 export const MAX_PAYLOAD_BYTES = 4096;
+/**
+ * Body size the framer aims for on a recording file or a pipe, which lose no bytes:
+ * the largest whose payload still fits MAX_PAYLOAD_BYTES once encrypted (the AEAD tag).
+ * Per-frame costs (digest, CRC, COBS call, header, the CHECKPOINT signature every 64
+ * frames, on both ends) then count once per 4 KiB instead of once per 1 KiB.
+ */
+export const LARGE_BODY_BYTES = MAX_PAYLOAD_BYTES - 16;
 export const MAX_BODY_BYTES = 8192;
 /** Largest record a receiver reassembles from fragments (a PACKET of 256 KiB plus its header). */
 export const MAX_RECORD_BYTES = 262144 + 16;
@@ -110,11 +120,19 @@ export function decodeRawFrame(raw: Buffer): DecodedFrame | FrameError {
   };
 }
 
+/** How a framer aiming for bodyBytes of body splits records: packed up to maxRecord, longer ones in chunk-byte pieces. */
+export function bodyLimits(bodyBytes: number): { maxRecord: number; chunk: number } {
+  if (!Number.isInteger(bodyBytes) || bodyBytes < 64 || bodyBytes > LARGE_BODY_BYTES) {
+    throw new RangeError(`frame body size ${bodyBytes} must be an integer from 64 to ${LARGE_BODY_BYTES}`);
+  }
+  return { maxRecord: bodyBytes - 2, chunk: bodyBytes - 8 };
+}
+
 /** Body of a batch frame: each record with a u16 length prefix. */
-export function packRecords(records: Buffer[]): Buffer {
+export function packRecords(records: Buffer[], maxRecord = MAX_UNFRAGMENTED_RECORD): Buffer {
   let n = 0;
   for (const r of records) {
-    if (r.length > MAX_UNFRAGMENTED_RECORD) throw new Error(`record of ${r.length} bytes must be fragmented`);
+    if (r.length > maxRecord) throw new Error(`record of ${r.length} bytes must be fragmented`);
     n += 2 + r.length;
   }
   const body = Buffer.allocUnsafe(n);

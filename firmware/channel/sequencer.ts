@@ -3,8 +3,8 @@
 import { RecordType, recordTypeName } from './records';
 import { Outbox } from './outbox';
 import {
-  buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
-  FLAG_FEC, FLAG_FRAGMENT, MAX_UNFRAGMENTED_RECORD, TARGET_BODY_BYTES,
+  bodyLimits, buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
+  FLAG_FEC, FLAG_FRAGMENT, TARGET_BODY_BYTES,
 } from './frame';
 import { FecParams, RepairEncoder } from './fec';
 import { chainHash, checkpointMessage, CheckpointRecord, frameDigest, ZERO_HASH } from './checkpoint';
@@ -29,6 +29,8 @@ export class FrameSequencer {
   private finalCheckpointSent = false;
   private readonly repairs: RepairEncoder | null;
   private repairCount = 0;
+  private readonly maxRecord: number;
+  private readonly chunk: number;
 
   constructor(
     private readonly session: Buffer,
@@ -40,8 +42,11 @@ export class FrameSequencer {
     fec: FecParams | null = null,
     /** Deflate each frame's body when that shortens it (writer.ts decides per line). */
     private readonly deflate = true,
+    /** Body size to aim for (writer.ts decides per line: 1 KiB on a tty, 4 KiB on a file or pipe). */
+    private readonly bodyBytes = TARGET_BODY_BYTES,
   ) {
     this.repairs = fec ? new RepairEncoder(fec) : null;
+    ({ maxRecord: this.maxRecord, chunk: this.chunk } = bodyLimits(bodyBytes));
   }
 
   /** FEC repair frames sent (not records: END.records does not count them). */
@@ -84,7 +89,7 @@ export class FrameSequencer {
     const n = this.digests.length;
     if (!this.finalCheckpointSent && n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
     const type = outbox.nextType();
-    if (type >= 0) return this.recordFrames(type, outbox.takeBatch(type, TARGET_BODY_BYTES));
+    if (type >= 0) return this.recordFrames(type, outbox.takeBatch(type, this.bodyBytes));
     if (this.end && !this.endSent) {
       // One final CHECKPOINT: the repair frames it may complete a group with are, like END,
       // not covered (another checkpoint for them would not match END's count).
@@ -104,10 +109,10 @@ export class FrameSequencer {
   private recordFrames(type: number, records: Buffer[]): Buffer {
     const name = recordTypeName[type];
     this.counts[name] = (this.counts[name] ?? 0) + records.length;
-    if (records.length === 1 && records[0].length > MAX_UNFRAGMENTED_RECORD) {
-      return Buffer.concat(fragmentRecord(records[0]).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
+    if (records.length === 1 && records[0].length > this.maxRecord) {
+      return Buffer.concat(fragmentRecord(records[0], this.chunk).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
     }
-    return this.frame(type, packRecords(records), 0);
+    return this.frame(type, packRecords(records, this.maxRecord), 0);
   }
 
   private checkpointFrame(): Buffer {

@@ -13,6 +13,7 @@ import { FrameSequencer } from './sequencer';
 import { FrameSealer } from './frame-seal';
 import { checkFecParams, DEFAULT_TTY_FEC, FecParams } from './fec';
 import { encodeCompactResult } from './result-codec';
+import { LARGE_BODY_BYTES, TARGET_BODY_BYTES } from './frame';
 import { ReplayWindow } from './replay-window';
 import { pacerFor } from './pacer';
 import { LineWriter } from './line-writer';
@@ -56,6 +57,11 @@ export interface ChannelOptions {
    * makes them (about 40 us per 1 KiB frame: docs/benchmarks.md).
    */
   deflate?: boolean;
+  /**
+   * Frame body size to aim for (frame.ts). Absent: 1 KiB on a tty and on any line with
+   * FEC, LARGE_BODY_BYTES (4080) on a recording file or pipe.
+   */
+  frameBodyBytes?: number;
   now?: () => number;
   /** A CHECKPOINT after this many frames… */
   checkpointEveryFrames?: number;
@@ -125,7 +131,11 @@ export function openChannel(opts: ChannelOptions): Channel {
   }
   const outbox: Outbox = spool ?? new MemoryOutbox(opts.outboxBytes);
   const deflate = opts.deflate ?? line.kind === 'tty';
-  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec, deflate);
+  // 1 KiB bodies where bytes may be lost (a tty; any line with FEC, whose repair frames
+  // must carry a whole frame), 4 KiB on a recording file: a quarter of the frames, so a
+  // quarter of the per-frame work on both ends (docs/channel.md, docs/benchmarks.md).
+  const bodyBytes = opts.frameBodyBytes ?? (line.kind === 'tty' || fec ? TARGET_BODY_BYTES : LARGE_BODY_BYTES);
+  const seq = new FrameSequencer(opts.session, opts.signer, opts.checkpointEveryFrames ?? 64, sealer, fec, deflate, bodyBytes);
   const checkpointEveryMs = opts.checkpointEveryMs ?? 5000;
   const pacer = pacerFor(line.kind, opts.baud, now);
   const boot = new BootAnnouncer(opts.boot, {

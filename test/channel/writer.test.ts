@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RecordType } from '../../firmware/channel/records';
-import { buildFrame, decodeFrame, frameToWire, DecodedFrame } from '../../firmware/channel/frame';
+import { buildFrame, decodeFrame, frameToWire, DecodedFrame, FLAG_FRAGMENT } from '../../firmware/channel/frame';
 import { makeEnd, makePacket, tmpDir } from '../lib/channel-fixtures';
 import { channelOn, decodeBytes, decodeFile, recordLine, sendMix } from '../lib/channel-recording';
 import { until } from '../lib/until';
@@ -125,6 +125,44 @@ test('fragments a PACKET longer than a frame and the receiver gets it whole', as
   const { got } = decodeFile(file);
   assert.is(got.packets.length, 1);
   assert.equal(got.packets[0], big);
+});
+
+/** The frames of a recording, in order (every block between delimiters must decode). */
+function framesOf(file: string): DecodedFrame[] {
+  const out: DecodedFrame[] = [];
+  const bytes = fs.readFileSync(file);
+  let start = 0;
+  for (let i = bytes.indexOf(0); i >= 0; start = i + 1, i = bytes.indexOf(0, start)) {
+    if (i === start) continue;
+    const f = decodeFrame(bytes.subarray(start, i));
+    if (typeof f === 'string') throw new Error(`bad frame at byte ${start}: ${f}`);
+    out.push(f);
+  }
+  return out;
+}
+
+test('a recording file carries 4 KiB frame bodies, a line with FEC 1 KiB ones; both decode whole', async () => {
+  const dir = tmpDir('body-size');
+  const sent = Array.from({ length: 40 }, (_, i) => makePacket(i, 1400 + i * 70));
+  const record = async (file: string, over: Parameters<typeof channelOn>[1]): Promise<DecodedFrame[]> => {
+    // The channel's own choice of body size, not the helper's tty-like 1 KiB.
+    const { ch } = channelOn(file, { deflate: false, frameBodyBytes: undefined, ...over });
+    for (const p of sent) assert.ok(ch.send(RecordType.PACKET, p));
+    await ch.close(makeEnd(), 2000);
+    assert.equal(decodeFile(file).got.packets, sent, 'every packet whole, in order');
+    return framesOf(file).filter((f) => f.type === RecordType.PACKET);
+  };
+  const large = await record(path.join(dir, 'file.bin'), {});
+  const small = await record(path.join(dir, 'fec.bin'), { fec: { k: 4, m: 1 } });
+  const longest = (fs: DecodedFrame[]): number => Math.max(...fs.map((f) => f.payload.length));
+  // Records of 1416..4146 bytes: on the file only those over 4078 bytes are cut in
+  // pieces; with FEC every one is.
+  assert.ok(longest(large) > 3000 && longest(large) <= 4080, `file: longest body ${longest(large)}`);
+  assert.ok(longest(small) <= 1024, `FEC: longest body ${longest(small)}`);
+  const fragmented = (fs: DecodedFrame[]): number => fs.filter((f) => f.flags & FLAG_FRAGMENT && f.payload.readUInt32BE(4) === 0).length;
+  assert.is(fragmented(large), sent.filter((p) => p.length > 4078).length);
+  assert.is(fragmented(small), sent.length);
+  assert.ok(large.length * 2 < small.length, `${large.length} frames on the file, ${small.length} with FEC`);
 });
 
 test('stats count frames, bytes and records; backlog returns to zero', async () => {

@@ -7,6 +7,7 @@ import { RecordType, EndRecord } from '../../firmware/channel/records';
 import { LineDecoder, RecordSink } from '../../firmware/receiver/decoder';
 import { until, pause } from './until';
 import { makeBoot, makeDns, makeEnd, makeFlow, makePacket, makeSigner, newSession, tmpDir } from './channel-fixtures';
+import { TARGET_BODY_BYTES } from '../../firmware/channel/frame';
 
 /**
  * Waits until the receiver reading the other end of a pty pair hears the line: lone
@@ -34,8 +35,9 @@ export function channelOn(file: string, over: Partial<ChannelOptions> = {}): { c
   const session = over.session ?? newSession();
   const ch = openChannel({
     path: file, baud: 115200, outboxBytes: 1 << 24, bootEveryMs: 1000, session,
-    // Frames deflated as on a UART (a file alone would not): recordings stand for the tty line.
-    deflate: true,
+    // Frames deflated and 1 KiB as on a UART (a file alone would be neither): recordings
+    // stand for the tty line.
+    deflate: true, frameBodyBytes: TARGET_BODY_BYTES,
     boot: makeBoot(session), signer: makeSigner(), ...over,
   });
   return { ch, session };
