@@ -25,7 +25,7 @@
 #   BENCH_RSS_PACKETS [10000000]   packets in the peak-RSS trace; 0 skips that run
 #   BENCH_CHECK_PACKETS [10000]    packets tshark checks for checksums
 #   BENCH_TOOLS ["traceanon sealtap sealtap-zero"]
-#   BENCH_E2E [packets packets-shards2 module-packets flows flows-shards2]
+#   BENCH_E2E [packets packets-live packets-shards2 module-packets flows flows-live flows-shards2]
 #                                  end-to-end rows (sealtap run + sealtap receive); "" skips
 #                                  (with BENCH_RSS_PACKETS > 0 and the packets row, also one
 #                                  packets run over the peak-RSS trace, for memory)
@@ -36,8 +36,11 @@
 # traceanon's median: "packets" (the built-in packets output), "module-packets" (the
 # same packets by reference from a module in its sandbox: bench/anon/packet-ref-module.js),
 # "flows" (the built-in flows output); ROW-shardsN runs ROW with analysis.shards N
-# (1 otherwise: the rows stay comparable on any machine). Peak RSS per process (supervisor, analysis,
-# module, receiver) is sampled by scripts/bench-e2e-rss.sh.
+# (1 otherwise: the rows stay comparable on any machine). ROW-live (e.g. packets-live):
+# the line is a FIFO that `sealtap receive` reads while `sealtap run` writes it, as on a
+# serial line, so the stages overlap; run-s is then until the box is done and recv-s the
+# receiver's time after that. Peak RSS per process (supervisor, analysis, module,
+# receiver) is sampled by scripts/bench-e2e-rss.sh.
 #
 # Exit: 0 measured (whether or not a target is met); 2 cannot run here; 3 a tool failed
 # (or sealtap wrote a bad checksum).
@@ -227,30 +230,42 @@ if [ "$RSS_PACKETS" -gt 0 ]; then
   echo "flows over $(json_field "$json" packets) packets ($(basename "$rss_trace")): $(json_field "$json" records) flow records," \
     "$(json_field "$json" seconds) s ($(json_field "$json" mpps) Mpps), peak RSS ${rss_mb} MB (target < ${RSS_LIMIT_MB} MB: $verdict)"
 fi
-E2E=${BENCH_E2E-packets packets-shards2 module-packets flows flows-shards2}
+E2E=${BENCH_E2E-packets packets-live packets-shards2 module-packets flows flows-live flows-shards2}
 # e2e_once ROW TRACE PACKETS: sealtap run + sealtap receive of TRACE with ROW's outputs, the
 # peak RSS of each process sampled; sets E2E_RUN_S and E2E_RECV_S, returns 1 on a failure.
 e2e_once() {
-  local row=$1 tr=$2 n=$3 extra shards=1 t0 t1 t2 got
+  local row=$1 tr=$2 n=$3 extra shards=1 t0 t1 t2 got live=0 line recvpid=""
   rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
+  if [[ $row == *-live ]]; then live=1 row=${row%-live}; fi
   if [[ $row =~ ^(.*)-shards([0-9]+)$ ]]; then shards=${BASH_REMATCH[2]}; fi
+  line="$DIR/e2e/line.raw"
+  if [ "$live" = 1 ]; then line="$DIR/e2e/line.fifo"; mkfifo "$line"; fi
   case ${row%-shards*} in
     packets) extra="\"outputs\": [\"packets\"], \"analysis\": {\"shards\": $shards}" ;;
     module-packets) extra="\"outputs\": [], \"analysis\": {\"module\": \"$PWD/bench/anon/packet-ref-module.js\", \"shards\": $shards}" ;;
     flows) extra="\"outputs\": [\"flows\"], \"analysis\": {\"shards\": $shards}" ;;
-    *) die "unknown BENCH_E2E row $row (packets, module-packets, flows, each optionally -shardsN)" ;;
+    *) die "unknown BENCH_E2E row $row (packets, module-packets, flows, each optionally -shardsN, then optionally -live)" ;;
   esac
   cat >"$DIR/e2e/run.json" <<JSON
 { "source": { "pcap": "$tr" }, "spool": { "dir": "$DIR/e2e/spool", "bytes": 268435456 },
-  "channel": { "path": "$DIR/e2e/line.raw" }, "stop": { "endOfSource": true }, "policy": "default", $extra }
+  "channel": { "path": "$line" }, "stop": { "endOfSource": true }, "policy": "default", $extra }
 JSON
   warm "$tr"
   t0=$(now_ns)
+  if [ "$live" = 1 ]; then
+    # The receiver reads the line as the box writes it, as on a serial line.
+    scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$line" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 &
+    recvpid=$!
+  fi
   scripts/bench-e2e-rss.sh "$DIR/e2e/rss-run.txt" -- bin/sealtap run --config "$DIR/e2e/run.json" >"$DIR/e2e/run.log" 2>&1 ||
-    { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; return 1; }
+    { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; [ -z "$recvpid" ] || kill "$recvpid"; return 1; }
   t1=$(now_ns)
-  scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$DIR/e2e/line.raw" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 ||
-    { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; return 1; }
+  if [ "$live" = 1 ]; then
+    wait "$recvpid" || { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; return 1; }
+  else
+    scripts/bench-e2e-rss.sh "$DIR/e2e/rss-recv.txt" -- bin/sealtap receive "$line" --out "$DIR/e2e/out" >"$DIR/e2e/recv.log" 2>&1 ||
+      { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; return 1; }
+  fi
   t2=$(now_ns)
   E2E_RUN_S=$(seconds_between "$t0" "$t1") E2E_RECV_S=$(seconds_between "$t1" "$t2")
   got=$(json_field "$(cat "$DIR/e2e/out/summary.json")" analysed)
