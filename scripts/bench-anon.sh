@@ -233,6 +233,9 @@ fi
 E2E=${BENCH_E2E-packets packets-live packets-shards2 module-packets flows flows-live flows-shards2}
 # e2e_once ROW TRACE PACKETS: sealtap run + sealtap receive of TRACE with ROW's outputs, the
 # peak RSS of each process sampled; sets E2E_RUN_S and E2E_RECV_S, returns 1 on a failure.
+# A receiver waiting on a FIFO the box never opened (or left): an empty writer gives it
+# end of file, so it exits instead of waiting for ever.
+end_fifo() { timeout 5 sh -c ': >"$1"' _ "$1" || true; wait "$2" || true; }
 e2e_once() {
   local row=$1 tr=$2 n=$3 extra shards=1 t0 t1 t2 got live=0 line recvpid=""
   rm -rf "$DIR/e2e" && mkdir -p "$DIR/e2e/spool"
@@ -258,7 +261,7 @@ JSON
     recvpid=$!
   fi
   scripts/bench-e2e-rss.sh "$DIR/e2e/rss-run.txt" -- bin/sealtap run --config "$DIR/e2e/run.json" >"$DIR/e2e/run.log" 2>&1 ||
-    { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; [ -z "$recvpid" ] || kill "$recvpid"; return 1; }
+    { echo "  $row: sealtap run failed:"; tail -5 "$DIR/e2e/run.log"; [ -z "$recvpid" ] || end_fifo "$line" "$recvpid"; return 1; }
   t1=$(now_ns)
   if [ "$live" = 1 ]; then
     wait "$recvpid" || { echo "  $row: sealtap receive failed:"; tail -5 "$DIR/e2e/recv.log"; return 1; }

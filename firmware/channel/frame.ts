@@ -27,9 +27,6 @@ export const SESSION_BYTES = 8;
  * that one bad byte loses little and FEC repairs a frame from a few hundred bytes.
  */
 export const TARGET_BODY_BYTES = 1024;
-/** A record longer than this is carried in fragments (on a tty; bodyLimits() in general). */
-export const MAX_UNFRAGMENTED_RECORD = TARGET_BODY_BYTES - 2;
-export const FRAGMENT_CHUNK_BYTES = TARGET_BODY_BYTES - 8;
 /** Decoders refuse longer payloads/bodies: bounds memory against a corrupted or hostile line. */
 export const MAX_PAYLOAD_BYTES = 4096;
 /**
@@ -39,6 +36,18 @@ export const MAX_PAYLOAD_BYTES = 4096;
  * frames, on both ends) then count once per 4 KiB instead of once per 1 KiB.
  */
 export const LARGE_BODY_BYTES = MAX_PAYLOAD_BYTES - 16;
+
+/** How a framer aiming for bodyBytes of body splits records: packed up to maxRecord, longer ones in chunk-byte pieces. */
+export function bodyLimits(bodyBytes: number): { maxRecord: number; chunk: number } {
+  if (!Number.isInteger(bodyBytes) || bodyBytes < 64 || bodyBytes > LARGE_BODY_BYTES) {
+    throw new RangeError(`frame body size ${bodyBytes} must be an integer from 64 to ${LARGE_BODY_BYTES}`);
+  }
+  // A batch body holds a u16 length before each record; a fragment body a u32 total and a u32 offset.
+  return { maxRecord: bodyBytes - 2, chunk: bodyBytes - 8 };
+}
+
+/** On a tty, a record longer than this is carried in fragments of FRAGMENT_CHUNK_BYTES. */
+export const { maxRecord: MAX_UNFRAGMENTED_RECORD, chunk: FRAGMENT_CHUNK_BYTES } = bodyLimits(TARGET_BODY_BYTES);
 export const MAX_BODY_BYTES = 8192;
 /** Largest record a receiver reassembles from fragments (a PACKET of 256 KiB plus its header). */
 export const MAX_RECORD_BYTES = 262144 + 16;
@@ -118,14 +127,6 @@ export function decodeRawFrame(raw: Buffer): DecodedFrame | FrameError {
     payload: raw.subarray(HEADER_BYTES, end),
     raw,
   };
-}
-
-/** How a framer aiming for bodyBytes of body splits records: packed up to maxRecord, longer ones in chunk-byte pieces. */
-export function bodyLimits(bodyBytes: number): { maxRecord: number; chunk: number } {
-  if (!Number.isInteger(bodyBytes) || bodyBytes < 64 || bodyBytes > LARGE_BODY_BYTES) {
-    throw new RangeError(`frame body size ${bodyBytes} must be an integer from 64 to ${LARGE_BODY_BYTES}`);
-  }
-  return { maxRecord: bodyBytes - 2, chunk: bodyBytes - 8 };
 }
 
 /** Body of a batch frame: each record with a u16 length prefix. */

@@ -7,6 +7,7 @@ import { buildFrame, decodeFrame, frameToWire, DecodedFrame, FLAG_FRAGMENT } fro
 import { makeEnd, makePacket, tmpDir } from '../lib/channel-fixtures';
 import { channelOn, decodeBytes, decodeFile, recordLine, sendMix } from '../lib/channel-recording';
 import { until } from '../lib/until';
+import { splitFrames } from '../lib/channel-sealed';
 
 test('BOOT goes first and END last; END counts every record type as sent', async () => {
   const { file, end } = await recordLine({ rounds: 5, perRound: 30 });
@@ -127,20 +128,6 @@ test('fragments a PACKET longer than a frame and the receiver gets it whole', as
   assert.equal(got.packets[0], big);
 });
 
-/** The frames of a recording, in order (every block between delimiters must decode). */
-function framesOf(file: string): DecodedFrame[] {
-  const out: DecodedFrame[] = [];
-  const bytes = fs.readFileSync(file);
-  let start = 0;
-  for (let i = bytes.indexOf(0); i >= 0; start = i + 1, i = bytes.indexOf(0, start)) {
-    if (i === start) continue;
-    const f = decodeFrame(bytes.subarray(start, i));
-    if (typeof f === 'string') throw new Error(`bad frame at byte ${start}: ${f}`);
-    out.push(f);
-  }
-  return out;
-}
-
 test('a recording file carries 4 KiB frame bodies, a line with FEC 1 KiB ones; both decode whole', async () => {
   const dir = tmpDir('body-size');
   const sent = Array.from({ length: 40 }, (_, i) => makePacket(i, 1400 + i * 70));
@@ -150,7 +137,7 @@ test('a recording file carries 4 KiB frame bodies, a line with FEC 1 KiB ones; b
     for (const p of sent) assert.ok(ch.send(RecordType.PACKET, p));
     await ch.close(makeEnd(), 2000);
     assert.equal(decodeFile(file).got.packets, sent, 'every packet whole, in order');
-    return framesOf(file).filter((f) => f.type === RecordType.PACKET);
+    return splitFrames(fs.readFileSync(file)).map((b) => b.frame).filter((f) => f.type === RecordType.PACKET);
   };
   const large = await record(path.join(dir, 'file.bin'), {});
   const small = await record(path.join(dir, 'fec.bin'), { fec: { k: 4, m: 1 } });
