@@ -38,6 +38,10 @@
 #                              offered rates: "top" is tcpreplay --topspeed (about 0.7 Mpps
 #                              here); its --pps pacing itself tops out near 0.2 Mpps
 #   BENCH_STEP_SECONDS [3]     traffic per cliff step (packets = rate x seconds)
+#   BENCH_WARMUP_PACKETS [40000]  before each measured replay, that many packets of the step's trace
+#                              at BENCH_WARMUP_RATE [20000] pps with no budget, then quiet
+#                              again (both capturers): the step measures a warm process;
+#                              0 measures each step from a cold start, as before 2026-12-04
 #   BENCH_CLIFF_ROUNDS [1]     the whole cliff phase again, the capturers' order swapped
 #                              each round; the verdict compares each one's median rung
 #   BENCH_DIR [out/bench-capture]     traces, captures and the spool (one filesystem)
@@ -67,6 +71,8 @@ SPOOL_BYTES=${BENCH_SPOOL_BYTES:-2147483648}
 SEGMENT_BYTES=${BENCH_SEGMENT_BYTES:-4194304}
 PERF_DIR=${BENCH_PERF_DIR:-}
 CPU_PROF_DIR=${BENCH_CPU_PROF_DIR:-}
+WARMUP_PACKETS=${BENCH_WARMUP_PACKETS:-40000}
+WARMUP_RATE=${BENCH_WARMUP_RATE:-20000}
 SNAPLEN=65535
 # Both capturers use TPACKET_V3 blocks retired after a 1 s timeout at most; waiting longer
 # than that after the replay lets the last partial block reach the capturer before it stops.
@@ -159,6 +165,25 @@ wait_for_quiet() {
   echo "note: the capturer (pid $pid) did not go quiet within 15 s; measuring anyway" >&2
 }
 
+# Warm-up traffic before a step, for both capturers alike: WARMUP_PACKETS of the step's
+# trace at WARMUP_RATE with the budget lifted, then quiet again. A box captures for days
+# after it boots; a fresh process's first seconds of traffic (V8 compiling sealtap's hot
+# paths on a background thread, the first touch of buffers) are inside a 3 s step without
+# it, and under a small budget they are charged to the step. The capturer's counts then
+# include the warm-up: WARM_SENT packets, added to the step's sent (a warm-up packet lost
+# counts as lost).
+WARM_SENT=0
+warm_up() {
+  local pid=$1 trace=$2 budget=$CG_BUDGET out
+  WARM_SENT=0
+  [ "$WARMUP_PACKETS" != 0 ] || return 0
+  cgroup_budget none
+  out=$(STEP_RATE=$WARMUP_RATE STEP_LIMIT=$WARMUP_PACKETS replay "$trace") || { echo "warm-up replay failed" >&2; return 1; }
+  WARM_SENT=$(echo "$out" | awk '{print $1}')
+  wait_for_quiet "$pid"
+  cgroup_budget "$budget"
+}
+
 # The pid /usr/bin/time runs (ip netns exec replaces itself with the capturer).
 child_of() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
 
@@ -206,8 +231,10 @@ cgroup_make() {
 # 100 ms a 25% budget stops the capturer for 75 ms at a time, which tests the kernel
 # buffer's size more than the capturer's speed.
 CG_PERIOD_US=10000
+CG_BUDGET=none
 cgroup_budget() {
   local quota=-1
+  CG_BUDGET=$1
   [ "$1" = none ] || quota=$(( $1 * CG_PERIOD_US / 100 ))
   if [ "$CG_KIND" = v1 ]; then
     echo "$CG_PERIOD_US" >"$CG/cpu.cfs_period_us"
@@ -271,6 +298,7 @@ run_tcpdump() {
   wait_for_capture "$timepid" || { echo "tcpdump did not start:"; cat "$log"; return 1; }
   child=$(child_of "$timepid")
   wait_for_quiet "$child"
+  warm_up "$child" "$trace" || return 1
   t0=$(cpu_ticks "$child")
   read -r sent secs R_PPS R_MBPS <<<"$(replay "$trace")"
   [ -n "$sent" ] || { echo "tcpreplay failed"; return 1; }
@@ -286,6 +314,8 @@ run_tcpdump() {
   R_CPU=$(ticks_to_seconds $((t1 - t0)))
   R_TOTAL=$(cpu_seconds "$DIR/tcpdump.time")
   [ -n "$R_CAPTURED" ] || { echo "tcpdump printed no packet count:"; cat "$log"; return 1; }
+  sent=$((sent + WARM_SENT))
+  R_SENT=$sent
   R_DROPPED=$((sent - R_CAPTURED))
   [ "$((after - before))" = "$sent" ] || echo "note: the capture interface received $((after - before)) of $sent packets sent"
   rm -f "$out"
@@ -323,6 +353,7 @@ EOF
   wait_for_quiet "$child"
   # The analysis may have started more processes meanwhile: out of the budget too.
   release_children "$child"
+  warm_up "$child" "$trace" || return 1
   if [ "$MEASURE_IDLE" = 1 ]; then
     # What the supervisor spends with no traffic (timers, heartbeats, STATUS), per second.
     t0=$(cpu_ticks "$child")
@@ -373,7 +404,8 @@ EOF
   # captured counts what entered the spool path; packets dropped for a full spool are lost too.
   R_CAPTURED=$((captured - spooldrop))
   R_KERNEL=$kernel
-  R_DROPPED=$((sent - R_CAPTURED))
+  R_SENT=$((sent + WARM_SENT))
+  R_DROPPED=$((R_SENT - R_CAPTURED))
 }
 
 printf_row() { printf '%-9s %-8s %10s %10s %9s %7s %7s %9s %11s %9s\n' "$@"; }
