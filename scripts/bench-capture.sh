@@ -284,7 +284,7 @@ replay() {
 }
 
 # Result of the last measurement, read by report().
-R_SENT=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0 R_PPS=0 R_MBPS=0 R_IDLE=0 R_THREADS=
+R_SENT=0 R_MEASURED=0 R_CAPTURED=0 R_DROPPED=0 R_KERNEL=0 R_CPU=0 R_TOTAL=0 R_IFDROP=0 R_SECONDS=0 R_PPS=0 R_MBPS=0 R_IDLE=0 R_THREADS=
 MEASURE_IDLE=0 IDLE_SECONDS=4
 
 run_tcpdump() {
@@ -314,6 +314,7 @@ run_tcpdump() {
   R_CPU=$(ticks_to_seconds $((t1 - t0)))
   R_TOTAL=$(cpu_seconds "$DIR/tcpdump.time")
   [ -n "$R_CAPTURED" ] || { echo "tcpdump printed no packet count:"; cat "$log"; return 1; }
+  R_MEASURED=$sent
   sent=$((sent + WARM_SENT))
   R_SENT=$sent
   R_DROPPED=$((sent - R_CAPTURED))
@@ -404,6 +405,7 @@ EOF
   # captured counts what entered the spool path; packets dropped for a full spool are lost too.
   R_CAPTURED=$((captured - spooldrop))
   R_KERNEL=$kernel
+  R_MEASURED=$sent
   R_SENT=$((sent + WARM_SENT))
   R_DROPPED=$((R_SENT - R_CAPTURED))
 }
@@ -442,7 +444,8 @@ if has_phase cpu; then
 captured: packets the capturer wrote; dropped: sent - captured; kdrop: drops the capturer's
 kernel socket reports; ifdrop: veth rx drops. cpu-s: CPU of the capturer process (all its
 threads) from just before the replay until 3 s after it; cpu-s/Mpkt: that per million
-packets sent (the compared figure); run-cpu-s: the whole run under /usr/bin/time, with
+packets of that replay (the compared figure); sent and captured include the warm-up
+(BENCH_WARMUP_PACKETS, before the measured replay); run-cpu-s: the whole run under /usr/bin/time, with
 start-up (sealtap preallocates its spool), shutdown and child processes (sealtap's analysis).
 EOF
   printf_row trace tool sent captured dropped kdrop ifdrop cpu-s cpu-s/Mpkt run-cpu-s
@@ -454,13 +457,13 @@ EOF
     for tool in $TOOLS; do
       R_SENT=0
       if "run_$tool" "$trace"; then
-        printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_SENT")" "$R_TOTAL"
-        cpu[$tool]=$(per_million "$R_CPU" "$R_SENT")
+        printf_row "$kind" "$tool" "$R_SENT" "$R_CAPTURED" "$R_DROPPED" "$R_KERNEL" "$R_IFDROP" "$R_CPU" "$(per_million "$R_CPU" "$R_MEASURED")" "$R_TOTAL"
+        cpu[$tool]=$(per_million "$R_CPU" "$R_MEASURED")
         lost[$tool]=$R_DROPPED
         if [ "$tool" = sealtap ]; then
           window=$(awk -v s="$R_SECONDS" -v w="$SETTLE_SECONDS" 'BEGIN { print s + w }')
           echo "  sealtap CPU-s by thread: $R_THREADS"
-          echo "  sealtap with no traffic: $R_IDLE CPU-s/s; net of that over the ${window} s window: $(per_million "$(awk -v c="$R_CPU" -v i="$R_IDLE" -v w="$window" 'BEGIN { v = c - i * w; printf "%.3f", v < 0 ? 0 : v }')" "$R_SENT") s/Mpkt"
+          echo "  sealtap with no traffic: $R_IDLE CPU-s/s; net of that over the ${window} s window: $(per_million "$(awk -v c="$R_CPU" -v i="$R_IDLE" -v w="$window" 'BEGIN { v = c - i * w; printf "%.3f", v < 0 ? 0 : v }')" "$R_MEASURED") s/Mpkt"
         fi
       else
         printf_row "$kind" "$tool" "$R_SENT" FAILED - - - - - -
