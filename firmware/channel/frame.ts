@@ -146,6 +146,19 @@ export function packRecords(records: Buffer[], maxRecord = MAX_UNFRAGMENTED_RECO
   return body;
 }
 
+/** How many records a batch body holds, or -1 if a length runs past the end (unpackRecords's null), without a view per record. */
+export function countPackedRecords(body: Buffer): number {
+  let n = 0;
+  let o = 0;
+  while (o < body.length) {
+    if (o + 2 > body.length) return -1;
+    o += 2 + ((body[o] << 8) | body[o + 1]);
+    if (o > body.length) return -1;
+    n++;
+  }
+  return n;
+}
+
 /** Splits a batch body back into records; null if a length runs past the end. */
 export function unpackRecords(body: Buffer): Buffer[] | null {
   const out: Buffer[] = [];

@@ -17,14 +17,22 @@ export class BufferedFile {
 
   write(data: Buffer | string): void {
     const b = typeof data === 'string' ? Buffer.from(data) : data;
-    this.bytes += b.length;
-    if (this.used + b.length > BUFFER_BYTES) this.flush();
-    if (b.length >= BUFFER_BYTES) {
-      fs.writeSync(this.fd, b);
+    this.writeRange(b, 0, b.length);
+  }
+
+  /** Writes b[start, end). */
+  writeRange(b: Buffer, start: number, end: number): void {
+    const len = end - start;
+    this.bytes += len;
+    if (this.used + len > BUFFER_BYTES) this.flush();
+    if (len >= BUFFER_BYTES) {
+      let off = start;
+      while (off < end) off += fs.writeSync(this.fd, b, off, end - off);
       return;
     }
-    b.copy(this.buf, this.used);
-    this.used += b.length;
+    if (len > 64) b.copy(this.buf, this.used, start, end);
+    else for (let i = 0; i < len; i++) this.buf[this.used + i] = b[start + i];
+    this.used += len;
   }
 
   flush(): void {

@@ -3,7 +3,7 @@
 // checkpoints, and notices a new session when the box reboots.
 import { BootRecord, EndRecord, LogRecord, RecordType, StatusRecord, recordTypeName } from '../channel/records';
 import {
-  decodeFrame, decodeRawFrame, DecodedFrame, frameBody, FrameError, parseFragment, unpackRecords,
+  countPackedRecords, decodeFrame, decodeRawFrame, DecodedFrame, frameBody, FrameError, parseFragment, unpackRecords,
   FLAG_ENCRYPTED, FLAG_FRAGMENT,
 } from '../channel/frame';
 import { checkFecParams } from '../channel/fec';
@@ -23,6 +23,12 @@ export interface RecordSink {
   /** FLOW, DNS and STREAM records, as the module emitted them (FLOW and DNS from JSON or the compact form). */
   result(s: SessionState, type: number, body: Record<string, unknown>): void;
   packet(s: SessionState, pcapRecord: Buffer): void;
+  /**
+   * The PACKET records of one frame body, still packed (each with its u16 length
+   * prefix; countPackedRecords has checked that they tile it): what packet() gets one
+   * at a time, without a Buffer per record. Optional: a sink without it gets packet().
+   */
+  packedPackets?(s: SessionState, body: Buffer, count: number): void;
   end(s: SessionState, end: EndRecord): void;
   sessionClosed(s: SessionState): void;
   /** The receiver's own remarks (a session it cannot decrypt…), for log.txt. */
@@ -217,6 +223,12 @@ export class LineDecoder {
     const body = frameBody({ ...f, payload: a.payload });
     if (!body) return void s.badRecords++;
     if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
+    if (f.type === RecordType.PACKET && this.sink.packedPackets) {
+      const n = countPackedRecords(body);
+      if (n < 0) return void s.badRecords++;
+      s.count(recordTypeName[RecordType.PACKET], n);
+      return this.sink.packedPackets(s, body, n);
+    }
     const recs = unpackRecords(body);
     if (!recs) return void s.badRecords++;
     for (const r of recs) this.record(s, f.type, r, f.seq);

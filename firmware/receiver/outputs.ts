@@ -100,6 +100,10 @@ export class OutputFiles implements RecordSink {
     this.pcapFor(s).write(rec);
   }
 
+  packedPackets(s: SessionState, body: Buffer): void {
+    this.pcapFor(s).writePacked(body);
+  }
+
   end(s: SessionState, end: EndRecord): void {
     const t = escapeLineText;
     this.notice(s, 5, `session ${s.id} ended (${t(end.reason)}): captured ${t(end.captured)}, analysed ${t(end.analysed)}`);

@@ -23,11 +23,30 @@ export class PcapFileWriter {
   }
 
   write(rec: Buffer): void {
-    if (rec.length < 16) return void this.malformed++;
-    const caplen = rec.readUInt32LE(8);
-    const origlen = rec.readUInt32LE(12);
-    if (caplen !== rec.length - 16 || caplen > PCAP_SNAPLEN || origlen < caplen) return void this.malformed++;
-    this.file.write(rec);
+    this.writeRange(rec, 0, rec.length);
+  }
+
+  /**
+   * Records packed in a frame body, each after a u16 big-endian length (the caller has
+   * checked that they tile the body): written from the body itself, no view per record.
+   */
+  writePacked(body: Buffer): void {
+    let o = 0;
+    while (o + 2 <= body.length) {
+      const start = o + 2;
+      o = start + ((body[o] << 8) | body[o + 1]);
+      this.writeRange(body, start, Math.min(o, body.length));
+    }
+  }
+
+  /** The record in rec[start, end), if its header matches its length. */
+  private writeRange(rec: Buffer, start: number, end: number): void {
+    const len = end - start;
+    if (len < 16) return void this.malformed++;
+    const caplen = rec.readUInt32LE(start + 8);
+    const origlen = rec.readUInt32LE(start + 12);
+    if (caplen !== len - 16 || caplen > PCAP_SNAPLEN || origlen < caplen) return void this.malformed++;
+    this.file.writeRange(rec, start, end);
     this.packets++;
   }
 

@@ -68,7 +68,7 @@ export class SessionState {
     return this.boot !== null;
   }
 
-  count(name: string): void {
-    this.records[name] = (this.records[name] ?? 0) + 1;
+  count(name: string, n = 1): void {
+    this.records[name] = (this.records[name] ?? 0) + n;
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deflateRawSync } from 'node:zlib';
 import {
-  buildFrame, decodeFrame, frameToWire, packRecords, unpackRecords, fragmentRecord, parseFragment,
+  buildFrame, countPackedRecords, decodeFrame, frameToWire, packRecords, unpackRecords, fragmentRecord, parseFragment,
   compressBody, frameBody, DecodedFrame, FLAG_DEFLATED, FLAG_FRAGMENT, HEADER_BYTES, MAX_BODY_BYTES, MAX_UNFRAGMENTED_RECORD,
 } from '../../firmware/channel/frame';
 import { cobsEncode } from '../../firmware/channel/cobs';
@@ -110,6 +110,24 @@ test('refuses a batch whose record length runs past the end', () => {
   const body = packRecords([Buffer.from('abc')]);
   body.writeUInt16BE(10, 0);
   assert.is(unpackRecords(body), null);
+});
+
+test('countPackedRecords agrees with unpackRecords on random batch bodies, whole and cut short', () => {
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let i = 0; i < 500; i++) {
+    const records = Array.from({ length: rnd(6) }, () => Buffer.alloc(rnd(300), i));
+    const whole = packRecords(records);
+    const bodies = [whole, whole.subarray(0, rnd(whole.length + 1)), Buffer.from(Array.from({ length: rnd(20) }, () => rnd(256)))];
+    for (const body of bodies) {
+      const recs = unpackRecords(body);
+      assert.is(countPackedRecords(body), recs === null ? -1 : recs.length);
+    }
+    assert.is(countPackedRecords(whole), records.length);
+  }
 });
 
 test('refuses to batch a record that needs fragments', () => {

@@ -62,6 +62,21 @@ test('a PACKET record whose header disagrees with its length is counted, not wri
   assert.is(fs.statSync(path.join(out, 'trace.pcap')).size, 24);
 });
 
+test('a malformed PACKET record between good ones in the same frame is counted; the good ones are written', async () => {
+  const good = (n: number): Buffer => {
+    const r = Buffer.alloc(16 + 20, n);
+    r.writeUInt32LE(20, 8);
+    r.writeUInt32LE(20, 12);
+    return r;
+  };
+  const bad = Buffer.alloc(40);
+  bad.writeUInt32LE(100, 8);
+  const { out, summary } = await sendAndReceive((ch) => [good(1), bad, good(2)].forEach((r) => ch.send(RecordType.PACKET, r)));
+  assert.is(summary.outputs.malformedPackets, 1);
+  assert.is(summary.outputs.packets, 2);
+  assert.equal(fs.readFileSync(path.join(out, 'trace.pcap')).subarray(24), Buffer.concat([good(1), good(2)]));
+});
+
 test('log.txt: RFC 5424 lines with host time, the box uptime and severity', async () => {
   const before = Date.now();
   const { out } = await sendAndReceive((ch) => {
