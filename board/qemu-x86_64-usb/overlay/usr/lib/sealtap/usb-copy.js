@@ -23,10 +23,18 @@ line.setRawMode(true);
 line.on('data', (d) => fs.writeSync(3, d));
 line.once('data', () => fs.writeFileSync(flowing, ''));
 // The probe goes once the box's bytes flow, so it crosses them.
+// The tty is non-blocking (node's tty stream): the box never reads its end, so once the
+// gadget's buffer toward it is full a write says EAGAIN. That is the box not listening,
+// not a failure of the copy, which goes on.
 if (probe) {
   line.once('data', () => {
-    fs.writeSync(fd, probe);
-    console.log('usb-host: wrote a probe into the line toward the box');
+    try {
+      fs.writeSync(fd, probe);
+      console.log('usb-host: wrote a probe into the line toward the box');
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      console.log('usb-host: the line toward the box is full (EAGAIN: the box reads none of it); no probe this time');
+    }
   });
 }
 line.on('error', () => process.exit(0));
