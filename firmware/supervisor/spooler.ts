@@ -153,8 +153,8 @@ export class Spooler {
    * Sealing buffers, reused: a new one per segment would wait for the garbage collector.
    * Each is a whole slot long, so any segment fits: sized to the segment that needed it,
    * a buffer was too short for the next, larger one about half the time, and each new
-   * 4 MiB cost 1024 page faults with zeroing inside the cipher (9% of the supervisor's
-   * CPU on 1518-byte frames).
+   * 4 MiB cost 1024 page faults with zeroing inside the cipher (9% of sealtap's samples
+   * in a profile at 35,000 packets/s of 1518-byte frames).
    */
   private readonly spare: Buffer[] = [];
 
