@@ -32,8 +32,10 @@ function openInChromium(page: string): { console: string[]; shot: Image; stderr:
   ];
   const r = spawnSync('unshare', args, { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `chromium failed: ${r.error?.message ?? ''} ${r.stderr}`);
-  // Chromium logs every console message, error or not, as INFO:CONSOLE.
-  const consoleLines = r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l));
+  // Chromium logs every console message, error or not, as INFO:CONSOLE. Its own internal
+  // pages (source chrome://…) log some too, now and then ("Slow network is detected"):
+  // those are not the page's.
+  const consoleLines = r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l) && !/source: chrome:\/\//.test(l));
   return { console: consoleLines, shot: readPng(fs.readFileSync(shot)), stderr: r.stderr };
 }
 
