@@ -307,18 +307,16 @@ run_tcpdump() {
   kill -INT "$child"
   wait "$timepid" || true
   read -r after ifdrop <<<"$(rx_counters)"
-  R_SENT=$sent R_SECONDS=$secs
+  # The measured replay's packets, and all sent including the warm-up's (what was captured counts both).
+  R_MEASURED=$sent R_SENT=$((sent + WARM_SENT)) R_SECONDS=$secs
   R_CAPTURED=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$log")
   R_KERNEL=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$log")
   R_IFDROP=$((ifdrop - drop_before))
   R_CPU=$(ticks_to_seconds $((t1 - t0)))
   R_TOTAL=$(cpu_seconds "$DIR/tcpdump.time")
   [ -n "$R_CAPTURED" ] || { echo "tcpdump printed no packet count:"; cat "$log"; return 1; }
-  R_MEASURED=$sent
-  sent=$((sent + WARM_SENT))
-  R_SENT=$sent
-  R_DROPPED=$((sent - R_CAPTURED))
-  [ "$((after - before))" = "$sent" ] || echo "note: the capture interface received $((after - before)) of $sent packets sent"
+  R_DROPPED=$((R_SENT - R_CAPTURED))
+  [ "$((after - before))" = "$R_SENT" ] || echo "note: the capture interface received $((after - before)) of $R_SENT packets sent"
   rm -f "$out"
 }
 
@@ -384,7 +382,7 @@ EOF
   local rc=0
   wait "$timepid" || rc=$?
   ifdrop=$(rx_counters | awk '{print $2}')
-  R_SENT=$sent R_SECONDS=$secs R_IFDROP=$((ifdrop - drop_before))
+  R_MEASURED=$sent R_SENT=$((sent + WARM_SENT)) R_SECONDS=$secs R_IFDROP=$((ifdrop - drop_before))
   R_CPU=$(ticks_to_seconds $((t1 - t0)))
   R_TOTAL=$(cpu_seconds "$DIR/sealtap.time")
   if [ "$rc" != 0 ]; then
@@ -405,8 +403,6 @@ EOF
   # captured counts what entered the spool path; packets dropped for a full spool are lost too.
   R_CAPTURED=$((captured - spooldrop))
   R_KERNEL=$kernel
-  R_MEASURED=$sent
-  R_SENT=$((sent + WARM_SENT))
   R_DROPPED=$((R_SENT - R_CAPTURED))
 }
 

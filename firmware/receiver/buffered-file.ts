@@ -30,8 +30,7 @@ export class BufferedFile {
       while (off < end) off += fs.writeSync(this.fd, b, off, end - off);
       return;
     }
-    if (len > 64) b.copy(this.buf, this.used, start, end);
-    else for (let i = 0; i < len; i++) this.buf[this.used + i] = b[start + i];
+    b.copy(this.buf, this.used, start, end);
     this.used += len;
   }
 

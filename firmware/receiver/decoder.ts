@@ -24,11 +24,10 @@ export interface RecordSink {
   result(s: SessionState, type: number, body: Record<string, unknown>): void;
   packet(s: SessionState, pcapRecord: Buffer): void;
   /**
-   * The PACKET records of one frame body, still packed (each with its u16 length
-   * prefix; countPackedRecords has checked that they tile it): what packet() gets one
-   * at a time, without a Buffer per record. Optional: a sink without it gets packet().
+   * One PACKET record, body[start, end) of its frame's body: what packet() gets, without
+   * a Buffer per record. Optional: a sink without it gets packet().
    */
-  packedPackets?(s: SessionState, body: Buffer, count: number): void;
+  packetIn?(s: SessionState, body: Buffer, start: number, end: number): void;
   end(s: SessionState, end: EndRecord): void;
   sessionClosed(s: SessionState): void;
   /** The receiver's own remarks (a session it cannot decrypt…), for log.txt. */
@@ -223,11 +222,17 @@ export class LineDecoder {
     const body = frameBody({ ...f, payload: a.payload });
     if (!body) return void s.badRecords++;
     if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
-    if (f.type === RecordType.PACKET && this.sink.packedPackets) {
+    if (f.type === RecordType.PACKET && this.sink.packetIn) {
+      // Checked first, as unpackRecords does: a body whose lengths do not tile it gives no record.
       const n = countPackedRecords(body);
       if (n < 0) return void s.badRecords++;
       s.count(recordTypeName[RecordType.PACKET], n);
-      return this.sink.packedPackets(s, body, n);
+      for (let o = 0; o < body.length;) {
+        const start = o + 2;
+        o = start + body.readUInt16BE(o);
+        this.sink.packetIn(s, body, start, o);
+      }
+      return;
     }
     const recs = unpackRecords(body);
     if (!recs) return void s.badRecords++;

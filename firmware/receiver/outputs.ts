@@ -100,8 +100,8 @@ export class OutputFiles implements RecordSink {
     this.pcapFor(s).write(rec);
   }
 
-  packedPackets(s: SessionState, body: Buffer): void {
-    this.pcapFor(s).writePacked(body);
+  packetIn(s: SessionState, body: Buffer, start: number, end: number): void {
+    this.pcapFor(s).writeRange(body, start, end);
   }
 
   end(s: SessionState, end: EndRecord): void {

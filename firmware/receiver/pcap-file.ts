@@ -26,21 +26,8 @@ export class PcapFileWriter {
     this.writeRange(rec, 0, rec.length);
   }
 
-  /**
-   * Records packed in a frame body, each after a u16 big-endian length (the caller has
-   * checked that they tile the body): written from the body itself, no view per record.
-   */
-  writePacked(body: Buffer): void {
-    let o = 0;
-    while (o + 2 <= body.length) {
-      const start = o + 2;
-      o = start + ((body[o] << 8) | body[o + 1]);
-      this.writeRange(body, start, Math.min(o, body.length));
-    }
-  }
-
-  /** The record in rec[start, end), if its header matches its length. */
-  private writeRange(rec: Buffer, start: number, end: number): void {
+  /** The record in rec[start, end) (a PACKET record inside its frame's body), if its header matches its length. */
+  writeRange(rec: Buffer, start: number, end: number): void {
     const len = end - start;
     if (len < 16) return void this.malformed++;
     const caplen = rec.readUInt32LE(start + 8);

@@ -104,7 +104,7 @@ export class Spooler {
     const r = this.ring.reserve();
     if (r === null) return false;
     const size = sealedSize(bytes.length);
-    const whole = this.takeBuffer(Math.max(size, this.ring.slotBytes));
+    const whole = this.takeBuffer();
     const sealed = whole.subarray(0, size);
     try {
       sealSegment(this.key, {
@@ -158,9 +158,8 @@ export class Spooler {
    */
   private readonly spare: Buffer[] = [];
 
-  private takeBuffer(size: number): Buffer {
-    const b = this.spare.pop();
-    return b && b.length >= size ? b : Buffer.allocUnsafeSlow(size);
+  private takeBuffer(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.ring.slotBytes);
   }
 
   private giveBack(b: Buffer): void {
