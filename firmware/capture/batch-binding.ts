@@ -31,8 +31,11 @@ export interface BatchBinding {
   dispatch(h: CaptureHandle, buf: Buffer, offset: number, maxPackets: number, maxCaplen?: number): BatchResult;
   /** Joins a live handle to PACKET_FANOUT group groupId (hash by flow, defragmented). */
   joinFanout(h: CaptureHandle, groupId: number): void;
-  /** AES-256-GCM (the system's libcrypto) of body into out: ciphertext, then the 16-byte tag. */
-  gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): void;
+  /**
+   * AES-256-GCM (the system's libcrypto) of body into out: ciphertext, then the 16-byte
+   * tag. Returns countRecords(body), counted as each chunk is sealed.
+   */
+  gcmSeal(key: Buffer, iv: Buffer, ad: Buffer, body: Buffer, out: Buffer): number;
   /** False, out zeroed, when the tag does not verify. */
   gcmOpen(key: Buffer, iv: Buffer, ad: Buffer, cipher: Buffer, tag: Buffer, out: Buffer): boolean;
   /** spool/pcap-records.ts countRecords, in C. */

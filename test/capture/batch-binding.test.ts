@@ -184,6 +184,32 @@ test('countRecords in C agrees with the JavaScript walk: whole bodies, cut ones,
   assert.throws(() => (batchBinding.countRecords as (x: unknown) => number)('not a buffer'), /takes a Buffer/);
 });
 
+test('gcmSeal counts the records it seals as countRecords does, across its 64 KiB chunks, and seals a body that does not tile the same', () => {
+  const rec = (caplen: number, fill = caplen): Buffer => {
+    const b = Buffer.alloc(16 + fill, 0x5a);
+    b.writeUInt32LE(caplen, 8);
+    return b;
+  };
+  // Records of every size from 0 to 1599 bytes: headers land on, just before and across chunk edges.
+  const many = Buffer.concat(Array.from({ length: 5000 }, (_, i) => rec((i * 37) % 1600)));
+  const oneBig = Buffer.concat([rec(65536 * 3 + 5), rec(10)]);
+  const edge = Buffer.concat([rec(65536 - 16), rec(65536 - 32), rec(0)]); // records ending exactly on chunk edges
+  const bodies: Buffer[] = [Buffer.alloc(0), rec(0), Buffer.alloc(15), many, oneBig, edge, rec(0xffffffff, 4), rec(61, 60)];
+  for (let cut = 1; cut < 40; cut += 3) bodies.push(many.subarray(0, many.length - cut));
+  bodies.push(Buffer.concat([many, Buffer.alloc(7)]));
+  for (const body of bodies) {
+    const key = crypto.randomBytes(32), iv = crypto.randomBytes(12), ad = crypto.randomBytes(64);
+    const out = Buffer.alloc(body.length + 16);
+    assert.is(batchBinding.gcmSeal(key, iv, ad, body, out), countRecords(body), `${body.length} bytes`);
+    const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+    c.setAAD(ad);
+    assert.ok(out.equals(Buffer.concat([c.update(body), c.final(), c.getAuthTag()])), `${body.length} bytes`);
+  }
+  assert.is(countRecords(many), 5000);
+  assert.is(countRecords(edge), 3);
+  assert.is(countRecords(many.subarray(0, many.length - 1)), -1);
+});
+
 test('gcmOpen opens what node:crypto sealed, in place, and refuses any flipped bit of cipher, tag or ad with out zeroed', () => {
   for (const size of [0, 1, 15, 16, 17, 4096, 1 << 20]) {
     const key = crypto.randomBytes(32), iv = crypto.randomBytes(12), ad = crypto.randomBytes(64), body = crypto.randomBytes(size);
