@@ -73,11 +73,18 @@ export interface DecodedFrame extends FrameFields {
 /** Why a block between two delimiters is not a frame; the receiver counts each reason. */
 export type FrameError = 'cobs' | 'short' | 'crc' | 'version' | 'length' | 'type';
 
-/** header ‖ payload ‖ crc, before COBS. */
-export function buildFrame(f: FrameFields): Buffer {
+/** Bytes of the largest raw frame (header ‖ payload ‖ crc): a scratch buffer this long fits any. */
+export const MAX_RAW_FRAME_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + CRC_BYTES;
+
+/**
+ * header ‖ payload ‖ crc, before COBS. In a new Buffer, or at the start of `into` (at
+ * least MAX_RAW_FRAME_BYTES long) when given: a view of it, valid until the next build.
+ */
+export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
   if (f.session.length !== SESSION_BYTES) throw new Error(`session id must be ${SESSION_BYTES} bytes, got ${f.session.length}`);
   if (f.payload.length > MAX_PAYLOAD_BYTES) throw new Error(`frame payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
-  const raw = Buffer.allocUnsafe(HEADER_BYTES + f.payload.length + CRC_BYTES);
+  const size = HEADER_BYTES + f.payload.length + CRC_BYTES;
+  const raw = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   writeFrameHeader(raw, f, f.payload.length);
   f.payload.copy(raw, HEADER_BYTES);
   const end = HEADER_BYTES + f.payload.length;
@@ -129,14 +136,17 @@ export function decodeRawFrame(raw: Buffer): DecodedFrame | FrameError {
   };
 }
 
-/** Body of a batch frame: each record with a u16 length prefix. */
-export function packRecords(records: Buffer[], maxRecord = MAX_UNFRAGMENTED_RECORD): Buffer {
+/**
+ * Body of a batch frame: each record with a u16 length prefix. In a new Buffer, or at
+ * the start of `into` when it is long enough: a view of it, valid until the next pack.
+ */
+export function packRecords(records: Buffer[], maxRecord = MAX_UNFRAGMENTED_RECORD, into?: Buffer): Buffer {
   let n = 0;
   for (const r of records) {
     if (r.length > maxRecord) throw new Error(`record of ${r.length} bytes must be fragmented`);
     n += 2 + r.length;
   }
-  const body = Buffer.allocUnsafe(n);
+  const body = into && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
   let o = 0;
   for (const r of records) {
     body.writeUInt16BE(r.length, o);

@@ -56,6 +56,14 @@ export class LineWriter {
   /** Writes the line had no room for (EAGAIN). */
   lineFull = 0;
   private readonly resume: LineResume | null;
+  /**
+   * Frames gathered for one write are copied into this buffer, reused from write to
+   * write, when no hook keeps the bytes (a recording file or pipe, no replay window). A
+   * new 1 MiB per write was a fresh mapping and 256 page faults each time on a packets
+   * line (docs/benchmarks.md).
+   */
+  private batch: Buffer | null = null;
+  private readonly reuseBatch: boolean;
 
   /**
    * `nextFrame` hands out the next frame's wire bytes, null when none waits; `first`
@@ -64,6 +72,7 @@ export class LineWriter {
   constructor(private fd: number, private readonly pacer: Pacer, private readonly nextFrame: () => Buffer | null, first: Buffer, private readonly hooks: LineHooks = {}, now: () => number = Date.now) {
     this.pending = first;
     this.resume = hooks.resumed ? new LineResume(now) : null;
+    this.reuseBatch = !hooks.taken && !hooks.hungUp && !hooks.resumed;
   }
 
   /** Frames may be waiting: write them unless the writer is already busy. */
@@ -115,9 +124,18 @@ export class LineWriter {
       n += f.length;
     }
     if (parts.length === 0) return null;
-    this.pending = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.pending = parts.length === 1 ? parts[0] : this.gather(parts, n);
     this.hooks.taken?.(this.pending);
     return this.pending;
+  }
+
+  /** parts (n bytes in all) in one Buffer: the reused batch buffer when that is allowed. */
+  private gather(parts: Buffer[], n: number): Buffer {
+    if (!this.reuseBatch) return Buffer.concat(parts, n);
+    if (this.batch === null || this.batch.length < n) this.batch = Buffer.allocUnsafeSlow(Math.max(n, this.pacer.batchBytes * 2));
+    let o = 0;
+    for (const p of parts) o += p.copy(this.batch, o);
+    return this.batch.subarray(0, n);
   }
 
   private pump(): void {

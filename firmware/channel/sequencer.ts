@@ -4,7 +4,7 @@ import { RecordType, recordTypeName } from './records';
 import { Outbox } from './outbox';
 import {
   bodyLimits, buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
-  FLAG_FEC, FLAG_FRAGMENT, TARGET_BODY_BYTES,
+  FLAG_FEC, FLAG_FRAGMENT, MAX_PAYLOAD_BYTES, MAX_RAW_FRAME_BYTES, TARGET_BODY_BYTES,
 } from './frame';
 import { FecParams, RepairEncoder } from './fec';
 import { chainHash, checkpointMessage, CheckpointRecord, frameDigest, ZERO_HASH } from './checkpoint';
@@ -31,6 +31,14 @@ export class FrameSequencer {
   private repairCount = 0;
   private readonly maxRecord: number;
   private readonly chunk: number;
+  /**
+   * Reused for each frame's packed body and, when no repair frame keeps it, its raw
+   * frame: both are consumed (copied, hashed, COBS-encoded) before frame() returns. A
+   * new 4 KiB Buffer each per frame was most of the supervisor's garbage on a packets
+   * line (docs/benchmarks.md).
+   */
+  private readonly bodyScratch = Buffer.allocUnsafe(MAX_PAYLOAD_BYTES);
+  private readonly rawScratch = Buffer.allocUnsafe(MAX_RAW_FRAME_BYTES);
 
   constructor(
     private readonly session: Buffer,
@@ -112,7 +120,7 @@ export class FrameSequencer {
     if (records.length === 1 && records[0].length > this.maxRecord) {
       return Buffer.concat(fragmentRecord(records[0], this.chunk).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
     }
-    return this.frame(type, packRecords(records, this.maxRecord), 0);
+    return this.frame(type, packRecords(records, this.maxRecord, this.bodyScratch), 0);
   }
 
   private checkpointFrame(): Buffer {
@@ -136,7 +144,8 @@ export class FrameSequencer {
     const { payload, flags } = this.deflate ? compressBody(body) : { payload: body, flags: 0 };
     const fields = { flags: flags | extraFlags, type, session: this.session, seq: this.seq };
     // Deflate before encryption: ciphertext does not compress.
-    const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ ...fields, payload });
+    // Repair frames are computed from the data frames of a group, so raw frames are kept then.
+    const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ ...fields, payload }, this.repairs ? undefined : this.rawScratch);
     this.seq = (this.seq + 1) >>> 0;
     this.frames++;
     if (chained) this.digests.push(frameDigest(raw));
