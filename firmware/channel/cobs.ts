@@ -16,11 +16,33 @@ export function cobsMaxEncodedLength(n: number): number {
  * loads it.
  */
 export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
-  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0));
+  const max = cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0);
+  if (max > SLAB_BYTES / 8) {
+    const out = Buffer.allocUnsafe(max);
+    let o = encoder()(src, out);
+    if (delimit) out[o++] = 0;
+    return out.subarray(0, o);
+  }
+  if (slab.length - slabUsed < max) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed);
   let o = encoder()(src, out);
   if (delimit) out[o++] = 0;
+  slabUsed += (o + 7) & ~7;
   return out.subarray(0, o);
 }
+
+/**
+ * Encoded frames are carved out of 256 KiB slabs, as Buffer.allocUnsafe does with its
+ * 8 KiB pool for small sizes: a frame of a file line is 4 KiB, past that pool, and one
+ * new ArrayBuffer per frame was garbage the supervisor collected on every packets line.
+ * A slab lives while any frame cut from it does.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.alloc(0);
+let slabUsed = 0;
 
 let nativeEncode: ((src: Uint8Array, out: Uint8Array) => number) | null = null;
 function encoder(): (src: Uint8Array, out: Uint8Array) => number {

@@ -27,6 +27,23 @@ test('round-trips empty, short, block-boundary and long inputs', () => {
   }
 });
 
+test('frames cut from one slab stay as encoded while later ones are: each kept encoding decodes to its own input', () => {
+  const inputs = Array.from({ length: 600 }, (_, i) => {
+    const b = Buffer.alloc(1 + ((i * 4099) % 5000));
+    for (let j = 0; j < b.length; j++) b[j] = (i * 31 + j * 7) % 5 === 0 ? 0 : (i + j) & 0xff;
+    return b;
+  });
+  const big = Buffer.alloc(300 * 1024, 9); // past the slab: a buffer of its own
+  inputs.push(big);
+  const encoded = inputs.map((b, i) => cobsEncode(b, i % 2 === 0));
+  for (let i = 0; i < inputs.length; i++) {
+    const e = encoded[i];
+    const block = i % 2 === 0 ? e.subarray(0, e.length - 1) : e;
+    if (i % 2 === 0) assert.is(e[e.length - 1], 0, 'delimited');
+    assert.ok(cobsDecode(block)?.equals(inputs[i]), `input ${i} of ${inputs[i].length} bytes`);
+  }
+});
+
 test('encodes the known example 11 22 00 33 as 03 11 22 02 33', () => {
   assert.equal([...cobsEncode(Buffer.from([0x11, 0x22, 0x00, 0x33]))], [0x03, 0x11, 0x22, 0x02, 0x33]);
 });
