@@ -261,8 +261,8 @@ missing=$(find "$opt" -type f \( -name node -o -name '*.node' -o -name sealtap-s
 [ -z "$missing" ] || fail "libraries missing from the rootfs (add their packages to rootfs/packages.txt):
 $missing"
 # The box's node must run the box's CLI before the image is worth booting.
-env -i PATH=/usr/sbin:/usr/bin chroot "$rfs" /opt/sealtap/bin/node /opt/sealtap/dist/firmware/cli/main.js --help >/dev/null ||
-  fail "node in the rootfs cannot load the sealtap CLI (chroot $rfs /opt/sealtap/bin/node /opt/sealtap/dist/firmware/cli/main.js --help)"
+env -i PATH=/opt/sealtap/bin:/usr/sbin:/usr/bin chroot "$rfs" /opt/sealtap/bin/sealtap --help >/dev/null ||
+  fail "node in the rootfs cannot load the sealtap CLI the way init starts it (chroot $rfs /opt/sealtap/bin/sealtap --help, /opt/sealtap/bin first on PATH)"
 
 say "squashfs (zstd)"
 rm -f "$out/rootfs.squashfs"
