@@ -140,6 +140,11 @@ export class Capture {
     Atomics.notify(this.ctl, Ctl.sleep);
   }
 
+  /** Times capture found every slot busy and waited for one (Ctl.waits). */
+  slotWaits(): number {
+    return Atomics.load(this.ctl, Ctl.waits);
+  }
+
   kernelDropped(): number {
     return this.drop.reduce((n, c) => n + c.total, 0) + this.ifDrop.reduce((n, c) => n + c.total, 0);
   }

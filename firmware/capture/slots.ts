@@ -18,7 +18,12 @@ export const Ctl = {
   sleep: 2,
   /** Capture threads of a fanout group that have joined it (they wait for all). */
   joined: 3,
-  count: 4,
+  /**
+   * Times a capture thread found every slot busy and waited for one: meanwhile packets
+   * waited in the kernel's ring (a live source) or the file replay paused.
+   */
+  waits: 4,
+  count: 5,
 } as const;
 
 export interface SlotPool {

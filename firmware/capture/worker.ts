@@ -81,6 +81,7 @@ function publish(): void {
 }
 
 function takeFreeSlot(): boolean {
+  let waited = false;
   for (;;) {
     for (let i = 0; i < pool.slots; i++) {
       if (Atomics.compareExchange(ctl, stateBase + i, SlotState.free, SlotState.filling) === SlotState.free) {
@@ -94,6 +95,7 @@ function takeFreeSlot(): boolean {
     // counts what it cannot hold (kernel drops). A file replay waits only when the
     // spool is to wait (lossless replay); otherwise the packets are read and counted.
     if ((!live && !wd.waitForSlot) || stopping()) return false;
+    if (!waited) { waited = true; Atomics.add(ctl, Ctl.waits, 1); }
     const seen = Atomics.load(ctl, Ctl.freed);
     Atomics.wait(ctl, Ctl.freed, seen, 200);
   }

@@ -49,7 +49,18 @@ export interface PipelineParts {
   published?: (seq: number, file: string) => void;
 }
 
-const CAPTURE_SLOTS = 8;
+/**
+ * The capture slot pool: the capture thread's only room while this thread seals and
+ * writes. 64 MiB of segment buffers (16 slots of the default 4 MiB), never fewer than 8
+ * slots nor more than 64. With 8 slots (32 MiB), a freshly started box under a small
+ * CPU budget lost packets at 70,000 packets/s of 1518-byte frames: this thread's first
+ * segments (code not yet compiled, first analysis messages) fell 8 segments behind
+ * over 3 s, capture waited for a slot and the kernel's ring overflowed. Warm, it kept up
+ * (docs/benchmarks.md, capture).
+ */
+export function captureSlots(segmentBytes: number): number {
+  return Math.min(64, Math.max(8, Math.ceil((64 * 1024 * 1024) / segmentBytes)));
+}
 /** Degraded is shown this long after a drop or an analysis restart. */
 const DEGRADED_MS = 5000;
 /** At most one log line per this long about dropped packets, and about refused stream records. */
@@ -94,7 +105,7 @@ export class Pipeline {
     this.capture = sys.startCapture({
       source: cfg.source,
       segmentBytes: maxBodyBytes(cfg.spool.segmentBytes),
-      slots: CAPTURE_SLOTS,
+      slots: captureSlots(cfg.spool.segmentBytes),
       flushMs: 250,
       maxPackets: cfg.stop.packets ?? 0,
       waitForSlot: cfg.spool.onFull === 'wait',
@@ -106,6 +117,13 @@ export class Pipeline {
           counters.captured += d.slotDropped;
           counters.spoolDropped += d.slotDropped;
           log.warn(`capture dropped ${count(d.slotDropped)} packets while every segment buffer was busy`);
+        }
+        // A live capture that found every slot busy: the packets waited in the kernel's
+        // ring, which says only that it dropped some. This says why. (A file replay that
+        // waits for the spool is the lossless replay working as meant: not logged.)
+        const waits = this.capture.slotWaits();
+        if (waits > 0 && cfg.source.kind === 'interface') {
+          log.warn(`capture waited ${count(waits)} times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)`);
         }
         if (d.readError) log.warn(d.readError);
         // captured already holds the packets dropped for want of a slot: count them once.

@@ -28,6 +28,8 @@ export interface CaptureControl {
   /** Asks capture to stop; onDone follows. */
   stop(): void;
   kernelDropped(): number;
+  /** Times capture found every segment buffer busy and waited for one. */
+  slotWaits(): number;
   /** Ends the capture threads at once (a second signal). */
   terminate(): Promise<void>;
 }

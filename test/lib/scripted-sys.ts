@@ -49,6 +49,9 @@ export class ScriptedCapture implements CaptureControl {
     if (this.stopsWhenAsked && !this.ended) queueMicrotask(() => this.done('stopped'));
   }
   kernelDropped(): number { return 0; }
+  /** Set by a test: the waits capture reports. */
+  waits = 0;
+  slotWaits(): number { return this.waits; }
   async terminate(): Promise<void> { this.sys.act('capture: threads ended'); }
 
   /** A full slot of `count` packets of 100 bytes. */

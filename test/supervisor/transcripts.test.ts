@@ -22,7 +22,7 @@ const BOOT_PRELUDE = [
   '[    0.000] INFO  spool ready: 4 slots of 0.1 MiB in $DIR/spool, sealed with XChaCha20-Poly1305 (measured XChaCha20-Poly1305 1000 MB/s, AES-256-GCM 1000 MB/s)',
   'line: open, BOOT with link type -1',
   '[    0.000] INFO  results channel open on $DIR/line.raw (recording); session abababababababab',
-  'capture: start (8 slots)',
+  'capture: start (64 slots)',
 ];
 
 const CAPTURING = [
@@ -111,7 +111,7 @@ test('002 packets capture dropped for want of a free slot count once toward stop
   await settle();
   r.signals.emit('SIGTERM', 'SIGTERM');
   assert.is(await finish(r), 0);
-  assert.equal(afterBoot(r, [...BOOT_PRELUDE.slice(0, -1), 'capture: start (8 slots, at most 100 packets)']), [
+  assert.equal(afterBoot(r, [...BOOT_PRELUDE.slice(0, -1), 'capture: start (64 slots, at most 100 packets)']), [
     ...CAPTURING,
     'capture: slot 0 released',
     'analysis: segment 0 published',
@@ -130,6 +130,31 @@ test('002 packets capture dropped for want of a free slot count once toward stop
     'spool: closed',
     '[    0.000] NOTE  results drained in 0.0 s; keys wiped',
   ]);
+});
+
+test('002b a live capture that waited for a free slot says so once it ends; a file replay that waited does not', async () => {
+  const waitLine = (r: ScriptedRun): string[] => r.sys.transcript.filter((l) => l.includes('waited'));
+  const live = startScriptedRun({ source: { interface: 'mirror0' } });
+  await capturing(live);
+  live.sys.capture!.segment(10);
+  await live.sys.published(0);
+  live.sys.capture!.waits = 3;
+  live.sys.capture!.done('stopped');
+  await settle();
+  live.signals.emit('SIGTERM', 'SIGTERM');
+  assert.is(await finish(live), 0);
+  assert.equal(waitLine(live), [
+    "[    0.000] WARN  capture waited 3 times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)",
+  ]);
+
+  const file = startScriptedRun({ spool: { onFull: 'wait' } });
+  await capturing(file);
+  file.sys.capture!.segment(10);
+  await file.sys.published(0);
+  file.sys.capture!.waits = 3;
+  file.sys.capture!.done('end of file');
+  assert.is(await finish(file), 0);
+  assert.equal(waitLine(file), []);
 });
 
 test('003 a capture that fails at boot: fatal, the run stops without an analysis, exit 1', async () => {
