@@ -187,7 +187,11 @@ export class SpoolRing {
 // per step cost the supervisor's thread about twice as much per segment (measured
 // apart: 65-120 against 92-244 us), and that thread's time per segment is what bounds
 // capture under a small CPU budget (docs/benchmarks.md, capture).
-function writeHiddenThenPublished(file: string, sealed: Buffer): Promise<void> {
+/** fs.write's positional form: what the slot writes call (a test hands in short writes). */
+export type PositionalWrite = (fd: number, buf: Buffer, offset: number, length: number, position: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void) => void;
+
+/** @internal Exported for the tests of short writes; the ring is its only caller. */
+export function writeHiddenThenPublished(file: string, sealed: Buffer, write: PositionalWrite = fs.write): Promise<void> {
   return new Promise((resolve, reject) => {
     fs.open(file, 'r+', (err, fd) => {
       if (err) return reject(err);
@@ -196,20 +200,22 @@ function writeHiddenThenPublished(file: string, sealed: Buffer): Promise<void> {
         if (failed) reject(failed);
         else resolve();
       });
-      writeAll(fd, sealed, SEGMENT_HEADER_BYTES, sealed.length, (e) => {
+      writeAll(write, fd, sealed, SEGMENT_HEADER_BYTES, sealed.length, (e) => {
         if (e) finish(e);
-        else writeAll(fd, sealed, 0, SEGMENT_HEADER_BYTES, finish);
+        else writeAll(write, fd, sealed, 0, SEGMENT_HEADER_BYTES, finish);
       });
     });
   });
 }
 
-// Writes sealed[from, to) at the same file offset, then calls done.
-function writeAll(fd: number, sealed: Buffer, from: number, to: number, done: (err: Error | null) => void): void {
+// Writes sealed[from, to) at the same file offset, then calls done. A short write goes
+// on from where it stopped; a write of nothing would never end, so it fails.
+function writeAll(write: PositionalWrite, fd: number, sealed: Buffer, from: number, to: number, done: (err: Error | null) => void): void {
   if (from >= to) return done(null);
-  fs.write(fd, sealed, from, to - from, from, (err, n) => {
+  write(fd, sealed, from, to - from, from, (err, n) => {
     if (err) done(err);
-    else writeAll(fd, sealed, from + n, to, done);
+    else if (n <= 0) done(new Error(`wrote nothing at offset ${from} of ${to}`));
+    else writeAll(write, fd, sealed, from + n, to, done);
   });
 }
 

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { MAX_SLOTS, SpoolRing } from '../../firmware/spool/ring';
+import { MAX_SLOTS, PositionalWrite, SpoolRing, writeHiddenThenPublished } from '../../firmware/spool/ring';
 import { openSegment, SEGMENT_HEADER_BYTES } from '../../firmware/spool/segment';
 import { readSlotFile, slotFileName, slotPathForSeq } from '../../firmware/spool/slot-files';
 import { fixedKeyring, fixedMaster } from '../lib/fixed-keyring';
@@ -272,6 +272,39 @@ test('a new ring over an old spool dir reads every slot as empty', async () => {
   assert.equal(openSegment(key, readSlotFile(fresh.slotPath(0))), { error: 'format' });
   assert.is(fresh.oldestRetainedSeq(), 0);
   await fresh.close();
+});
+
+test('a slot write that the kernel takes in short pieces goes on where each stopped, body before header', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'slot');
+  fs.writeFileSync(file, Buffer.alloc(SLOT));
+  const sealed = sealTestSegment(key, 7, 20);
+  const calls: Array<[number, number]> = [];
+  // At most 100 bytes per call, as a write interrupted by a signal or a nearly full disk returns.
+  const short: PositionalWrite = (fd, buf, offset, length, position, cb) => {
+    calls.push([position, Math.min(length, 100)]);
+    fs.write(fd, buf, offset, Math.min(length, 100), position, cb);
+  };
+  await writeHiddenThenPublished(file, sealed, short);
+  assert.equal(fs.readFileSync(file).subarray(0, sealed.length), sealed, 'every byte arrived where it belongs');
+  assert.ok(calls.length >= Math.ceil(sealed.length / 100), 'pieces of at most 100 bytes');
+  const header = calls.findIndex(([pos]) => pos === 0);
+  assert.is(header, calls.length - 1, 'the header goes last, after the whole body');
+  assert.ok(calls.slice(0, -1).every(([pos], i, a) => pos >= SEGMENT_HEADER_BYTES && (i === 0 || pos === a[i - 1][0] + a[i - 1][1])), 'the body in order, each piece where the last stopped');
+});
+
+test('a slot write that writes nothing fails instead of trying forever, and closes the file', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'slot');
+  fs.writeFileSync(file, Buffer.alloc(SLOT));
+  let calls = 0;
+  const none: PositionalWrite = (_fd, _buf, _offset, _length, _position, cb) => { calls++; setImmediate(() => cb(null, 0)); };
+  const before = fs.readdirSync('/proc/self/fd').length;
+  const err = await writeHiddenThenPublished(file, sealTestSegment(key, 1), none).then(() => null, (e: Error) => e);
+  assert.ok(err !== null && /wrote nothing at offset 64/.test(err.message), String(err));
+  assert.is(calls, 1);
+  assert.is(fs.readdirSync('/proc/self/fd').length, before, 'the slot file is closed again');
+  assert.equal(fs.readFileSync(file), Buffer.alloc(SLOT), 'nothing was written');
 });
 
 test.after(() => {
