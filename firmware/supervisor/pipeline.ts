@@ -11,7 +11,7 @@ import type { Channel } from '../channel/writer';
 import type { StreamCounts, childKeyOrder } from '../analysis/ipc';
 import type { ModuleCommand } from '../analysis/module-link';
 import type { Policy } from '../anonymize/policy';
-import type { RunConfig } from './config';
+import type { RunConfig, Source } from './config';
 import type { AnalysisControl, CaptureControl, Sys, Timer } from './sys';
 import { count, OperatorLog } from './oplog';
 import { runningState } from './leds';
@@ -51,14 +51,16 @@ export interface PipelineParts {
 
 /**
  * The capture slot pool: the capture thread's only room while this thread seals and
- * writes. 64 MiB of segment buffers (16 slots of the default 4 MiB), never fewer than 8
- * slots nor more than 64. With 8 slots (32 MiB), a freshly started box under a small
- * CPU budget lost packets at 70,000 packets/s of 1518-byte frames: this thread's first
- * segments (code not yet compiled, first analysis messages) fell 8 segments behind
- * over 3 s, capture waited for a slot and the kernel's ring overflowed. Warm, it kept up
- * (docs/benchmarks.md, capture).
+ * writes. A live source gets 64 MiB of segment buffers (16 slots of the default 4 MiB),
+ * never fewer than 8 slots nor more than 64. With 8 slots (32 MiB), a freshly started
+ * box under a small CPU budget lost packets at 70,000 packets/s of 1518-byte frames:
+ * this thread's first segments (code not yet compiled, first analysis messages) fell 8
+ * segments behind over 3 s, capture waited for a slot and the kernel's ring overflowed
+ * (docs/benchmarks.md, capture). A file replay keeps 8: it loses nothing by waiting,
+ * and touching 32 MiB more at boot made the end-to-end runs slower.
  */
-export function captureSlots(segmentBytes: number): number {
+export function captureSlots(source: Source, segmentBytes: number): number {
+  if (source.kind !== 'interface') return 8;
   return Math.min(64, Math.max(8, Math.ceil((64 * 1024 * 1024) / segmentBytes)));
 }
 /** Degraded is shown this long after a drop or an analysis restart. */
@@ -105,7 +107,7 @@ export class Pipeline {
     this.capture = sys.startCapture({
       source: cfg.source,
       segmentBytes: maxBodyBytes(cfg.spool.segmentBytes),
-      slots: captureSlots(cfg.spool.segmentBytes),
+      slots: captureSlots(cfg.source, cfg.spool.segmentBytes),
       flushMs: 250,
       maxPackets: cfg.stop.packets ?? 0,
       waitForSlot: cfg.spool.onFull === 'wait',

@@ -22,7 +22,7 @@ const BOOT_PRELUDE = [
   '[    0.000] INFO  spool ready: 4 slots of 0.1 MiB in $DIR/spool, sealed with XChaCha20-Poly1305 (measured XChaCha20-Poly1305 1000 MB/s, AES-256-GCM 1000 MB/s)',
   'line: open, BOOT with link type -1',
   '[    0.000] INFO  results channel open on $DIR/line.raw (recording); session abababababababab',
-  'capture: start (64 slots)',
+  'capture: start (8 slots)',
 ];
 
 const CAPTURING = [
@@ -111,7 +111,7 @@ test('002 packets capture dropped for want of a free slot count once toward stop
   await settle();
   r.signals.emit('SIGTERM', 'SIGTERM');
   assert.is(await finish(r), 0);
-  assert.equal(afterBoot(r, [...BOOT_PRELUDE.slice(0, -1), 'capture: start (64 slots, at most 100 packets)']), [
+  assert.equal(afterBoot(r, [...BOOT_PRELUDE.slice(0, -1), 'capture: start (8 slots, at most 100 packets)']), [
     ...CAPTURING,
     'capture: slot 0 released',
     'analysis: segment 0 published',
@@ -132,7 +132,7 @@ test('002 packets capture dropped for want of a free slot count once toward stop
   ]);
 });
 
-test('002b a live capture that waited for a free slot says so once it ends; a file replay that waited does not', async () => {
+test('002b a live capture gets 64 MiB of slots and says when it waited for a free one; a file replay keeps 8 and does not', async () => {
   const waitLine = (r: ScriptedRun): string[] => r.sys.transcript.filter((l) => l.includes('waited'));
   const live = startScriptedRun({ source: { interface: 'mirror0' } });
   await capturing(live);
@@ -143,6 +143,8 @@ test('002b a live capture that waited for a free slot says so once it ends; a fi
   await settle();
   live.signals.emit('SIGTERM', 'SIGTERM');
   assert.is(await finish(live), 0);
+  // A live source's pool: 64 MiB of 64 KiB segments is more than the 64 slots allowed.
+  assert.ok(live.sys.transcript.includes('capture: start (64 slots)'), 'a live capture gets 64 slots');
   assert.equal(waitLine(live), [
     "[    0.000] WARN  capture waited 3 times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)",
   ]);
@@ -155,6 +157,7 @@ test('002b a live capture that waited for a free slot says so once it ends; a fi
   file.sys.capture!.done('end of file');
   assert.is(await finish(file), 0);
   assert.equal(waitLine(file), []);
+  assert.ok(file.sys.transcript.includes('capture: start (8 slots)'), 'a file replay keeps 8 slots');
 });
 
 test('003 a capture that fails at boot: fatal, the run stops without an analysis, exit 1', async () => {
