@@ -133,31 +133,30 @@ test('002 packets capture dropped for want of a free slot count once toward stop
 });
 
 test('002b a live capture gets 64 MiB of slots and says when it waited for a free one; a file replay keeps 8 and does not', async () => {
-  const waitLine = (r: ScriptedRun): string[] => r.sys.transcript.filter((l) => l.includes('waited'));
-  const live = startScriptedRun({ source: { interface: 'mirror0' } });
-  await capturing(live);
-  live.sys.capture!.segment(10);
-  await live.sys.published(0);
-  live.sys.capture!.waits = 3;
-  live.sys.capture!.done('stopped');
-  await settle();
-  live.signals.emit('SIGTERM', 'SIGTERM');
-  assert.is(await finish(live), 0);
+  /** A run whose capture waited 3 times for a slot, then ended: its transcript. */
+  const waitedThrice = async (over: Record<string, unknown>, reason: 'stopped' | 'end of file'): Promise<string[]> => {
+    const r = startScriptedRun(over);
+    await capturing(r);
+    r.sys.capture!.segment(10);
+    await r.sys.published(0);
+    r.sys.capture!.waits = 3;
+    r.sys.capture!.done(reason);
+    await settle();
+    // A file's end stops the run by itself; a live capture is stopped.
+    if (reason === 'stopped') r.signals.emit('SIGTERM', 'SIGTERM');
+    assert.is(await finish(r), 0);
+    return r.sys.transcript;
+  };
+  const waitLines = (t: string[]): string[] => t.filter((l) => l.includes('waited'));
+  const live = await waitedThrice({ source: { interface: 'mirror0' } }, 'stopped');
   // A live source's pool: 64 MiB of 64 KiB segments is more than the 64 slots allowed.
-  assert.ok(live.sys.transcript.includes('capture: start (64 slots)'), 'a live capture gets 64 slots');
-  assert.equal(waitLine(live), [
+  assert.ok(live.includes('capture: start (64 slots)'), 'a live capture gets 64 slots');
+  assert.equal(waitLines(live), [
     "[    0.000] WARN  capture waited 3 times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)",
   ]);
-
-  const file = startScriptedRun({ spool: { onFull: 'wait' } });
-  await capturing(file);
-  file.sys.capture!.segment(10);
-  await file.sys.published(0);
-  file.sys.capture!.waits = 3;
-  file.sys.capture!.done('end of file');
-  assert.is(await finish(file), 0);
-  assert.equal(waitLine(file), []);
-  assert.ok(file.sys.transcript.includes('capture: start (8 slots)'), 'a file replay keeps 8 slots');
+  const file = await waitedThrice({ spool: { onFull: 'wait' } }, 'end of file');
+  assert.ok(file.includes('capture: start (8 slots)'), 'a file replay keeps 8 slots');
+  assert.equal(waitLines(file), []);
 });
 
 test('003 a capture that fails at boot: fatal, the run stops without an analysis, exit 1', async () => {
