@@ -121,10 +121,9 @@ export class Pipeline {
           log.warn(`capture dropped ${count(d.slotDropped)} packets while every segment buffer was busy`);
         }
         // A live capture that found every slot busy: the packets waited in the kernel's
-        // ring, which says only that it dropped some. This says why. (A file replay that
-        // waits for the spool is the lossless replay working as meant: not logged.)
-        const waits = this.capture.slotWaits();
-        if (waits > 0 && cfg.source.kind === 'interface') {
+        // ring, which says only that it dropped some. This says why.
+        const waits = this.captureWaits();
+        if (waits > 0) {
           log.warn(`capture waited ${count(waits)} times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)`);
         }
         if (d.readError) log.warn(d.readError);
@@ -154,6 +153,15 @@ export class Pipeline {
 
   kernelDropped(): number {
     return this.capture.kernelDropped();
+  }
+
+  /**
+   * Times a live capture found every segment buffer busy and waited for one: the
+   * reason for its kernel drops, when it has any. A file replay that waits for the
+   * spool is the lossless replay working as meant: 0.
+   */
+  captureWaits(): number {
+    return this.p.cfg.source.kind === 'interface' ? this.capture.slotWaits() : 0;
   }
 
   /** The module's streams as the analysis counted them at its end (null: it did not finish). */

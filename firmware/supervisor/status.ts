@@ -23,6 +23,8 @@ export interface PipelineView {
   elapsedMs?: number;
   stopSeconds?: number | null;
   outboxDropped?: number;
+  /** Times a live capture waited for a free segment buffer (the progress line names them). */
+  captureWaits?: number;
 }
 
 const PROGRESS_EVERY_MS = 10_000;
@@ -87,7 +89,7 @@ export class StatusReporter {
     const now = this.log.uptimeMs();
     if (now - this.lastProgress >= PROGRESS_EVERY_MS) {
       this.lastProgress = now;
-      this.log.info(`progress: captured ${count(c.captured)}, analysed ${count(c.analysed)}, dropped ${count(c.spoolDropped + v.kernelDropped)}, spool ${(v.spoolFill * 100).toFixed(0)}% full, line backlog ${count(v.backlog)} bytes, cpu: supervisor ${own.supervisor.cpuPercent}%, analysis ${own.analysis?.cpuPercent ?? 0}%, host ${h.cpuPercent}%`);
+      this.log.info(`progress: captured ${count(c.captured)}, analysed ${count(c.analysed)}, dropped ${count(c.spoolDropped + v.kernelDropped)}, spool ${(v.spoolFill * 100).toFixed(0)}% full, line backlog ${count(v.backlog)} bytes, cpu: supervisor ${own.supervisor.cpuPercent}%, analysis ${own.analysis?.cpuPercent ?? 0}%, host ${h.cpuPercent}%${v.captureWaits ? `, capture waited for a free buffer ${count(v.captureWaits)} times` : ''}`);
     }
   }
 }

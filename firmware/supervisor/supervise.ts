@@ -246,6 +246,7 @@ async function stopRun(run: Run, plan: BootPlan, channel: Channel, ring: SpoolRi
     elapsedMs: sys.now() - runStartedMs,
     stopSeconds: cfg.stop.seconds,
     outboxDropped: outboxDropped(),
+    captureWaits: pipeline.captureWaits(),
   }), (s) => { if (channel.send(RecordType.STATUS, s)) countRecord(run, RecordType.STATUS); });
   status.start();
   run.teardown.push('the status reports', () => status.stop());

@@ -132,7 +132,7 @@ test('002 packets capture dropped for want of a free slot count once toward stop
   ]);
 });
 
-test('002b a live capture gets 64 MiB of slots and says when it waited for a free one; a file replay keeps 8 and does not', async () => {
+test('002b a live capture gets 64 MiB of slots and says when it waited for a free one (progress, stop); a file replay keeps 8 and does not', async () => {
   /** A run whose capture waited 3 times for a slot, then ended: its transcript. */
   const waitedThrice = async (over: Record<string, unknown>, reason: 'stopped' | 'end of file'): Promise<string[]> => {
     const r = startScriptedRun(over);
@@ -140,6 +140,7 @@ test('002b a live capture gets 64 MiB of slots and says when it waited for a fre
     r.sys.capture!.segment(10);
     await r.sys.published(0);
     r.sys.capture!.waits = 3;
+    await r.sys.advance(10_000); // a progress line
     r.sys.capture!.done(reason);
     await settle();
     // A file's end stops the run by itself; a live capture is stopped.
@@ -147,12 +148,13 @@ test('002b a live capture gets 64 MiB of slots and says when it waited for a fre
     assert.is(await finish(r), 0);
     return r.sys.transcript;
   };
-  const waitLines = (t: string[]): string[] => t.filter((l) => l.includes('waited'));
+  const waitLines = (t: string[]): string[] => t.filter((l) => l.includes('waited')).map((l) => l.replace(/^(.*INFO  progress: ).*?(, capture waited .*)$/, '$1…$2'));
   const live = await waitedThrice({ source: { interface: 'mirror0' } }, 'stopped');
   // A live source's pool: 64 MiB of 64 KiB segments is more than the 64 slots allowed.
   assert.ok(live.includes('capture: start (64 slots)'), 'a live capture gets 64 slots');
   assert.equal(waitLines(live), [
-    "[    0.000] WARN  capture waited 3 times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)",
+    '[   10.000] INFO  progress: …, capture waited for a free buffer 3 times',
+    "[   10.000] WARN  capture waited 3 times for a free segment buffer: sealing fell behind, and packets waited in the kernel's ring (its drops are counted as kernel drops)",
   ]);
   const file = await waitedThrice({ spool: { onFull: 'wait' } }, 'end of file');
   assert.ok(file.includes('capture: start (8 slots)'), 'a file replay keeps 8 slots');
