@@ -183,13 +183,13 @@ export class SpoolRing {
   }
 }
 
+/** fs.write's positional form: what the slot writes call (a test hands in short writes). */
+export type PositionalWrite = (fd: number, buf: Buffer, offset: number, length: number, position: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void) => void;
+
 // With callbacks rather than fs.promises: a FileHandle, its close promise and an await
 // per step cost the supervisor's thread about twice as much per segment (measured
 // apart: 65-120 against 92-244 us), and that thread's time per segment is what bounds
 // capture under a small CPU budget (docs/benchmarks.md, capture).
-/** fs.write's positional form: what the slot writes call (a test hands in short writes). */
-export type PositionalWrite = (fd: number, buf: Buffer, offset: number, length: number, position: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void) => void;
-
 /** @internal Exported for the tests of short writes; the ring is its only caller. */
 export function writeHiddenThenPublished(file: string, sealed: Buffer, write: PositionalWrite = fs.write): Promise<void> {
   return new Promise((resolve, reject) => {

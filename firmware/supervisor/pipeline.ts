@@ -63,6 +63,7 @@ export function captureSlots(source: Source, segmentBytes: number): number {
   if (source.kind !== 'interface') return 8;
   return Math.min(64, Math.max(8, Math.ceil((64 * 1024 * 1024) / segmentBytes)));
 }
+
 /** Degraded is shown this long after a drop or an analysis restart. */
 const DEGRADED_MS = 5000;
 /** At most one log line per this long about dropped packets, and about refused stream records. */
