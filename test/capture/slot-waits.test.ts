@@ -3,14 +3,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Capture } from '../../firmware/capture/capture';
-import type { CaptureDone, SegmentReady } from '../../firmware/capture/slots';
+import type { CaptureDone } from '../../firmware/capture/slots';
 import { generated } from '../lib/samplegen-files';
 import { until } from '../lib/until';
 
 interface Seen { segments: number; packets: number; done: CaptureDone; waits: number }
 
-/** Replays file into `slots` buffers of 64 KiB; `hold` says which segments to keep a while. */
-function replay(file: string, slots: number, hold: (seg: SegmentReady, n: number) => boolean): Promise<Seen> {
+/** Replays file into `slots` buffers of 64 KiB; `hold(n)` says whether the nth segment is kept a while. */
+function replay(file: string, slots: number, hold: (n: number) => boolean): Promise<Seen> {
   return new Promise((resolve, reject) => {
     let segments = 0;
     let packets = 0;
@@ -22,7 +22,7 @@ function replay(file: string, slots: number, hold: (seg: SegmentReady, n: number
         onSegment: (seg) => {
           segments++;
           packets += seg.count;
-          if (!hold(seg, segments)) { capture.release(seg.slot); return; }
+          if (!hold(segments)) { capture.release(seg.slot); return; }
           held.push(seg.slot);
           // Every buffer is now full: give them back once the capture thread counted its
           // wait for one (it counts before it sleeps); its wait ends when one is free.
@@ -40,11 +40,11 @@ function replay(file: string, slots: number, hold: (seg: SegmentReady, n: number
   });
 }
 
-test('capture that finds every slot busy waits, counts each wait once, and loses nothing', async () => {
+test('capture that finds every slot busy waits, counts the wait, and loses nothing', async () => {
   const { file, truth } = generated({ kind: 'imix', packets: 4000 });
   // The first two segments are held until both buffers are full: a wait. (More may
   // follow: the replay can fill both buffers again before they are handed back.)
-  const r = await replay(file, 2, (_seg, n) => n <= 2);
+  const r = await replay(file, 2, (n) => n <= 2);
   assert.is(r.packets, truth.packets, 'every packet of the file reached a segment');
   assert.is(r.done.captured, truth.packets);
   assert.is(r.done.slotDropped, 0);
