@@ -361,7 +361,6 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { keyge
 
 export const bundleCommand: Command = {
   name: 'bundle',
-  summary: 'build, sign, verify, inspect and flash analysis firmware bundles',
   help: SUMMARY_HELP,
   async main(argv: string[]): Promise<number> {
     const [sub, ...rest] = argv;

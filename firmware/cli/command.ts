@@ -1,8 +1,6 @@
 // What every sealtap subcommand looks like to the dispatcher in main.ts.
 export interface Command {
   name: string;
-  /** One line for `sealtap --help`. */
-  summary: string;
   /** The full text printed by `sealtap <name> --help`. */
   help: string;
   /** Returns the process exit code. */

@@ -32,7 +32,6 @@ box generates those itself and never lets them out).`;
 
 export const cryptopanCommand: Command = {
   name: 'cryptopan',
-  summary: 'anonymize addresses from stdin with Crypto-PAn (interoperability checks)',
   help: HELP,
   async main(argv: string[]): Promise<number> {
     const { opts, rest } = parseArgs(argv, ['key']);

@@ -119,7 +119,6 @@ function forwardLine(f: ForwardReport): string {
 
 export const receiveCommand: Command = {
   name: 'receive',
-  summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files',
   help,
   async main(argv: string[]): Promise<number> {
     if (argv[0] === 'keygen') return keygen(argv.slice(1));

@@ -21,7 +21,6 @@ import * as path from 'node:path';
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'the supervisor: capture, seal, analyse, and send results down the line',
   help: `usage: sealtap run --config run.json [--board NAME] [--trusted DIR] [--unsandboxed]
        sealtap run --config run.json --bundle FILE.sfw [--as-board NAME] [--trusted DIR]
        sealtap run --config run.json --medium IMAGE [--as-board NAME] [--trusted DIR]

@@ -1,0 +1,73 @@
+// The `sealtap` dispatcher (firmware/cli/main.ts): the command list, its exit codes, and
+// that only the command asked for is loaded (each process of the box and the receiver
+// starts faster for it).
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const MAIN = path.join(__dirname, '../../firmware/cli/main.js');
+const FIRMWARE = path.join(__dirname, '../../firmware');
+// Prints the firmware modules and packages the process loaded, on fd 3, when it exits.
+const LIST_LOADED = `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));`;
+
+function sealtap(args: string[]): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
+  const r = spawnSync(process.execPath, ['--require', preload(), MAIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const out = r.output[3] as string | null;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, loaded: out ? JSON.parse(out) as string[] : [] };
+}
+
+let preloadFile: string | null = null;
+function preload(): string {
+  if (preloadFile === null) {
+    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'sealtap-cli-'));
+    preloadFile = path.join(dir, 'list-loaded.js');
+    fs.writeFileSync(preloadFile, LIST_LOADED);
+  }
+  return preloadFile;
+}
+
+const loadedFirmware = (loaded: string[]): string[] => loaded.filter((f) => f.startsWith(FIRMWARE + path.sep)).map((f) => path.relative(FIRMWARE, f));
+
+test('--help lists the four commands with one line each, exit 0, and loads none of them', () => {
+  const r = sealtap(['--help']);
+  assert.is(r.status, 0, r.stderr);
+  for (const name of ['run', 'receive', 'cryptopan', 'bundle']) assert.match(r.stdout, new RegExp(`^  ${name} +\\S.+$`, 'm'));
+  assert.equal(loadedFirmware(r.loaded).sort(), ['cli/command.js', 'cli/main.js']);
+});
+
+test('no command prints the usage and exits 2; an unknown one names itself and exits 2', () => {
+  const none = sealtap([]);
+  assert.is(none.status, 2);
+  assert.match(none.stdout, /^usage: sealtap <command>/);
+  const bad = sealtap(['frobnicate']);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /^sealtap: unknown command 'frobnicate'/);
+});
+
+test('receive --help loads the receiver only: not the supervisor, not the serial port package', () => {
+  const r = sealtap(['receive', '--help']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^usage: sealtap receive/);
+  const mine = loadedFirmware(r.loaded);
+  assert.ok(mine.includes('receiver/receive.js'), mine.join(' '));
+  for (const other of ['cli/run.js', 'supervisor/supervise.js', 'cli/bundle.js', 'cli/cryptopan.js']) assert.not.ok(mine.includes(other), `${other} was loaded`);
+  assert.not.ok(r.loaded.some((f) => f.includes(`${path.sep}node_modules${path.sep}serialport${path.sep}`)), 'serialport was loaded for a command that opens no tty');
+});
+
+test('run --help loads the supervisor, not the receiver', () => {
+  const r = sealtap(['run', '--help']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^usage: sealtap run/);
+  const mine = loadedFirmware(r.loaded);
+  assert.ok(mine.includes('supervisor/supervise.js'), mine.join(' '));
+  assert.not.ok(mine.includes('cli/receive.js'));
+  assert.not.ok(mine.includes('receiver/receive.js'));
+});
+
+test.after(() => {
+  if (preloadFile) fs.rmSync(path.dirname(preloadFile), { recursive: true, force: true });
+});
+
+test.run();
