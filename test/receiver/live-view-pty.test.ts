@@ -22,8 +22,13 @@ function tmux(...args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * The screen as the operator sees it; lines the terminal wrapped come back whole (-J), so
+ * a long line (the summary names the output folder, as long as TMPDIR makes it) still
+ * matches as one.
+ */
 function screen(): string {
-  return tmux('capture-pane', '-p', '-t', 'live');
+  return tmux('capture-pane', '-p', '-J', '-t', 'live');
 }
 
 /** Waits until the screen satisfies `ok`, or fails after `ms` showing the screen. */
