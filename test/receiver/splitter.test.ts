@@ -32,7 +32,8 @@ test('gives the same blocks for every way of cutting the stream into reads', () 
     const blocks: string[] = [];
     const s = new BlockSplitter((b) => blocks.push(b.toString('latin1')));
     for (let i = 0; i < stream.length;) {
-      const n = 1 + Math.floor(rnd() * (t % 3 === 0 ? 3 : 700));
+      // Reads of a few bytes, of hundreds, and of several whole blocks (overlong ones too).
+      const n = 1 + Math.floor(rnd() * (t % 3 === 0 ? 3 : t % 3 === 1 ? 700 : 3 * MAX_BLOCK_BYTES));
       s.push(stream.subarray(i, i + n));
       i += n;
     }
@@ -44,13 +45,28 @@ test('gives the same blocks for every way of cutting the stream into reads', () 
   }
 });
 
-test('a block handed on is a copy: the next read does not change it', () => {
+test('a block is handed on in place when it lies in one chunk, and from the splitter\'s buffer when it spans chunks', () => {
   const got: Buffer[] = [];
   const s = new BlockSplitter((b) => got.push(b));
-  const chunk = Buffer.from([0, 5, 6, 0]);
+  const chunk = Buffer.from([0, 5, 6, 0, 7]);
   s.push(chunk);
+  assert.is(got[0].buffer, chunk.buffer, 'no copy of a block inside the chunk');
+  assert.is(got[0].byteOffset, chunk.byteOffset + 1);
+  const next = Buffer.from([8, 0]);
+  s.push(next);
+  assert.equal([...got[1]], [7, 8], 'the block split across the two chunks, whole');
+  assert.not.ok(got[1].buffer === chunk.buffer || got[1].buffer === next.buffer, 'assembled apart from either chunk');
+});
+
+test('what a callback copies stays as it was after the next chunks (the view is only valid during the call)', () => {
+  const kept: number[][] = [];
+  const s = new BlockSplitter((b) => kept.push([...b]));
+  const chunk = Buffer.from([0, 5, 6, 0, 1, 2]);
+  s.push(chunk);
+  s.push(Buffer.from([3, 0, 4, 0]));
   chunk.fill(9);
-  assert.equal([...got[0]], [5, 6]);
+  s.push(Buffer.from([0x0a, 0x0b, 0]));
+  assert.equal(kept, [[5, 6], [1, 2, 3], [4], [0x0a, 0x0b]]);
 });
 
 test.run();
