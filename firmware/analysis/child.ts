@@ -59,6 +59,26 @@ function send(m: FromChild): void {
   });
 }
 
+/**
+ * The bodies of the PACKET records b[i, j) as one byte string: a view when they lie back
+ * to back in one buffer (packed by Runtime.pack), else a copy of them all.
+ */
+function packedRun(b: OutRecord[], i: number, j: number): Buffer {
+  const first = b[i].body as Uint8Array;
+  let end = first.byteOffset + first.byteLength;
+  for (let k = i + 1; k < j; k++) {
+    const body = b[k].body as Uint8Array;
+    if (body.buffer !== first.buffer || body.byteOffset !== end) {
+      const bodies: Uint8Array[] = [];
+      for (let m = i; m < j; m++) bodies.push(b[m].body as Uint8Array);
+      return Buffer.concat(bodies);
+    }
+    end += body.byteLength;
+  }
+  // A Buffer, not a plain Uint8Array: the supervisor receives the kind that was sent.
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+}
+
 class Runtime {
   private readonly view = new PacketView();
   private readonly modules: BoundModule[];
@@ -91,6 +111,15 @@ class Runtime {
   private ord = 0;
   private committed: Place;
   private batch: OutRecord[] = [];
+  /**
+   * Without a module: the bytes of the batch's PACKET records, back to back in the order
+   * placed, each record's body a view of them. A run of them goes to the supervisor as
+   * one view (sendRuns), serialized by send() at once, so the bytes are reused from the
+   * next batch on. A copy per record into its own Buffer, then all of them again into
+   * the run's, cost two allocations and two copies a packet.
+   */
+  private packed = Buffer.allocUnsafeSlow(1 << 20);
+  private packedLength = 0;
   /** Place of each record in the batch: pos and ord, interleaved. */
   private readonly batchPlaces: number[] = [];
   private lastPlace: Place = { pos: -1, ord: -1 };
@@ -121,7 +150,7 @@ class Runtime {
     this.emit = {
       flow: (r) => this.record(RecordType.FLOW, { ...r } as Record<string, unknown>),
       dns: (r) => this.record(RecordType.DNS, { ...r } as Record<string, unknown>),
-      packet: (rec, len) => this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len))),
+      packet: (rec, len) => this.packetRecord(rec, len),
     };
     const prim = new AnonPrimitives(keys);
     const policy = init.policy as Policy;
@@ -174,12 +203,31 @@ class Runtime {
     else this.place(this.pos, type, body);
   }
 
+  /** emit.packet: the record is copied at once (the emitter reuses its buffer), into `packed` when it is placed now. */
+  private packetRecord(rec: Buffer, len: number): void {
+    if (this.link || !this.inHandler) this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len)));
+    else this.place(this.pos, RecordType.PACKET, rec, len);
+  }
+
+  /** Appends rec[0, len) to `packed` (a larger one when full: views of the old stay valid) and returns its view. */
+  private pack(rec: Buffer, len: number): Buffer {
+    if (this.packedLength + len > this.packed.length) {
+      this.packed = Buffer.allocUnsafeSlow(Math.max(this.packed.length, 2 * len));
+      this.packedLength = 0;
+    }
+    const at = this.packedLength;
+    rec.copy(this.packed, at, 0, len);
+    this.packedLength = at + len;
+    return this.packed.subarray(at, at + len);
+  }
+
   /**
    * Gives a record its place (its packet's position and its ordinal among that
    * packet's records) and batches it, unless the place was committed before a restart.
-   * Records come in place order.
+   * Records come in place order. A PACKET record given with `len` is still the
+   * emitter's buffer: it is copied (pack) once it is kept.
    */
-  private place(pos: number, type: number, body: Record<string, unknown> | Uint8Array): void {
+  private place(pos: number, type: number, body: Record<string, unknown> | Uint8Array, len = -1): void {
     if (pos !== this.lastPlacedPos) {
       // Bounded messages, with or without a module (whose segment's records are placed
       // here all at once), and each ending at a packet boundary: every record of the
@@ -193,6 +241,7 @@ class Runtime {
       this.counters.suppressed++;
       return;
     }
+    if (len >= 0) body = this.pack(body as Buffer, len);
     this.batch.push({ type, body });
     this.batchPlaces.push(pos, ord);
     this.lastPlace = { pos, ord };
@@ -228,6 +277,7 @@ class Runtime {
     this.committed = this.lastPlace;
     this.batch = [];
     this.batchPlaces.length = 0;
+    this.packedLength = 0;
   }
 
   /**
@@ -245,13 +295,8 @@ class Runtime {
       let j = i + 1;
       while (j < b.length && (b[j].type === RecordType.PACKET) === packets) j++;
       const last = { pos: this.batchPlaces[2 * (j - 1)], ord: this.batchPlaces[2 * (j - 1) + 1] };
-      if (packets) {
-        const bodies: Uint8Array[] = [];
-        for (let k = i; k < j; k++) bodies.push(b[k].body as Uint8Array);
-        send({ t: 'packets', bytes: Buffer.concat(bodies), count: j - i, last });
-      } else {
-        send({ t: 'records', records: i === 0 && j === b.length ? b : b.slice(i, j), last });
-      }
+      if (packets) send({ t: 'packets', bytes: packedRun(b, i, j), count: j - i, last });
+      else send({ t: 'records', records: i === 0 && j === b.length ? b : b.slice(i, j), last });
       i = j;
     }
   }
