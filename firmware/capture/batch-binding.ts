@@ -61,6 +61,8 @@ export interface BatchBinding {
   prefault(buf: Buffer): number;
   /** COBS of src into out (room for cobsMaxEncodedLength(src.length)); the bytes written. */
   cobsEncode(src: Uint8Array, out: Uint8Array): number;
+  /** channel/crc32c.ts crc32c(buf, start, end), in C (the SSE 4.2 instruction where the CPU has it). */
+  crc32c(buf: Uint8Array, start: number, end: number): number;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');

@@ -15,7 +15,7 @@
 // here is a new FRAME_VERSION: receivers refuse versions they do not know.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { cobsDecode, cobsEncode } from './cobs';
-import { crc32c } from './crc32c';
+import { crc32c, crc32cWriter } from './crc32c';
 import { recordTypeName } from './records';
 
 export const FRAME_VERSION = 1;
@@ -88,7 +88,7 @@ export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
   writeFrameHeader(raw, f, f.payload.length);
   f.payload.copy(raw, HEADER_BYTES);
   const end = HEADER_BYTES + f.payload.length;
-  raw.writeUInt32BE(crc32c(raw, 0, end), end);
+  raw.writeUInt32BE(crc32cWriter(raw, 0, end), end);
   return raw;
 }
 
