@@ -56,4 +56,47 @@ test('a value is found only with its own length and bytes', () => {
   assert.is(cv.find(Buffer.from([10, 0, 0, 2]), 0, 4), -1);
 });
 
+test('a hit is always the value itself: random values of all three lengths and their one-byte neighbours', () => {
+  const cv = new CheckedValues(10); // 1,024 slots: sets fill up and evict
+  let seed = 17;
+  const rnd = (n: number): number => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * n);
+  const stored = new Map<string, Buffer>();
+  const key = (v: Buffer): string => `${v.length}:${v.toString('hex')}`;
+  const values: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const len = [4, 6, 16][rnd(3)];
+    // A shared prefix for many of them, as anonymized addresses have.
+    const v = Buffer.alloc(len + 3);
+    for (let j = 0; j < v.length; j++) v[j] = j < 2 && rnd(2) === 0 ? 0x0a : rnd(256);
+    const at = rnd(4);
+    const value = v.subarray(at, Math.min(v.length, at + len));
+    if (value.length !== len) continue;
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(i, 0);
+    h.writeUInt32BE(~i >>> 0, 4);
+    if (cv.find(value, 0, len) < 0) cv.store(v, at, len, h);
+    stored.set(key(value), h);
+    values.push(Buffer.from(value));
+  }
+  let hits = 0;
+  const check = (q: Buffer, len: number): void => {
+    const r = cv.find(q, 0, len);
+    if (r < 0) return;
+    hits++;
+    const want = stored.get(key(q.subarray(0, len)));
+    assert.ok(want, `found ${q.subarray(0, len).toString('hex')} (${len} bytes), which was never stored`);
+    assert.ok(cv.hashes.subarray(r, r + 8).equals(want!), 'the hash of another value');
+  };
+  for (const v of values) {
+    check(v, v.length);
+    for (let j = 0; j < v.length; j++) {
+      const n = Buffer.from(v);
+      n[j] ^= 1 << rnd(8);
+      check(n, n.length);
+    }
+    if (v.length > 4) check(v, 4);
+  }
+  assert.ok(hits > 1000, `only ${hits} hits: the cache kept almost nothing`);
+});
+
 test.run();
