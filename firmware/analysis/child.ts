@@ -7,7 +7,6 @@
 // and applies the policy to what comes back, and sends records with their places so a
 // restart neither loses nor repeats one.
 import * as fs from 'node:fs';
-import { prefaultedBuffer } from '../capture/batch-binding';
 import { openSegment, peekSealedLength, SEGMENT_HEADER_BYTES } from '../spool/segment';
 import { PacketView } from '../decode/packetView';
 import { decodePacket } from '../decode/decode';
@@ -97,9 +96,9 @@ class Runtime {
   /** With shards and a module: 1 for each packet of the segment in this process's shard (the module is handed it). */
   private mine: Uint8Array | null = null;
   /** Sealed segments are read into this (readSealed). */
-  private readBuf: Buffer = Buffer.alloc(0);
+  private readBuf = Buffer.alloc(0);
   /** Segments are opened into this when there is no module (open). */
-  private bodyBuf: Buffer = Buffer.alloc(0);
+  private bodyBuf = Buffer.alloc(0);
   private segPackets = 0;
   /** The built-ins are through the segment; with a module, its records are awaited. */
   private builtinsDone = false;
@@ -362,7 +361,7 @@ class Runtime {
     const fd = fs.openSync(file, 'r');
     try {
       const slot = fs.fstatSync(fd).size;
-      if (this.readBuf.length < slot) this.readBuf = prefaultedBuffer(slot);
+      if (this.readBuf.length < slot) this.readBuf = Buffer.allocUnsafe(slot);
       let got = fs.readSync(fd, this.readBuf, 0, Math.min(SEGMENT_HEADER_BYTES, slot), 0);
       const claimed = peekSealedLength(this.readBuf.subarray(0, got));
       const want = claimed >= SEGMENT_HEADER_BYTES && claimed <= slot ? claimed : slot;
@@ -388,11 +387,9 @@ class Runtime {
     // Without a module, nothing holds a body once its segment is done (the built-ins
     // copy what they keep, records are copies; completeSegment wipes it): one buffer
     // serves every segment. A module's link writes the body to the module
-    // asynchronously: a new one each time. Either way its pages are mapped in one call
-    // (prefaultedBuffer), not faulted in one by one by the cipher; the reused one is a
-    // whole slot long, so a fuller segment later does not make another.
-    if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = prefaultedBuffer(Math.max(sealed.length, this.readBuf.length));
-    const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? prefaultedBuffer(sealed.length) : this.bodyBuf);
+    // asynchronously: a new one each time.
+    if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = Buffer.allocUnsafe(sealed.length);
+    const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
       send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });

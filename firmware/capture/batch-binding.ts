@@ -57,8 +57,6 @@ export interface BatchBinding {
   allocate(fd: number, length: number): number;
   /** madvise(MADV_DONTFORK), or MADV_DOFORK when keep is false, over the buffer's whole pages: 0, or the errno. */
   keepFromChildren(buf: Buffer, keep: boolean): number;
-  /** madvise(MADV_POPULATE_WRITE) over the buffer's whole pages: mapped now, bytes unchanged. 0, or the errno. */
-  prefault(buf: Buffer): number;
   /** COBS of src into out (room for cobsMaxEncodedLength(src.length)); the bytes written. */
   cobsEncode(src: Uint8Array, out: Uint8Array): number;
   /** channel/crc32c.ts crc32c(buf, start, end), in C (the SSE 4.2 instruction where the CPU has it). */
@@ -83,18 +81,6 @@ function loadAddon(): BatchBinding {
 }
 
 export const batchBinding: BatchBinding = loadAddon();
-
-/**
- * A Buffer of `bytes` uninitialized bytes whose pages are already mapped (prefault), for
- * the large buffers the box reuses per segment: a fresh 4 MiB would otherwise take its
- * 1024 page faults inside the first cipher or read that writes it. Where the kernel
- * cannot (before 5.14) the pages fault in on first use, as before.
- */
-export function prefaultedBuffer(bytes: number): Buffer {
-  const b = Buffer.allocUnsafeSlow(bytes);
-  batchBinding.prefault(b);
-  return b;
-}
 
 /** The record headers of one batch, as the addon wrote them. */
 export const RECORD_HEADER_BYTES = 16;

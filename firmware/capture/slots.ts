@@ -40,14 +40,12 @@ export function createSlotPool(slots: number, slotBytes: number): SlotPool {
   // The capture thread should take no page fault on its slots. Kept from children: a
   // fork (every child process starts with one) would write-protect these pages until
   // the child execs, and the capture thread's next write to each would fault. Then
-  // every page is mapped now, before capture starts, instead of on the capture
-  // thread's first write while the kernel's ring fills: with one madvise
-  // (MADV_POPULATE_WRITE; 12 ms for 32 MiB here, where writing every page took 130 ms
-  // of the boot), or, on a kernel without it, by writing them. releaseSlotPool undoes
-  // the first before the pool is let go.
+  // every page is touched now, before capture starts, instead of on the capture
+  // thread's first write while the kernel's ring fills. releaseSlotPool undoes the
+  // first before the pool is let go.
   const err = batchBinding.keepFromChildren(Buffer.from(data), true);
   if (err !== 0) throw new Error(`cannot keep the capture slots from child processes (madvise errno ${err})`);
-  if (batchBinding.prefault(Buffer.from(data)) !== 0) new Uint8Array(data).fill(0);
+  new Uint8Array(data).fill(0);
   return {
     slotBytes,
     slots,

@@ -12,7 +12,6 @@ import { sealSegment, sealedSize, SegmentAead } from '../spool/segment';
 import type { SpoolRing } from '../spool/ring';
 import type { SecretKey } from '../keys/secret-key';
 import type { SegmentReady } from '../capture/slots';
-import { prefaultedBuffer } from '../capture/batch-binding';
 import type { RunCounters } from './counters';
 
 const MAX_IN_FLIGHT = 2;
@@ -155,13 +154,12 @@ export class Spooler {
    * Each is a whole slot long, so any segment fits: sized to the segment that needed it,
    * a buffer was too short for the next, larger one about half the time, and each new
    * 4 MiB cost 1024 page faults with zeroing inside the cipher (9% of sealtap's samples
-   * in a profile at 35,000 packets/s of 1518-byte frames). Those faults now come at
-   * once, in one madvise, when a buffer is made (prefaultedBuffer).
+   * in a profile at 35,000 packets/s of 1518-byte frames).
    */
   private readonly spare: Buffer[] = [];
 
   private takeBuffer(): Buffer {
-    return this.spare.pop() ?? prefaultedBuffer(this.ring.slotBytes);
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.ring.slotBytes);
   }
 
   private giveBack(b: Buffer): void {

@@ -655,39 +655,6 @@ static napi_value keep_from_children(napi_env env, napi_callback_info info) {
   return num(env, rc);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/*
- * prefault(buffer) -> 0 or an errno: madvise(MADV_POPULATE_WRITE) over the whole pages
- * of buffer, which maps them writable now, in one call, without changing a byte. A page
- * first written later costs a fault instead, about 16 us each on the virtual machines
- * measured: touching 32 MiB page by page took 130 ms there, this 12 ms. EINVAL before
- * Linux 5.14 (the caller then writes the pages itself, or lets them fault).
- */
-static napi_value prefault(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *p = NULL;
-  size_t len = 0;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &p, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: prefault(buffer) takes a Buffer");
-    return NULL;
-  }
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
-  uintptr_t end = ((uintptr_t)p + len) & ~(page - 1);
-  int rc = 0;
-  while (end > start && madvise((void *)start, end - start, MADV_POPULATE_WRITE) != 0) {
-    if (errno == EINTR) continue;
-    rc = errno;
-    break;
-  }
-  return num(env, rc);
-}
-
 /*
  * checkFilter(linkType, snaplen, bpf): compiles a capture filter for a LINKTYPE_ without
  * opening a device, so a configuration is refused before the box starts. Throws
@@ -948,7 +915,6 @@ static napi_value init(napi_env env, napi_value exports) {
     { "cryptoLibrary", NULL, crypto_library, NULL, NULL, NULL, napi_default, NULL },
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
     { "keepFromChildren", NULL, keep_from_children, NULL, NULL, NULL, napi_default, NULL },
-    { "prefault", NULL, prefault, NULL, NULL, NULL, napi_default, NULL },
     { "cobsEncode", NULL, cobs_encode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
   };
