@@ -14,27 +14,14 @@ interface CommandEntry {
   load(): Command;
 }
 
+/** Loads `file`'s export `name` when the command runs. */
+const lazy = (file: string, name: string) => (): Command => (require(file) as Record<string, Command>)[name];
+
 const commands: CommandEntry[] = [
-  {
-    name: 'run',
-    summary: 'the supervisor: capture, seal, analyse, and send results down the line',
-    load: () => (require('./run') as typeof import('./run')).runCommand,
-  },
-  {
-    name: 'receive',
-    summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files',
-    load: () => (require('./receive') as typeof import('./receive')).receiveCommand,
-  },
-  {
-    name: 'cryptopan',
-    summary: 'anonymize addresses from stdin with Crypto-PAn (interoperability checks)',
-    load: () => (require('./cryptopan') as typeof import('./cryptopan')).cryptopanCommand,
-  },
-  {
-    name: 'bundle',
-    summary: 'build, sign, verify, inspect and flash analysis firmware bundles',
-    load: () => (require('./bundle') as typeof import('./bundle')).bundleCommand,
-  },
+  { name: 'run', summary: 'the supervisor: capture, seal, analyse, and send results down the line', load: lazy('./run', 'runCommand') },
+  { name: 'receive', summary: 'read the results line (tty or recording) into pcap, IPFIX, JSON and log files', load: lazy('./receive', 'receiveCommand') },
+  { name: 'cryptopan', summary: 'anonymize addresses from stdin with Crypto-PAn (interoperability checks)', load: lazy('./cryptopan', 'cryptopanCommand') },
+  { name: 'bundle', summary: 'build, sign, verify, inspect and flash analysis firmware bundles', load: lazy('./bundle', 'bundleCommand') },
 ];
 
 function usage(): string {
