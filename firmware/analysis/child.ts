@@ -58,6 +58,9 @@ function send(m: FromChild): void {
   });
 }
 
+/** Runtime.packed grows to this at most (a batch of 2,048 frames of 1,518 bytes is 3.1 MB). */
+const MAX_PACKED_BYTES = 4 << 20;
+
 /**
  * The bodies of the PACKET records b[i, j) as one byte string: a view when they lie back
  * to back in one buffer (packed by Runtime.pack), else a copy of them all.
@@ -115,9 +118,11 @@ class Runtime {
    * placed, each record's body a view of them. A run of them goes to the supervisor as
    * one view (sendRuns), serialized by send() at once, so the bytes are reused from the
    * next batch on. A copy per record into its own Buffer, then all of them again into
-   * the run's, cost two allocations and two copies a packet.
+   * the run's, cost two allocations and two copies a packet. Made at the first packet
+   * (a process with a module never uses it), it doubles when a batch does not fit, up
+   * to MAX_PACKED_BYTES: a batch of full-size frames then fits in one piece.
    */
-  private packed = Buffer.allocUnsafeSlow(1 << 20);
+  private packed = Buffer.alloc(0);
   private packedLength = 0;
   /** Place of each record in the batch: pos and ord, interleaved. */
   private readonly batchPlaces: number[] = [];
@@ -202,16 +207,22 @@ class Runtime {
     else this.place(this.pos, type, body);
   }
 
-  /** emit.packet: the record is copied at once (the emitter reuses its buffer), into `packed` when it is placed now. */
+  /**
+   * emit.packet: the record is copied at once (the emitter reuses its buffer), into
+   * `packed` when it is placed now. A length past the emitter's buffer is cut to it, as
+   * a copy of rec.subarray(0, len) would be: nothing but the record's bytes goes out.
+   */
   private packetRecord(rec: Buffer, len: number): void {
-    if (this.link || !this.inHandler) this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, len)));
-    else this.place(this.pos, RecordType.PACKET, rec, len);
+    const n = Math.max(0, Math.min(len, rec.length));
+    if (this.link || !this.inHandler) this.record(RecordType.PACKET, Buffer.from(rec.subarray(0, n)));
+    else this.place(this.pos, RecordType.PACKET, rec, n);
   }
 
-  /** Appends rec[0, len) to `packed` (a larger one when full: views of the old stay valid) and returns its view. */
+  /** Appends rec[0, len) to `packed` (a new one when full: views of the old stay valid) and returns its view. */
   private pack(rec: Buffer, len: number): Buffer {
     if (this.packedLength + len > this.packed.length) {
-      this.packed = Buffer.allocUnsafeSlow(Math.max(this.packed.length, 2 * len));
+      const grown = this.packed.length === 0 ? 1 << 20 : Math.min(MAX_PACKED_BYTES, 2 * this.packed.length);
+      this.packed = Buffer.allocUnsafeSlow(Math.max(grown, len));
       this.packedLength = 0;
     }
     const at = this.packedLength;

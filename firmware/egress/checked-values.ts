@@ -56,6 +56,7 @@ export class CheckedValues {
 
   /** Offset in `hashes` of the hash of buf[off..off+len), or -1 (then store() caches it in the value's set of slots). */
   find(buf: Uint8Array, off: number, len: number): number {
+    if (len !== 4 && len !== 6 && len !== 16) throw new RangeError(`checked values are 4, 6 or 16 bytes long, not ${len}`);
     let a: number;
     let b = 0;
     let c = 0;

@@ -36,6 +36,7 @@
 #include <openssl/evp.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -857,18 +858,22 @@ __attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const ui
 }
 #endif
 
-static int crc_hw = -1;
+#if defined(__x86_64__)
+static int crc_hw = 0;
+#endif
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+/* The table, and whether the CPU has the instruction: once per process, whichever thread asks first. */
+static void crc_init(void) {
+  crc_table_init();
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#endif
+}
 
 static uint32_t crc32c(const uint8_t *p, size_t n) {
-  if (crc_hw < 0) {
-    crc_table_init();
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-#else
-    crc_hw = 0;
-#endif
-  }
+  pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
   if (crc_hw) return crc_sse42(0xFFFFFFFFu, p, n) ^ 0xFFFFFFFFu;
 #endif
@@ -883,14 +888,14 @@ static napi_value crc32c_js(napi_env env, napi_callback_info info) {
   uint8_t *p = NULL;
   size_t len = 0;
   napi_typedarray_type t = napi_int8_array;
-  int64_t start = -1, end = -1;
+  double start = -1, end = -1;
   if (argc < 3 || napi_get_typedarray_info(env, argv[0], &t, &len, (void **)&p, NULL, NULL) != napi_ok || t != napi_uint8_array ||
-      napi_get_value_int64(env, argv[1], &start) != napi_ok || napi_get_value_int64(env, argv[2], &end) != napi_ok ||
-      start < 0 || end < start || (uint64_t)end > len) {
+      napi_get_value_double(env, argv[1], &start) != napi_ok || napi_get_value_double(env, argv[2], &end) != napi_ok ||
+      !(start >= 0) || !(end >= start) || !(end <= (double)len) || start != (double)(size_t)start || end != (double)(size_t)end) {
     napi_throw_range_error(env, NULL, "sealtap-capture: crc32c(buf, start, end) takes a Uint8Array and 0 <= start <= end <= its length");
     return NULL;
   }
-  return num(env, (double)crc32c(p + start, (size_t)(end - start)));
+  return num(env, (double)crc32c(p + (size_t)start, (size_t)end - (size_t)start));
 }
 
 static napi_value init(napi_env env, napi_value exports) {

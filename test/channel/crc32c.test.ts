@@ -43,6 +43,7 @@ test('the writer\'s crc32c in C gives the vectors and equals the definition on r
 test('the writer\'s crc32c refuses a range outside its buffer', () => {
   assert.throws(() => crc32cWriter(Buffer.alloc(4), 2, 5), /0 <= start <= end <= its length/);
   assert.throws(() => crc32cWriter(Buffer.alloc(4), 3, 2), /0 <= start <= end <= its length/);
+  for (const bad of [NaN, Infinity, 1.5, -1]) assert.throws(() => crc32cWriter(Buffer.alloc(4), 0, bad), /0 <= start <= end <= its length/, `end ${bad}`);
 });
 
 test.run();

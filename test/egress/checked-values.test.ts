@@ -54,6 +54,7 @@ test('a value is found only with its own length and bytes', () => {
   assert.ok(cv.find(v, 0, 4) >= 0);
   assert.is(cv.find(v, 0, 6), -1, 'the same first four bytes, another length');
   assert.is(cv.find(Buffer.from([10, 0, 0, 2]), 0, 4), -1);
+  assert.throws(() => cv.find(Buffer.alloc(20), 0, 17), /4, 6 or 16 bytes long, not 17/, 'no value of another length is compared on a part of it');
 });
 
 test('a hit is always the value itself: random values of all three lengths and their one-byte neighbours', () => {
