@@ -79,20 +79,21 @@ export class ValueHasher {
  * full it is emptied and starts over. That only costs hashes: a value seen again is
  * reported again, and the guard ignores what it knows.
  *
- * Values are kept and compared as 32-bit words (an IPv4 address one, a MAC two, an
- * IPv6 address four), read once per lookup: compared byte by byte they made this the
- * analysis' largest cost after the flow table on the flows output (two to four
- * lookups a packet).
+ * Values are kept and compared as 32-bit words (readValueWords), read once per lookup:
+ * compared byte by byte they made this the analysis' largest cost after the flow
+ * table on the flows output (two to four lookups a packet).
  */
 export class SeenAddresses {
   private readonly table: Uint32Array;
   private readonly used: Uint8Array;
-  /** Words per value: 1 (IPv4), 2 (MAC: its last four bytes, then its first two), 4 (IPv6). */
+  /** Words kept per value: 1 (IPv4), 2 (MAC), 4 (IPv6). */
   private readonly words: number;
   private readonly mask: number;
   /** 32 - log2(slots): the slot is the top bits of the multiplied hash. */
   private readonly shift: number;
   private count = 0;
+  /** The words of the value being looked up (readValueWords). */
+  private readonly value = new Uint32Array(4);
 
   constructor(private readonly width: 4 | 6 | 16, slots: number) {
     let n = 16;
@@ -106,26 +107,14 @@ export class SeenAddresses {
 
   /** True when buf[off..off+width] was already in the set; adds it otherwise. */
   addIfNew(buf: Buffer, off: number): boolean {
-    let a: number;
-    let b = 0;
-    let c = 0;
-    let d = 0;
-    let h: number;
-    if (this.width === 4) {
-      a = word(buf, off);
-      h = a;
-    } else if (this.width === 6) {
-      // A MAC's last four bytes vary most (the first three are the vendor's).
-      a = word(buf, off + 2);
-      b = (buf[off] << 8) | buf[off + 1];
-      h = a ^ (b << 16);
-    } else {
-      a = word(buf, off);
-      b = word(buf, off + 4);
-      c = word(buf, off + 8);
-      d = word(buf, off + 12);
-      h = a ^ b ^ c ^ d;
-    }
+    const v = this.value;
+    readValueWords(buf, off, this.width, v);
+    const a = v[0];
+    const b = v[1];
+    const c = v[2];
+    const d = v[3];
+    // A MAC's last four bytes (word a) vary most: the first three are the vendor's.
+    const h = this.width === 6 ? a ^ (b << 16) : a ^ b ^ c ^ d;
     // Fibonacci hashing: the top bits of the product depend on every bit of h. The low
     // bits (a mask) depend only on h's low bits, which MACs of one vendor share: 1,025
     // MACs fell into 32 slots and each lookup probed hundreds.
@@ -159,9 +148,30 @@ export class SeenAddresses {
   }
 }
 
-/** The big-endian 32-bit word at buf[off], unsigned (as a Uint32Array holds it). */
-function word(buf: Buffer, off: number): number {
-  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
+/**
+ * An address or MAC at buf[off, off+len) as four 32-bit words into `out`, zeros after
+ * its last: IPv4 one word, a MAC two (its last four bytes, then its first two), IPv6
+ * four. Different bytes of one length never give the same words. The seen-address sets
+ * and the guard's cache of checked values keep and compare values this way: a byte at
+ * a time, hashing and comparing were their largest cost per packet.
+ */
+export function readValueWords(buf: Uint8Array, off: number, len: 4 | 6 | 16, out: Uint32Array): void {
+  if (len === 6) {
+    out[0] = word(buf, off + 2);
+    out[1] = (buf[off] << 8) | buf[off + 1];
+    out[2] = 0;
+    out[3] = 0;
+  } else {
+    out[0] = word(buf, off);
+    out[1] = len === 16 ? word(buf, off + 4) : 0;
+    out[2] = len === 16 ? word(buf, off + 8) : 0;
+    out[3] = len === 16 ? word(buf, off + 12) : 0;
+  }
+}
+
+/** The big-endian 32-bit word at buf[off]. */
+function word(buf: Uint8Array, off: number): number {
+  return (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3];
 }
 
 const ND_SOURCE_LLADDR = 1;

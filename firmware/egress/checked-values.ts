@@ -16,7 +16,7 @@
 // that named it; 9,000 values (3,000 hosts' IPv4, IPv6 and MAC) made about a hundred
 // such triples even in 2^16 slots. Four ways in 2^16 slots (1.8 MB) keep them all. A
 // collision only costs a hash.
-import { addressHashBytes } from '../analysis/addresses';
+import { addressHashBytes, readValueWords } from '../analysis/addresses';
 
 const WORDS = 4;
 const WAYS = 4;
@@ -31,20 +31,15 @@ export class CheckedValues {
    */
   readonly cleanAt: Uint32Array;
   /**
-   * Each slot's value as four 32-bit words, zeros after its last: an IPv4 address is
-   * one word, a MAC two (its last four bytes, then its first two), an IPv6 address four.
-   * Read once per lookup and compared a word at a time: byte loops for the hash and the
-   * comparison were most of the guard's time per packet.
+   * Each slot's value as four 32-bit words (readValueWords), compared a word at a time:
+   * byte loops for the hash and the comparison were most of the guard's time per packet.
    */
   private readonly values: Uint32Array;
   private readonly lens: Uint8Array;
   private readonly shift: number;
   private lastSlot = 0;
   /** The words of the value the last find() looked for (store() keeps them). */
-  private a = 0;
-  private b = 0;
-  private c = 0;
-  private d = 0;
+  private readonly value = new Uint32Array(WORDS);
 
   constructor(bits = 16) {
     this.hashes = Buffer.alloc(addressHashBytes << bits);
@@ -57,24 +52,12 @@ export class CheckedValues {
   /** Offset in `hashes` of the hash of buf[off..off+len), or -1 (then store() caches it in the value's set of slots). */
   find(buf: Uint8Array, off: number, len: number): number {
     if (len !== 4 && len !== 6 && len !== 16) throw new RangeError(`checked values are 4, 6 or 16 bytes long, not ${len}`);
-    let a: number;
-    let b = 0;
-    let c = 0;
-    let d = 0;
-    if (len === 4) a = word(buf, off);
-    else if (len === 6) {
-      a = word(buf, off + 2);
-      b = (buf[off] << 8) | buf[off + 1];
-    } else {
-      a = word(buf, off);
-      b = word(buf, off + 4);
-      c = word(buf, off + 8);
-      d = word(buf, off + 12);
-    }
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = d;
+    const value = this.value;
+    readValueWords(buf, off, len, value);
+    const a = value[0];
+    const b = value[1];
+    const c = value[2];
+    const d = value[3];
     let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f) ^ len;
     // Anonymized addresses share their prefixes (Crypto-PAn keeps them): murmur3's
     // finalizer spreads every bit over the top bits, which pick the set. Without such a
@@ -106,11 +89,7 @@ export class CheckedValues {
     this.lens.copyWithin(slot + 1, slot, last);
     this.cleanAt.copyWithin(slot + 1, slot, last);
     this.cleanAt[slot] = 0;
-    const at = slot * WORDS;
-    this.values[at] = this.a;
-    this.values[at + 1] = this.b;
-    this.values[at + 2] = this.c;
-    this.values[at + 3] = this.d;
+    this.values.set(this.value, slot * WORDS);
     hash.copy(this.hashes, slot * addressHashBytes, 0, addressHashBytes);
     this.lens[slot] = len;
   }
@@ -121,9 +100,4 @@ export class CheckedValues {
     this.lens.fill(0);
     this.cleanAt.fill(0);
   }
-}
-
-/** The big-endian 32-bit word at buf[off], unsigned (as a Uint32Array holds it). */
-function word(buf: Uint8Array, off: number): number {
-  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }
