@@ -10,7 +10,7 @@ import type { Output } from '../supervisor/config';
 import { analysisRecordTypes, startGraceMs, betweenPackets, childKeyOrder, describeExit, describePosition, FromChild, InitMessage, noPlace, OutRecord, Place, placeAfter, StreamCounts, validFromChild } from './ipc';
 import type { Streams } from './streams/schema';
 import { CrashVerdicts } from './crash-verdict';
-import { forkSandboxed } from './sandbox';
+import { forkSandboxed, SpareAnalyses } from './sandbox';
 import type { ModuleCommand } from './module-link';
 import { oneShard, Shard } from './shard';
 
@@ -32,6 +32,8 @@ export interface AnalysisHostOptions {
   ring: { oldestRetainedSeq(): number; slotPath(seq: number): string; isRetained?(seq: number): boolean };
   /** The flows this process analyses; one shard of one when not given. */
   shard?: Shard;
+  /** Processes forked ahead of need, taken first (forked with readablePaths and this module setting). */
+  spares?: SpareAnalyses | null;
 }
 
 export interface AnalysisEvents {
@@ -135,7 +137,7 @@ export class AnalysisHost {
 
   private spawn(): void {
     const o = this.opts;
-    const child = forkSandboxed(o.readablePaths, o.module !== null);
+    const child = o.spares ? o.spares.take() : forkSandboxed(o.readablePaths, o.module !== null);
     this.refusedBefore += this.refusedNow;
     this.refusedNow = 0;
     this.child = child;
@@ -166,6 +168,13 @@ export class AnalysisHost {
     // it wrote has been read: acting on 'exit' could blame the packet before it.
     child.on('close', () => this.onDeath(child));
     child.on('error', () => { /* close follows */ });
+    // A process started ahead that died before it was taken: its 'close' came before
+    // these listeners. Its death counts as any other, and a new process follows.
+    if (o.spares?.hasClosed(child)) {
+      this.exitCode = child.exitCode;
+      this.exitSignal = child.signalCode;
+      setImmediate(() => this.onDeath(child));
+    }
 
     // Subkeys go down the stdin pipe as raw bytes, never through IPC (which
     // serializes); the copy handed to the pipe is wiped once written.

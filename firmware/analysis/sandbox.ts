@@ -82,6 +82,56 @@ export function forkSandboxed(readablePaths: string[], spawnsModule = false): Ch
     execArgv: isolate ? ['--net', '--', process.execPath, ...nodeArgs] : nodeArgs,
     stdio: ['pipe', 'ignore', 'pipe', 'ipc', 'pipe'],
     serialization: 'advanced',
-    env: {},
+    // Nothing of the supervisor's environment; only glibc's huge-page advice for malloc
+    // (as bin/sealtap gives the supervisor: docs/benchmarks.md).
+    env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
   });
+}
+
+/**
+ * Analysis processes forked ahead of need. Node's start and the analysis' modules take
+ * about 0.3 s; forked when the pipeline is built, that time overlaps the capture's
+ * set-up (its thread, its buffers, opening the source) instead of following it. A
+ * spare waits for its keys on stdin and its init message; nothing else is shared
+ * with it before it is taken, and whatever is not taken is killed at close().
+ */
+export class SpareAnalyses {
+  private readonly spares: ChildProcess[] = [];
+  /** Spares whose 'close' has come: they died before they were taken. */
+  private readonly closed = new WeakSet<ChildProcess>();
+
+  constructor(private readonly readablePaths: string[], private readonly spawnsModule: boolean, n: number) {
+    for (let i = 0; i < n; i++) {
+      const c = forkSandboxed(readablePaths, spawnsModule);
+      // Until the host takes it, an error on the process or a pipe must not be unhandled.
+      c.on('error', () => {});
+      c.stdin!.on('error', () => {});
+      c.stdio[4]!.on('error', () => {});
+      c.once('close', () => this.closed.add(c));
+      this.spares.push(c);
+    }
+  }
+
+  /**
+   * The next spare, or a new process once none is left (a restart). A spare that died
+   * before it was taken is handed over all the same: its death is the taker's to count
+   * (hasClosed says that its 'close' has already come).
+   */
+  take(): ChildProcess {
+    return this.spares.shift() ?? forkSandboxed(this.readablePaths, this.spawnsModule);
+  }
+
+  /** True when a taken spare had died and closed before it was taken. */
+  hasClosed(c: ChildProcess): boolean {
+    return this.closed.has(c);
+  }
+
+  /** The spares not taken yet. */
+  waiting(): readonly ChildProcess[] {
+    return this.spares.slice();
+  }
+
+  close(): void {
+    for (const c of this.spares.splice(0)) c.kill('SIGKILL');
+  }
 }

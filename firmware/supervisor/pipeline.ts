@@ -20,6 +20,7 @@ import { Spooler } from './spooler';
 import { isRunning, RunState } from './lifecycle';
 import { ShardedAnalysis } from './analysis-shards';
 import type { AnalysisEvents, AnalysisHostOptions } from '../analysis/host';
+import type { SpareAnalyses } from '../analysis/sandbox';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -89,9 +90,17 @@ export class Pipeline {
   private readonly analysisFinished: Promise<void>;
   private analysisDone: () => void = () => {};
   private readonly ledTimer: Timer;
+  /** What the analysis processes may read: the spool. */
+  private readonly readablePaths: string[];
+  /** Analysis processes starting while capture sets up; taken when the link type is known. */
+  private readonly spares: SpareAnalyses | null;
 
   constructor(private readonly p: PipelineParts) {
     const { cfg, sys, log, counters, ring } = p;
+    this.readablePaths = [cfg.spool.dir + '/'];
+    // Forked before the capture slots exist: a fork would mark their pages
+    // copy-on-write until the child execs (capture/slots.ts).
+    this.spares = sys.preforkAnalysis(this.readablePaths, cfg.analysis.module !== null, cfg.analysis.shards);
     this.captureFinished = new Promise((r) => { this.captureDone = r; });
     this.analysisFinished = new Promise((r) => { this.analysisDone = r; });
     // The spooler hands capture slots back to capture, which starts right after it: a
@@ -202,6 +211,7 @@ export class Pipeline {
   /** The closer on the teardown stack: whatever still runs (the run failed mid-way) ends at once. */
   async close(): Promise<void> {
     this.stopWatching();
+    this.spares?.close();
     if (!this.ended) await this.stopAtOnce();
   }
 
@@ -255,8 +265,9 @@ export class Pipeline {
       heartbeatMs: cfg.analysis.heartbeatSeconds * 1000,
       maxRestarts: cfg.analysis.maxRestarts,
       keys,
-      readablePaths: [cfg.spool.dir + '/'],
+      readablePaths: this.readablePaths,
       ring,
+      spares: this.spares,
     };
     const events: AnalysisEvents = {
       addresses: (h) => guard.learn(h),
@@ -308,5 +319,7 @@ export class Pipeline {
     if (shards > 1) log.info(`analysis in ${shards} shards: each analyses the flows of its shard (a keyed hash of the 5-tuple)`);
     this.analysis = analysis;
     analysis.start();
+    // Every shard has taken its process; a restart forks a new one.
+    this.spares?.close();
   }
 }

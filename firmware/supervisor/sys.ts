@@ -13,6 +13,7 @@ import { AeadChoice, chooseSegmentAead } from '../spool/segment';
 import { Capture, CaptureEvents, CaptureOptions } from '../capture/capture';
 import { AnalysisEvents, AnalysisHost, AnalysisHostOptions } from '../analysis/host';
 import { jailProblem } from '../analysis/jail/jail';
+import { SpareAnalyses } from '../analysis/sandbox';
 import { Channel, ChannelOptions, openChannel } from '../channel/writer';
 import { CommandSys, realCommands } from './commands';
 import { HostHealth, sampleHealth } from './health';
@@ -77,6 +78,8 @@ export interface Sys {
   openChannel(o: ChannelOptions): Channel;
   startCapture(o: CaptureOptions, e: CaptureEvents): CaptureControl;
   startAnalysis(o: AnalysisHostOptions, e: AnalysisEvents): AnalysisControl;
+  /** n analysis processes started ahead of need (sandbox.ts SpareAnalyses), or null where there are none. */
+  preforkAnalysis(readablePaths: string[], spawnsModule: boolean, n: number): SpareAnalyses | null;
 }
 
 function isDevicePath(p: string): boolean {
@@ -116,4 +119,5 @@ export const realSys: Sys = {
   openChannel: (o) => openChannel(o),
   startCapture: (o, e) => new Capture(o, e),
   startAnalysis: (o, e) => new AnalysisHost(o, e),
+  preforkAnalysis: (paths, spawnsModule, n) => new SpareAnalyses(paths, spawnsModule, n),
 };

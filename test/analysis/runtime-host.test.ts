@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnalysisHost, AnalysisEvents } from '../../firmware/analysis/host';
+import { SpareAnalyses } from '../../firmware/analysis/sandbox';
 import { childKeyOrder, OutRecord, splitPacked } from '../../firmware/analysis/ipc';
 import { SecretKey } from '../../firmware/keys/secret-key';
 import { appendRecord, sealedSize, sealSegment } from '../../firmware/spool/segment';
@@ -63,7 +64,7 @@ class Harness {
   finished = false;
   readonly host: AnalysisHost;
 
-  constructor(module: string | null = null, streams: Streams = {}) {
+  constructor(module: string | null = null, streams: Streams = {}, spares: ((readable: string[]) => SpareAnalyses) | null = null) {
     const events: AnalysisEvents = {
       addresses: () => {},
       records: (r) => this.records.push(...r),
@@ -83,6 +84,7 @@ class Harness {
       flows: { maxFlows: 1024, idleSeconds: 60, activeSeconds: 300 },
       module, streams, moduleCommand: module ? moduleCommand(module, true, 256 * 1048576) : null, heartbeatMs: 5000, maxRestarts: 5, keys: this.k,
       readablePaths: [this.dir + '/'],
+      spares: spares?.([this.dir + '/']) ?? null,
       ring: {
         oldestRetainedSeq: () => this.oldest,
         slotPath: (seq) => this.slotPath(seq),
@@ -145,6 +147,65 @@ test('after a kill the new analysis sends every packet once, in order', async ()
   assert.equal(h.ports(), h.expectedPorts());
   assert.is(h.restarts.length, 1);
   assert.equal(h.done, [0, 1, 2, 3, 4, 5]);
+});
+
+/** True while a process of that id exists (a killed one is reaped by node). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('the host takes the analysis process started ahead of it, and a restart starts a new one', async () => {
+  let spares: SpareAnalyses | null = null;
+  const h = new Harness(null, {}, (readable) => (spares = new SpareAnalyses(readable, false, 1)));
+  const ahead = spares!.waiting()[0].pid!;
+  assert.ok(alive(ahead));
+  // Nothing of the supervisor's environment, only glibc's huge-page advice (sandbox.ts)
+  // and node's own IPC channel settings.
+  await h.until('the spare running node', () => fs.readFileSync(`/proc/${ahead}/cmdline`, 'utf8').includes('child.js'));
+  assert.equal(fs.readFileSync(`/proc/${ahead}/environ`, 'utf8').split('\0').filter((v) => v && !v.startsWith('NODE_CHANNEL_')), ['GLIBC_TUNABLES=glibc.malloc.hugetlb=1']);
+  h.host.start();
+  assert.is(h.host.pid(), ahead);
+  assert.equal(spares!.waiting(), []);
+  h.publish(2);
+  await h.until('segment 1', () => h.done.includes(1));
+  await h.kill();
+  assert.is.not(h.host.pid(), ahead);
+  h.publish(2);
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.is(h.restarts.length, 1);
+});
+
+test('a process started ahead that died before it was taken counts as a restart, is replaced, and nothing is lost', async () => {
+  let spares: SpareAnalyses | null = null;
+  const h = new Harness(null, {}, (readable) => (spares = new SpareAnalyses(readable, false, 1)));
+  const [c] = spares!.waiting();
+  const ahead = c.pid!;
+  process.kill(ahead, 'SIGKILL');
+  await h.until('the spare closed', () => spares!.hasClosed(c));
+  h.host.start();
+  h.publish(2);
+  await h.until('a new analysis', () => h.host.pid() !== null && h.host.pid() !== ahead);
+  h.host.finish();
+  await h.until('finished', () => h.finished);
+  assert.equal(h.ports(), h.expectedPorts());
+  assert.equal(h.restarts, ['analysis was killed by SIGKILL; restart 1 of at most 5']);
+});
+
+test('processes started ahead and never taken are killed at close', async () => {
+  const spares = new SpareAnalyses([tempDir('spares') + '/'], false, 2);
+  const pids = spares.waiting().map((c) => c.pid!);
+  assert.is(pids.length, 2);
+  assert.ok(pids.every(alive));
+  spares.close();
+  assert.equal(spares.waiting(), []);
+  await until('both spares gone', () => !pids.some(alive), 10_000);
 });
 
 test('a segment overwritten while the analysis replays it is skipped, and nothing is lost', async () => {

@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const MAIN = path.join(__dirname, '../../firmware/cli/main.js');
+const SEALTAP = path.join(__dirname, '../../../bin/sealtap');
 const FIRMWARE = path.join(__dirname, '../../firmware');
 // Prints the firmware modules and packages the process loaded, on fd 3, when it exits.
 const LIST_LOADED = `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));`;
@@ -27,6 +28,44 @@ function preload(): string {
   }
   return preloadFile;
 }
+
+/** The THP mode the kernel offers ('always', 'madvise', 'never'), or null without THP. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// Through bin/sealtap, as the box and the receiver run: reports on fd 3 the process's
+// GLIBC_TUNABLES and how much of a 64 MiB Buffer, written through, lies in huge pages.
+const HUGE_PAGES = `
+const fs = require('fs');
+const b = Buffer.alloc(64 << 20, 1);
+const huge = Number(/AnonHugePages:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
+fs.writeSync(3, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null, hugeKiB: huge, touched: b[b.length - 1] }));
+process.exit(0);`;
+
+function throughWrapper(env: Record<string, string>): { tunables: string | null; hugeKiB: number } {
+  const file = path.join(path.dirname(preload()), 'huge-pages.js');
+  fs.writeFileSync(file, HUGE_PAGES);
+  const r = spawnSync(SEALTAP, ['--help'], { encoding: 'utf8', env: { ...process.env, ...env, NODE_OPTIONS: `--require ${file}` }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  assert.is(r.status, 0, r.stderr);
+  return JSON.parse(r.output[3] as string) as { tunables: string | null; hugeKiB: number };
+}
+
+test('bin/sealtap asks glibc for huge pages for malloc (a caller\'s own tunables come after and win), and large buffers get them', () => {
+  const own = throughWrapper({ GLIBC_TUNABLES: '' });
+  assert.is(own.tunables, 'glibc.malloc.hugetlb=1');
+  const off = throughWrapper({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' });
+  assert.is(off.tunables, 'glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0');
+  // Where the kernel gives huge pages only on request, the request is what makes them.
+  if (thpMode() === 'madvise') {
+    assert.ok(own.hugeKiB >= 32 << 10, `${own.hugeKiB} KiB in huge pages with the wrapper's setting`);
+    assert.ok(off.hugeKiB < 4 << 10, `${off.hugeKiB} KiB in huge pages with hugetlb=0`);
+  }
+});
 
 const loadedFirmware = (loaded: string[]): string[] => loaded.filter((f) => f.startsWith(FIRMWARE + path.sep)).map((f) => path.relative(FIRMWARE, f));
 

@@ -230,6 +230,10 @@ export class ScriptedSys implements Sys {
     this.analyses.push(this.analysis);
     return this.analysis;
   }
+  /** Scripted analyses are objects, not processes: none to start ahead. */
+  preforkAnalysis(): null {
+    return null;
+  }
 
   /** Waits for segment `seq` to be sealed, written and announced to the analysis (real disk I/O). */
   async published(seq: number): Promise<void> {
