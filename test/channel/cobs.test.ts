@@ -84,6 +84,56 @@ function referenceEncode(src: Uint8Array): Buffer {
   return Buffer.from(out);
 }
 
+// The byte-at-a-time decoding, the reference for the span-copying decoder.
+function referenceDecode(block: Uint8Array): Buffer | null {
+  const out: number[] = [];
+  let i = 0;
+  while (i < block.length) {
+    const code = block[i];
+    if (code === 0 || i + code > block.length) return null;
+    for (let j = i + 1; j < i + code; j++) {
+      if (block[j] === 0) return null;
+      out.push(block[j]);
+    }
+    i += code;
+    if (code !== 0xff && i < block.length) out.push(0);
+  }
+  return Buffer.from(out);
+}
+
+test('decodes as the byte-at-a-time definition does, valid blocks and random ones alike', () => {
+  let seed = 11;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  let valid = 0;
+  for (let t = 0; t < 3000; t++) {
+    const len = Math.floor(rnd() * (t % 3 === 0 ? 5000 : 600));
+    const block = Buffer.alloc(len);
+    if (t % 2 === 0) {
+      // Random bytes, zeros left out: length codes run past the end or land anywhere.
+      const bias = [1, 4, 40, 255][t % 4];
+      for (let i = 0; i < len; i++) block[i] = 1 + Math.floor(rnd() ** bias * 255);
+    } else {
+      // A real encoding of input with zeros every so often, 0xff codes included.
+      const zeroEvery = [2, 7, 253, 254, 255, 600][t % 6];
+      const src = Buffer.alloc(len);
+      for (let i = 0; i < len; i++) src[i] = rnd() * zeroEvery < 1 ? 0 : 1 + Math.floor(rnd() * 255);
+      const enc = cobsEncode(src);
+      const got = cobsDecode(enc);
+      assert.ok(got !== null && got.equals(src), `round trip ${t}`);
+      assert.ok(referenceDecode(enc)!.equals(src));
+      continue;
+    }
+    const want = referenceDecode(block);
+    const got = cobsDecode(block);
+    if (want === null) assert.is(got, null, `block ${t} of ${len} bytes is not COBS`);
+    else {
+      valid++;
+      assert.ok(got !== null && got.equals(want), `block ${t} of ${len} bytes`);
+    }
+  }
+  assert.ok(valid > 100, `only ${valid} random blocks were valid COBS`);
+});
+
 test('matches the byte-at-a-time definition on random inputs with runs of every length around 254', () => {
   let seed = 7;
   const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
