@@ -1,14 +1,20 @@
 // Host health for STATUS records. Sampled on the STATUS timer, never on the packet
 // path; a failing probe reports zeros rather than stopping the run.
 //
-// Memory comes from systeminformation (si.mem() reads /proc/meminfo asynchronously).
+// Memory comes from systeminformation (si.mem() reads /proc/meminfo asynchronously),
+// from its memory module alone: the package's index loads every one of its modules
+// (bluetooth vendor tables, USB, Docker, ...), which took 41-105 ms of the supervisor's
+// start against 11 ms for the memory module (docs/benchmarks.md).
 // The host's CPU load does not: si.currentLoad() runs `sh -c 'cat /proc/stat | grep cpu'`
 // with execSync on every call, which forks the supervisor, blocks its event loop for the
 // child's lifetime and charges three exec()s a second to the box's CPU budget (measured
 // in `make bench-capture`: the largest single cost of an idle supervisor). The load is
 // the same arithmetic on /proc/stat's first line, read here without a child process.
 import { promises as fsp } from 'node:fs';
-import * as si from 'systeminformation';
+import type { Systeminformation } from 'systeminformation';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const si = require('systeminformation/lib/memory') as { mem(): Promise<Systeminformation.MemData> };
 
 export interface HostHealth {
   cpuPercent: number;

@@ -95,6 +95,13 @@ test('receive --help loads the receiver only: not the supervisor, not the serial
   assert.not.ok(r.loaded.some((f) => f.includes(`${path.sep}node_modules${path.sep}serialport${path.sep}`)), 'serialport was loaded for a command that opens no tty');
 });
 
+test('the supervisor loads systeminformation\'s memory module, not the whole package', () => {
+  const r = sealtap(['run', '--help']);
+  assert.is(r.status, 0, r.stderr);
+  const si = r.loaded.filter((f) => f.includes(`${path.sep}node_modules${path.sep}systeminformation${path.sep}`)).map((f) => path.basename(f)).sort();
+  assert.equal(si, ['memory.js', 'util.js']);
+});
+
 test('run --help loads the supervisor, not the receiver', () => {
   const r = sealtap(['run', '--help']);
   assert.is(r.status, 0, r.stderr);
