@@ -339,8 +339,8 @@ EOF
   local sealtap=("$root/bin/sealtap")
   # JavaScript names for perf: node writes /tmp/perf-PID.map.
   [ -z "$PERF_DIR" ] || sealtap=(env NODE_OPTIONS=--perf-basic-prof "${sealtap[@]}")
-  # bin/sealtap's node flags, with --cpu-prof (which NODE_OPTIONS does not take).
-  [ -z "$CPU_PROF_DIR" ] || sealtap=(node --cpu-prof --cpu-prof-dir="$CPU_PROF_DIR" --no-memory-reducer --interrupt-budget=675840 "$root/dist/firmware/cli/main.js")
+  # bin/sealtap's environment and node flags, with --cpu-prof (which NODE_OPTIONS does not take).
+  [ -z "$CPU_PROF_DIR" ] || sealtap=(env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 node --cpu-prof --cpu-prof-dir="$CPU_PROF_DIR" --no-memory-reducer --interrupt-budget=675840 "$root/dist/firmware/cli/main.js")
   /usr/bin/time -f '%U %S' -o "$DIR/sealtap.time" \
     "${IN_CG[@]}" ip netns exec "$CAP_NS" "${sealtap[@]}" run --config "$DIR/run.json" 2>"$log" &
   timepid=$!
