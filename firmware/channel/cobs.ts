@@ -101,9 +101,9 @@ export function cobsDecode(src: Uint8Array): Buffer | null {
 let zeroAt = new Uint32Array(1024);
 
 /**
- * Copies src[from, to) to out at o and returns the offset after it. Runs between zeros
- * in packet headers are a few bytes long, and Buffer.copy costs a typed-array view per
- * call, so short runs go byte by byte.
+ * Copies src[from, to) to out at o and returns the offset after it. Buffer.copy costs a
+ * typed-array view per call, so a short span (a small block, or the few bytes between
+ * two 0xff codes) goes byte by byte.
  */
 function copyRun(src: Buffer, from: number, to: number, out: Buffer, o: number): number {
   if (to - from > 48) return o + src.copy(out, o, from, to);

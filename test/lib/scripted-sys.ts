@@ -230,8 +230,9 @@ export class ScriptedSys implements Sys {
     this.analyses.push(this.analysis);
     return this.analysis;
   }
-  /** Scripted analyses are objects, not processes: none to start ahead. */
-  preforkAnalysis(): null {
+  /** Scripted analyses are objects, not processes: none is started ahead; the request is in the transcript. */
+  preforkAnalysis(readablePaths: string[], spawnsModule: boolean, n: number): null {
+    this.act(`analysis: ${n} to start ahead, reading ${readablePaths.join(' ')}${spawnsModule ? ', with a module' : ''}`);
     return null;
   }
 

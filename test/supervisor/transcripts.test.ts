@@ -22,6 +22,8 @@ const BOOT_PRELUDE = [
   '[    0.000] INFO  spool ready: 4 slots of 0.1 MiB in $DIR/spool, sealed with XChaCha20-Poly1305 (measured XChaCha20-Poly1305 1000 MB/s, AES-256-GCM 1000 MB/s)',
   'line: open, BOOT with link type -1',
   '[    0.000] INFO  results channel open on $DIR/line.raw (recording); session abababababababab',
+  // The analysis starts before the capture slots exist (a fork would share their pages).
+  'analysis: 1 to start ahead, reading $DIR/spool/',
   'capture: start (8 slots)',
 ];
 
