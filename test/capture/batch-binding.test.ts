@@ -339,8 +339,28 @@ test('becomeCaptureThread names the calling thread and raises its priority above
   assert.is(Number(main.slice(main.lastIndexOf(')') + 2).split(' ')[16]), 0, 'the main thread keeps its priority');
 });
 
+/** read(2) calls made so far by the calling thread (the addon reads a savefile on it). */
+function readCalls(): number {
+  return Number(/^syscr: (\d+)$/m.exec(fs.readFileSync('/proc/thread-self/io', 'utf8'))![1]);
+}
+
+test('a savefile is read in large blocks, not a read(2) per few packets', () => {
+  const bytes = fs.statSync(trace).size;
+  const before = readCalls();
+  const h = batchBinding.openOffline(trace);
+  const r = readAll(h, 1 << 20);
+  batchBinding.close(h);
+  const calls = readCalls() - before - 1; // the one above, reading /proc
+  assert.is(r.records.length, 20000);
+  // 256 KiB at a time (stdio's default, the file's 4 KiB block, took bytes / 4096 calls).
+  assert.ok(calls <= Math.ceil(bytes / (256 * 1024)) + 2, `${calls} reads for ${bytes} bytes`);
+});
+
 test('misuse is a clear error, never a crash', () => {
-  assert.throws(() => batchBinding.openOffline(path.join(work, 'missing.pcap')), /missing\.pcap/);
+  assert.throws(() => batchBinding.openOffline(path.join(work, 'missing.pcap')), /missing\.pcap: No such file or directory/);
+  const notPcap = path.join(work, 'not-a-pcap.txt');
+  fs.writeFileSync(notPcap, 'just some text, no pcap magic here\n');
+  assert.throws(() => batchBinding.openOffline(notPcap), /not-a-pcap\.txt: unknown file format/);
   const h = batchBinding.openOffline(trace);
   assert.throws(() => batchBinding.dispatch(h, Buffer.alloc(16), 17, 1), /offset outside the buffer/);
   assert.throws(() => batchBinding.dispatch(h, Buffer.alloc(16), 0, 0), /maxPackets < 1/);
