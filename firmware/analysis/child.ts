@@ -48,10 +48,13 @@ delete (process as { send?: unknown }).send;
 let unsent = 0;
 const MAX_UNSENT = 4;
 let onSent: (() => void) | null = null;
+/** Record batches handed to the IPC channel so far (work() yields after each). */
+let batchesSent = 0;
 
 function send(m: FromChild): void {
   if (m.t !== 'records' && m.t !== 'packets') return void ipcSend(m);
   unsent++;
+  batchesSent++;
   ipcSend(m, undefined, undefined, () => {
     unsent--;
     if (unsent <= MAX_UNSENT) onSent?.();
@@ -442,6 +445,7 @@ class Runtime {
     // A lookup per packet costs a hash of the position: none while nothing is quarantined.
     const quarantined = this.quarantine.size > 0;
     const started = performance.now();
+    const sentBefore = batchesSent;
     let n = 0;
     while (recs.next()) {
       const pos = position(seq, recs.index);
@@ -473,6 +477,11 @@ class Runtime {
       if (careful) writePosition(this.posBuf, betweenPackets);
       this.counters.packets++;
       this.segPackets++;
+      // A batch went to the IPC channel: back to the event loop, which writes it to the
+      // socket only between slices. Working on for the rest of a slice (50 ms) left the
+      // supervisor without records while a dozen batches waited here, and then this
+      // process waiting for it: the two took turns instead of running side by side.
+      if (batchesSent !== sentBefore) break;
       if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
     }
     if (recs.done()) this.builtinsDone = true;
