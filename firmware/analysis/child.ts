@@ -22,6 +22,7 @@ import type { Policy } from '../anonymize/policy';
 import { HeldRecord, ModuleLink } from './module-link';
 import { StreamExit } from './streams/exit';
 import { PacketRewriter } from './builtin/packets/rewriter';
+import { copyBytes } from './builtin/packets/byteCopy';
 import { endPosition } from './runtime/module-process-init';
 import { PacketClock } from './ticks';
 import { recordOffsets, SegmentRecords } from './segment-records';
@@ -65,23 +66,46 @@ function send(m: FromChild): void {
 const MAX_PACKED_BYTES = 4 << 20;
 
 /**
- * The bodies of the PACKET records b[i, j) as one byte string: a view when they lie back
- * to back in one buffer (packed by Runtime.pack), else a copy of them all.
+ * A record of the batch. A PACKET record packed by Runtime.pack is packed[start, end),
+ * with no body of its own; any other record is its body. The entries are reused from
+ * batch to batch (send() serializes a batch at once): a view and two objects per
+ * packet were a tenth of this process's time on a packets run (docs/benchmarks.md).
  */
-function packedRun(b: OutRecord[], i: number, j: number): Buffer {
-  const first = b[i].body as Uint8Array;
-  let end = first.byteOffset + first.byteLength;
-  for (let k = i + 1; k < j; k++) {
-    const body = b[k].body as Uint8Array;
-    if (body.buffer !== first.buffer || body.byteOffset !== end) {
-      const bodies: Uint8Array[] = [];
-      for (let m = i; m < j; m++) bodies.push(b[m].body as Uint8Array);
-      return Buffer.concat(bodies);
-    }
-    end += body.byteLength;
+interface Batched {
+  type: number;
+  body: Record<string, unknown> | Uint8Array | null;
+  packed: Buffer | null;
+  start: number;
+  end: number;
+}
+
+/** b[i, j) as the records of a 'records' message. */
+function outRecords(b: Batched[], i: number, j: number): OutRecord[] {
+  const out: OutRecord[] = [];
+  for (let k = i; k < j; k++) out.push({ type: b[k].type, body: bodyOf(b[k]) });
+  return out;
+}
+
+function bodyOf(e: Batched): Record<string, unknown> | Uint8Array {
+  return e.packed !== null ? e.packed.subarray(e.start, e.end) : e.body!;
+}
+
+/**
+ * The bodies of the PACKET records b[i, j) as one byte string: a view when they lie back
+ * to back in one buffer (packed by Runtime.pack), else a copy of them all. A Buffer,
+ * not a plain Uint8Array: the supervisor receives the kind that was sent.
+ */
+function packedRun(b: Batched[], i: number, j: number): Buffer {
+  const first = b[i];
+  if (first.packed !== null) {
+    let end = first.end;
+    let k = i + 1;
+    while (k < j && b[k].packed === first.packed && b[k].start === end) end = b[k++].end;
+    if (k === j) return first.packed.subarray(first.start, end);
   }
-  // A Buffer, not a plain Uint8Array: the supervisor receives the kind that was sent.
-  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+  const bodies: Uint8Array[] = [];
+  for (let m = i; m < j; m++) bodies.push(bodyOf(b[m]) as Uint8Array);
+  return Buffer.concat(bodies);
 }
 
 class Runtime {
@@ -115,10 +139,12 @@ class Runtime {
   private lastPlacedPos = -1;
   private ord = 0;
   private committed: Place;
-  private batch: OutRecord[] = [];
+  /** The batch: its first batchLength entries (Batched). */
+  private readonly batch: Batched[] = [];
+  private batchLength = 0;
   /**
    * Without a module: the bytes of the batch's PACKET records, back to back in the order
-   * placed, each record's body a view of them. A run of them goes to the supervisor as
+   * placed, each record's entry a span of them. A run of them goes to the supervisor as
    * one view (sendRuns), serialized by send() at once, so the bytes are reused from the
    * next batch on. A copy per record into its own Buffer, then all of them again into
    * the run's, cost two allocations and two copies a packet. Made at the first packet
@@ -126,10 +152,16 @@ class Runtime {
    * to MAX_PACKED_BYTES: a batch of full-size frames then fits in one piece.
    */
   private packed = Buffer.alloc(0);
+  private packedView: DataView = new DataView(this.packed.buffer);
   private packedLength = 0;
+  /** The last buffer pack() copied from (the packets rewriter's, reused) and its view. */
+  private packSource: Buffer | null = null;
+  private packSourceView: DataView = this.packedView;
   /** Place of each record in the batch: pos and ord, interleaved. */
   private readonly batchPlaces: number[] = [];
-  private lastPlace: Place = { pos: -1, ord: -1 };
+  /** Place of the batch's last record. */
+  private lastPos = -1;
+  private lastOrd = -1;
   /** With a researcher's module: the built-ins' records of the segment, placed once the module's are in. */
   private held: HeldRecord[] = [];
   private readonly clock: PacketClock;
@@ -221,17 +253,25 @@ class Runtime {
     else this.place(this.pos, RecordType.PACKET, rec, n);
   }
 
-  /** Appends rec[0, len) to `packed` (a new one when full: views of the old stay valid) and returns its view. */
-  private pack(rec: Buffer, len: number): Buffer {
+  /** Appends rec[0, len) to `packed` (a new one when full: entries of the old keep it) and makes e its span. */
+  private pack(rec: Buffer, len: number, e: Batched): void {
     if (this.packedLength + len > this.packed.length) {
       const grown = this.packed.length === 0 ? 1 << 20 : Math.min(MAX_PACKED_BYTES, 2 * this.packed.length);
       this.packed = Buffer.allocUnsafeSlow(Math.max(grown, len));
+      this.packedView = new DataView(this.packed.buffer, this.packed.byteOffset, this.packed.byteLength);
       this.packedLength = 0;
     }
+    if (rec !== this.packSource) {
+      this.packSource = rec;
+      this.packSourceView = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+    }
     const at = this.packedLength;
-    rec.copy(this.packed, at, 0, len);
+    copyBytes(rec, this.packSourceView, 0, len, this.packed, this.packedView, at);
     this.packedLength = at + len;
-    return this.packed.subarray(at, at + len);
+    e.body = null;
+    e.packed = this.packed;
+    e.start = at;
+    e.end = at + len;
   }
 
   /**
@@ -245,7 +285,7 @@ class Runtime {
       // Bounded messages, with or without a module (whose segment's records are placed
       // here all at once), and each ending at a packet boundary: every record of the
       // packets before it, none of the next.
-      if (this.batch.length >= BATCH_RECORDS) this.flush();
+      if (this.batchLength >= BATCH_RECORDS) this.flush();
       this.lastPlacedPos = pos;
       this.ord = 0;
     }
@@ -254,10 +294,22 @@ class Runtime {
       this.counters.suppressed++;
       return;
     }
-    if (len >= 0) body = this.pack(body as Buffer, len);
-    this.batch.push({ type, body });
+    let e = this.batch[this.batchLength];
+    if (e === undefined) {
+      e = { type, body: null, packed: null, start: 0, end: 0 };
+      this.batch.push(e);
+    }
+    this.batchLength++;
+    e.type = type;
+    if (len >= 0) {
+      this.pack(body as Buffer, len, e);
+    } else {
+      e.body = body;
+      e.packed = null;
+    }
     this.batchPlaces.push(pos, ord);
-    this.lastPlace = { pos, ord };
+    this.lastPos = pos;
+    this.lastOrd = ord;
   }
 
   /**
@@ -279,7 +331,7 @@ class Runtime {
   private flush(): void {
     const hashes = this.addresses.take();
     if (hashes) send({ t: 'addresses', hashes });
-    if (this.batch.length === 0) return;
+    if (this.batchLength === 0) return;
     try {
       this.sendRuns();
     } catch {
@@ -287,8 +339,13 @@ class Runtime {
       // loop the analysis into giving up: send one by one and drop only what cannot go.
       this.sendOneByOne();
     }
-    this.committed = this.lastPlace;
-    this.batch = [];
+    this.committed = { pos: this.lastPos, ord: this.lastOrd };
+    // The entries stay for the next batch; what they held goes.
+    for (let i = 0; i < this.batchLength; i++) {
+      this.batch[i].body = null;
+      this.batch[i].packed = null;
+    }
+    this.batchLength = 0;
     this.batchPlaces.length = 0;
     this.packedLength = 0;
   }
@@ -302,22 +359,23 @@ class Runtime {
    */
   private sendRuns(): void {
     const b = this.batch;
+    const n = this.batchLength;
     let i = 0;
-    while (i < b.length) {
+    while (i < n) {
       const packets = b[i].type === RecordType.PACKET;
       let j = i + 1;
-      while (j < b.length && (b[j].type === RecordType.PACKET) === packets) j++;
+      while (j < n && (b[j].type === RecordType.PACKET) === packets) j++;
       const last = { pos: this.batchPlaces[2 * (j - 1)], ord: this.batchPlaces[2 * (j - 1) + 1] };
       if (packets) send({ t: 'packets', bytes: packedRun(b, i, j), count: j - i, last });
-      else send({ t: 'records', records: i === 0 && j === b.length ? b : b.slice(i, j), last });
+      else send({ t: 'records', records: outRecords(b, i, j), last });
       i = j;
     }
   }
 
   private sendOneByOne(): void {
-    for (let i = 0; i < this.batch.length; i++) {
+    for (let i = 0; i < this.batchLength; i++) {
       try {
-        send({ t: 'records', records: [this.batch[i]], last: { pos: this.batchPlaces[2 * i], ord: this.batchPlaces[2 * i + 1] } });
+        send({ t: 'records', records: outRecords(this.batch, i, i + 1), last: { pos: this.batchPlaces[2 * i], ord: this.batchPlaces[2 * i + 1] } });
       } catch {
         this.counters.unsendableRecords++;
       }
