@@ -74,30 +74,37 @@ export class ValueHasher {
 }
 
 /**
- * Values already reported, so a packet of a known conversation costs no hash. A
- * fixed open-addressing table (no allocation per packet); when it is three quarters
- * full it is emptied and starts over. That only costs hashes: a value seen again is
- * reported again, and the guard ignores what it knows.
+ * Values already reported, so a packet of a known conversation costs no hash. An
+ * open-addressing table (no allocation per packet) that starts small and doubles when
+ * three quarters full, up to `maxSlots`; full at that size, it is emptied and starts
+ * over. That only costs hashes: a value seen again is reported again, and the guard
+ * ignores what it knows. Starting small keeps the slots a link's few thousand hosts
+ * use close together: a table of the largest size from the start spread them over a
+ * megabyte, and every lookup missed the CPU's caches (docs/benchmarks.md).
  *
  * Values are kept and compared as 32-bit words (readValueWords), read once per lookup:
  * compared byte by byte they made this the analysis' largest cost after the flow
  * table on the flows output (two to four lookups a packet).
  */
 export class SeenAddresses {
-  private readonly table: Uint32Array;
-  private readonly used: Uint8Array;
+  private table: Uint32Array;
+  private used: Uint8Array;
   /** Words kept per value: 1 (IPv4), 2 (MAC), 4 (IPv6). */
   private readonly words: number;
-  private readonly mask: number;
+  private mask: number;
   /** 32 - log2(slots): the slot is the top bits of the multiplied hash. */
-  private readonly shift: number;
+  private shift: number;
+  private readonly maxSlots: number;
   private count = 0;
   /** The words of the value being looked up (readValueWords). */
   private readonly value = new Uint32Array(4);
 
-  constructor(private readonly width: 4 | 6 | 16, slots: number) {
+  constructor(private readonly width: 4 | 6 | 16, maxSlots: number, firstSlots = 1024) {
+    let max = 16;
+    while (max < maxSlots) max *= 2;
     let n = 16;
-    while (n < slots) n *= 2;
+    while (n < Math.min(firstSlots, max)) n *= 2;
+    this.maxSlots = max;
     this.words = width === 4 ? 1 : width === 6 ? 2 : 4;
     this.table = new Uint32Array(n * this.words);
     this.used = new Uint8Array(n);
@@ -113,24 +120,47 @@ export class SeenAddresses {
     const b = v[1];
     const c = v[2];
     const d = v[3];
-    // A MAC's last four bytes (word a) vary most: the first three are the vendor's.
-    const h = this.width === 6 ? a ^ (b << 16) : a ^ b ^ c ^ d;
-    // Fibonacci hashing: the top bits of the product depend on every bit of h. The low
-    // bits (a mask) depend only on h's low bits, which MACs of one vendor share: 1,025
-    // MACs fell into 32 slots and each lookup probed hundreds.
-    let i = Math.imul(h, 0x9e3779b1) >>> this.shift;
     const n = this.words;
     const t = this.table;
+    let i = this.slotOf(a, b, c, d);
     while (this.used[i] === 1) {
       const at = i * n;
       if (t[at] === a && (n === 1 || (t[at + 1] === b && (n === 2 || (t[at + 2] === c && t[at + 3] === d))))) return false;
       i = (i + 1) & this.mask;
     }
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) {
-      this.used.fill(0);
-      this.count = 0;
+      if (this.mask + 1 < this.maxSlots) this.grow();
+      else {
+        this.used.fill(0);
+        this.count = 0;
+      }
       return this.addIfNew(buf, off);
     }
+    this.put(i, a, b, c, d);
+    return true;
+  }
+
+  size(): number {
+    return this.count;
+  }
+
+  /** Slots in use now (tests). */
+  slots(): number {
+    return this.mask + 1;
+  }
+
+  private slotOf(a: number, b: number, c: number, d: number): number {
+    // A MAC's last four bytes (word a) vary most: the first three are the vendor's.
+    const h = this.width === 6 ? a ^ (b << 16) : a ^ b ^ c ^ d;
+    // Fibonacci hashing: the top bits of the product depend on every bit of h. The low
+    // bits (a mask) depend only on h's low bits, which MACs of one vendor share: 1,025
+    // MACs fell into 32 slots and each lookup probed hundreds.
+    return Math.imul(h, 0x9e3779b1) >>> this.shift;
+  }
+
+  private put(i: number, a: number, b: number, c: number, d: number): void {
+    const n = this.words;
+    const t = this.table;
     const at = i * n;
     t[at] = a;
     if (n > 1) t[at + 1] = b;
@@ -140,11 +170,30 @@ export class SeenAddresses {
     }
     this.used[i] = 1;
     this.count++;
-    return true;
   }
 
-  size(): number {
-    return this.count;
+  /** Twice the slots, every value kept. */
+  private grow(): void {
+    const oldTable = this.table;
+    const oldUsed = this.used;
+    const n = this.words;
+    const slots = 2 * (this.mask + 1);
+    this.table = new Uint32Array(slots * n);
+    this.used = new Uint8Array(slots);
+    this.mask = slots - 1;
+    this.shift--;
+    this.count = 0;
+    for (let s = 0; s < oldUsed.length; s++) {
+      if (oldUsed[s] !== 1) continue;
+      const at = s * n;
+      const a = oldTable[at];
+      const b = n > 1 ? oldTable[at + 1] : 0;
+      const c = n > 2 ? oldTable[at + 2] : 0;
+      const d = n > 2 ? oldTable[at + 3] : 0;
+      let i = this.slotOf(a, b, c, d);
+      while (this.used[i] === 1) i = (i + 1) & this.mask;
+      this.put(i, a, b, c, d);
+    }
   }
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EgressGuard } from '../../firmware/egress/guard';
-import { AddressCollector, hashAddress } from '../../firmware/analysis/addresses';
+import { AddressCollector, hashAddress, SeenAddresses } from '../../firmware/analysis/addresses';
 import { SecretKey } from '../../firmware/keys/secret-key';
 import { PacketView } from '../../firmware/decode/packetView';
 import { decodePacket } from '../../firmware/decode/decode';
@@ -177,6 +177,28 @@ test('the collector reports each address once, and again after its table starts 
   const g = new EgressGuard(k);
   g.learn(learned(k, [v4('10.0.0.2')]));
   assert.ok(g.isRaw(v4('10.0.0.2')));
+});
+
+test('the seen-value sets start small, grow without forgetting, and start over only at their largest', () => {
+  for (const width of [4, 6, 16] as const) {
+    const set = new SeenAddresses(width, 8192, 64);
+    const value = (i: number): Buffer => {
+      const b = Buffer.alloc(width, 0x0a);
+      b.writeUInt32BE(i + 1, width - 4);
+      return b;
+    };
+    assert.is(set.slots(), 64, 'first size');
+    // 6,000 values: the table doubles to 8,192 slots (three quarters: 6,144) and keeps every one.
+    for (let i = 0; i < 6000; i++) assert.ok(set.addIfNew(value(i), 0), `${width}: value ${i} is new`);
+    assert.is(set.slots(), 8192);
+    for (let i = 0; i < 6000; i++) assert.not.ok(set.addIfNew(value(i), 0), `${width}: value ${i} was kept through the growth`);
+    assert.is(set.size(), 6000);
+    // Full at its largest size, it starts over: a value seen before is new again.
+    for (let i = 6000; i < 6200; i++) set.addIfNew(value(i), 0);
+    assert.is(set.slots(), 8192, 'never past its largest size');
+    assert.ok(set.size() < 6200);
+    assert.ok(set.addIfNew(value(0), 0), `${width}: forgotten after starting over`);
+  }
 });
 
 test('the collector reports the addresses of the packet an ICMP error quotes', () => {
