@@ -21,6 +21,7 @@ import { Cipher, createCipheriv } from 'crypto';
 import * as sodium from 'sodium-native';
 import { KeyMaterial, withKeyBytes, secureCopy, wipeSecureCopy } from './key-material';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-text';
+import { CacheGrowth } from './cache-growth';
 
 export const CRYPTOPAN_KEY_BYTES = 32;
 
@@ -32,21 +33,27 @@ export const CRYPTOPAN_KEY_BYTES = 32;
 // home slot and used its neighbour as the second way, two addresses with neighbouring
 // home slots pushed each other out of the pair in turn (about 1 lookup in 160 recomputed
 // 32 AES blocks on the benchmark trace). Memory is fixed and lookups never allocate.
-// Sizes are powers of two (index = top bits of a multiplicative hash).
+// Sizes are powers of two (index = top bits of a multiplicative hash). On a link with
+// more addresses than a cache holds it doubles (cache-growth.ts), up to 2^18 slots for
+// IPv4 (2.3 MB) and 2^17 for IPv6 (4.3 MB).
 const V4_CACHE_BITS = 14;
 const V6_CACHE_BITS = 12;
+const V4_MAX_CACHE_BITS = 18;
+const V6_MAX_CACHE_BITS = 17;
 
 export class CryptoPan {
   #cipher: Cipher | null;
   readonly #pad: Buffer; // 16 bytes, secure memory, read-write only while building
   readonly #blocks: Buffer; // 128 blocks of 16 bytes, secure memory
   readonly #blocks4: Buffer; // view of the first 32 blocks
-  readonly #v4Keys = new Uint32Array(1 << V4_CACHE_BITS);
-  readonly #v4Vals = new Uint32Array(1 << V4_CACHE_BITS);
-  readonly #v4Used = new Uint8Array(1 << V4_CACHE_BITS);
-  readonly #v6Keys = new Uint32Array(4 << V6_CACHE_BITS);
-  readonly #v6Vals = new Uint32Array(4 << V6_CACHE_BITS);
-  readonly #v6Used = new Uint8Array(1 << V6_CACHE_BITS);
+  #v4Keys = new Uint32Array(1 << V4_CACHE_BITS);
+  #v4Vals = new Uint32Array(1 << V4_CACHE_BITS);
+  #v4Used = new Uint8Array(1 << V4_CACHE_BITS);
+  readonly #v4Growth = new CacheGrowth(V4_CACHE_BITS, V4_MAX_CACHE_BITS);
+  #v6Keys = new Uint32Array(4 << V6_CACHE_BITS);
+  #v6Vals = new Uint32Array(4 << V6_CACHE_BITS);
+  #v6Used = new Uint8Array(1 << V6_CACHE_BITS);
+  readonly #v6Growth = new CacheGrowth(V6_CACHE_BITS, V6_MAX_CACHE_BITS);
   readonly #orig6 = Buffer.alloc(16);
 
   /** key: a 32-byte SecretKey (keyring.subkey('address', 32)) or Buffer. */
@@ -71,11 +78,20 @@ export class CryptoPan {
   /** Anonymizes an IPv4 address given as a u32 (network order value). */
   anonymizeV4(addr: number): number {
     addr >>>= 0;
-    const slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - V4_CACHE_BITS)) & ~1;
+    this.#v4Growth.looked();
+    let slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - this.#v4Growth.bits)) & ~1;
     if (this.#v4Used[slot] === 1 && this.#v4Keys[slot] === addr) return this.#v4Vals[slot];
-    const pair = slot + 1;
+    let pair = slot + 1;
     if (this.#v4Used[pair] === 1 && this.#v4Keys[pair] === addr) return this.#v4Vals[pair];
     const out = this.#computeV4(addr);
+    if (this.#v4Growth.missed()) {
+      const bits = this.#v4Growth.bits;
+      this.#v4Keys = new Uint32Array(1 << bits);
+      this.#v4Vals = new Uint32Array(1 << bits);
+      this.#v4Used = new Uint8Array(1 << bits);
+      slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - bits)) & ~1;
+      pair = slot + 1;
+    }
     this.#v4Keys[pair] = this.#v4Keys[slot];
     this.#v4Vals[pair] = this.#v4Vals[slot];
     this.#v4Used[pair] = this.#v4Used[slot];
@@ -99,10 +115,11 @@ export class CryptoPan {
     const w2 = word(buf, off + 8);
     const w3 = word(buf, off + 12);
     const h = Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f);
-    const slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - V6_CACHE_BITS)) & ~1;
-    const k = this.#v6Keys;
-    const v = this.#v6Vals;
-    const s4 = slot * 4;
+    this.#v6Growth.looked();
+    let slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - this.#v6Growth.bits)) & ~1;
+    let k = this.#v6Keys;
+    let v = this.#v6Vals;
+    let s4 = slot * 4;
     if (this.#v6Used[slot] === 1 && k[s4] === w0 && k[s4 + 1] === w1 && k[s4 + 2] === w2 && k[s4 + 3] === w3) {
       putWord(buf, off, v[s4]);
       putWord(buf, off + 4, v[s4 + 1]);
@@ -118,10 +135,19 @@ export class CryptoPan {
       putWord(buf, off + 12, v[p4 + 3]);
       return;
     }
-    k.copyWithin(p4, s4, s4 + 4);
-    v.copyWithin(p4, s4, s4 + 4);
-    this.#v6Used[slot + 1] = this.#v6Used[slot];
     this.#computeV6Into(buf, off);
+    if (this.#v6Growth.missed()) {
+      const bits = this.#v6Growth.bits;
+      this.#v6Keys = k = new Uint32Array(4 << bits);
+      this.#v6Vals = v = new Uint32Array(4 << bits);
+      this.#v6Used = new Uint8Array(1 << bits);
+      slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - bits)) & ~1;
+      s4 = slot * 4;
+    } else {
+      k.copyWithin(p4, s4, s4 + 4);
+      v.copyWithin(p4, s4, s4 + 4);
+      this.#v6Used[slot + 1] = this.#v6Used[slot];
+    }
     k[s4] = w0; k[s4 + 1] = w1; k[s4 + 2] = w2; k[s4 + 3] = w3;
     v[s4] = word(buf, off);
     v[s4 + 1] = word(buf, off + 4);
@@ -144,6 +170,11 @@ export class CryptoPan {
     }
     const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
     throw new Error(`${JSON.stringify(shown)} is not an IPv4 or IPv6 address`);
+  }
+
+  /** Slots of the IPv4 and IPv6 caches now (tests). */
+  cacheSlots(): { v4: number; v6: number } {
+    return { v4: this.#v4Used.length, v6: this.#v6Used.length };
   }
 
   /** Forgets cached mappings, wipes the pad and makes OpenSSL drop its key copy. */

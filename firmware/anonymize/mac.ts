@@ -10,26 +10,30 @@
 // link that is often enough to identify the host.
 import * as sodium from 'sodium-native';
 import { KeyMaterial, withKeyBytes, secureCopy, wipeSecureCopy } from './key-material';
+import { CacheGrowth } from './cache-growth';
 
 export const MAC_KEY_BYTES = 32;
 // 8 rounds: 4 suffice for a pseudorandom permutation in theory (Luby–Rackoff), but the
 // domain is small (2^46) and the margin is cheap next to the per-MAC cache.
 const ROUNDS = 8;
 const HALF_MASK = 0x7fffff; // 23 bits
-// Two-way cache of 2^CACHE_BITS slots (pairs picked by the hash, as in cryptopan.ts): a
+// Two-way cache of 2^14 slots at first (pairs picked by the hash, as in cryptopan.ts): a
 // miss costs 8 BLAKE2b calls, and a direct-mapped 4096-slot cache let the ~1,000 MACs
 // of a busy segment evict each other on about 1 lookup in 500. About 272 KB of memory
-// (keys, values and flags).
+// (keys, values and flags); on a link with more MACs than that it doubles
+// (cache-growth.ts), up to 2^18 slots (4.4 MB).
 const CACHE_BITS = 14;
+const MAX_CACHE_BITS = 18;
 
 export class MacPermutation {
   readonly #key: Buffer;
   readonly #in = Buffer.alloc(5); // round, kept bits, 23-bit half
   readonly #out = Buffer.alloc(sodium.crypto_generichash_BYTES_MIN);
   // Slot k: keys/vals [2k] = first two octets, [2k + 1] = last four.
-  readonly #cacheKeys = new Uint32Array(2 << CACHE_BITS);
-  readonly #cacheVals = new Uint32Array(2 << CACHE_BITS);
-  readonly #cacheUsed = new Uint8Array(1 << CACHE_BITS);
+  #cacheKeys = new Uint32Array(2 << CACHE_BITS);
+  #cacheVals = new Uint32Array(2 << CACHE_BITS);
+  #cacheUsed = new Uint8Array(1 << CACHE_BITS);
+  readonly #growth = new CacheGrowth(CACHE_BITS, MAX_CACHE_BITS);
   #left = 0;
   #right = 0;
   #destroyed = false;
@@ -46,9 +50,10 @@ export class MacPermutation {
     if (!(off >= 0 && off + 6 <= buf.length)) throw new RangeError(`MAC at offset ${off} does not fit in ${buf.length} bytes`);
     const hi = (buf[off] << 8) | buf[off + 1];
     const lo = ((buf[off + 2] << 24) | (buf[off + 3] << 16) | (buf[off + 4] << 8) | buf[off + 5]) >>> 0;
-    const slot = (Math.imul(Math.imul(hi, 0x85ebca6b) ^ lo, 0x9e3779b1) >>> (32 - CACHE_BITS)) & ~1;
-    const keys = this.#cacheKeys;
-    const vals = this.#cacheVals;
+    this.#growth.looked();
+    let slot = this.#slotOf(hi, lo);
+    let keys = this.#cacheKeys;
+    let vals = this.#cacheVals;
     let hit = -1;
     if (this.#cacheUsed[slot] === 1 && keys[slot * 2] === hi && keys[slot * 2 + 1] === lo) hit = slot;
     else if (this.#cacheUsed[slot + 1] === 1 && keys[slot * 2 + 2] === hi && keys[slot * 2 + 3] === lo) hit = slot + 1;
@@ -69,6 +74,12 @@ export class MacPermutation {
       // would land on it takes the next step of the cycle instead. Still a bijection.
       if (isBroadcast(buf, off)) this.#permute(buf, off, true);
     }
+    if (this.#growth.missed()) {
+      this.#cacheKeys = keys = new Uint32Array(2 << this.#growth.bits);
+      this.#cacheVals = vals = new Uint32Array(2 << this.#growth.bits);
+      this.#cacheUsed = new Uint8Array(1 << this.#growth.bits);
+      slot = this.#slotOf(hi, lo);
+    }
     // The pair's newer entry moves to the second slot; the older one is forgotten.
     keys[slot * 2 + 2] = keys[slot * 2];
     keys[slot * 2 + 3] = keys[slot * 2 + 1];
@@ -80,6 +91,16 @@ export class MacPermutation {
     vals[slot * 2] = buf.readUInt16BE(off);
     vals[slot * 2 + 1] = buf.readUInt32BE(off + 2);
     this.#cacheUsed[slot] = 1;
+  }
+
+  /** Slots of the cache now (tests). */
+  cacheSlots(): number {
+    return this.#cacheUsed.length;
+  }
+
+  /** The even slot of the pair the MAC hi:lo (its first two octets, its last four) may sit in. */
+  #slotOf(hi: number, lo: number): number {
+    return (Math.imul(Math.imul(hi, 0x85ebca6b) ^ lo, 0x9e3779b1) >>> (32 - this.#growth.bits)) & ~1;
   }
 
   /**

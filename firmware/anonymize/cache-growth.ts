@@ -1,0 +1,38 @@
+// When a cache of computed mappings (Crypto-PAn's addresses, the MAC permutation) should
+// double. A miss there costs 32 or 128 AES blocks, or eight keyed BLAKE2b rounds, so a
+// link with more hosts than the cache holds recomputes most of its packets: 60,000
+// MACs against 16,384 entries ran the packets output at a seventh of its speed on few
+// hosts (docs/benchmarks.md). A fixed large cache would cost every box its memory and
+// its cache misses; this one starts at its first size and doubles, up to a limit, when
+// its misses since the last change outnumber its slots and are more than 1 lookup in
+// 16. A link of a few thousand hosts never grows it (their misses stop once each was
+// computed); memory is bounded by the limit whatever the traffic.
+
+export class CacheGrowth {
+  /** log2 of the cache's slots now. */
+  bits: number;
+  private lookups = 0;
+  private misses = 0;
+
+  constructor(firstBits: number, readonly maxBits: number) {
+    this.bits = firstBits;
+  }
+
+  /** Counts a lookup; call on every one. */
+  looked(): void {
+    this.lookups++;
+  }
+
+  /**
+   * Counts a miss. True when the cache is to double now: `bits` has grown by one and
+   * the owner makes its tables anew at that size (what they held is computed again).
+   */
+  missed(): boolean {
+    this.misses++;
+    if (this.bits >= this.maxBits || this.misses <= 1 << this.bits || this.misses * 16 <= this.lookups) return false;
+    this.bits++;
+    this.misses = 0;
+    this.lookups = 0;
+    return true;
+  }
+}
