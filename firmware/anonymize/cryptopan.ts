@@ -85,6 +85,9 @@ export class CryptoPan {
     if (this.#v4Used[pair] === 1 && this.#v4Keys[pair] === addr) return this.#v4Vals[pair];
     const out = this.#computeV4(addr);
     if (this.#v4Growth.missed()) {
+      // The smaller cache is wiped, as destroy() wipes the caches: raw addresses do not linger.
+      this.#v4Keys.fill(0);
+      this.#v4Vals.fill(0);
       const bits = this.#v4Growth.bits;
       this.#v4Keys = new Uint32Array(1 << bits);
       this.#v4Vals = new Uint32Array(1 << bits);
@@ -137,6 +140,8 @@ export class CryptoPan {
     }
     this.#computeV6Into(buf, off);
     if (this.#v6Growth.missed()) {
+      k.fill(0);
+      v.fill(0);
       const bits = this.#v6Growth.bits;
       this.#v6Keys = k = new Uint32Array(4 << bits);
       this.#v6Vals = v = new Uint32Array(4 << bits);
