@@ -137,7 +137,9 @@ export class AnalysisHost {
 
   private spawn(): void {
     const o = this.opts;
-    const child = o.spares ? o.spares.take() : forkSandboxed(o.readablePaths, o.module !== null);
+    // Spares started for other paths or another module setting are left to their owner to close.
+    const spares = o.spares?.serves(o.readablePaths, o.module !== null) ? o.spares : null;
+    const child = spares ? spares.take() : forkSandboxed(o.readablePaths, o.module !== null);
     this.refusedBefore += this.refusedNow;
     this.refusedNow = 0;
     this.child = child;
@@ -170,7 +172,7 @@ export class AnalysisHost {
     child.on('error', () => { /* close follows */ });
     // A process started ahead that died before it was taken: its 'close' came before
     // these listeners. Its death counts as any other, and a new process follows.
-    if (o.spares?.hasClosed(child)) {
+    if (spares?.hasClosed(child)) {
       this.exitCode = child.exitCode;
       this.exitSignal = child.signalCode;
       setImmediate(() => this.onDeath(child));

@@ -121,6 +121,15 @@ export class SpareAnalyses {
     return this.spares.shift() ?? forkSandboxed(this.readablePaths, this.spawnsModule);
   }
 
+  /**
+   * True when the spares were started for exactly these readable paths and this module
+   * setting: a host for another set must not take them (a spare's permissions are fixed
+   * when it starts).
+   */
+  serves(readablePaths: readonly string[], spawnsModule: boolean): boolean {
+    return spawnsModule === this.spawnsModule && readablePaths.length === this.readablePaths.length && readablePaths.every((p, i) => p === this.readablePaths[i]);
+  }
+
   /** True when a taken spare had died and closed before it was taken. */
   hasClosed(c: ChildProcess): boolean {
     return this.closed.has(c);

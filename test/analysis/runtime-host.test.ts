@@ -209,6 +209,22 @@ test('the host takes the analysis process started ahead of it, and a restart sta
   assert.is(h.restarts.length, 1);
 });
 
+test('processes started ahead for other readable paths or another module setting are not taken', async () => {
+  for (const [paths, module] of [[['/nowhere/'], false], [null, true]] as const) {
+    let spares: SpareAnalyses | null = null;
+    const h = new Harness(null, {}, (readable) => (spares = new SpareAnalyses(paths ? [...paths] : readable, module, 1)));
+    const ahead = spares!.waiting()[0].pid!;
+    h.host.start();
+    h.publish(2);
+    h.host.finish();
+    await h.until('finished', () => h.finished);
+    assert.equal(h.ports(), h.expectedPorts());
+    assert.equal(spares!.waiting().map((c) => c.pid), [ahead], 'the spare is still waiting');
+    spares!.close();
+    await h.until('the spare gone', () => !alive(ahead));
+  }
+});
+
 test('a process started ahead that died before it was taken counts as a restart, is replaced, and nothing is lost', async () => {
   let spares: SpareAnalyses | null = null;
   const h = new Harness(null, {}, (readable) => (spares = new SpareAnalyses(readable, false, 1)));
