@@ -11,7 +11,7 @@ import { fixture, packetShapes, shapeDifference } from '../lib/runtime-box';
 import { Keyring } from '../../firmware/keys/keyring';
 import { LineDecoder } from '../../firmware/receiver/decoder';
 import { RecordType, StatusRecord } from '../../firmware/channel/records';
-import { event } from '../lib/until';
+import { event, until } from '../lib/until';
 
 /** The STATUS records of a recorded line, in order. */
 function statusRecords(linePath: string): StatusRecord[] {
@@ -63,6 +63,29 @@ test('one run: the LED files go slow blink, heartbeat, on; the operator log tell
   // Every console line has a monotonic timestamp.
   const stamps = run.console.map((l) => Number(/^\[\s*([\d.]+)\]/.exec(l)?.[1]));
   assert.ok(stamps.every((t, i) => Number.isFinite(t) && (i === 0 || t >= stamps[i - 1])));
+});
+
+/** Processes whose command line names `text` (the spool dir is among an analysis process's readable paths). */
+function processesNaming(text: string): number[] {
+  const found: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) found.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('a capture that fails at once ends the run with no analysis process left behind', async () => {
+  const bad = path.join(tempDir('bad'), 'not-a-trace.pcap');
+  fs.writeFileSync(bad, 'no pcap magic here\n');
+  const run = await runBox({ config: { source: { pcap: bad }, outputs: ['flows'], analysis: { shards: 2 } } });
+  assert.is(run.code, 1);
+  assert.match(run.console.join('\n'), /capture failed: .*not-a-trace\.pcap: unknown file format/);
+  // The two analysis processes started ahead were never taken: closing the pipeline kills them.
+  await until('no analysis process left', () => processesNaming(`${run.spoolDir}/`).length === 0, 5000);
 });
 
 test('stops after exactly stop.packets packets', async () => {
