@@ -30,6 +30,25 @@ test('IPv4: forward is the packet direction\'s offset and reverse the other dire
   }
 });
 
+test('the cache grows with the connections of a busy link and gives the same offsets at every size', () => {
+  const few = new OffsetCache(offsets);
+  const fewBuf = randomBytes(next, 8 * 3000);
+  for (let round = 0; round < 20; round++) for (let i = 0; i < 3000; i++) few.lookup(fewBuf, 8 * i, 8 * i + 4, 4, 1000 + i, 443);
+  assert.is(few.slots(), 1 << 16, 'a few thousand connections keep the first size');
+  const cache = new OffsetCache(offsets);
+  const buf = randomBytes(next, 8 * 200000);
+  for (const round of [0, 1, 2]) {
+    for (let i = 0; i < 200000; i++) {
+      cache.lookup(buf, 8 * i, 8 * i + 4, 4, 2000 + (i & 0xfff), 80);
+      if (round === 2 && i % 11 === 0) {
+        assert.is(cache.forward, offsets.offsetV4(buf.readUInt32BE(8 * i), buf.readUInt32BE(8 * i + 4), 2000 + (i & 0xfff), 80), `forward ${i}`);
+        assert.is(cache.reverse, offsets.offsetV4(buf.readUInt32BE(8 * i + 4), buf.readUInt32BE(8 * i), 80, 2000 + (i & 0xfff)), `reverse ${i}`);
+      }
+    }
+  }
+  assert.ok(cache.slots() > 1 << 16 && cache.slots() <= 1 << 18, `${cache.slots()} slots`);
+});
+
 test('IPv6: the same for 16-byte addresses', () => {
   const cache = new OffsetCache(offsets);
   const buf = randomBytes(next, 32 * 500);

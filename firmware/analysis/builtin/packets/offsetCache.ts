@@ -4,13 +4,21 @@
 // rewriter's largest cost. One entry holds both offsets of the packet's 4-tuple, so a
 // packet costs one lookup, and the entry's key, offsets and used flag sit side by side
 // in one array: the table is megabytes, and each separate array cost a cache miss per
-// lookup. Direct-mapped: a collision just recomputes. The cache holds raw addresses,
-// like Crypto-PAn's own cache, only in this process's memory.
+// lookup. Two-way, as the Crypto-PAn caches: the hash picks a pair of slots and a miss
+// moves the pair's newer entry to its second slot. Direct-mapped in 65,536 slots, the
+// 4-tuples of a trace of 60,000 connections (70,000 directions in its first 800,000
+// packets alone) pushed each other out, and the misses' BLAKE2b hashes took 1.9 s of
+// the 21 s its 10M packets took to rewrite (docs/benchmarks.md). It starts at 2^16 slots (3 MB: a busy link has tens of
+// thousands of open connections) and doubles as the anonymization caches do
+// (cache-growth.ts), up to 2^18 (12.6 MB). A miss just recomputes. The cache holds raw
+// addresses, like Crypto-PAn's own cache, only in this process's memory, and a
+// replaced table is wiped.
 import type { FlowOffsets } from '../../../anonymize/transforms';
+import { CacheGrowth } from '../../../anonymize/cache-growth';
 import { u32 } from '../../../decode/bytes';
 
-const BITS = 16; // 64k directions, 3 MB: a busy link has tens of thousands of open connections
-const SLOTS = 1 << BITS;
+const BITS = 16;
+const MAX_BITS = 18;
 /** Key words per slot: sport|dport, then up to 8 address words (src, dst). */
 const KEY_WORDS = 9;
 /**
@@ -31,7 +39,8 @@ export class OffsetCache {
   forward = 0;
   /** After lookup(): the offset of the opposite direction (the packet's ack and SACK edges). */
   reverse = 0;
-  private readonly table = new Uint32Array(SLOTS * WORDS);
+  private table = new Uint32Array((1 << BITS) * WORDS);
+  private readonly growth = new CacheGrowth(BITS, MAX_BITS);
   private readonly w = new Uint32Array(KEY_WORDS);
 
   constructor(private readonly offsets: FlowOffsets) {}
@@ -50,16 +59,19 @@ export class OffsetCache {
       w[1 + n + k] = u32(buf, dstOff + 4 * k);
       h = Math.imul(h ^ w[1 + k], 0x85ebca6b) ^ Math.imul(w[1 + n + k], 0xc2b2ae35);
     }
-    const slot = (h ^ (h >>> 15)) >>> (32 - BITS);
-    const t = this.table;
-    const base = slot * WORDS;
+    h ^= h >>> 15;
+    this.growth.looked();
+    let t = this.table;
+    let base = this.pairAt(h);
     const words = 1 + 2 * n;
-    if (t[base + USED] === addrLen) {
+    for (let way = 0; way < 2; way++) {
+      const at = base + way * WORDS;
+      if (t[at + USED] !== addrLen) continue;
       let same = true;
-      for (let k = 0; k < words; k++) if (t[base + k] !== w[k]) { same = false; break; }
+      for (let k = 0; k < words; k++) if (t[at + k] !== w[k]) { same = false; break; }
       if (same) {
-        this.forward = t[base + FORWARD];
-        this.reverse = t[base + REVERSE];
+        this.forward = t[at + FORWARD];
+        this.reverse = t[at + REVERSE];
         return;
       }
     }
@@ -72,11 +84,29 @@ export class OffsetCache {
       fwd = this.offsets.offsetV6(buf, srcOff, dstOff, sport, dport);
       rev = this.offsets.offsetV6(buf, dstOff, srcOff, dport, sport);
     }
+    if (this.growth.missed()) {
+      t.fill(0);
+      this.table = t = new Uint32Array((1 << this.growth.bits) * WORDS);
+      base = this.pairAt(h);
+    } else {
+      // The pair's newer entry moves to its second slot; the older one is forgotten.
+      t.copyWithin(base + WORDS, base, base + WORDS);
+    }
     for (let k = 0; k < words; k++) t[base + k] = w[k];
     t[base + FORWARD] = fwd;
     t[base + REVERSE] = rev;
     t[base + USED] = addrLen;
     this.forward = fwd;
     this.reverse = rev;
+  }
+
+  /** Slots now (tests). */
+  slots(): number {
+    return this.table.length / WORDS;
+  }
+
+  /** Offset in `table` of the first slot of the pair the mixed hash h picks. */
+  private pairAt(h: number): number {
+    return ((h >>> (32 - this.growth.bits)) & ~1) * WORDS;
   }
 }
