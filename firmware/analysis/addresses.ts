@@ -131,6 +131,8 @@ export class SeenAddresses {
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) {
       if (this.mask + 1 < this.maxSlots) this.grow();
       else {
+        // Raw values: wiped, not only forgotten.
+        this.table.fill(0);
         this.used.fill(0);
         this.count = 0;
       }
@@ -194,6 +196,7 @@ export class SeenAddresses {
       while (this.used[i] === 1) i = (i + 1) & this.mask;
       this.put(i, a, b, c, d);
     }
+    oldTable.fill(0);
   }
 }
 

@@ -535,10 +535,11 @@ class Runtime {
       if (careful) writePosition(this.posBuf, betweenPackets);
       this.counters.packets++;
       this.segPackets++;
-      // A batch went to the IPC channel: back to the event loop, which writes it to the
-      // socket only between slices. Working on for the rest of a slice (50 ms) left the
-      // supervisor without records while a dozen batches waited here, and then this
-      // process waiting for it: the two took turns instead of running side by side.
+      // A batch went to the IPC channel: back to the event loop. What of a batch did not
+      // fit the socket at once is written only when the loop turns; working on for the
+      // rest of a slice (50 ms) left the supervisor without records while a dozen
+      // batches waited here, and then this process waiting for it: the two took turns
+      // instead of running side by side (docs/benchmarks.md).
       if (batchesSent !== sentBefore) break;
       if (++n % packetsPerClockCheck === 0 && performance.now() - started > this.sliceMs) break;
     }

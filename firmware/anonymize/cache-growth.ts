@@ -1,12 +1,15 @@
-// When a cache of computed mappings (Crypto-PAn's addresses, the MAC permutation) should
-// double. A miss there costs 32 or 128 AES blocks, or eight keyed BLAKE2b rounds, so a
-// link with more hosts than the cache holds recomputes most of its packets: 60,000
-// MACs against 16,384 entries ran the packets output at a seventh of its speed on few
-// hosts (docs/benchmarks.md). A fixed large cache would cost every box its memory and
-// its cache misses; this one starts at its first size and doubles, up to a limit, when
-// its misses since the last change outnumber its slots and are more than 1 lookup in
-// 16. A link of a few thousand hosts never grows it (their misses stop once each was
-// computed); memory is bounded by the limit whatever the traffic.
+// When a cache of computed mappings (Crypto-PAn's addresses, the MAC permutation, the
+// TCP sequence offsets) should double. A miss there costs 32 or 128 AES blocks, eight
+// keyed BLAKE2b rounds or two keyed hashes, so a link with more hosts than the cache
+// holds recomputes most of its packets: 60,000 MACs against 16,384 entries ran the
+// packets output at a seventh of its speed on few hosts (docs/benchmarks.md). A fixed
+// large cache would cost every box its memory and its cache misses; this one starts at
+// its first size and doubles, up to a limit, when its recent misses outnumber its slots
+// and are more than 1 lookup in 16. A link of a few thousand hosts never grows it (their
+// misses stop once each was computed); memory is bounded by the limit whatever the
+// traffic. "Recent": both counts are halved every 256 lookups a slot, so a cache that
+// served a quiet link for days grows within a few hundred misses once the traffic
+// changes, not after millions.
 
 export class CacheGrowth {
   /** log2 of the cache's slots now. */
@@ -20,7 +23,11 @@ export class CacheGrowth {
 
   /** Counts a lookup; call on every one. */
   looked(): void {
-    this.lookups++;
+    // Halved, not cleared: the ratio of the last stretch of traffic stays.
+    if (++this.lookups > 256 << this.bits) {
+      this.lookups >>>= 1;
+      this.misses >>>= 1;
+    }
   }
 
   /**

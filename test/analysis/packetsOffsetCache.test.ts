@@ -49,6 +49,30 @@ test('the cache grows with the connections of a busy link and gives the same off
   assert.ok(cache.slots() > 1 << 16 && cache.slots() <= 1 << 18, `${cache.slots()} slots`);
 });
 
+test('after growing, the cache finds what it has just stored', () => {
+  let computed = 0;
+  const counting = {
+    offsetV4: (...a: Parameters<FlowOffsets['offsetV4']>) => { computed++; return offsets.offsetV4(...a); },
+    offsetV6: (...a: Parameters<FlowOffsets['offsetV6']>) => { computed++; return offsets.offsetV6(...a); },
+  } as unknown as FlowOffsets;
+  const cache = new OffsetCache(counting);
+  const n = 100000;
+  const buf = randomBytes(next, 8 * n);
+  const at = (i: number): void => cache.lookup(buf, 8 * i, 8 * i + 4, 4, 3000 + (i & 0xfff), 443);
+  for (let round = 0; round < 3; round++) for (let i = 0; i < n; i++) at(i);
+  assert.ok(cache.slots() > 1 << 16, `${cache.slots()} slots`);
+  // A tuple looked up twice in a row is computed at most once: stored and looked up at
+  // the same slot of the grown table.
+  let again = 0;
+  for (let i = 0; i < n; i += 3) {
+    at(i);
+    const before = computed;
+    at(i);
+    if (computed !== before) again++;
+  }
+  assert.is(again, 0);
+});
+
 test('IPv6: the same for 16-byte addresses', () => {
   const cache = new OffsetCache(offsets);
   const buf = randomBytes(next, 32 * 500);

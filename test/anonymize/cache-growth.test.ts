@@ -44,6 +44,17 @@ test('a cache doubles only when its misses outnumber its slots and are more than
     g2.missed();
   }
   assert.is(g2.bits, 6);
+  // A million hits, then traffic the cache cannot hold: it grows within a few hundred
+  // misses (counted over the whole run, it would take 62,500).
+  const g3 = new CacheGrowth(4, 6);
+  for (let i = 0; i < 1_000_000; i++) g3.looked();
+  let misses = 0;
+  while (g3.bits === 4) {
+    g3.looked();
+    g3.missed();
+    misses++;
+  }
+  assert.ok(misses <= 300, `${misses} misses before it grew`);
 });
 
 test('the MAC cache grows with the MACs of a link and answers the same at every size', () => {

@@ -356,6 +356,21 @@ test('a savefile is read in large blocks, not a read(2) per few packets', () => 
   assert.ok(calls <= Math.ceil(bytes / (256 * 1024)) + 2, `${calls} reads for ${bytes} bytes`);
 });
 
+test('the savefile is opened close-on-exec: no process started later inherits it', () => {
+  const h = batchBinding.openOffline(trace);
+  const fds = fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === fs.realpathSync(trace);
+    } catch {
+      return false;
+    }
+  });
+  assert.is(fds.length, 1, 'one descriptor of the trace');
+  const flags = parseInt(/^flags:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fds[0]}`, 'utf8'))![1], 8);
+  batchBinding.close(h);
+  assert.ok((flags & 0o2000000) !== 0, `flags ${flags.toString(8)} without O_CLOEXEC`);
+});
+
 test('misuse is a clear error, never a crash', () => {
   assert.throws(() => batchBinding.openOffline(path.join(work, 'missing.pcap')), /missing\.pcap: No such file or directory/);
   const notPcap = path.join(work, 'not-a-pcap.txt');
