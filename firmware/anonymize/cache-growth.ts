@@ -42,4 +42,14 @@ export class CacheGrowth {
     this.lookups = 0;
     return true;
   }
+
+  /**
+   * A table of `perSlot` elements a slot at the size now, for one that missed() has just
+   * outgrown. The old one is wiped first: what it held (raw values) does not linger
+   * until it is collected, and is computed again as it comes.
+   */
+  renew<T extends Uint32Array | Uint8Array>(old: T, perSlot: number): T {
+    old.fill(0);
+    return new (old.constructor as new (length: number) => T)(perSlot << this.bits);
+  }
 }

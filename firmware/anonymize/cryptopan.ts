@@ -32,10 +32,10 @@ export const CRYPTOPAN_KEY_BYTES = 32;
 // every packet. The pair must be chosen by the hash as a whole: when each address had a
 // home slot and used its neighbour as the second way, two addresses with neighbouring
 // home slots pushed each other out of the pair in turn (about 1 lookup in 160 recomputed
-// 32 AES blocks on the benchmark trace). Memory is fixed and lookups never allocate.
-// Sizes are powers of two (index = top bits of a multiplicative hash). On a link with
-// more addresses than a cache holds it doubles (cache-growth.ts), up to 2^18 slots for
-// IPv4 (2.3 MB) and 2^17 for IPv6 (4.3 MB).
+// 32 AES blocks on the benchmark trace). Sizes are powers of two (index = top bits of a
+// multiplicative hash). On a link with more addresses than a cache holds it doubles
+// (cache-growth.ts), up to 2^18 slots for IPv4 (2.3 MB) and 2^17 for IPv6 (4.3 MB): a
+// lookup allocates only then, a few times a run at most.
 const V4_CACHE_BITS = 14;
 const V6_CACHE_BITS = 12;
 const V4_MAX_CACHE_BITS = 18;
@@ -85,14 +85,11 @@ export class CryptoPan {
     if (this.#v4Used[pair] === 1 && this.#v4Keys[pair] === addr) return this.#v4Vals[pair];
     const out = this.#computeV4(addr);
     if (this.#v4Growth.missed()) {
-      // The smaller cache is wiped, as destroy() wipes the caches: raw addresses do not linger.
-      this.#v4Keys.fill(0);
-      this.#v4Vals.fill(0);
-      const bits = this.#v4Growth.bits;
-      this.#v4Keys = new Uint32Array(1 << bits);
-      this.#v4Vals = new Uint32Array(1 << bits);
-      this.#v4Used = new Uint8Array(1 << bits);
-      slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - bits)) & ~1;
+      const g = this.#v4Growth;
+      this.#v4Keys = g.renew(this.#v4Keys, 1);
+      this.#v4Vals = g.renew(this.#v4Vals, 1);
+      this.#v4Used = g.renew(this.#v4Used, 1);
+      slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - g.bits)) & ~1;
       pair = slot + 1;
     }
     this.#v4Keys[pair] = this.#v4Keys[slot];
@@ -140,13 +137,11 @@ export class CryptoPan {
     }
     this.#computeV6Into(buf, off);
     if (this.#v6Growth.missed()) {
-      k.fill(0);
-      v.fill(0);
-      const bits = this.#v6Growth.bits;
-      this.#v6Keys = k = new Uint32Array(4 << bits);
-      this.#v6Vals = v = new Uint32Array(4 << bits);
-      this.#v6Used = new Uint8Array(1 << bits);
-      slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - bits)) & ~1;
+      const g = this.#v6Growth;
+      this.#v6Keys = k = g.renew(k, 4);
+      this.#v6Vals = v = g.renew(v, 4);
+      this.#v6Used = g.renew(this.#v6Used, 1);
+      slot = (Math.imul(h ^ (h >>> 15), 0x9e3779b1) >>> (32 - g.bits)) & ~1;
       s4 = slot * 4;
     } else {
       k.copyWithin(p4, s4, s4 + 4);

@@ -75,12 +75,9 @@ export class MacPermutation {
       if (isBroadcast(buf, off)) this.#permute(buf, off, true);
     }
     if (this.#growth.missed()) {
-      // The smaller cache is wiped, as destroy() wipes the cache: raw MACs do not linger.
-      keys.fill(0);
-      vals.fill(0);
-      this.#cacheKeys = keys = new Uint32Array(2 << this.#growth.bits);
-      this.#cacheVals = vals = new Uint32Array(2 << this.#growth.bits);
-      this.#cacheUsed = new Uint8Array(1 << this.#growth.bits);
+      this.#cacheKeys = keys = this.#growth.renew(keys, 2);
+      this.#cacheVals = vals = this.#growth.renew(vals, 2);
+      this.#cacheUsed = this.#growth.renew(this.#cacheUsed, 1);
       slot = this.#slotOf(hi, lo);
     }
     // The pair's newer entry moves to the second slot; the older one is forgotten.

@@ -57,6 +57,22 @@ test('a cache doubles only when its misses outnumber its slots and are more than
   assert.ok(misses <= 300, `${misses} misses before it grew`);
 });
 
+test('a table renewed at the grown size is a new one of that size, the old one wiped', () => {
+  const g = new CacheGrowth(4, 6);
+  const keys = new Uint32Array(3 << 4).fill(7);
+  const used = new Uint8Array(1 << 4).fill(1);
+  for (let i = 0; i < 17; i++) {
+    g.looked();
+    g.missed();
+  }
+  assert.is(g.bits, 5);
+  const k2 = g.renew(keys, 3);
+  const u2 = g.renew(used, 1);
+  assert.ok(k2 instanceof Uint32Array && k2.length === 3 << 5 && k2.every((x) => x === 0));
+  assert.ok(u2 instanceof Uint8Array && u2.length === 1 << 5);
+  assert.ok(keys.every((x) => x === 0) && used.every((x) => x === 0), 'the old tables are wiped');
+});
+
 test('the MAC cache grows with the MACs of a link and answers the same at every size', () => {
   const key = Buffer.alloc(32, 9);
   const next = seededRandom(1);

@@ -85,8 +85,7 @@ export class OffsetCache {
       rev = this.offsets.offsetV6(buf, dstOff, srcOff, dport, sport);
     }
     if (this.growth.missed()) {
-      t.fill(0);
-      this.table = t = new Uint32Array((1 << this.growth.bits) * WORDS);
+      this.table = t = this.growth.renew(t, WORDS);
       base = this.pairAt(h);
     } else {
       // The pair's newer entry moves to its second slot; the older one is forgotten.
