@@ -59,6 +59,8 @@ export interface BatchBinding {
   keepFromChildren(buf: Buffer, keep: boolean): number;
   /** COBS of src into out (room for cobsMaxEncodedLength(src.length)); the bytes written. */
   cobsEncode(src: Uint8Array, out: Uint8Array): number;
+  /** channel/cobs.ts cobsDecode of src into out (room for src.length): the decoded length, or -1 for a bad block. */
+  cobsDecode(src: Uint8Array, out: Uint8Array): number;
   /** channel/crc32c.ts crc32c(buf, start, end), in C (the SSE 4.2 instruction where the CPU has it). */
   crc32c(buf: Uint8Array, start: number, end: number): number;
 }

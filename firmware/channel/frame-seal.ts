@@ -21,7 +21,7 @@
 // STATUS, LOG, FLOW, PACKET, DNS and END are encrypted.
 import sodium from 'sodium-native';
 import { FrameFields, HEADER_BYTES, CRC_BYTES, writeFrameHeader, FLAG_ENCRYPTED, SESSION_BYTES } from './frame';
-import { crc32cWriter } from './crc32c';
+import { crc32cFast } from './crc32c';
 import { RecordType } from './records';
 
 export const ENCRYPTION_ALG = 'x25519-sealedbox+xchacha20poly1305-ietf';
@@ -89,7 +89,7 @@ export class FrameSealer {
     } finally {
       sodium.sodium_mprotect_noaccess(this.key);
     }
-    raw.writeUInt32BE(crc32cWriter(raw, 0, HEADER_BYTES + len), HEADER_BYTES + len);
+    raw.writeUInt32BE(crc32cFast(raw, 0, HEADER_BYTES + len), HEADER_BYTES + len);
     return raw;
   }
 

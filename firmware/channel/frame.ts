@@ -14,8 +14,8 @@
 // docs/channel.md has the same layout with examples. Changing any offset or constant
 // here is a new FRAME_VERSION: receivers refuse versions they do not know.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { cobsDecode, cobsEncode } from './cobs';
-import { crc32c, crc32cWriter } from './crc32c';
+import { cobsDecodeFast, cobsEncode } from './cobs';
+import { crc32cFast } from './crc32c';
 import { recordTypeName } from './records';
 
 export const FRAME_VERSION = 1;
@@ -88,7 +88,7 @@ export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
   writeFrameHeader(raw, f, f.payload.length);
   f.payload.copy(raw, HEADER_BYTES);
   const end = HEADER_BYTES + f.payload.length;
-  raw.writeUInt32BE(crc32cWriter(raw, 0, end), end);
+  raw.writeUInt32BE(crc32cFast(raw, 0, end), end);
   return raw;
 }
 
@@ -111,7 +111,7 @@ export function frameToWire(raw: Buffer): Buffer {
 
 /** Decodes the bytes between two 0x00 delimiters (delimiters excluded). */
 export function decodeFrame(block: Uint8Array): DecodedFrame | FrameError {
-  const raw = cobsDecode(block);
+  const raw = cobsDecodeFast(block);
   if (raw === null) return 'cobs';
   return decodeRawFrame(raw);
 }
@@ -120,7 +120,7 @@ export function decodeFrame(block: Uint8Array): DecodedFrame | FrameError {
 export function decodeRawFrame(raw: Buffer): DecodedFrame | FrameError {
   if (raw.length < HEADER_BYTES + CRC_BYTES) return 'short';
   const end = raw.length - CRC_BYTES;
-  if (crc32c(raw, 0, end) !== raw.readUInt32BE(end)) return 'crc';
+  if (crc32cFast(raw, 0, end) !== raw.readUInt32BE(end)) return 'crc';
   if (raw[0] >> 4 !== FRAME_VERSION) return 'version';
   const len = raw.readUInt16BE(14);
   if (len !== end - HEADER_BYTES || len > MAX_PAYLOAD_BYTES) return 'length';

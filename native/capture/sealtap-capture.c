@@ -23,7 +23,8 @@
  * linkType(h), snaplen(h), selectableFd(h), close(h), libVersion(), cryptoLibrary(),
  * allocate(fd, length) (the spool's slot files: Node has no fallocate),
  * keepFromChildren(buffer, keep) (the capture slots: no copy-on-write faults after a fork),
- * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35).
+ * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35),
+ * cobsDecode(src, out) and crc32c(buf, start, end) (the receiver's checks of each frame).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #define _GNU_SOURCE /* dladdr, fallocate */
@@ -850,6 +851,45 @@ static napi_value cobs_encode(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * cobsDecode(src, out): decodes one COBS block (the bytes between two 0x00 delimiters)
+ * into out, which must hold src.length bytes; returns the decoded length, or -1 when
+ * src is not a block the encoder makes (a 0x00 in it, or a code that runs past its
+ * end). The receiver decodes every frame of the line here; cobsDecode in
+ * firmware/channel/cobs.ts is the definition, and the tests compare the two.
+ */
+static napi_value cobs_decode(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *src = NULL, *out = NULL;
+  size_t n = 0, cap = 0;
+  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &t1, &n, (void **)&src, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &t2, &cap, (void **)&out, NULL, NULL) != napi_ok ||
+      t1 != napi_uint8_array || t2 != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: cobsDecode(src, out) takes two Uint8Arrays");
+    return NULL;
+  }
+  if (cap < n) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: cobsDecode's out is smaller than src");
+    return NULL;
+  }
+  if (n > 0 && memchr(src, 0, n) != NULL) return num(env, -1);
+  size_t i = 0, o = 0;
+  while (i < n) {
+    size_t code = src[i];
+    size_t end = i + code;
+    if (end > n) return num(env, -1);
+    memcpy(out + o, src + i + 1, code - 1);
+    o += code - 1;
+    /* A code below 0xff stands for a zero after its bytes, unless it ends the block. */
+    if (code != 0xff && end < n) out[o++] = 0;
+    i = end;
+  }
+  return num(env, (double)o);
+}
+
+/*
  * CRC-32C (Castagnoli, reflected 0x82F63B78, init and final XOR 0xFFFFFFFF), the check
  * value of every frame: firmware/channel/crc32c.ts is the definition and the receiver's
  * copy. The box's writer computes it here: with the SSE 4.2 crc32 instruction where the
@@ -947,6 +987,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
     { "keepFromChildren", NULL, keep_from_children, NULL, NULL, NULL, napi_default, NULL },
     { "cobsEncode", NULL, cobs_encode, NULL, NULL, NULL, napi_default, NULL },
+    { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

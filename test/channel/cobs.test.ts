@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../../firmware/channel/cobs';
+import { cobsDecode, cobsDecodeFast, cobsEncode, cobsMaxEncodedLength } from '../../firmware/channel/cobs';
 import { batchBinding } from '../../firmware/capture/batch-binding';
 
 function sample(len: number, zeroEvery: number, seed: number): Buffer {
@@ -120,15 +120,20 @@ test('decodes as the byte-at-a-time definition does, valid blocks and random one
       const enc = cobsEncode(src);
       const got = cobsDecode(enc);
       assert.ok(got !== null && got.equals(src), `round trip ${t}`);
+      assert.ok(cobsDecodeFast(enc)!.equals(src), `round trip ${t} in C`);
       assert.ok(referenceDecode(enc)!.equals(src));
       continue;
     }
     const want = referenceDecode(block);
     const got = cobsDecode(block);
-    if (want === null) assert.is(got, null, `block ${t} of ${len} bytes is not COBS`);
-    else {
+    const fast = cobsDecodeFast(block);
+    if (want === null) {
+      assert.is(got, null, `block ${t} of ${len} bytes is not COBS`);
+      assert.is(fast, null, `block ${t} of ${len} bytes is not COBS (C)`);
+    } else {
       valid++;
       assert.ok(got !== null && got.equals(want), `block ${t} of ${len} bytes`);
+      assert.ok(fast !== null && fast.equals(want), `block ${t} of ${len} bytes (C)`);
     }
   }
   assert.ok(valid > 100, `only ${valid} random blocks were valid COBS`);
@@ -146,6 +151,7 @@ test('matches the byte-at-a-time definition on random inputs with runs of every 
     assert.ok(enc.equals(referenceEncode(src)), `input ${t}, ${len} bytes`);
     assert.ok(cobsEncode(src, true).equals(Buffer.concat([enc, Buffer.from([0])])));
     assert.ok(cobsDecode(enc)!.equals(src), `round trip ${t}`);
+    assert.ok(cobsDecodeFast(enc)!.equals(src), `round trip ${t} in C`);
   }
 });
 
@@ -158,17 +164,30 @@ test('encodes a view into a larger buffer from its own offset, and the C encoder
   assert.throws(() => batchBinding.cobsEncode(new Uint16Array(4) as unknown as Uint8Array, Buffer.alloc(20)), /two Uint8Arrays/);
 });
 
-test('the receiver decodes without loading the native addon (it is loaded at the first encode)', () => {
+test('the C decoder gives the known example back, refuses the same bad blocks, and refuses an out too small or not bytes', () => {
+  assert.ok(cobsDecodeFast(Buffer.from([0x03, 0x11, 0x22, 0x02, 0x33]))!.equals(Buffer.from([0x11, 0x22, 0x00, 0x33])));
+  assert.is(cobsDecodeFast(Buffer.from([0x03, 0x11, 0x00, 0x02, 0x33])), null, 'a zero inside');
+  assert.is(cobsDecodeFast(Buffer.from([0x05, 0x11, 0x22])), null, 'a code past the end');
+  assert.is(cobsDecodeFast(Buffer.from([0x00])), null, 'a zero code');
+  assert.is(cobsDecodeFast(Buffer.alloc(0))!.length, 0, 'an empty block decodes to nothing, as cobsDecode');
+  const view = Buffer.concat([Buffer.from([9, 9]), cobsEncode(Buffer.from([1, 0, 2])), Buffer.from([9])]).subarray(2, 6);
+  assert.ok(cobsDecodeFast(view)!.equals(Buffer.from([1, 0, 2])), 'a view decodes from its own offset');
+  assert.throws(() => batchBinding.cobsDecode(Buffer.from([3, 1, 2]), Buffer.alloc(2)), /smaller than src/);
+  assert.throws(() => batchBinding.cobsDecode(new Uint16Array(4) as unknown as Uint8Array, Buffer.alloc(20)), /two Uint8Arrays/);
+});
+
+test('the receiver loads the native addon only when it decodes its first frame', () => {
   const dist = path.resolve(__dirname, '..', '..', 'firmware');
   const code = `
-    const { cobsDecode } = require(${JSON.stringify(path.join(dist, 'channel', 'cobs.js'))});
+    const { decodeFrame } = require(${JSON.stringify(path.join(dist, 'channel', 'frame.js'))});
     require(${JSON.stringify(path.join(dist, 'receiver', 'decoder.js'))});
-    cobsDecode(Buffer.from([3, 1, 2]));
-    const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
-    process.stdout.write(maps.includes('sealtap-capture.node') ? 'loaded' : 'not loaded');`;
+    const loaded = () => require('fs').readFileSync('/proc/self/maps', 'utf8').includes('sealtap-capture.node');
+    const before = loaded();
+    decodeFrame(Buffer.from([3, 1, 2]));
+    process.stdout.write(before + ' ' + loaded());`;
   const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
-  assert.is(r.stdout, 'not loaded');
+  assert.is(r.stdout, 'false true');
 });
 
 test.run();
