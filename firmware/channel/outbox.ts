@@ -4,16 +4,29 @@
 //
 // MemoryOutbox keeps records in memory; SpoolOutbox (spool-outbox.ts) puts it in front
 // of sealed files on the spool, so a long backlog of results waits on disk, not in RAM.
-// The interface below (push / nextType / takeBatch / counters) is all the writer uses.
-import { recordPriority, recordTypeName } from './records';
+// The interface below (push / nextType / take / counters) is all the writer uses.
+//
+// PACKET records come from the analysis in runs, back to back as pcap records
+// (16-byte header, caplen at byte 8, then caplen bytes). pushPackets() queues a run as
+// one entry and take() walks its records in place: an entry (a view, two array slots)
+// per record was a fifth of the supervisor's work on a packets line (docs/benchmarks.md).
+// Budgets, drop counts and batches are the same as for records pushed one by one.
+import { RecordType, recordPriority, recordTypeName } from './records';
 
 export interface Outbox {
   /** Queues a record; false if it was refused for lack of space (counted in dropped()). */
   push(type: number, record: Buffer): boolean;
+  /**
+   * Queues `count` PACKET records lying back to back in `run` (pcap records); returns how
+   * many were queued. Records that do not fit are refused and counted as push() would.
+   */
+  pushPackets(run: Buffer, count: number): number;
   /** Type of the record that should go out next (most important, then oldest), or -1. */
   nextType(): number;
   /** Removes records of `type` from the front of its queue: at least one, then while the total stays within maxBytes. */
   takeBatch(type: number, maxBytes: number): Buffer[];
+  /** takeBatch() without a view per record: visits each record taken (buf[start, end)) in order; returns how many. */
+  take(type: number, maxBytes: number, visit: RecordVisitor): number;
   /** Bytes waiting (records plus their 2-byte length prefix). */
   backlogBytes(): number;
   /** Records dropped for lack of space, per record type name. */
@@ -22,10 +35,21 @@ export interface Outbox {
   dropAll(): number;
 }
 
+/** Called with each record take() removes: the record is buf[start, end), valid while buf is. */
+export type RecordVisitor = (buf: Buffer, start: number, end: number) => void;
+
+/** Bytes of the pcap record at buf[off..]: its 16-byte header and caplen (little-endian, at byte 8). */
+export function pcapRecordBytes(buf: Uint8Array, off: number): number {
+  return 16 + ((buf[off + 8] | (buf[off + 9] << 8) | (buf[off + 10] << 16) | (buf[off + 11] << 24)) >>> 0);
+}
+
 interface Queue {
   type: number;
   priority: number;
+  /** Each a record, or a run of PACKET records (pushPackets). */
   items: Buffer[];
+  /** Records in each item: 1, or the run's count. */
+  counts: number[];
   /** Arrival number of each item, to drain types of equal priority oldest first. */
   order: number[];
   head: number;
@@ -48,18 +72,37 @@ export class MemoryOutbox implements Outbox {
 
   push(type: number, record: Buffer): boolean {
     const cost = record.length + RECORD_OVERHEAD;
-    const priority = recordPriority[type] ?? 3;
-    if (this.bytes + cost > this.budgetBytes) this.evictBelow(priority, this.bytes + cost - this.budgetBytes);
-    if (this.bytes + cost > this.budgetBytes) {
-      this.countDrop(type);
+    if (!this.room(type, cost)) {
+      this.countDrop(type, 1);
       return false;
     }
+    this.add(type, record, 1, cost);
+    return true;
+  }
+
+  pushPackets(run: Buffer, count: number): number {
+    const cost = run.length + count * RECORD_OVERHEAD;
+    if (this.room(RecordType.PACKET, cost)) {
+      this.add(RecordType.PACKET, run, count, cost);
+      return count;
+    }
+    return pushEach(this, run, count);
+  }
+
+  /** Room for `cost` more bytes of `type`, made by dropping less important records if need be. */
+  private room(type: number, cost: number): boolean {
+    if (this.bytes + cost > this.budgetBytes) this.evictBelow(recordPriority[type] ?? 3, this.bytes + cost - this.budgetBytes);
+    return this.bytes + cost <= this.budgetBytes;
+  }
+
+  private add(type: number, item: Buffer, count: number, cost: number): void {
     const q = this.queue(type);
-    q.items.push(record);
-    q.order.push(this.arrivals++);
+    q.items.push(item);
+    q.counts.push(count);
+    q.order.push(this.arrivals);
+    this.arrivals += count;
     this.bytes += cost;
     q.bytes += cost;
-    return true;
   }
 
   nextType(): number {
@@ -72,22 +115,55 @@ export class MemoryOutbox implements Outbox {
   }
 
   takeBatch(type: number, maxBytes: number): Buffer[] {
-    const q = this.queues.get(type);
     const out: Buffer[] = [];
-    if (!q) return out;
+    this.take(type, maxBytes, (b, start, end) => out.push(start === 0 && end === b.length ? b : b.subarray(start, end)));
+    return out;
+  }
+
+  take(type: number, maxBytes: number, visit: RecordVisitor): number {
+    const q = this.queues.get(type);
+    if (!q) return 0;
     let used = 0;
+    let n = 0;
     while (q.head < q.items.length) {
-      const r = q.items[q.head];
-      const cost = r.length + RECORD_OVERHEAD;
-      if (out.length > 0 && used + cost > maxBytes) break;
-      out.push(r);
-      used += cost;
-      this.bytes -= cost;
-      q.bytes -= cost;
+      const item = q.items[q.head];
+      const count = q.counts[q.head];
+      if (count === 1) {
+        const cost = item.length + RECORD_OVERHEAD;
+        if (n > 0 && used + cost > maxBytes) break;
+        visit(item, 0, item.length);
+        used += cost;
+        n++;
+        this.bytes -= cost;
+        q.bytes -= cost;
+        q.head++;
+        continue;
+      }
+      // A run: its records while they fit; what is left of it stays at the front.
+      let off = 0;
+      let k = 0;
+      while (k < count) {
+        const len = pcapRecordBytes(item, off);
+        if (n > 0 && used + len + RECORD_OVERHEAD > maxBytes) break;
+        visit(item, off, off + len);
+        used += len + RECORD_OVERHEAD;
+        n++;
+        off += len;
+        k++;
+      }
+      const freed = off + k * RECORD_OVERHEAD;
+      this.bytes -= freed;
+      q.bytes -= freed;
+      if (k < count) {
+        q.items[q.head] = item.subarray(off);
+        q.counts[q.head] = count - k;
+        q.order[q.head] += k;
+        break;
+      }
       q.head++;
     }
     this.compact(q);
-    return out;
+    return n;
   }
 
   backlogBytes(): number {
@@ -101,8 +177,7 @@ export class MemoryOutbox implements Outbox {
 
   /** Records dropped elsewhere (a spill file that could not be read back), counted here. */
   countDropped(type: number, n: number): void {
-    const name = recordTypeName[type] ?? String(type);
-    this.drops[name] = (this.drops[name] ?? 0) + n;
+    this.countDrop(type, n);
   }
 
   dropped(): Record<string, number> {
@@ -112,8 +187,9 @@ export class MemoryOutbox implements Outbox {
   dropAll(): number {
     const before = this.bytes;
     for (const q of this.queues.values()) {
-      for (let i = q.head; i < q.items.length; i++) this.countDrop(q.type);
+      for (let i = q.head; i < q.items.length; i++) this.countDrop(q.type, q.counts[i]);
       q.items = [];
+      q.counts = [];
       q.order = [];
       q.head = 0;
       q.bytes = 0;
@@ -128,26 +204,39 @@ export class MemoryOutbox implements Outbox {
     let freed = 0;
     for (const q of victims) {
       while (freed < need && q.items.length > q.head) {
-        const r = q.items.pop() as Buffer;
-        q.order.pop();
-        freed += r.length + RECORD_OVERHEAD;
-        q.bytes -= r.length + RECORD_OVERHEAD;
-        this.countDrop(q.type);
+        const last = q.items.length - 1;
+        const r = q.items[last];
+        const count = q.counts[last];
+        // Of a run, only its newest records, as many as the room needs (as if pushed one by one).
+        const keep = count > 1 ? recordsToKeep(r, count, need - freed) : 0;
+        const kept = keep > 0 ? runOffsets[keep] : 0;
+        const cost = r.length - kept + (count - keep) * RECORD_OVERHEAD;
+        if (keep > 0) {
+          q.items[last] = r.subarray(0, kept);
+          q.counts[last] = keep;
+        } else {
+          q.items.pop();
+          q.counts.pop();
+          q.order.pop();
+        }
+        freed += cost;
+        q.bytes -= cost;
+        this.countDrop(q.type, count - keep);
       }
       if (freed >= need) break;
     }
     this.bytes -= freed;
   }
 
-  private countDrop(type: number): void {
+  private countDrop(type: number, n: number): void {
     const name = recordTypeName[type] ?? String(type);
-    this.drops[name] = (this.drops[name] ?? 0) + 1;
+    this.drops[name] = (this.drops[name] ?? 0) + n;
   }
 
   private queue(type: number): Queue {
     let q = this.queues.get(type);
     if (!q) {
-      q = { type, priority: recordPriority[type] ?? 3, items: [], order: [], head: 0, bytes: 0 };
+      q = { type, priority: recordPriority[type] ?? 3, items: [], counts: [], order: [], head: 0, bytes: 0 };
       this.queues.set(type, q);
     }
     return q;
@@ -156,12 +245,50 @@ export class MemoryOutbox implements Outbox {
   private compact(q: Queue): void {
     if (q.head === q.items.length) {
       q.items = [];
+      q.counts = [];
       q.order = [];
       q.head = 0;
     } else if (q.head > 1024 && q.head * 2 > q.items.length) {
       q.items = q.items.slice(q.head);
+      q.counts = q.counts.slice(q.head);
       q.order = q.order.slice(q.head);
       q.head = 0;
     }
   }
+}
+
+/** Where each record of the run being evicted starts (recordsToKeep), and its end last. */
+let runOffsets = new Uint32Array(1024);
+
+/**
+ * How many of a run's `count` records (the oldest) stay when its newest ones are dropped
+ * until at least `need` bytes (records plus their prefixes) are free; runOffsets[keep]
+ * is then the byte where the kept records end.
+ */
+function recordsToKeep(run: Buffer, count: number, need: number): number {
+  if (runOffsets.length <= count) runOffsets = new Uint32Array(2 * count + 1);
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    runOffsets[i] = off;
+    off += pcapRecordBytes(run, off);
+  }
+  runOffsets[count] = off;
+  let keep = count;
+  while (keep > 0 && run.length - runOffsets[keep] + (count - keep) * RECORD_OVERHEAD < need) keep--;
+  return keep;
+}
+
+/**
+ * A run that does not fit whole, pushed record by record: as many as push() takes, each
+ * refusal counted there. Only when the outbox is (nearly) full.
+ */
+export function pushEach(o: Outbox, run: Buffer, count: number): number {
+  let accepted = 0;
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    const end = off + pcapRecordBytes(run, off);
+    if (o.push(RecordType.PACKET, run.subarray(off, end))) accepted++;
+    off = end;
+  }
+  return accepted;
 }

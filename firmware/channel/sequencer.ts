@@ -97,7 +97,7 @@ export class FrameSequencer {
     const n = this.digests.length;
     if (!this.finalCheckpointSent && n > 0 && (n >= this.checkpointEveryFrames || timeForCheckpoint)) return this.checkpointFrame();
     const type = outbox.nextType();
-    if (type >= 0) return this.recordFrames(type, outbox.takeBatch(type, this.bodyBytes));
+    if (type >= 0) return this.takenFrames(type, outbox);
     if (this.end && !this.endSent) {
       // One final CHECKPOINT: the repair frames it may complete a group with are, like END,
       // not covered (another checkpoint for them would not match END's count).
@@ -114,13 +114,53 @@ export class FrameSequencer {
     return null;
   }
 
+  /**
+   * The next batch of `type` from the outbox, packed as it is taken (each record's u16
+   * length, then its bytes, straight into the body): no list of records in between. A
+   * record too long for one body comes alone (the outbox takes it alone) and goes in
+   * fragments.
+   */
+  private takenFrames(type: number, outbox: Outbox): Buffer {
+    this.packed = 0;
+    this.tooLong = null;
+    const n = outbox.take(type, this.bodyBytes, this.packTaken);
+    const name = recordTypeName[type];
+    this.counts[name] = (this.counts[name] ?? 0) + n;
+    const long = this.tooLong as Buffer | null;
+    if (long !== null) {
+      this.tooLong = null;
+      return this.fragmentFrames(type, long);
+    }
+    return this.frame(type, this.bodyScratch.subarray(0, this.packed), 0);
+  }
+
+  /** Bytes of bodyScratch packed by packTaken so far. */
+  private packed = 0;
+  /** The record of this take that needs fragments (always the only one). */
+  private tooLong: Buffer | null = null;
+  private readonly packTaken = (buf: Buffer, start: number, end: number): void => {
+    const len = end - start;
+    if (len > this.maxRecord) {
+      this.tooLong = buf.subarray(start, end);
+      return;
+    }
+    const body = this.bodyScratch;
+    const o = this.packed;
+    body[o] = len >>> 8;
+    body[o + 1] = len & 0xff;
+    buf.copy(body, o + 2, start, end);
+    this.packed = o + 2 + len;
+  };
+
   private recordFrames(type: number, records: Buffer[]): Buffer {
     const name = recordTypeName[type];
     this.counts[name] = (this.counts[name] ?? 0) + records.length;
-    if (records.length === 1 && records[0].length > this.maxRecord) {
-      return Buffer.concat(fragmentRecord(records[0], this.chunk).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
-    }
+    if (records.length === 1 && records[0].length > this.maxRecord) return this.fragmentFrames(type, records[0]);
     return this.frame(type, packRecords(records, this.maxRecord, this.bodyScratch), 0);
+  }
+
+  private fragmentFrames(type: number, record: Buffer): Buffer {
+    return Buffer.concat(fragmentRecord(record, this.chunk).map((body) => this.frame(type, body, FLAG_FRAGMENT)));
   }
 
   private checkpointFrame(): Buffer {

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sodium from 'sodium-native';
-import { MemoryOutbox, Outbox } from './outbox';
+import { MemoryOutbox, Outbox, pcapRecordBytes, pushEach, RecordVisitor } from './outbox';
 import { RecordType } from './records';
 import type { SecretKey } from '../keys/secret-key';
 
@@ -37,10 +37,12 @@ export interface SpoolOutboxOptions {
 }
 
 interface SpillQueue {
-  /** Sealed files, oldest first: path, records, bytes as counted against the budget. */
-  files: { file: string; count: number; bytes: number }[];
-  /** Records waiting to become the next file. */
+  /** Sealed files, oldest first: path, items, records, bytes as counted against the budget. */
+  files: { file: string; items: number; count: number; bytes: number }[];
+  /** Records waiting to become the next file: each a record, or a run of PACKET records. */
   tail: Buffer[];
+  /** Records in each tail item (1, or the run's count). */
+  tailCounts: number[];
   tailBytes: number;
 }
 
@@ -61,7 +63,7 @@ export class SpoolOutbox implements Outbox {
     fs.mkdirSync(o.dir, { recursive: true, mode: 0o700 });
     // Whatever an earlier run left is sealed under a key that died with it.
     for (const f of fs.readdirSync(o.dir)) if (f.endsWith('.sealed')) fs.rmSync(path.join(o.dir, f), { force: true });
-    for (const t of SPILLABLE) this.spills.set(t, { files: [], tail: [], tailBytes: 0 });
+    for (const t of SPILLABLE) this.spills.set(t, { files: [], tail: [], tailCounts: [], tailBytes: 0 });
   }
 
   push(type: number, record: Buffer): boolean {
@@ -74,10 +76,26 @@ export class SpoolOutbox implements Outbox {
       this.mem.countDropped(type, 1);
       return false;
     }
-    s.tail.push(record);
+    this.toTail(type, s, record, 1, cost);
+    return true;
+  }
+
+  pushPackets(run: Buffer, count: number): number {
+    const s = this.spills.get(RecordType.PACKET)!;
+    const cost = run.length + count * RECORD_OVERHEAD;
+    const onDisk = s.files.length > 0 || s.tail.length > 0;
+    if (!onDisk && this.memResults() + cost <= this.o.memoryBytes) return this.mem.pushPackets(run, count);
+    // Past the memory window the whole run goes to disk, behind what is in memory.
+    if (this.backlogBytes() + cost > this.o.totalBytes) return pushEach(this, run, count);
+    this.toTail(RecordType.PACKET, s, run, count, cost);
+    return count;
+  }
+
+  private toTail(type: number, s: SpillQueue, item: Buffer, count: number, cost: number): void {
+    s.tail.push(item);
+    s.tailCounts.push(count);
     s.tailBytes += cost;
     if (s.tailBytes >= FILE_BYTES) this.writeTail(type, s);
-    return true;
   }
 
   nextType(): number {
@@ -89,6 +107,12 @@ export class SpoolOutbox implements Outbox {
     const out = this.mem.takeBatch(type, maxBytes);
     this.refill();
     return out;
+  }
+
+  take(type: number, maxBytes: number, visit: RecordVisitor): number {
+    const n = this.mem.take(type, maxBytes, visit);
+    this.refill();
+    return n;
   }
 
   backlogBytes(): number {
@@ -109,7 +133,8 @@ export class SpoolOutbox implements Outbox {
   dropAll(): number {
     let bytes = this.mem.dropAll();
     for (const [type, s] of this.spills) {
-      let n = s.tail.length;
+      let n = 0;
+      for (const c of s.tailCounts) n += c;
       for (const f of s.files) {
         n += f.count;
         bytes += f.bytes;
@@ -118,8 +143,7 @@ export class SpoolOutbox implements Outbox {
       bytes += s.tailBytes;
       if (n > 0) this.mem.countDropped(type, n);
       s.files = [];
-      s.tail = [];
-      s.tailBytes = 0;
+      this.clearTail(s);
     }
     this.diskBytes = 0;
     return bytes;
@@ -137,25 +161,45 @@ export class SpoolOutbox implements Outbox {
       while (this.mem.queuedBytes(type) === 0 || this.memResults() < this.o.memoryBytes / 2) {
         if (s.files.length > 0) this.readFile(type, s);
         else if (s.tail.length > 0) {
-          for (const r of s.tail) this.mem.push(type, r);
-          s.tail = [];
-          s.tailBytes = 0;
+          this.toMemory(type, s.tail, s.tailCounts);
+          this.clearTail(s);
         } else break;
       }
     }
   }
 
+  private clearTail(s: SpillQueue): void {
+    s.tail = [];
+    s.tailCounts = [];
+    s.tailBytes = 0;
+  }
+
+  /** Items read back or taken from a tail, into memory: records one by one, runs whole. */
+  private toMemory(type: number, items: Buffer[], counts: number[]): void {
+    for (let i = 0; i < items.length; i++) {
+      if (counts[i] === 1) this.mem.push(type, items[i]);
+      else this.mem.pushPackets(items[i], counts[i]);
+    }
+  }
+
+  /** The file: u32 items, then per item u32 bytes, u32 records (1, or a run's count), the bytes. */
   private writeTail(type: number, s: SpillQueue): void {
-    const count = s.tail.length;
+    const items = s.tail.length;
+    let count = 0;
     let plainBytes = 4;
-    for (const r of s.tail) plainBytes += 4 + r.length;
+    for (let i = 0; i < items; i++) {
+      plainBytes += 8 + s.tail[i].length;
+      count += s.tailCounts[i];
+    }
     const plain = Buffer.alloc(plainBytes);
-    plain.writeUInt32BE(count, 0);
+    plain.writeUInt32BE(items, 0);
     let o = 4;
-    for (const r of s.tail) {
+    for (let i = 0; i < items; i++) {
+      const r = s.tail[i];
       plain.writeUInt32BE(r.length, o);
-      r.copy(plain, o + 4);
-      o += 4 + r.length;
+      plain.writeUInt32BE(s.tailCounts[i], o + 4);
+      r.copy(plain, o + 8);
+      o += 8 + r.length;
     }
     const seq = this.fileSeq++;
     const file = path.join(this.o.dir, `outbox-${String(seq).padStart(8, '0')}.sealed`);
@@ -170,22 +214,20 @@ export class SpoolOutbox implements Outbox {
       try { fs.rmSync(file, { force: true }); } catch { /* nothing was written */ }
       this.unwritableFiles++;
       this.mem.countDropped(type, count);
-      s.tail = [];
-      s.tailBytes = 0;
+      this.clearTail(s);
       return;
     }
-    s.files.push({ file, count, bytes: s.tailBytes });
+    s.files.push({ file, items, count, bytes: s.tailBytes });
     this.diskBytes += s.tailBytes;
     this.filesWritten++;
-    s.tail = [];
-    s.tailBytes = 0;
+    this.clearTail(s);
   }
 
   private readFile(type: number, s: SpillQueue): void {
     const f = s.files.shift()!;
     this.diskBytes -= f.bytes;
     const seq = Number(path.basename(f.file).slice('outbox-'.length, -'.sealed'.length));
-    let records: Buffer[] | null = null;
+    let read: { items: Buffer[]; counts: number[] } | null = null;
     try {
       const sealed = fs.readFileSync(f.file);
       if (sealed.length >= NONCE + TAG + 4) {
@@ -198,18 +240,18 @@ export class SpoolOutbox implements Outbox {
             return false;
           }
         });
-        if (ok) records = parse(plain, f.count);
+        if (ok) read = parse(plain, f.items, f.count);
       }
     } catch {
-      records = null;
+      read = null;
     }
     try { fs.rmSync(f.file, { force: true }); } catch { /* gone or unreachable: nothing to read again */ }
-    if (!records) {
+    if (!read) {
       this.unreadableFiles++;
       this.mem.countDropped(type, f.count);
       return;
     }
-    for (const r of records) this.mem.push(type, r);
+    this.toMemory(type, read.items, read.counts);
   }
 }
 
@@ -222,16 +264,34 @@ function associated(type: number, seq: number): Buffer {
   return ad;
 }
 
-function parse(plain: Buffer, count: number): Buffer[] | null {
-  if (plain.readUInt32BE(0) !== count) return null;
+/** writeTail's file back into items and their record counts; null unless it is exactly that (a run's records must fill it). */
+function parse(plain: Buffer, items: number, count: number): { items: Buffer[]; counts: number[] } | null {
+  if (plain.readUInt32BE(0) !== items) return null;
   const out: Buffer[] = [];
+  const counts: number[] = [];
+  let records = 0;
   let o = 4;
-  for (let i = 0; i < count; i++) {
-    if (o + 4 > plain.length) return null;
+  for (let i = 0; i < items; i++) {
+    if (o + 8 > plain.length) return null;
     const n = plain.readUInt32BE(o);
-    if (o + 4 + n > plain.length) return null;
-    out.push(Buffer.from(plain.subarray(o + 4, o + 4 + n)));
-    o += 4 + n;
+    const c = plain.readUInt32BE(o + 4);
+    if (c < 1 || o + 8 + n > plain.length) return null;
+    const item = Buffer.from(plain.subarray(o + 8, o + 8 + n));
+    if (c > 1 && !isRun(item, c)) return null;
+    out.push(item);
+    counts.push(c);
+    records += c;
+    o += 8 + n;
   }
-  return o === plain.length ? out : null;
+  return o === plain.length && records === count ? { items: out, counts } : null;
+}
+
+/** True when `count` pcap records fill `run` exactly. */
+function isRun(run: Buffer, count: number): boolean {
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (off + 16 > run.length) return false;
+    off += pcapRecordBytes(run, off);
+  }
+  return off === run.length;
 }

@@ -93,6 +93,12 @@ export interface Channel {
   /** Queues one record; false if it was dropped (counted in stats().dropped). */
   send(type: RecordType, body: object | Buffer): boolean;
   /**
+   * Queues `count` PACKET records lying back to back in `run` (pcap records, as the
+   * egress guard passed them) as one entry; returns how many were queued (the rest
+   * dropped and counted, as send() would).
+   */
+  sendPackets(run: Buffer, count: number): number;
+  /**
    * What the supervisor learns after the channel opened (the link type, once capture
    * knows it): every BOOT from now on carries it, and one goes out now. False if that
    * one was dropped.
@@ -212,6 +218,16 @@ export function openChannel(opts: ChannelOptions): Channel {
     return ok;
   }
 
+  function sendPackets(run: Buffer, count: number): number {
+    if (!accepting) {
+      closeDrops.PACKET = (closeDrops.PACKET ?? 0) + count;
+      return 0;
+    }
+    const n = outbox.pushPackets(run, count);
+    writer.wake();
+    return n;
+  }
+
   function updateBoot(fields: Partial<BootRecord>): boolean {
     boot.update(fields);
     return send(RecordType.BOOT, boot.record());
@@ -261,5 +277,5 @@ export function openChannel(opts: ChannelOptions): Channel {
     return { drained: finished && unwritten === 0 && droppedAtClose === 0, leftBytes: unwritten + droppedAtClose };
   }
 
-  return { send, updateBoot, stats, close };
+  return { send, sendPackets, updateBoot, stats, close };
 }

@@ -194,13 +194,19 @@ export class EgressGuard implements RawValueTest {
    * Allocates nothing.
    */
   passesPacket(record: Buffer, linkType: number): boolean {
-    let why = this.packet.decode(record, linkType);
+    return this.passesPacketAt(record, 0, record.length, linkType);
+  }
+
+  /** passesPacket() of the record in buf[start, end), among others in buf (a run as the analysis sent it). */
+  passesPacketAt(buf: Buffer, start: number, end: number, linkType: number): boolean {
+    let why = this.packet.decodeAt(buf, start, end, linkType);
     if (why === PacketRefusal.none && this.known.count > 0) {
       // First from the cache alone; with the key open only when a value was not in it.
+      // The views hold offsets into buf, so the whole of buf goes with them.
       this.missed = false;
-      let raw = this.packet.carriesRawValue(record, this);
+      let raw = this.packet.carriesRawValue(buf, this);
       if (!raw && this.missed) {
-        this.record = record;
+        this.record = buf;
         raw = this.key.use(this.packetWithKey);
         this.record = this.scratch;
       }

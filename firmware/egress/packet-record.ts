@@ -77,16 +77,24 @@ export class PacketRecordCheck {
 
   /** Checks the record's shape and that every byte is accounted for (rule above): a PacketRefusal. */
   decode(record: Buffer, linkType: number): number {
+    return this.decodeAt(record, 0, record.length, linkType);
+  }
+
+  /**
+   * decode() of the record in buf[start, end), where it lies among others (a run of
+   * records as the analysis sent them): the views' offsets are then offsets into buf.
+   */
+  decodeAt(buf: Buffer, start: number, end: number, linkType: number): number {
     this.used = 0;
-    if (record.length < RECORD_HEADER_BYTES) return PacketRefusal.short;
-    const caplen = le32(record, 8);
-    const origLen = le32(record, 12);
-    if (caplen !== record.length - RECORD_HEADER_BYTES) return PacketRefusal.caplenMismatch;
+    if (end - start < RECORD_HEADER_BYTES) return PacketRefusal.short;
+    const caplen = le32(buf, start + 8);
+    const origLen = le32(buf, start + 12);
+    if (caplen !== end - start - RECORD_HEADER_BYTES) return PacketRefusal.caplenMismatch;
     if (caplen > origLen) return PacketRefusal.caplenOverOrigLen;
     const v = this.views[0];
-    decodePacket(linkType, record, RECORD_HEADER_BYTES, caplen, origLen, v);
+    decodePacket(linkType, buf, start + RECORD_HEADER_BYTES, caplen, origLen, v);
     this.used = 1;
-    return this.accounted(record, v, 1) ? PacketRefusal.none : PacketRefusal.undecodedBytes;
+    return this.accounted(buf, v, 1) ? PacketRefusal.none : PacketRefusal.undecodedBytes;
   }
 
   /** Every byte of v's packet accounted for; views[next..] take tunnels found on the way. */

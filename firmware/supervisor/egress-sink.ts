@@ -1,13 +1,15 @@
 // Where the analysis' records go in the supervisor: through the egress guard, then into
 // the results channel, counted. PACKET records arrive packed (one byte string per run
-// of packets, each a whole pcap record) and are walked in place, one view each; other
-// records arrive as objects. The guard's keyed hashes need the egress key open, and
+// of packets, each a whole pcap record): the guard checks each where it lies, and each
+// stretch of records it passed goes to the channel as one run, with no view or queue
+// entry per record; other records arrive as objects. The guard's keyed hashes need the egress key open, and
 // opening it costs two mprotect calls, so it is opened once per batch (nested uses
 // cost nothing), not once per record.
 import type { OutRecord } from '../analysis/ipc';
 import type { EgressGuard } from '../egress/guard';
 import { PacketRefusal, packetRefusalNames } from '../egress/packet-record';
 import { RecordType, recordTypeName } from '../channel/records';
+import { pcapRecordBytes } from '../channel/outbox';
 import type { SecretKey } from '../keys/secret-key';
 import type { OperatorLog } from './oplog';
 import type { RunCounters } from './counters';
@@ -17,11 +19,13 @@ export interface EgressSinkDeps {
   egressKey: SecretKey;
   /** Queues a record for the line; false when the outbox refused it (counted there). */
   send(type: RecordType, body: object | Buffer): boolean;
+  /** Queues a run of `count` PACKET records (Channel.sendPackets); how many were queued. */
+  sendPackets(run: Buffer, count: number): number;
   counters: RunCounters;
   log: OperatorLog;
   linkType(): number;
-  /** Counts a record that went into the channel, by type. */
-  countRecord(type: number): void;
+  /** Counts records that went into the channel, by type (n of them, 1 when not given). */
+  countRecord(type: number, n?: number): void;
 }
 
 export interface EgressSink {
@@ -58,12 +62,30 @@ export function egressSink(d: EgressSinkDeps): EgressSink {
     }),
     packets: (bytes, count) => d.egressKey.use(() => {
       const linkType = d.linkType();
+      // [from, off): the records passed since the last refusal, `passed` of them.
+      let from = 0;
+      let passed = 0;
       let off = 0;
+      const sendRun = (): void => {
+        if (passed === 0) return;
+        const n = d.sendPackets(bytes.subarray(from, off), passed);
+        if (n > 0) countRecord(RecordType.PACKET, n);
+      };
       for (let i = 0; i < count; i++) {
-        const end = off + 16 + bytes.readUInt32LE(off + 8);
-        onePacket(bytes.subarray(off, end), linkType);
+        // The host let only records that tile the bytes through (validFromChild); one that
+        // claimed more would end at the bytes' end, its caplen then wrong: refused.
+        const end = Math.min(bytes.length, off + pcapRecordBytes(bytes, off));
+        if (guard.passesPacketAt(bytes, off, end, linkType)) {
+          passed++;
+        } else {
+          sendRun();
+          refused(RecordType.PACKET, true);
+          from = end;
+          passed = 0;
+        }
         off = end;
       }
+      sendRun();
     }),
   };
 }

@@ -39,7 +39,7 @@ export interface PipelineParts {
   policy: Policy;
   moduleCommand: ModuleCommand | null;
   /** Counts a record the channel accepted. */
-  countRecord(type: number): void;
+  countRecord(type: number, n?: number): void;
   /** The run's state and its changes (LEDs follow). */
   state(): RunState;
   enter(s: RunState): void;
@@ -251,8 +251,8 @@ export class Pipeline {
   private startAnalysis(): void {
     const { cfg, sys, log, counters, keys, guard, ring, channel } = this.p;
     const sink = egressSink({
-      guard, egressKey: keys.egress, send: (t, b) => channel.send(t, b), counters, log,
-      linkType: () => this.linkType, countRecord: (t) => this.p.countRecord(t),
+      guard, egressKey: keys.egress, send: (t, b) => channel.send(t, b), sendPackets: (run, n) => channel.sendPackets(run, n), counters, log,
+      linkType: () => this.linkType, countRecord: (t, n) => this.p.countRecord(t, n),
     });
     const options: AnalysisHostOptions = {
       linkType: this.linkType,

@@ -102,7 +102,7 @@ async function runPhases(run: Run): Promise<number> {
     cfg: run.cfg, sys: run.sys, log, counters: run.counters,
     keys: keys.keys, guard: keys.guard, ring, aead: aead.aead, runId: run.sys.randomBytes(16),
     channel, policy: plan.policy, moduleCommand: plan.command,
-    countRecord: (t) => countRecord(run, t),
+    countRecord: (t, n) => countRecord(run, t, n),
     state: () => run.state,
     enter: (s) => run.enter(s),
     requestStop: (why) => run.requestStop(why),
@@ -221,9 +221,9 @@ function openLine(run: Run, plan: BootPlan, k: RunKeys): Channel {
   return channel;
 }
 
-function countRecord(run: Run, type: number): void {
-  const n = recordTypeName[type];
-  run.counters.records[n] = (run.counters.records[n] ?? 0) + 1;
+function countRecord(run: Run, type: number, n = 1): void {
+  const name = recordTypeName[type];
+  run.counters.records[name] = (run.counters.records[name] ?? 0) + n;
 }
 
 /**

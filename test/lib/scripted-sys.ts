@@ -115,6 +115,10 @@ export class ScriptedLine implements Channel {
     else if (type !== RecordType.LOG) this.sys.act(`line: ${recordTypeName[type]}`);
     return true;
   }
+  sendPackets(_run: Buffer, count: number): number {
+    this.sys.act(`line: ${count} PACKET`);
+    return count;
+  }
   updateBoot(fields: Partial<BootRecord>): boolean {
     this.sys.act(`line: BOOT with ${JSON.stringify(fields)}`);
     return true;
