@@ -13,18 +13,28 @@ export class SegmentRecords {
   start = 0;
   end = 0;
 
-  constructor(readonly body: Buffer) {}
+  /**
+   * The header fields are read through a DataView: TurboFan compiles its reads in place,
+   * where Buffer.readUInt32LE stayed a call from the analysis' packet loop (four a
+   * packet, 4% of the analysis process on a packets run: docs/benchmarks.md).
+   */
+  private readonly view: DataView;
+
+  constructor(readonly body: Buffer) {
+    this.view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  }
 
   /** Steps to the next record; false when there is none. */
   next(): boolean {
     const b = this.body;
+    const v = this.view;
     const o = this.off;
     if (o + 16 > b.length) return false;
-    this.tsUs = b.readUInt32LE(o) * 1e6 + b.readUInt32LE(o + 4);
-    this.origLen = b.readUInt32LE(o + 12);
+    this.tsUs = v.getUint32(o, true) * 1e6 + v.getUint32(o + 4, true);
+    this.origLen = v.getUint32(o + 12, true);
     this.start = o + 16;
     // A torn last record keeps what is there: its caplen is cut to the body.
-    this.end = Math.min(this.start + b.readUInt32LE(o + 8), b.length);
+    this.end = Math.min(this.start + v.getUint32(o + 8, true), b.length);
     this.off = this.end;
     this.index++;
     return true;
