@@ -169,7 +169,12 @@ static napi_value wrap(napi_env env, pcap_t *p, int offline, char *fileBuf) {
   h->offline = offline;
   h->fileBuf = fileBuf;
   napi_value ext;
-  CHECK(env, napi_create_external(env, h, finalize_handle, NULL, &ext));
+  if (napi_create_external(env, h, finalize_handle, NULL, &ext) != napi_ok) {
+    /* No JavaScript object owns the handle: nothing would ever close it. */
+    finalize_handle(env, h, NULL);
+    napi_throw_error(env, NULL, "sealtap-capture: Node-API call failed");
+    return NULL;
+  }
   return ext;
 }
 
