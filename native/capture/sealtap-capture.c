@@ -808,6 +808,21 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
   return num(env, rc);
 }
 
+/* The (src, out) Uint8Arrays of cobsEncode and cobsDecode; false (a TypeError thrown) otherwise. */
+static int src_and_out(napi_env env, napi_callback_info info, const char *usage, uint8_t **src, size_t *n, uint8_t **out, size_t *cap) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_typedarray_info(env, argv[0], &t1, n, (void **)src, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &t2, cap, (void **)out, NULL, NULL) != napi_ok ||
+      t1 != napi_uint8_array || t2 != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /*
  * cobsEncode(src, out): COBS of src (a Uint8Array) into out, which must hold
  * src.length + ceil(src.length / 254) + 1 bytes; returns the bytes written. Blocks of
@@ -816,18 +831,9 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
  * byte-at-a-time definition in test/channel/cobs.test.ts is the reference.
  */
 static napi_value cobs_encode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *src = NULL, *out = NULL;
   size_t n = 0, cap = 0;
-  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
-  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &t1, &n, (void **)&src, NULL, NULL) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &t2, &cap, (void **)&out, NULL, NULL) != napi_ok ||
-      t1 != napi_uint8_array || t2 != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: cobsEncode(src, out) takes two Uint8Arrays");
-    return NULL;
-  }
+  if (!src_and_out(env, info, "sealtap-capture: cobsEncode(src, out) takes two Uint8Arrays", &src, &n, &out, &cap)) return NULL;
   if (cap < n + (n + 253) / 254 + 1) {
     napi_throw_range_error(env, NULL, "sealtap-capture: cobsEncode's out is smaller than src.length + ceil(src.length / 254) + 1");
     return NULL;
@@ -863,18 +869,9 @@ static napi_value cobs_encode(napi_env env, napi_callback_info info) {
  * firmware/channel/cobs.ts is the definition, and the tests compare the two.
  */
 static napi_value cobs_decode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *src = NULL, *out = NULL;
   size_t n = 0, cap = 0;
-  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
-  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &t1, &n, (void **)&src, NULL, NULL) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &t2, &cap, (void **)&out, NULL, NULL) != napi_ok ||
-      t1 != napi_uint8_array || t2 != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: cobsDecode(src, out) takes two Uint8Arrays");
-    return NULL;
-  }
+  if (!src_and_out(env, info, "sealtap-capture: cobsDecode(src, out) takes two Uint8Arrays", &src, &n, &out, &cap)) return NULL;
   if (cap < n) {
     napi_throw_range_error(env, NULL, "sealtap-capture: cobsDecode's out is smaller than src");
     return NULL;
