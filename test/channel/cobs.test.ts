@@ -42,6 +42,14 @@ test('frames cut from one slab stay as encoded while later ones are: each kept e
     if (i % 2 === 0) assert.is(e[e.length - 1], 0, 'delimited');
     assert.ok(cobsDecode(block)?.equals(inputs[i]), `input ${i} of ${inputs[i].length} bytes`);
   }
+  // Decoded frames come out of slabs too: each kept one stays as decoded while later ones
+  // (and refused blocks, which write into the slab before they are refused) are decoded.
+  const decoded = encoded.map((e, i) => {
+    const block = i % 2 === 0 ? e.subarray(0, e.length - 1) : e;
+    if (i % 7 === 0) assert.is(cobsDecodeFast(Buffer.concat([block.subarray(0, 3), Buffer.from([0]), block.subarray(3)])), null);
+    return cobsDecodeFast(block);
+  });
+  for (let i = 0; i < inputs.length; i++) assert.ok(decoded[i]?.equals(inputs[i]), `decoded ${i} of ${inputs[i].length} bytes`);
 });
 
 test('encodes the known example 11 22 00 33 as 03 11 22 02 33', () => {
