@@ -82,13 +82,24 @@ export class SpoolOutbox implements Outbox {
 
   pushPackets(run: Buffer, count: number): number {
     const s = this.spills.get(RecordType.PACKET)!;
-    const cost = run.length + count * RECORD_OVERHEAD;
-    const onDisk = s.files.length > 0 || s.tail.length > 0;
-    if (!onDisk && this.memResults() + cost <= this.o.memoryBytes) return this.mem.pushPackets(run, count);
-    // Past the memory window the whole run goes to disk, behind what is in memory.
-    if (this.backlogBytes() + cost > this.o.totalBytes) return pushEach(this, run, count);
+    let cost = run.length + count * RECORD_OVERHEAD;
+    let accepted = 0;
+    if (s.files.length === 0 && s.tail.length === 0) {
+      const room = this.o.memoryBytes - this.memResults();
+      if (cost <= room) return this.mem.pushPackets(run, count);
+      // As pushed one by one: the leading records that fit the memory window go there,
+      // the rest to disk behind them.
+      const { records, bytes } = leadingRecords(run, count, room);
+      if (records > 0) {
+        accepted = this.mem.pushPackets(run.subarray(0, bytes), records);
+        run = run.subarray(bytes);
+        count -= records;
+        cost = run.length + count * RECORD_OVERHEAD;
+      }
+    }
+    if (this.backlogBytes() + cost > this.o.totalBytes) return accepted + pushEach(this, run, count);
     this.toTail(RecordType.PACKET, s, run, count, cost);
-    return count;
+    return accepted + count;
   }
 
   private toTail(type: number, s: SpillQueue, item: Buffer, count: number, cost: number): void {
@@ -284,6 +295,19 @@ function parse(plain: Buffer, items: number, count: number): { items: Buffer[]; 
     o += 8 + n;
   }
   return o === plain.length && records === count ? { items: out, counts } : null;
+}
+
+/** How many of a run's records, from its start, cost at most `room` (their bytes and prefixes), and their bytes. */
+function leadingRecords(run: Buffer, count: number, room: number): { records: number; bytes: number } {
+  let bytes = 0;
+  let records = 0;
+  while (records < count) {
+    const len = pcapRecordBytes(run, bytes);
+    if (bytes + len + (records + 1) * RECORD_OVERHEAD > room) break;
+    bytes += len;
+    records++;
+  }
+  return { records, bytes };
 }
 
 /** True when `count` pcap records fill `run` exactly. */

@@ -124,9 +124,9 @@ test('the framer packs runs into the same frames as records pushed one by one, l
   }
 });
 
-function spoolOutbox(memoryBytes: number): { o: SpoolOutbox; dir: string } {
+function spoolOutbox(memoryBytes: number, totalBytes = 64 * 1048576): { o: SpoolOutbox; dir: string } {
   const dir = path.join(tmpDir('runs'), 'outbox');
-  return { o: new SpoolOutbox({ dir, key: fixedKeyring().subkey('channel'), memoryBytes, totalBytes: 64 * 1048576 }), dir };
+  return { o: new SpoolOutbox({ dir, key: fixedKeyring().subkey('channel'), memoryBytes, totalBytes }), dir };
 }
 
 test('runs beyond the memory window go to sealed files and come back whole and in order', () => {
@@ -158,6 +158,40 @@ test('a damaged spill file of runs counts every record in it as dropped, and the
   assert.is(got.length + dropped, recs.length, 'every record either came or was counted');
   // What came is in order: record numbers only go up.
   for (let i = 1; i < got.length; i++) assert.ok(got[i].readUInt32LE(0) > got[i - 1].readUInt32LE(0), `order at ${i}`);
+});
+
+test('a spool outbox fills its memory window from a run as one by one would: the same evictions, drops and order', () => {
+  for (const seed of [43, 47, 53]) {
+    const recs = pcapRecords(3000, seed, 200);
+    const one = spoolOutbox(16 * 1024, 64 * 1024).o;
+    const runs = spoolOutbox(16 * 1024, 64 * 1024).o;
+    let i = 0;
+    let round = 0;
+    while (i < recs.length) {
+      const n = Math.min(recs.length - i, 1 + ((i * 13 + seed) % 40));
+      const part = recs.slice(i, i + n);
+      assert.is(runs.pushPackets(Buffer.concat(part), n), pushEachRecord(one, part), `records ${i}-${i + n} queued`);
+      i += n;
+      // Logs that need room evict packets from memory; some batches go out between.
+      const log = Buffer.alloc(100 + (round * 37) % 2000, 0x4c);
+      assert.is(runs.push(RecordType.LOG, log), one.push(RecordType.LOG, log));
+      if (round % 3 === 0) {
+        for (const t of [RecordType.LOG, RecordType.PACKET]) {
+          const a = one.takeBatch(t, 1024);
+          const b = runs.takeBatch(t, 1024);
+          assert.equal(b.map((r) => r.length), a.map((r) => r.length), `round ${round}`);
+        }
+      }
+      assert.equal(runs.dropped(), one.dropped(), `seed ${seed} round ${round}`);
+      assert.is(runs.backlogBytes(), one.backlogBytes(), `seed ${seed} round ${round}`);
+      round++;
+    }
+    assert.ok((one.dropped().PACKET ?? 0) > 0, 'logs evicted packets from memory');
+    const a = batches(one, 1024).flat();
+    const b = batches(runs, 1024).flat();
+    assert.is(b.length, a.length);
+    for (let k = 0; k < a.length; k++) assert.ok(b[k].equals(a[k]), `record ${k}`);
+  }
 });
 
 test('dropAll counts every record of the runs waiting, in memory and on disk', () => {
