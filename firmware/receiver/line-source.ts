@@ -55,7 +55,6 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
   }
   const bufs = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
   let next = 0; // the buffer the next read fills
-  let pos = 0;
   let reading = false;
   let paused = false;
   let stopped = false;
@@ -80,11 +79,12 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
     const buf = bufs[next];
     next ^= 1;
     reading = true;
-    fs.read(fd, buf, 0, READ_BYTES, pos, (err, n) => {
+    // From where the last read ended (no position: a FIFO, which `mkfifo` gives a box's
+    // line recorded while it is read, cannot seek).
+    fs.read(fd, buf, 0, READ_BYTES, null, (err, n) => {
       reading = false;
       if (err) return finish(new Error(`cannot read ${input} (${err.code ?? err.message}): check the file and its disk`));
       if (stopped || n === 0) return finish();
-      pos += n;
       if (paused) held = buf.subarray(0, n);
       else hand(buf.subarray(0, n));
     });

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import { openLineSource } from '../../firmware/receiver/line-source';
 import { tmpDir } from '../lib/channel-fixtures';
 
@@ -47,6 +48,24 @@ test('every byte once and in order, each chunk a copy taken at once', async () =
   await src.done;
   assert.is(src.kind, 'file');
   assert.ok(got.length >= 4, `${got.length} chunks`);
+  assert.ok(Buffer.concat(got).equals(bytes));
+});
+
+test('a FIFO (a line recorded while it is read) is read to its writer\'s end, in order', async () => {
+  const { bytes } = recording();
+  const fifo = path.join(tmpDir('line-fifo'), 'line.fifo');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const got: Buffer[] = [];
+  // The writer: another process, in three pieces, then it closes the FIFO.
+  const writer = spawn(process.execPath, ['-e', `
+    const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(fifo)}, 'w');
+    const b = Buffer.alloc(${bytes.length}); for (let i = 0; i < b.length; i += 4) b.writeUInt32LE(i, i);
+    for (let o = 0; o < b.length; o += 1300000) fs.writeSync(fd, b, o, Math.min(1300000, b.length - o));
+    fs.closeSync(fd);`], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+  const src = await openLineSource(fifo, 115200, (c) => got.push(Buffer.from(c)));
+  await src.done;
+  assert.is(await exited, 0);
   assert.ok(Buffer.concat(got).equals(bytes));
 });
 
