@@ -45,14 +45,14 @@ const READ_BYTES = 1024 * 1024;
  * on a 64 MB recording.
  */
 function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
-  let fd: number;
   try {
-    fd = fs.openSync(input, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw new Error(`cannot read ${input}: permission denied; check its permissions`);
-    throw new Error(`cannot read ${input} (${code ?? (e as Error).message}): check the file and its disk`);
+    fs.accessSync(input, fs.constants.R_OK);
+  } catch {
+    throw new Error(`cannot read ${input}: permission denied; check its permissions`);
   }
+  // Opened through the thread pool: a FIFO's open waits for its writer, and this thread
+  // must meanwhile answer a signal (Ctrl-C) and draw the status block.
+  let fd = -1;
   const bufs = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
   let next = 0; // the buffer the next read fills
   let reading = false;
@@ -68,6 +68,7 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
   const finish = (e?: Error): void => {
     if (closed) return;
     closed = true;
+    if (fd < 0) return settle(e);
     fs.close(fd, () => settle(e));
   };
   const hand = (chunk: Buffer): void => {
@@ -89,13 +90,23 @@ function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
       else hand(buf.subarray(0, n));
     });
   }
-  read();
+  fs.open(input, 'r', (err, opened) => {
+    if (closed) {
+      // Stopped while a FIFO waited for its writer: done has settled already.
+      if (!err) fs.close(opened, () => {});
+      return;
+    }
+    if (err) return finish(new Error(`cannot read ${input} (${err.code ?? err.message}): check the file and its disk`));
+    fd = opened;
+    read();
+  });
   return {
     kind: 'file',
     done,
     stop: () => {
       stopped = true;
       held = null;
+      // A read under way ends the source when it comes back; else it ends now.
       if (!reading) finish();
     },
     pause: () => {

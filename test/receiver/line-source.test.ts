@@ -69,6 +69,21 @@ test('a FIFO (a line recorded while it is read) is read to its writer\'s end, in
   assert.ok(Buffer.concat(got).equals(bytes));
 });
 
+test('stopped while a FIFO still waits for its writer: done resolves, nothing is read', async () => {
+  const fifo = path.join(tmpDir('line-fifo'), 'line.fifo');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  let chunks = 0;
+  const src = await openLineSource(fifo, 115200, () => void chunks++);
+  // This thread is free while the open waits (a Ctrl-C is handled): stop from a timer turn.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  src.stop();
+  await src.done;
+  assert.is(chunks, 0);
+  // Let the waiting open finish so that no thread stays blocked on the FIFO.
+  const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  fs.closeSync(fd);
+});
+
 test('paused, a chunk read meanwhile waits for resume; nothing comes while paused', async () => {
   const { file, bytes } = recording();
   const got: Buffer[] = [];
