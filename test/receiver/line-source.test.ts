@@ -37,6 +37,9 @@ function afterReads(then: () => void): () => void {
   return () => { f.read = orig; };
 }
 
+/** FIFO ends this file's tests leave open until the process ends (see their use). */
+const keptOpen: number[] = [];
+
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
@@ -72,6 +75,7 @@ test('a FIFO (a line recorded while it is read) is read to its writer\'s end, in
 test('stopped while a FIFO still waits for its writer: done resolves, nothing is read', async () => {
   const fifo = path.join(tmpDir('line-fifo'), 'line.fifo');
   assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const before = openFds();
   let chunks = 0;
   const src = await openLineSource(fifo, 115200, () => void chunks++);
   // This thread is free while the open waits (a Ctrl-C is handled): stop from a timer turn.
@@ -79,9 +83,17 @@ test('stopped while a FIFO still waits for its writer: done resolves, nothing is
   src.stop();
   await src.done;
   assert.is(chunks, 0);
-  // Let the waiting open finish so that no thread stays blocked on the FIFO.
-  const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  fs.closeSync(fd);
+  // Let the waiting open finish, whenever the thread pool runs it, so that no thread
+  // stays blocked on the FIFO: opened for reading and writing, a FIFO never waits (a
+  // write-only open fails with ENXIO while the source's open is still queued), and it
+  // stays open for the rest of this process.
+  keptOpen.push(fs.openSync(fifo, 'r+'));
+  // The source closes what its open returns: then only the end kept here is left.
+  const deadline = Date.now() + 10_000;
+  while (openFds() !== before + 1) {
+    assert.ok(Date.now() < deadline, `the source's end of the FIFO is still open (${openFds()} fds, ${before} before)`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 });
 
 test('paused, a chunk read meanwhile waits for resume; nothing comes while paused', async () => {
