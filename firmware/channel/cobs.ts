@@ -15,33 +15,45 @@ export function cobsMaxEncodedLength(n: number): number {
  * the addon is loaded at the first call.
  */
 export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
-  const max = cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0);
-  if (max > SLAB_BYTES / 8) {
-    const out = Buffer.allocUnsafe(max);
-    let o = encoder()(src, out);
-    if (delimit) out[o++] = 0;
-    return out.subarray(0, o);
-  }
-  if (slab.length - slabUsed < max) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed);
-  let o = encoder()(src, out);
-  if (delimit) out[o++] = 0;
-  slabUsed += (o + 7) & ~7;
-  return out.subarray(0, o);
+  return encodeSlabs.take(cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0), (out) => {
+    const o = encoder()(src, out);
+    if (!delimit) return o;
+    out[o] = 0;
+    return o + 1;
+  })!;
 }
 
 /**
- * Encoded frames are carved out of 256 KiB slabs, as Buffer.allocUnsafe does with its
- * 8 KiB pool for small sizes: a frame of a file line is 4 KiB, past that pool, and one
- * new ArrayBuffer per frame was garbage the supervisor collected on every packets line.
- * A slab lives while any frame cut from it does.
+ * Buffers carved out of slabs, as Buffer.allocUnsafe does with its 8 KiB pool for small
+ * sizes: a frame of a file line is 4 KiB, past that pool (or fits it only twice), and
+ * one new ArrayBuffer per frame was garbage on every packets line, in the supervisor and
+ * in the receiver. A slab lives while any buffer cut from it does.
  */
-const SLAB_BYTES = 256 * 1024;
-let slab = Buffer.alloc(0);
-let slabUsed = 0;
+class Slabs {
+  private slab = Buffer.alloc(0);
+  private used = 0;
+
+  constructor(private readonly bytes: number) {}
+
+  /**
+   * The first n bytes that fill (given room for `max`) wrote, or null when it returned a
+   * negative n; a buffer of its own when max is more than an eighth of a slab.
+   */
+  take(max: number, fill: (out: Buffer) => number): Buffer | null {
+    const small = max <= this.bytes / 8;
+    if (small && this.slab.length - this.used < max) {
+      this.slab = Buffer.allocUnsafeSlow(this.bytes);
+      this.used = 0;
+    }
+    const out = small ? this.slab.subarray(this.used) : Buffer.allocUnsafe(max);
+    const n = fill(out);
+    if (n < 0) return null;
+    if (small) this.used += (n + 7) & ~7;
+    return out.subarray(0, n);
+  }
+}
+
+const encodeSlabs = new Slabs(256 * 1024);
 
 type Coder = (src: Uint8Array, out: Uint8Array) => number;
 let native: { encode: Coder; decode: Coder } | null = null;
@@ -65,28 +77,11 @@ function encoder(): Coder {
  * definition, and test/channel/cobs.test.ts compares the two.
  */
 export function cobsDecodeFast(src: Uint8Array): Buffer | null {
-  // Out of a slab, as encoded frames are: a 4 KiB frame fits Buffer.allocUnsafe's 8 KiB
-  // pool only twice, and a new pool every other frame was a fifth of the frame layer.
-  if (src.length > DECODE_SLAB_BYTES / 8) {
-    const out = Buffer.allocUnsafe(src.length);
-    const n = coder().decode(src, out);
-    return n < 0 ? null : out.subarray(0, n);
-  }
-  if (decodeSlab.length - decodeSlabUsed < src.length) {
-    decodeSlab = Buffer.allocUnsafeSlow(DECODE_SLAB_BYTES);
-    decodeSlabUsed = 0;
-  }
-  const out = decodeSlab.subarray(decodeSlabUsed);
-  const n = coder().decode(src, out);
-  if (n < 0) return null;
-  decodeSlabUsed += (n + 7) & ~7;
-  return out.subarray(0, n);
+  return decodeSlabs.take(src.length, (out) => coder().decode(src, out));
 }
 
-/** Decoded frames are carved out of slabs of their own (a slab lives while any frame cut from it does). */
-const DECODE_SLAB_BYTES = 64 * 1024;
-let decodeSlab = Buffer.alloc(0);
-let decodeSlabUsed = 0;
+/** Decoded frames come out of slabs of their own, smaller ones (decoded frames are let go soon). */
+const decodeSlabs = new Slabs(64 * 1024);
 
 /**
  * Decodes one COBS block (the bytes between two 0x00 delimiters).
