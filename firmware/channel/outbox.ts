@@ -12,6 +12,7 @@
 // per record was a fifth of the supervisor's work on a packets line (docs/benchmarks.md).
 // Budgets, drop counts and batches are the same as for records pushed one by one.
 import { RecordType, recordPriority, recordTypeName } from './records';
+import { pcapRecordBytes } from '../spool/pcap-records';
 
 export interface Outbox {
   /** Queues a record; false if it was refused for lack of space (counted in dropped()). */
@@ -37,11 +38,6 @@ export interface Outbox {
 
 /** Called with each record take() removes: the record is buf[start, end), valid while buf is. */
 export type RecordVisitor = (buf: Buffer, start: number, end: number) => void;
-
-/** Bytes of the pcap record at buf[off..]: its 16-byte header and caplen (little-endian, at byte 8). */
-export function pcapRecordBytes(buf: Uint8Array, off: number): number {
-  return 16 + ((buf[off + 8] | (buf[off + 9] << 8) | (buf[off + 10] << 16) | (buf[off + 11] << 24)) >>> 0);
-}
 
 interface Queue {
   type: number;

@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sodium from 'sodium-native';
-import { MemoryOutbox, Outbox, pcapRecordBytes, pushEach, RecordVisitor } from './outbox';
+import { MemoryOutbox, Outbox, pushEach, RecordVisitor } from './outbox';
+import { countRecords, pcapRecordBytes } from '../spool/pcap-records';
 import { RecordType } from './records';
 import type { SecretKey } from '../keys/secret-key';
 
@@ -288,7 +289,7 @@ function parse(plain: Buffer, items: number, count: number): { items: Buffer[]; 
     const c = plain.readUInt32BE(o + 4);
     if (c < 1 || o + 8 + n > plain.length) return null;
     const item = Buffer.from(plain.subarray(o + 8, o + 8 + n));
-    if (c > 1 && !isRun(item, c)) return null;
+    if (c > 1 && countRecords(item) !== c) return null;
     out.push(item);
     counts.push(c);
     records += c;
@@ -310,12 +311,4 @@ function leadingRecords(run: Buffer, count: number, room: number): { records: nu
   return { records, bytes };
 }
 
-/** True when `count` pcap records fill `run` exactly. */
-function isRun(run: Buffer, count: number): boolean {
-  let off = 0;
-  for (let i = 0; i < count; i++) {
-    if (off + 16 > run.length) return false;
-    off += pcapRecordBytes(run, off);
-  }
-  return off === run.length;
-}
+

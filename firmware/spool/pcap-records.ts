@@ -4,6 +4,11 @@
 // where no native module may be.
 export const PCAP_RECORD_HEADER_BYTES = 16;
 
+/** Bytes of the pcap record at buf[off..]: its header and caplen (u32 LE at byte 8). */
+export function pcapRecordBytes(buf: Uint8Array, off: number): number {
+  return PCAP_RECORD_HEADER_BYTES + ((buf[off + 8] | (buf[off + 9] << 8) | (buf[off + 10] << 16) | (buf[off + 11] << 24)) >>> 0);
+}
+
 /**
  * Number of pcap records that exactly tile body, or -1 if a record runs past the end.
  * One pass over the record headers, no allocation.

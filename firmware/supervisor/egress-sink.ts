@@ -9,7 +9,7 @@ import type { OutRecord } from '../analysis/ipc';
 import type { EgressGuard } from '../egress/guard';
 import { PacketRefusal, packetRefusalNames } from '../egress/packet-record';
 import { RecordType, recordTypeName } from '../channel/records';
-import { pcapRecordBytes } from '../channel/outbox';
+import { pcapRecordBytes } from '../spool/pcap-records';
 import type { SecretKey } from '../keys/secret-key';
 import type { OperatorLog } from './oplog';
 import type { RunCounters } from './counters';
