@@ -16,14 +16,23 @@ export const Act = {
  * the name: a lookup by a name that varies from call to call is a megamorphic keyed
  * property load, a few percent of the whole packet time on its own.
  */
-export const FieldId = {} as Readonly<Record<FieldName, number>>;
-FIELD_NAMES.forEach((name, i) => { (FieldId as Record<FieldName, number>)[name] = i; });
+export const FieldId = byName((i) => i);
+
+/**
+ * A record of every field name, made in one piece: an object given its 44 properties
+ * one keyed store at a time turns into a hash table, and each of the rewriter's
+ * `code['ip4.tos']` reads was then a dictionary lookup (about 3% of the packets
+ * output's time). Object.fromEntries makes an object with a fixed shape.
+ */
+function byName<T>(value: (id: number) => T): Readonly<Record<FieldName, T>> {
+  return Object.fromEntries(FIELD_NAMES.map((name, i) => [name, value(i)])) as Record<FieldName, T>;
+}
 
 export class FieldCodes {
   /** Act.* of every field, by name: for a fixed field at its own call site. */
-  readonly code = {} as Record<FieldName, number>;
+  readonly code: Readonly<Record<FieldName, number>>;
   /** Bucket edges of the fields whose action is bucket. */
-  readonly edges = {} as Record<FieldName, readonly number[]>;
+  readonly edges: Readonly<Record<FieldName, readonly number[]>>;
   /** The same three by FieldId, for helpers shared by several fields. */
   readonly codeById = new Uint8Array(FIELD_NAMES.length);
   readonly edgesById: (readonly number[])[] = [];
@@ -32,12 +41,12 @@ export class FieldCodes {
   constructor(readonly actions: FieldActions) {
     FIELD_NAMES.forEach((name, i) => {
       const a: Action = actions[name];
-      this.code[name] = Act[a.action];
-      this.edges[name] = a.action === 'bucket' ? a.edges.slice() : [];
-      this.codeById[i] = this.code[name];
-      this.edgesById[i] = this.edges[name];
+      this.codeById[i] = Act[a.action];
+      this.edgesById[i] = a.action === 'bucket' ? a.edges.slice() : [];
       this.actionById[i] = a;
     });
+    this.code = byName((i) => this.codeById[i]);
+    this.edges = byName((i) => this.edgesById[i]);
   }
 }
 
