@@ -21,7 +21,7 @@ const CATEGORIES: Array<[string, string[]]> = [
   ['deflate (compressBody: deflateRawSync per frame)', ['compressBody']],
   ['record encoding in send (compact FLOW/DNS, JSON for the rest)', ['encodeCompactResult', 'encodeFlow', 'encodeDns', 'encode']],
   ['encryption (sealFrame)', ['sealFrame']],
-  ['BLAKE2b frame digests and chain', ['frameDigest', 'chainHash']],
+  ['frame digests (SHA-256) and chain (BLAKE2b)', ['frameDigest', 'chainHash']],
   ['CHECKPOINT (Ed25519 signature)', ['checkpointFrame']],
   ['COBS', ['cobsEncode', 'frameToWire']],
   ['buildFrame (header, copy, CRC-32C)', ['buildFrame', 'crc32c']],

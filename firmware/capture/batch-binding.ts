@@ -63,6 +63,8 @@ export interface BatchBinding {
   cobsDecode(src: Uint8Array, out: Uint8Array): number;
   /** channel/crc32c.ts crc32c(buf, start, end), in C (the SSE 4.2 instruction where the CPU has it). */
   crc32c(buf: Uint8Array, start: number, end: number): number;
+  /** SHA-256 of buf[start, end) into out[0, 32), by OpenSSL (channel/checkpoint.ts frameDigest). */
+  sha256(buf: Uint8Array, start: number, end: number, out: Uint8Array): void;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');
