@@ -65,6 +65,12 @@ export interface BatchBinding {
   crc32c(buf: Uint8Array, start: number, end: number): number;
   /** SHA-256 of buf[start, end) into out[0, 32), by OpenSSL (channel/checkpoint.ts frameDigest). */
   sha256(buf: Uint8Array, start: number, end: number, out: Uint8Array): void;
+  /**
+   * receiver/pcap-file.ts writePacked: the PACKET records of a frame body from `start`,
+   * checked as writeRange checks them, copied to out[outStart..] while they fit; res
+   * gets [body position, out position, records copied, records skipped].
+   */
+  pcapUnpack(body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array): void;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');

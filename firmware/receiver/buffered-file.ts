@@ -34,6 +34,22 @@ export class BufferedFile {
     this.used += len;
   }
 
+  /**
+   * Lets `fill` write straight into the buffer: it gets the buffer and the bytes used,
+   * and returns the bytes used after it wrote (never fewer, never more than the buffer).
+   */
+  fillWith(fill: (buf: Buffer, used: number) => number): void {
+    const used = fill(this.buf, this.used);
+    if (!(used >= this.used && used <= this.buf.length)) throw new RangeError(`a fill of ${this.path} claimed ${used} bytes used of ${this.buf.length} (${this.used} before it)`);
+    this.bytes += used - this.used;
+    this.used = used;
+  }
+
+  /** Bytes waiting in the buffer. */
+  buffered(): number {
+    return this.used;
+  }
+
   flush(): void {
     let off = 0;
     while (off < this.used) off += fs.writeSync(this.fd, this.buf, off, this.used - off);

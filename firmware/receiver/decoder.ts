@@ -28,6 +28,12 @@ export interface RecordSink {
    * a Buffer per record. Optional: a sink without it gets packet().
    */
   packetIn?(s: SessionState, body: Buffer, start: number, end: number): void;
+  /**
+   * Every PACKET record of a frame's body at once (each behind its u16 length; the
+   * lengths tile the body, and the records are counted): what packetIn gets one by one.
+   * Optional: a sink without it gets packetIn() or packet().
+   */
+  packetsIn?(s: SessionState, body: Buffer): void;
   end(s: SessionState, end: EndRecord): void;
   sessionClosed(s: SessionState): void;
   /** The receiver's own remarks (a session it cannot decrypt…), for log.txt. */
@@ -222,15 +228,16 @@ export class LineDecoder {
     const body = frameBody({ ...f, payload: a.payload });
     if (!body) return void s.badRecords++;
     if (f.flags & FLAG_FRAGMENT) return this.fragment(s, f, body);
-    if (f.type === RecordType.PACKET && this.sink.packetIn) {
+    if (f.type === RecordType.PACKET && (this.sink.packetsIn || this.sink.packetIn)) {
       // Checked first, as unpackRecords does: a body whose lengths do not tile it gives no record.
       const n = countPackedRecords(body);
       if (n < 0) return void s.badRecords++;
       s.count(recordTypeName[RecordType.PACKET], n);
+      if (this.sink.packetsIn) return this.sink.packetsIn(s, body);
       for (let o = 0; o < body.length;) {
         const start = o + 2;
         o = start + body.readUInt16BE(o);
-        this.sink.packetIn(s, body, start, o);
+        this.sink.packetIn!(s, body, start, o);
       }
       return;
     }

@@ -104,6 +104,10 @@ export class OutputFiles implements RecordSink {
     this.pcapFor(s).writeRange(body, start, end);
   }
 
+  packetsIn(s: SessionState, body: Buffer): void {
+    this.pcapFor(s).writePacked(body);
+  }
+
   end(s: SessionState, end: EndRecord): void {
     const t = escapeLineText;
     this.notice(s, 5, `session ${s.id} ended (${t(end.reason)}): captured ${t(end.captured)}, analysed ${t(end.analysed)}`);

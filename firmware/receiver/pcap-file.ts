@@ -10,6 +10,8 @@ export class PcapFileWriter {
   packets = 0;
   /** PACKET records whose header does not match their length: not written. */
   malformed = 0;
+  /** writePacked's answer from the addon: body position, buffer position, copied, skipped. */
+  private readonly res = new Int32Array(4);
 
   constructor(readonly path: string, readonly linkType: number) {
     this.file = new BufferedFile(path);
@@ -37,6 +39,40 @@ export class PcapFileWriter {
     this.packets++;
   }
 
+  /**
+   * Every PACKET record of a frame's body (records behind u16 lengths, already checked
+   * to tile it), each written or counted malformed exactly as writeRange would. The
+   * records are copied by the capture addon straight into the file's buffer: one call
+   * into C per frame instead of a check and a Buffer copy per record, which were a
+   * fifth of the receiver's time on a packets line.
+   */
+  writePacked(body: Buffer): void {
+    const unpack = pcapUnpack();
+    const res = this.res;
+    let pos = 0;
+    while (pos < body.length) {
+      this.file.fillWith((buf, used) => {
+        unpack(body, pos, buf, used, res);
+        return res[1];
+      });
+      this.packets += res[2];
+      this.malformed += res[3];
+      if (res[0] > pos) {
+        pos = res[0];
+        continue;
+      }
+      // The next record did not fit what is left of the buffer: make room, or, when the
+      // buffer was empty already (a record longer than it), write it on its own.
+      if (this.file.buffered() > 0) {
+        this.file.flush();
+        continue;
+      }
+      const start = pos + 2;
+      pos = start + body.readUInt16BE(pos);
+      this.writeRange(body, start, pos);
+    }
+  }
+
   flush(): void {
     this.file.flush();
   }
@@ -44,4 +80,16 @@ export class PcapFileWriter {
   close(): void {
     this.file.close();
   }
+}
+
+let unpacker: ((body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array) => void) | null = null;
+
+/** The addon's pcapUnpack, loaded at the first PACKET frame (as cobsDecodeFast loads the addon at the first frame). */
+function pcapUnpack(): (body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array) => void {
+  if (unpacker === null) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
+    unpacker = batchBinding.pcapUnpack;
+  }
+  return unpacker;
 }

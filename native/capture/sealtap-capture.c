@@ -25,7 +25,8 @@
  * keepFromChildren(buffer, keep) (the capture slots: no copy-on-write faults after a fork),
  * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35),
  * cobsDecode(src, out) and crc32c(buf, start, end) (the receiver's checks of each frame),
- * sha256(buf, start, end, out) (the digest of each frame, box and receiver).
+ * sha256(buf, start, end, out) (the digest of each frame, box and receiver),
+ * pcapUnpack(body, start, out, outStart, res) (the receiver's trace.pcap).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #define _GNU_SOURCE /* dladdr, fallocate */
@@ -972,6 +973,68 @@ static napi_value crc32c_js(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * pcapUnpack(body, start, out, outStart, res): the receiver's trace.pcap writer for a
+ * PACKET frame's body (records each behind a u16 big-endian length, already checked to
+ * tile the body). From body[start], copies each record whose pcap header matches its
+ * length (caplen = length - 16, caplen <= 262144, origlen >= caplen) to out[outStart..]
+ * back to back, and skips, counting them, those that do not; stops at the end of the
+ * body or before a record that does not fit in out. res (an Int32Array of 4) gets where
+ * it stopped in body and in out, the records copied and the records skipped.
+ * PcapFileWriter.writeRange in firmware/receiver/pcap-file.ts is the definition, and
+ * the tests compare the two.
+ */
+#define PCAP_UNPACK_SNAPLEN 262144
+
+static napi_value pcap_unpack(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *body = NULL, *out = NULL;
+  int32_t *res = NULL;
+  size_t bodyLen = 0, outLen = 0, resLen = 0;
+  napi_typedarray_type tb = napi_int8_array, to = napi_int8_array, tr = napi_int8_array;
+  double start = -1, outStart = -1;
+  if (argc < 5 || napi_get_typedarray_info(env, argv[0], &tb, &bodyLen, (void **)&body, NULL, NULL) != napi_ok || tb != napi_uint8_array ||
+      napi_get_value_double(env, argv[1], &start) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &to, &outLen, (void **)&out, NULL, NULL) != napi_ok || to != napi_uint8_array ||
+      napi_get_value_double(env, argv[3], &outStart) != napi_ok ||
+      napi_get_typedarray_info(env, argv[4], &tr, &resLen, (void **)&res, NULL, NULL) != napi_ok || tr != napi_int32_array || resLen < 4 ||
+      !(start >= 0) || !(start <= (double)bodyLen) || start != (double)(size_t)start ||
+      !(outStart >= 0) || !(outStart <= (double)outLen) || outStart != (double)(size_t)outStart) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: pcapUnpack(body, start, out, outStart, res) takes a Uint8Array and 0 <= start <= its length, a Uint8Array and 0 <= outStart <= its length, and an Int32Array of 4");
+    return NULL;
+  }
+  size_t pos = (size_t)start, o = (size_t)outStart;
+  int32_t packets = 0, skipped = 0;
+  while (pos + 2 <= bodyLen) {
+    size_t len = ((size_t)body[pos] << 8) | body[pos + 1];
+    size_t rec = pos + 2;
+    if (rec + len > bodyLen) break; /* not a tiling body: the caller checked, so never */
+    const uint8_t *r = body + rec;
+    int valid = 0;
+    if (len >= 16) {
+      uint32_t caplen = (uint32_t)r[8] | ((uint32_t)r[9] << 8) | ((uint32_t)r[10] << 16) | ((uint32_t)r[11] << 24);
+      uint32_t origlen = (uint32_t)r[12] | ((uint32_t)r[13] << 8) | ((uint32_t)r[14] << 16) | ((uint32_t)r[15] << 24);
+      valid = caplen == len - 16 && caplen <= PCAP_UNPACK_SNAPLEN && origlen >= caplen;
+    }
+    if (valid) {
+      if (o + len > outLen) break;
+      memcpy(out + o, r, len);
+      o += len;
+      packets++;
+    } else {
+      skipped++;
+    }
+    pos = rec + len;
+  }
+  res[0] = (int32_t)pos;
+  res[1] = (int32_t)o;
+  res[2] = packets;
+  res[3] = skipped;
+  return NULL;
+}
+
+/*
  * sha256(buf, start, end, out): SHA-256 of buf[start, end) into out[0, 32), by OpenSSL
  * (the SHA extensions where the CPU has them): the digest of every frame on the line,
  * which the box takes of each frame it writes and the receiver of each frame it reads
@@ -1038,6 +1101,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },
+    { "pcapUnpack", NULL, pcap_unpack, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
