@@ -10,15 +10,19 @@
 # can be missed entirely, and the run's processes live for the whole run.
 set -uo pipefail
 out=$1; shift; [ "$1" = -- ] && shift
-"$@" &
-pid=$!
 declare -A peak=() ticks=() role_of_pid=()
 hz=$(getconf CLK_TCK)
 # Sampling uses bash builtins only: a fork per sample (tr, awk, cat, sleep, a command
 # substitution) loads the cores being measured. With them, on the 2-vCPU machine, the
 # sampler added 0.35-0.6 s to a 1.6 s flows run (docs/benchmarks.md).
-# A pipe no one writes: `read -t` on it is a sleep without a fork.
+# A pipe no one else writes: `read -t` on it is a sleep without a fork. The command
+# runs in a subshell that writes a line to it when the command ends, which ends the
+# sleep at once: the loop below used to find the command gone up to 100 ms late, and
+# every run and receive time of the end-to-end rows read that much long (a 0.33 s
+# sleep took 0.43 s). The command itself does not get the pipe.
 exec {nap}<> <(:)
+( "$@" {nap}>&-; s=$?; echo >&"$nap"; exit "$s" ) &
+pid=$!
 role=
 # Sets role to the role of process $1 (by its command line), or fails.
 role_of() {
@@ -32,13 +36,15 @@ role_of() {
     *) return 1 ;;
   esac
 }
-while kill -0 "$pid" 2>/dev/null; do
+while :; do
   todo=("$pid")
   while [ ${#todo[@]} -gt 0 ]; do
     p=${todo[-1]}; unset 'todo[-1]'
     # Children of the main thread: every process of the box is started by one (node
     # spawns from its main thread), and the node processes have a dozen threads each.
     kids=(); read -r -a kids <"/proc/$p/task/$p/children" 2>/dev/null; todo+=("${kids[@]}")
+    # The subshell that runs the command carries this script's command line: not a role.
+    [ "$p" = "$pid" ] && continue
     role_of "$p" || continue
     kb=
     while read -r k v _; do [ "$k" = VmHWM: ] && { kb=$v; break; }; done <"/proc/$p/status" 2>/dev/null
@@ -49,7 +55,8 @@ while kill -0 "$pid" 2>/dev/null; do
       ticks[$p]=$(( f[11] + f[12] )) role_of_pid[$p]=$role
     fi
   done
-  read -r -t 0.1 -u "$nap" _ || true
+  read -r -t 0.1 -u "$nap" _ && break
+  kill -0 "$pid" 2>/dev/null || break
 done
 wait "$pid"; status=$?
 : >"$out"
