@@ -71,6 +71,12 @@ export interface BatchBinding {
    * gets [body position, out position, records copied, records skipped].
    */
   pcapUnpack(body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array): void;
+  /**
+   * channel/sequencer.ts: up to `count` pcap records of a run from `off`, each behind
+   * its u16 length, into body[bodyOff..] while each fits what is left of `room`; res
+   * gets [records packed, run position after them, bytes written].
+   */
+  packRecords(run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array): void;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');

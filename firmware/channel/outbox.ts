@@ -26,8 +26,12 @@ export interface Outbox {
   nextType(): number;
   /** Removes records of `type` from the front of its queue: at least one, then while the total stays within maxBytes. */
   takeBatch(type: number, maxBytes: number): Buffer[];
-  /** takeBatch() without a view per record: visits each record taken (buf[start, end)) in order; returns how many. */
-  take(type: number, maxBytes: number, visit: RecordVisitor): number;
+  /**
+   * takeBatch() without a view per record: visits each record taken (buf[start, end)) in
+   * order; returns how many. With `packer`, the records of a run that fit go to it
+   * several at a time instead (RunPacker), in the same order; the visitor gets the rest.
+   */
+  take(type: number, maxBytes: number, visit: RecordVisitor, packer?: RunPacker): number;
   /** Bytes waiting (records plus their 2-byte length prefix). */
   backlogBytes(): number;
   /** Records dropped for lack of space, per record type name. */
@@ -38,6 +42,18 @@ export interface Outbox {
 
 /** Called with each record take() removes: the record is buf[start, end), valid while buf is. */
 export type RecordVisitor = (buf: Buffer, start: number, end: number) => void;
+
+/**
+ * Takes the records of a run of PACKET records several at a time: pack() consumes, from
+ * run[off], at most `count` records, each while it fits (with its 2-byte length) in what
+ * is left of `room` bytes, exactly those the visitor would have got one by one, and
+ * stops before the first that does not fit; `done` then says [records consumed, the run
+ * offset after them, bytes of room used].
+ */
+export interface RunPacker {
+  pack(run: Buffer, off: number, count: number, room: number): void;
+  readonly done: Int32Array;
+}
 
 interface Queue {
   type: number;
@@ -116,7 +132,7 @@ export class MemoryOutbox implements Outbox {
     return out;
   }
 
-  take(type: number, maxBytes: number, visit: RecordVisitor): number {
+  take(type: number, maxBytes: number, visit: RecordVisitor, packer?: RunPacker): number {
     const q = this.queues.get(type);
     if (!q) return 0;
     let used = 0;
@@ -139,6 +155,18 @@ export class MemoryOutbox implements Outbox {
       let off = 0;
       let k = 0;
       while (k < count) {
+        if (packer !== undefined && used < maxBytes) {
+          packer.pack(item, off, count - k, maxBytes - used);
+          const done = packer.done;
+          if (done[0] > 0) {
+            k += done[0];
+            n += done[0];
+            off = done[1];
+            used += done[2];
+            continue;
+          }
+        }
+        // The packer's stop: a record that does not fit (taken all the same when it is the first).
         const len = pcapRecordBytes(item, off);
         if (n > 0 && used + len + RECORD_OVERHEAD > maxBytes) break;
         visit(item, off, off + len);

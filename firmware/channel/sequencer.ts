@@ -1,7 +1,7 @@
 // FrameSequencer: turns outbox records into numbered frames, keeps the hash chain and
 // emits signed CHECKPOINT frames, and produces END last. One per session.
 import { RecordType, recordTypeName } from './records';
-import { Outbox } from './outbox';
+import { Outbox, RunPacker } from './outbox';
 import {
   bodyLimits, buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
   FLAG_FEC, FLAG_FRAGMENT, MAX_PAYLOAD_BYTES, MAX_RAW_FRAME_BYTES, TARGET_BODY_BYTES,
@@ -123,7 +123,7 @@ export class FrameSequencer {
   private takenFrames(type: number, outbox: Outbox): Buffer {
     this.packed = 0;
     this.tooLong = null;
-    const n = outbox.take(type, this.bodyBytes, this.packTaken);
+    const n = outbox.take(type, this.bodyBytes, this.packTaken, type === RecordType.PACKET ? this.runPacker : undefined);
     const name = recordTypeName[type];
     this.counts[name] = (this.counts[name] ?? 0) + n;
     const long = this.tooLong as Buffer | null;
@@ -150,6 +150,18 @@ export class FrameSequencer {
     body[o + 1] = len & 0xff;
     buf.copy(body, o + 2, start, end);
     this.packed = o + 2 + len;
+  };
+
+  /**
+   * packTaken for many records of a run at once, by the capture addon (packRecords): a
+   * call into C per frame instead of a visit, a length and a Buffer copy per record.
+   */
+  private readonly runPacker: RunPacker = {
+    done: new Int32Array(3),
+    pack: (run: Buffer, off: number, count: number, room: number): void => {
+      packRecordsNative()(run, off, count, this.bodyScratch, this.packed, room, this.runPacker.done);
+      this.packed += this.runPacker.done[2];
+    },
   };
 
   private recordFrames(type: number, records: Buffer[]): Buffer {
@@ -201,4 +213,16 @@ export class FrameSequencer {
     this.repairCount++;
     return this.frame(RecordType.FEC, body, FLAG_FEC);
   }
+}
+
+let packRecordsFn: ((run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array) => void) | null = null;
+
+/** The addon's packRecords, loaded at the first run of PACKET records (as cobsEncode loads the addon at the first frame). */
+function packRecordsNative(): (run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array) => void {
+  if (packRecordsFn === null) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
+    packRecordsFn = batchBinding.packRecords;
+  }
+  return packRecordsFn;
 }

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sodium from 'sodium-native';
-import { MemoryOutbox, Outbox, pushEach, RecordVisitor } from './outbox';
+import { MemoryOutbox, Outbox, pushEach, RecordVisitor, RunPacker } from './outbox';
 import { countRecords, pcapRecordBytes } from '../spool/pcap-records';
 import { RecordType } from './records';
 import type { SecretKey } from '../keys/secret-key';
@@ -121,8 +121,8 @@ export class SpoolOutbox implements Outbox {
     return out;
   }
 
-  take(type: number, maxBytes: number, visit: RecordVisitor): number {
-    const n = this.mem.take(type, maxBytes, visit);
+  take(type: number, maxBytes: number, visit: RecordVisitor, packer?: RunPacker): number {
+    const n = this.mem.take(type, maxBytes, visit, packer);
     this.refill();
     return n;
   }

@@ -26,7 +26,8 @@
  * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35),
  * cobsDecode(src, out) and crc32c(buf, start, end) (the receiver's checks of each frame),
  * sha256(buf, start, end, out) (the digest of each frame, box and receiver),
- * pcapUnpack(body, start, out, outStart, res) (the receiver's trace.pcap).
+ * pcapUnpack(body, start, out, outStart, res) (the receiver's trace.pcap),
+ * packRecords(run, off, count, body, bodyOff, room, res) (the box's PACKET frames).
  * Errors are thrown as JavaScript Errors with libpcap's message.
  */
 #define _GNU_SOURCE /* dladdr, fallocate */
@@ -973,6 +974,54 @@ static napi_value crc32c_js(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * packRecords(run, off, count, body, bodyOff, room, res): the box's framer for a run of
+ * PACKET records (pcap records back to back, as the analysis sent them and the outbox
+ * keeps them). From run[off], packs at most `count` records into body[bodyOff..], each
+ * behind its u16 big-endian length, while each (with its length) fits in what is left
+ * of `room` bytes; stops before the first that does not. res (an Int32Array of 3) gets
+ * the records packed, where they end in run, and the bytes written to body. The
+ * outbox's walk with the sequencer's packTaken (firmware/channel/outbox.ts,
+ * sequencer.ts) is the definition, and the tests compare the two.
+ */
+static napi_value pack_records(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *run = NULL, *body = NULL;
+  int32_t *res = NULL;
+  size_t runLen = 0, bodyLen = 0, resLen = 0;
+  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array, t3 = napi_int8_array;
+  double off = -1, count = -1, bodyOff = -1, room = -1;
+  if (argc < 7 || napi_get_typedarray_info(env, argv[0], &t1, &runLen, (void **)&run, NULL, NULL) != napi_ok || t1 != napi_uint8_array ||
+      napi_get_value_double(env, argv[1], &off) != napi_ok || napi_get_value_double(env, argv[2], &count) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &t2, &bodyLen, (void **)&body, NULL, NULL) != napi_ok || t2 != napi_uint8_array ||
+      napi_get_value_double(env, argv[4], &bodyOff) != napi_ok || napi_get_value_double(env, argv[5], &room) != napi_ok ||
+      napi_get_typedarray_info(env, argv[6], &t3, &resLen, (void **)&res, NULL, NULL) != napi_ok || t3 != napi_int32_array || resLen < 3 ||
+      !(off >= 0) || !(off <= (double)runLen) || off != (double)(size_t)off || !(count >= 0) || count != (double)(size_t)count ||
+      !(bodyOff >= 0) || !(bodyOff <= (double)bodyLen) || bodyOff != (double)(size_t)bodyOff || !(room >= 0) || room != (double)(size_t)room) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: packRecords(run, off, count, body, bodyOff, room, res) takes a Uint8Array and 0 <= off <= its length, a count, a Uint8Array and 0 <= bodyOff <= its length, a room, and an Int32Array of 3");
+    return NULL;
+  }
+  size_t pos = (size_t)off, o = (size_t)bodyOff, left = (size_t)room, n = (size_t)count, k = 0;
+  while (k < n && pos + 16 <= runLen) {
+    const uint8_t *r = run + pos;
+    uint64_t len = 16 + ((uint64_t)r[8] | ((uint64_t)r[9] << 8) | ((uint64_t)r[10] << 16) | ((uint64_t)r[11] << 24));
+    if (len > 0xffff || pos + len > runLen || len + 2 > left || o + 2 + len > bodyLen) break;
+    body[o] = (uint8_t)(len >> 8);
+    body[o + 1] = (uint8_t)len;
+    memcpy(body + o + 2, r, (size_t)len);
+    o += 2 + (size_t)len;
+    pos += (size_t)len;
+    left -= 2 + (size_t)len;
+    k++;
+  }
+  res[0] = (int32_t)k;
+  res[1] = (int32_t)pos;
+  res[2] = (int32_t)(o - (size_t)bodyOff);
+  return NULL;
+}
+
+/*
  * pcapUnpack(body, start, out, outStart, res): the receiver's trace.pcap writer for a
  * PACKET frame's body (records each behind a u16 big-endian length, already checked to
  * tile the body). From body[start], copies each record whose pcap header matches its
@@ -1102,6 +1151,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },
     { "pcapUnpack", NULL, pcap_unpack, NULL, NULL, NULL, napi_default, NULL },
+    { "packRecords", NULL, pack_records, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -12,6 +12,7 @@ import { LARGE_BODY_BYTES, TARGET_BODY_BYTES } from '../../firmware/channel/fram
 import { RecordType } from '../../firmware/channel/records';
 import { fixedKeyring } from '../lib/fixed-keyring';
 import { tmpDir } from '../lib/channel-fixtures';
+import { batchBinding } from '../../firmware/capture/batch-binding';
 
 /** n pcap records, caplen 0 to `maxCaplen`, each one's bytes its own. */
 function pcapRecords(n: number, seed: number, maxCaplen = 1600): Buffer[] {
@@ -122,6 +123,30 @@ test('the framer packs runs into the same frames as records pushed one by one, l
     assert.equal(b.sent, a.sent);
     assert.is(b.sent.PACKET, recs.length);
   }
+});
+
+test('the addon\'s packRecords packs a run\'s records behind their lengths while they fit the room, stops before the first that does not, and refuses bad arguments', () => {
+  const recs = pcapRecords(5, 21, 300);
+  const run = Buffer.concat(recs);
+  const body = Buffer.alloc(4096, 0xee);
+  const done = new Int32Array(3);
+  const room = recs[0].length + recs[1].length + 4 + 1; // the first two, and not the third
+  batchBinding.packRecords(run, 0, 5, body, 10, room, done);
+  assert.equal([...done], [2, recs[0].length + recs[1].length, recs[0].length + recs[1].length + 4]);
+  assert.is(body.readUInt16BE(10), recs[0].length);
+  assert.ok(body.subarray(12, 12 + recs[0].length).equals(recs[0]));
+  assert.is(body.readUInt16BE(12 + recs[0].length), recs[1].length);
+  assert.is(body[10 + done[2]], 0xee, 'nothing written after them');
+  // From where it stopped, at most `count` records.
+  batchBinding.packRecords(run, done[1], 2, body, 0, 4096, done);
+  assert.equal([...done], [2, recs[0].length + recs[1].length + recs[2].length + recs[3].length, recs[2].length + recs[3].length + 4]);
+  // A first record longer than the room: nothing, for the visitor to take alone.
+  batchBinding.packRecords(run, 0, 5, body, 0, recs[0].length + 1, done);
+  assert.equal([...done], [0, 0, 0]);
+  assert.throws(() => batchBinding.packRecords(run, run.length + 1, 1, body, 0, 100, done), /0 <= off <= its length/);
+  assert.throws(() => batchBinding.packRecords(run, 0, 1, body, 4097, 100, done), /0 <= bodyOff <= its length/);
+  assert.throws(() => batchBinding.packRecords(run, 0, 1, body, 0, 100, new Int32Array(2)), /Int32Array of 3/);
+  assert.throws(() => batchBinding.packRecords(run, 0, -1, body, 0, 100, done), /a count/);
 });
 
 function spoolOutbox(memoryBytes: number, totalBytes = 64 * 1048576): { o: SpoolOutbox; dir: string } {
