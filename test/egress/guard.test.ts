@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EgressGuard } from '../../firmware/egress/guard';
-import { AddressCollector, hashAddress, SeenAddresses } from '../../firmware/analysis/addresses';
+import { AddressCollector, hashAddress, hashMac, SeenAddresses } from '../../firmware/analysis/addresses';
 import { SecretKey } from '../../firmware/keys/secret-key';
 import { PacketView } from '../../firmware/decode/packetView';
 import { decodePacket } from '../../firmware/decode/decode';
@@ -83,6 +83,24 @@ test('refuses a raw address inside longer text', () => {
   const g = guardKnowing([raw, raw6]);
   assert.not.ok(g.passesJson({ note: 'src=192.0.2.77:443 went away' }));
   assert.not.ok(g.passesJson({ note: 'peer [2001:db8::77]:53.' }));
+});
+
+test('an address or MAC passed once is checked again after the guard learns it raw; only texts without any are remembered as clean', () => {
+  const k = key(7);
+  const g = new EgressGuard(k);
+  g.learn(learned(k, [v4('198.51.100.1')]));
+  const rec = { srcAddr: '192.0.2.77', note: 'peer 192.0.2.77 gone', mac: '02:00:5e:10:00:01', endReason: 'idle' };
+  for (let i = 0; i < 3; i++) assert.ok(g.passesJson(rec), `pass ${i}`);
+  g.learn(learned(k, [raw]));
+  assert.not.ok(g.passesJson({ srcAddr: '192.0.2.77', endReason: 'idle' }), 'the whole string, after it passed');
+  assert.not.ok(g.passesJson({ note: 'peer 192.0.2.77 gone' }), 'inside text, after it passed');
+  assert.not.ok(g.passesJson({ '192.0.2.77': 1 }), 'as a key');
+  const mac = Buffer.from([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
+  const h = Buffer.alloc(8);
+  hashMac(k, mac, Buffer.alloc(32)).copy(h, 0, 0, 8);
+  g.learn(h);
+  assert.not.ok(g.passesJson({ mac: '02:00:5e:10:00:01' }), 'a MAC, after it passed');
+  assert.ok(g.passesJson({ endReason: 'idle', srcAddr: '10.9.8.7' }), 'plain words and other addresses still pass');
 });
 
 test('refuses a raw address in a nested object or list', () => {
