@@ -826,6 +826,20 @@ static int src_and_out(napi_env env, napi_callback_info info, const char *usage,
   return 1;
 }
 
+/* v as a typed array of `type` with at least `min` elements into *p, *len; 0 when it is not one. */
+static int typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t min, void **p, size_t *len) {
+  napi_typedarray_type t = napi_int8_array;
+  return napi_get_typedarray_info(env, v, &t, len, p, NULL, NULL) == napi_ok && t == type && *len >= min;
+}
+
+/* v as a whole number from 0 to max into *out; 0 when it is not one. */
+static int index_arg(napi_env env, napi_value v, double max, size_t *out) {
+  double d = -1;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || !(d <= max) || d != (double)(size_t)d) return 0;
+  *out = (size_t)d;
+  return 1;
+}
+
 /*
  * cobsEncode(src, out): COBS of src (a Uint8Array) into out, which must hold
  * src.length + ceil(src.length / 254) + 1 bytes; returns the bytes written. Blocks of
@@ -961,16 +975,13 @@ static napi_value crc32c_js(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *p = NULL;
-  size_t len = 0;
-  napi_typedarray_type t = napi_int8_array;
-  double start = -1, end = -1;
-  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &t, &len, (void **)&p, NULL, NULL) != napi_ok || t != napi_uint8_array ||
-      napi_get_value_double(env, argv[1], &start) != napi_ok || napi_get_value_double(env, argv[2], &end) != napi_ok ||
-      !(start >= 0) || !(end >= start) || !(end <= (double)len) || start != (double)(size_t)start || end != (double)(size_t)end) {
+  size_t len = 0, start = 0, end = 0;
+  if (argc < 3 || !typed_arg(env, argv[0], napi_uint8_array, 0, (void **)&p, &len) || !index_arg(env, argv[2], (double)len, &end) ||
+      !index_arg(env, argv[1], (double)end, &start)) {
     napi_throw_range_error(env, NULL, "sealtap-capture: crc32c(buf, start, end) takes a Uint8Array and 0 <= start <= end <= its length");
     return NULL;
   }
-  return num(env, (double)crc32c(p + (size_t)start, (size_t)end - (size_t)start));
+  return num(env, (double)crc32c(p + start, end - start));
 }
 
 /*
@@ -989,20 +1000,15 @@ static napi_value pack_records(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *run = NULL, *body = NULL;
   int32_t *res = NULL;
-  size_t runLen = 0, bodyLen = 0, resLen = 0;
-  napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array, t3 = napi_int8_array;
-  double off = -1, count = -1, bodyOff = -1, room = -1;
-  if (argc < 7 || napi_get_typedarray_info(env, argv[0], &t1, &runLen, (void **)&run, NULL, NULL) != napi_ok || t1 != napi_uint8_array ||
-      napi_get_value_double(env, argv[1], &off) != napi_ok || napi_get_value_double(env, argv[2], &count) != napi_ok ||
-      napi_get_typedarray_info(env, argv[3], &t2, &bodyLen, (void **)&body, NULL, NULL) != napi_ok || t2 != napi_uint8_array ||
-      napi_get_value_double(env, argv[4], &bodyOff) != napi_ok || napi_get_value_double(env, argv[5], &room) != napi_ok ||
-      napi_get_typedarray_info(env, argv[6], &t3, &resLen, (void **)&res, NULL, NULL) != napi_ok || t3 != napi_int32_array || resLen < 3 ||
-      !(off >= 0) || !(off <= (double)runLen) || off != (double)(size_t)off || !(count >= 0) || count != (double)(size_t)count ||
-      !(bodyOff >= 0) || !(bodyOff <= (double)bodyLen) || bodyOff != (double)(size_t)bodyOff || !(room >= 0) || room != (double)(size_t)room) {
+  size_t runLen = 0, bodyLen = 0, resLen = 0, off = 0, count = 0, bodyOff = 0, room = 0;
+  if (argc < 7 || !typed_arg(env, argv[0], napi_uint8_array, 0, (void **)&run, &runLen) || !index_arg(env, argv[1], (double)runLen, &off) ||
+      !index_arg(env, argv[2], 4294967295.0, &count) || !typed_arg(env, argv[3], napi_uint8_array, 0, (void **)&body, &bodyLen) ||
+      !index_arg(env, argv[4], (double)bodyLen, &bodyOff) || !index_arg(env, argv[5], 4294967295.0, &room) ||
+      !typed_arg(env, argv[6], napi_int32_array, 3, (void **)&res, &resLen)) {
     napi_throw_range_error(env, NULL, "sealtap-capture: packRecords(run, off, count, body, bodyOff, room, res) takes a Uint8Array and 0 <= off <= its length, a count, a Uint8Array and 0 <= bodyOff <= its length, a room, and an Int32Array of 3");
     return NULL;
   }
-  size_t pos = (size_t)off, o = (size_t)bodyOff, left = (size_t)room, n = (size_t)count, k = 0;
+  size_t pos = off, o = bodyOff, left = room, n = count, k = 0;
   while (k < n && pos + 16 <= runLen) {
     const uint8_t *r = run + pos;
     uint64_t len = 16 + ((uint64_t)r[8] | ((uint64_t)r[9] << 8) | ((uint64_t)r[10] << 16) | ((uint64_t)r[11] << 24));
@@ -1017,7 +1023,7 @@ static napi_value pack_records(napi_env env, napi_callback_info info) {
   }
   res[0] = (int32_t)k;
   res[1] = (int32_t)pos;
-  res[2] = (int32_t)(o - (size_t)bodyOff);
+  res[2] = (int32_t)(o - bodyOff);
   return NULL;
 }
 
@@ -1040,20 +1046,13 @@ static napi_value pcap_unpack(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *body = NULL, *out = NULL;
   int32_t *res = NULL;
-  size_t bodyLen = 0, outLen = 0, resLen = 0;
-  napi_typedarray_type tb = napi_int8_array, to = napi_int8_array, tr = napi_int8_array;
-  double start = -1, outStart = -1;
-  if (argc < 5 || napi_get_typedarray_info(env, argv[0], &tb, &bodyLen, (void **)&body, NULL, NULL) != napi_ok || tb != napi_uint8_array ||
-      napi_get_value_double(env, argv[1], &start) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &to, &outLen, (void **)&out, NULL, NULL) != napi_ok || to != napi_uint8_array ||
-      napi_get_value_double(env, argv[3], &outStart) != napi_ok ||
-      napi_get_typedarray_info(env, argv[4], &tr, &resLen, (void **)&res, NULL, NULL) != napi_ok || tr != napi_int32_array || resLen < 4 ||
-      !(start >= 0) || !(start <= (double)bodyLen) || start != (double)(size_t)start ||
-      !(outStart >= 0) || !(outStart <= (double)outLen) || outStart != (double)(size_t)outStart) {
+  size_t bodyLen = 0, outLen = 0, resLen = 0, pos = 0, o = 0;
+  if (argc < 5 || !typed_arg(env, argv[0], napi_uint8_array, 0, (void **)&body, &bodyLen) || !index_arg(env, argv[1], (double)bodyLen, &pos) ||
+      !typed_arg(env, argv[2], napi_uint8_array, 0, (void **)&out, &outLen) || !index_arg(env, argv[3], (double)outLen, &o) ||
+      !typed_arg(env, argv[4], napi_int32_array, 4, (void **)&res, &resLen)) {
     napi_throw_range_error(env, NULL, "sealtap-capture: pcapUnpack(body, start, out, outStart, res) takes a Uint8Array and 0 <= start <= its length, a Uint8Array and 0 <= outStart <= its length, and an Int32Array of 4");
     return NULL;
   }
-  size_t pos = (size_t)start, o = (size_t)outStart;
   int32_t packets = 0, skipped = 0;
   while (pos + 2 <= bodyLen) {
     size_t len = ((size_t)body[pos] << 8) | body[pos + 1];
@@ -1103,13 +1102,9 @@ static napi_value sha256_js(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *p = NULL, *out = NULL;
-  size_t len = 0, outLen = 0;
-  napi_typedarray_type t = napi_int8_array, to = napi_int8_array;
-  double start = -1, end = -1;
-  if (argc < 4 || napi_get_typedarray_info(env, argv[0], &t, &len, (void **)&p, NULL, NULL) != napi_ok || t != napi_uint8_array ||
-      napi_get_value_double(env, argv[1], &start) != napi_ok || napi_get_value_double(env, argv[2], &end) != napi_ok ||
-      napi_get_typedarray_info(env, argv[3], &to, &outLen, (void **)&out, NULL, NULL) != napi_ok || to != napi_uint8_array || outLen < 32 ||
-      !(start >= 0) || !(end >= start) || !(end <= (double)len) || start != (double)(size_t)start || end != (double)(size_t)end) {
+  size_t len = 0, outLen = 0, start = 0, end = 0;
+  if (argc < 4 || !typed_arg(env, argv[0], napi_uint8_array, 0, (void **)&p, &len) || !index_arg(env, argv[2], (double)len, &end) ||
+      !index_arg(env, argv[1], (double)end, &start) || !typed_arg(env, argv[3], napi_uint8_array, 32, (void **)&out, &outLen)) {
     napi_throw_range_error(env, NULL, "sealtap-capture: sha256(buf, start, end, out) takes a Uint8Array, 0 <= start <= end <= its length, and a Uint8Array of at least 32 bytes");
     return NULL;
   }
@@ -1117,7 +1112,7 @@ static napi_value sha256_js(napi_env env, napi_callback_info info) {
   if (sha256_ctx == NULL) sha256_ctx = EVP_MD_CTX_new();
   unsigned int n = 0;
   if (sha256_md == NULL || sha256_ctx == NULL || EVP_DigestInit_ex(sha256_ctx, sha256_md, NULL) != 1 ||
-      EVP_DigestUpdate(sha256_ctx, p + (size_t)start, (size_t)end - (size_t)start) != 1 || EVP_DigestFinal_ex(sha256_ctx, out, &n) != 1 || n != 32) {
+      EVP_DigestUpdate(sha256_ctx, p + start, end - start) != 1 || EVP_DigestFinal_ex(sha256_ctx, out, &n) != 1 || n != 32) {
     napi_throw_error(env, NULL, "sealtap-capture: OpenSSL's SHA-256 failed");
     return NULL;
   }
