@@ -193,7 +193,11 @@ test('the host takes the analysis process started ahead of it, and a restart sta
   assert.ok(alive(ahead));
   // Nothing of the supervisor's environment, only glibc's huge-page advice (sandbox.ts)
   // and node's own IPC channel settings.
-  await h.until('the spare running node', () => fs.readFileSync(`/proc/${ahead}/cmdline`, 'utf8').includes('child.js'));
+  // Node itself, not unshare (whose command line names child.js too) in the middle of
+  // its exec of node: its environment cannot be read then.
+  const node = fs.realpathSync(process.execPath);
+  const exe = (): string => { try { return fs.readlinkSync(`/proc/${ahead}/exe`); } catch { return ''; } };
+  await h.until('the spare running node', () => exe() === node && fs.readFileSync(`/proc/${ahead}/cmdline`, 'utf8').includes('child.js'));
   assert.equal(fs.readFileSync(`/proc/${ahead}/environ`, 'utf8').split('\0').filter((v) => v && !v.startsWith('NODE_CHANNEL_')), ['GLIBC_TUNABLES=glibc.malloc.hugetlb=1']);
   h.host.start();
   assert.is(h.host.pid(), ahead);

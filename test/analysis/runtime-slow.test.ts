@@ -41,8 +41,9 @@ async function crashRun(shards: number): Promise<void> {
   // through an older one: publications are the analysis' progress. Once the process
   // killed last is back, the next kill strikes at once (a third of them: start-up and
   // replay) or, from the supervisor's own publication callback, 1 to 6 publications
-  // later (new work). The last waits for the end of the trace: it lands while the
-  // analysis works through the spool's last 16 segments and its final flush.
+  // later (new work). The last waits for the end of the trace: it lands, with a
+  // publication, while the analysis works through the spool's last segments and its
+  // final flush.
   const rand = seededRandom(seed);
   const segments = Math.floor(fs.statSync(trace).size / SEGMENT_BYTES);
   let published = -1;
@@ -70,9 +71,13 @@ async function crashRun(shards: number): Promise<void> {
       await until('the killed analysis never came back', () => !running || live().length === shards, 60_000, 5);
       if (!running) return;
       // A segment holds less than SEGMENT_BYTES of the trace: at least `segments` follow.
-      if (kills === KILLS - 1) next = segments - 4;
+      // The last kill strikes from a publication, never from here: then the segment just
+      // published is still to do, so it cannot land after the analysis said it finished
+      // (that death would be no restart). The others strike by segments - 24 at the
+      // latest, so that publications are left for it.
+      if (kills === KILLS - 1) next = Math.max(published + 1, segments - 4);
       else if (rand() < 1 / 3) next = published;
-      else next = published + 1 + Math.floor(rand() * 6);
+      else next = Math.min(published + 1 + Math.floor(rand() * 6), segments - 24);
       if (published >= next) strike();
       await until('the analysis was never killed', () => !running || next === Infinity, 300_000, 5);
     }
