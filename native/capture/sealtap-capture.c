@@ -841,6 +841,21 @@ static int index_arg(napi_env env, napi_value v, double max, size_t *out) {
 }
 
 /*
+ * The COBS decoder's word steps: eight bytes loaded at once (unaligned, little-endian, so
+ * the first byte is the lowest), with zero_bytes flagging the top bit of every byte
+ * that is zero. A borrow can flag a byte above a zero, never one below, so the lowest
+ * flag is always the first zero.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define COBS_WORDS 1
+static inline uint64_t zero_bytes(uint64_t v) {
+  return (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;
+}
+#else
+#define COBS_WORDS 0
+#endif
+
+/*
  * cobsEncode(src, out): COBS of src (a Uint8Array) into out, which must hold
  * src.length + ceil(src.length / 254) + 1 bytes; returns the bytes written. Blocks of
  * at most 254 non-zero bytes, each after a code byte: 0xff for a full block (no zero
@@ -856,11 +871,13 @@ static napi_value cobs_encode(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* Byte by byte: record frames hold a zero every few bytes (packet headers), where a
-   * memchr and a memcpy per run cost twice this loop (measured on a packets line). */
+   * memchr and a memcpy per run cost twice this loop, and eight-byte steps (as the
+   * decoder's) a third more: most of them find a zero and fall back (measured on the
+   * frames of a packets line). */
   size_t o = 1, code_at = 0;
   unsigned code = 1;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t b = src[i];
+  for (size_t i = 0; i < n;) {
+    uint8_t b = src[i++];
     if (b == 0) {
       out[code_at] = (uint8_t)code;
       code = 1;
@@ -893,14 +910,36 @@ static napi_value cobs_decode(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sealtap-capture: cobsDecode's out is smaller than src");
     return NULL;
   }
-  /* Byte by byte, in one pass that also finds a zero: packet headers make groups of a
-   * few bytes, where a memchr over the block and a memcpy per group cost twice this. */
+  /* Eight bytes at a time where both buffers have eight to spare (a group's tail is
+   * stored whole and the excess written over by what follows), else byte by byte:
+   * either way one pass that copies and finds a zero. On the frames of a packets line
+   * 42 ms against the byte loop's 50-66 (a memchr and a memcpy per group cost twice the
+   * byte loop: packet headers make groups of a few bytes). */
   size_t i = 0, o = 0;
   while (i < n) {
     size_t code = src[i++];
     if (code == 0) return num(env, -1);
     size_t end = i + code - 1;
     if (end > n) return num(env, -1);
+#if COBS_WORDS
+    while (end - i >= 8 && o + 8 <= cap) {
+      uint64_t v;
+      memcpy(&v, src + i, 8);
+      if (zero_bytes(v)) return num(env, -1);
+      memcpy(out + o, &v, 8);
+      i += 8;
+      o += 8;
+    }
+    size_t r = end - i;
+    if (r > 0 && r < 8 && i + 8 <= n && o + 8 <= cap) {
+      uint64_t v;
+      memcpy(&v, src + i, 8);
+      if (zero_bytes(v) & ((1ull << (8 * r)) - 1)) return num(env, -1);
+      memcpy(out + o, &v, 8);
+      i += r;
+      o += r;
+    }
+#endif
     for (; i < end; i++) {
       uint8_t b = src[i];
       if (b == 0) return num(env, -1);

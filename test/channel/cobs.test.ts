@@ -147,6 +147,22 @@ test('decodes as the byte-at-a-time definition does, valid blocks and random one
   assert.ok(valid > 100, `only ${valid} random blocks were valid COBS`);
 });
 
+test('a zero anywhere in a block is refused, in the C decoder\'s eight-byte steps and in its byte steps alike', () => {
+  let seed = 23;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let t = 0; t < 2000; t++) {
+    const len = 1 + Math.floor(rnd() * 700);
+    const zeroEvery = [3, 9, 20, 300][t % 4];
+    const src = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) src[i] = rnd() * zeroEvery < 1 ? 0 : 1 + Math.floor(rnd() * 255);
+    const enc = Buffer.from(cobsEncode(src));
+    const at = Math.floor(rnd() * enc.length);
+    enc[at] = 0;
+    assert.is(referenceDecode(enc), null);
+    assert.is(cobsDecodeFast(enc), null, `input ${t}: a zero at ${at} of ${enc.length}`);
+  }
+});
+
 test('matches the byte-at-a-time definition on random inputs with runs of every length around 254', () => {
   let seed = 7;
   const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
