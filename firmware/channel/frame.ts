@@ -88,7 +88,11 @@ export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
   writeFrameHeader(raw, f, f.payload.length);
   f.payload.copy(raw, HEADER_BYTES);
   const end = HEADER_BYTES + f.payload.length;
-  raw.writeUInt32BE(crc32cFast(raw, 0, end), end);
+  const crc = crc32cFast(raw, 0, end);
+  raw[end] = crc >>> 24;
+  raw[end + 1] = (crc >>> 16) & 0xff;
+  raw[end + 2] = (crc >>> 8) & 0xff;
+  raw[end + 3] = crc & 0xff;
   return raw;
 }
 
@@ -97,11 +101,21 @@ export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
  * payload exists (it is the AEAD's associated data), hence a function of its own.
  */
 export function writeFrameHeader(raw: Buffer, f: Omit<FrameFields, 'payload'>, payloadLength: number): void {
+  // Byte stores, not Buffer's writeUInt*BE and copy: this runs once per frame, too few
+  // times to be optimized under bin/sealtap's interrupt budget, and unoptimized, each of
+  // those is a dozen property loads through the inline caches.
   raw[0] = (FRAME_VERSION << 4) | (f.flags & 0x0f);
   raw[1] = f.type;
-  f.session.copy(raw, 2);
-  raw.writeUInt32BE(f.seq >>> 0, 10);
-  raw.writeUInt16BE(payloadLength, 14);
+  const session = f.session;
+  if (session.length !== SESSION_BYTES) throw new Error(`session id must be ${SESSION_BYTES} bytes, got ${session.length}`);
+  for (let i = 0; i < SESSION_BYTES; i++) raw[2 + i] = session[i];
+  const seq = f.seq >>> 0;
+  raw[10] = seq >>> 24;
+  raw[11] = (seq >>> 16) & 0xff;
+  raw[12] = (seq >>> 8) & 0xff;
+  raw[13] = seq & 0xff;
+  raw[14] = payloadLength >>> 8;
+  raw[15] = payloadLength & 0xff;
 }
 
 /** What goes on the line for one frame: COBS(raw) followed by the 0x00 delimiter. */

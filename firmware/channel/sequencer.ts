@@ -197,7 +197,7 @@ export class FrameSequencer {
     const fields = { flags: flags | extraFlags, type, session: this.session, seq: this.seq };
     // Deflate before encryption: ciphertext does not compress.
     // Repair frames are computed from the data frames of a group, so raw frames are kept then.
-    const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ ...fields, payload }, this.repairs ? undefined : this.rawScratch);
+    const raw = this.sealer && !staysClear(type) ? this.sealer.sealFrame(fields, payload) : buildFrame({ flags: fields.flags, type, session: this.session, seq: fields.seq, payload }, this.repairs ? undefined : this.rawScratch);
     this.seq = (this.seq + 1) >>> 0;
     this.frames++;
     if (chained) this.digests.push(frameDigest(raw));
