@@ -41,6 +41,8 @@ export class EgressGuard implements RawValueTest {
   lastRefusal = 0;
   /** Records refused so far, JSON and PACKET. */
   refused = 0;
+  /** Times a PACKET check had to open the key (a value not in its cache). */
+  keyOpens = 0;
 
   // Hashing needs the key open; opening it costs two mprotect calls, so it is opened
   // once per record, and for a packet only when a value is not in `checked`.
@@ -234,6 +236,7 @@ export class EgressGuard implements RawValueTest {
       this.missed = false;
       let raw = this.packet.carriesRawValue(buf, this);
       if (!raw && this.missed) {
+        this.keyOpens++;
         this.record = buf;
         raw = this.key.use(this.packetWithKey);
         this.record = this.scratch;

@@ -60,18 +60,19 @@ export function egressSink(d: EgressSinkDeps): EgressSink {
         }
       }
     }),
-    packets: (bytes, count) => d.egressKey.use(() => {
+    packets: (bytes, count) => {
       const linkType = d.linkType();
       // [from, off): the records passed since the last refusal, `passed` of them.
       let from = 0;
       let passed = 0;
       let off = 0;
+      let i = 0;
       const sendRun = (): void => {
         if (passed === 0) return;
         const n = d.sendPackets(bytes.subarray(from, off), passed);
         if (n > 0) countRecord(RecordType.PACKET, n);
       };
-      for (let i = 0; i < count; i++) {
+      const check = (): void => {
         // The host let only records that tile the bytes through (validFromChild); one that
         // claimed more would end at the bytes' end, its caplen then wrong: refused.
         const end = Math.min(bytes.length, off + pcapRecordBytes(bytes, off));
@@ -84,8 +85,15 @@ export function egressSink(d: EgressSinkDeps): EgressSink {
           passed = 0;
         }
         off = end;
-      }
+        i++;
+      };
+      // A batch of packets of known conversations needs no key: the guard finds every
+      // value in its cache. Once it had to open the key for one, the rest of the batch
+      // is checked with the key held open, one pair of mprotect calls for all.
+      const opens = guard.keyOpens;
+      while (i < count && guard.keyOpens === opens) check();
+      if (i < count) d.egressKey.use(() => { while (i < count) check(); });
       sendRun();
-    }),
+    },
   };
 }

@@ -55,6 +55,48 @@ test('a batch of packets goes out as runs around the records the guard refuses, 
   assert.ok(warnings.some((w) => /refused a PACKET record carrying a raw address/.test(w)), warnings.join('\n'));
 });
 
+test('a batch of known conversations is checked without opening the egress key; a new value opens it once for the rest of the batch, with the same verdicts', () => {
+  const key = SecretKey.fromBytes(Buffer.alloc(32, 9));
+  const guard = new EgressGuard(key);
+  guard.learn(hashAddress(key, Buffer.from([192, 0, 2, 77]), Buffer.alloc(32)).subarray(0, 8));
+  // Openings of the key: outermost use() calls, the ones that change its protection.
+  let uses = 0;
+  let depth = 0;
+  const use = key.use.bind(key);
+  key.use = ((fn: (k: Buffer) => unknown) => {
+    if (depth++ === 0) uses++;
+    try {
+      return use(fn);
+    } finally {
+      depth--;
+    }
+  }) as typeof key.use;
+  const batch = (srcs: string[]): Buffer => Buffer.concat(srcs.map((src, i) => record(i, src)));
+  const sent: number[] = [];
+  const counters = { egressRefused: 0 } as RunCounters;
+  const sink = egressSink({
+    guard, egressKey: key, counters, linkType: () => 1,
+    send: () => false,
+    sendPackets: (_run, count) => { sent.push(count); return count; },
+    countRecord: () => {},
+    log: { warn: () => {} } as unknown as OperatorLog,
+  });
+  const clean = ['10.1.1.1', '10.1.1.2', '10.1.1.3', '10.1.1.4'];
+  sink.packets(batch(clean), clean.length);
+  assert.equal(sent, [4]);
+  assert.is(uses, 2, 'opened by the guard for the first new value, then once for the rest of the batch');
+  uses = 0;
+  sink.packets(batch(clean), clean.length);
+  assert.equal(sent, [4, 4], 'the same verdicts');
+  assert.is(uses, 0, 'every value was in the cache');
+  // A raw value is never cached (the cache holds only what passed): it opens the key.
+  const mixed = ['10.1.1.1', '10.1.1.2', '192.0.2.77', '10.1.1.9', '10.1.1.4'];
+  sink.packets(batch(mixed), mixed.length);
+  assert.equal(sent, [4, 4, 2, 2]);
+  assert.is(counters.egressRefused, 1);
+  assert.is(uses, 2, 'for the raw value, then once for the rest of the batch');
+});
+
 test('records past the end of the bytes are refused, never sent: the guard sees where they end', () => {
   const key = SecretKey.fromBytes(Buffer.alloc(32, 8));
   const guard = new EgressGuard(key);
