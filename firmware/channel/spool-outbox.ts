@@ -170,6 +170,9 @@ export class SpoolOutbox implements Outbox {
   /** Moves spilled results back into memory while there is room, oldest file first. */
   private refill(): void {
     for (const [type, s] of this.spills) {
+      // Nothing of this type waits on disk (the usual case, looked at twice a frame): no
+      // sums of what waits in memory.
+      if (s.files.length === 0 && s.tail.length === 0) continue;
       while (this.mem.queuedBytes(type) === 0 || this.memResults() < this.o.memoryBytes / 2) {
         if (s.files.length > 0) this.readFile(type, s);
         else if (s.tail.length > 0) {
