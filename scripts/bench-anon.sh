@@ -279,7 +279,7 @@ cpu() { awk -v r="$1" '$1 == r { printf "%s", $3; f = 1 } END { if (!f) printf "
 if [ -n "$E2E" ]; then
   echo
   echo "end to end: sealtap run + sealtap receive on $(basename "$trace"), seconds of each (median of $RUNS), beside traceanon (${secs_traceanon_median:-?} s)"
-  printf '%-15s %8s %8s %8s %8s %7s  %s\n' row run-s recv-s total-s Mpps ratio 'peak RSS MB (supervisor analysis module receiver); CPU-s of the last run (supervisor analysis module)'
+  printf '%-15s %8s %8s %8s %8s %7s  %s\n' row run-s recv-s total-s Mpps ratio 'peak RSS MB (supervisor analysis module receiver); CPU-s of the last run (supervisor analysis module receiver)'
   for row in $E2E; do
     runs=() recvs=()
     for run in $(seq 1 "$RUNS"); do
@@ -290,8 +290,8 @@ if [ -n "$E2E" ]; then
     rs=$(echo "${runs[*]}" | median) rv=$(echo "${recvs[*]}" | median)
     total=$(awk -v a="$rs" -v b="$rv" 'BEGIN { printf "%.3f", a + b }')
     ratio=$(awk -v t="$total" -v b="${secs_traceanon_median:-0}" 'BEGIN { if (t > 0 && b > 0) printf "%.2fx", b / t; else print "-" }')
-    printf '%-15s %8s %8s %8s %8s %7s  %s %s %s %s; %s %s %s\n' "$row" "$rs" "$rv" "$total" "$(mpps "$PACKETS" "$total")" "$ratio" "$(mb supervisor)" "$(mb analysis)" "$(mb module)" "$(mb receiver)" \
-      "$(cpu supervisor)" "$(cpu analysis)" "$(cpu module)"
+    printf '%-15s %8s %8s %8s %8s %7s  %s %s %s %s; %s %s %s %s\n' "$row" "$rs" "$rv" "$total" "$(mpps "$PACKETS" "$total")" "$ratio" "$(mb supervisor)" "$(mb analysis)" "$(mb module)" "$(mb receiver)" \
+      "$(cpu supervisor)" "$(cpu analysis)" "$(cpu module)" "$(cpu receiver)"
   done
   # Memory over a long run: the packets output end to end over the peak-RSS trace.
   if [ "$RSS_PACKETS" -gt 0 ] && [[ " $E2E " == *" packets "* ]]; then
