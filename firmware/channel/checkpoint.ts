@@ -18,6 +18,7 @@
 // chain hash takes in 32 bytes a frame and stays BLAKE2b. The context's "v2" is the
 // SHA-256 digest: a receiver that digests frames otherwise finds every signature bad.
 import sodium from 'sodium-native';
+import { addon } from '../capture/addon';
 
 export const CHECKPOINT_CONTEXT = Buffer.from('sealtap checkpoint v2\0');
 export const DIGEST_BYTES = 32;
@@ -43,21 +44,14 @@ export function frameDigestReference(raw: Uint8Array): Buffer {
   return createHash('sha256').update(raw).digest();
 }
 
-let sha256: ((buf: Uint8Array, start: number, end: number, out: Uint8Array) => void) | null = null;
-
 /**
  * digest(frame), by OpenSSL in the capture addon: node:crypto's hashes cost an object
  * or a new Buffer and more work per call, 1.5 (crypto.hash) to 2-3 times (createHash)
- * as long on 4 KiB frames. Loaded at the first call, as cobsEncode's and crc32cFast's.
+ * as long on 4 KiB frames.
  */
 export function frameDigest(raw: Uint8Array): Buffer {
-  if (sha256 === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    sha256 = batchBinding.sha256;
-  }
   const out = Buffer.allocUnsafe(DIGEST_BYTES);
-  sha256(raw, 0, raw.length, out);
+  addon().sha256(raw, 0, raw.length, out);
   return out;
 }
 

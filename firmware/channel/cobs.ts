@@ -1,6 +1,7 @@
 // COBS (Consistent Overhead Byte Stuffing): removes every 0x00 from a frame so that 0x00
 // can delimit frames on the line. A receiver that starts mid-stream, or loses bytes,
 // resynchronises at the next 0x00. Overhead: at most 1 byte per 254, plus 1.
+import { addon } from '../capture/addon';
 
 /** Largest encoded size of n input bytes (without the trailing 0x00 delimiter). */
 export function cobsMaxEncodedLength(n: number): number {
@@ -16,7 +17,7 @@ export function cobsMaxEncodedLength(n: number): number {
  */
 export function cobsEncode(src: Uint8Array, delimit = false): Buffer {
   return encodeSlabs.take(cobsMaxEncodedLength(src.length) + (delimit ? 1 : 0), (out) => {
-    const o = encoder()(src, out);
+    const o = addon().cobsEncode(src, out);
     if (!delimit) return o;
     out[o] = 0;
     return o + 1;
@@ -55,20 +56,6 @@ class Slabs {
 
 const encodeSlabs = new Slabs(256 * 1024);
 
-type Coder = (src: Uint8Array, out: Uint8Array) => number;
-let native: { encode: Coder; decode: Coder } | null = null;
-/** The addon's coder, loaded at the first call: a program that loads this module and never codes a frame never loads the addon. */
-function coder(): { encode: Coder; decode: Coder } {
-  if (native === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    native = { encode: batchBinding.cobsEncode, decode: batchBinding.cobsDecode };
-  }
-  return native;
-}
-function encoder(): Coder {
-  return coder().encode;
-}
 
 /**
  * cobsDecode in C (the addon's cobsDecode), what the receiver decodes each frame with:
@@ -77,7 +64,7 @@ function encoder(): Coder {
  * definition, and test/channel/cobs.test.ts compares the two.
  */
 export function cobsDecodeFast(src: Uint8Array): Buffer | null {
-  return decodeSlabs.take(src.length, (out) => coder().decode(src, out));
+  return decodeSlabs.take(src.length, (out) => addon().cobsDecode(src, out));
 }
 
 /** Decoded frames come out of slabs of their own, smaller ones (decoded frames are let go soon). */

@@ -1,6 +1,7 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the check value of every frame.
 // Chosen over zlib's CRC-32 for its better Hamming distance on frame-sized messages.
 // Changing the polynomial or the init/final XOR breaks every receiver in the field.
+import { addon } from '../capture/addon';
 
 /**
  * Slicing-by-8 tables: TABLES[k * 256 + n] is the CRC of byte n followed by k zero
@@ -40,8 +41,6 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-let native: ((buf: Uint8Array, start: number, end: number) => number) | null = null;
-
 /**
  * crc32c in C (the capture addon: the SSE 4.2 crc32 instruction where the CPU has it),
  * for the box's frame writer, where the JavaScript above was 3% of the supervisor's
@@ -49,10 +48,5 @@ let native: ((buf: Uint8Array, start: number, end: number) => number) | null = n
  * first call, as cobsEncode's. crc32c above stays the definition (the tests compare).
  */
 export function crc32cFast(buf: Uint8Array, start = 0, end = buf.length): number {
-  if (native === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    native = batchBinding.crc32c;
-  }
-  return native(buf, start, end);
+  return addon().crc32c(buf, start, end);
 }

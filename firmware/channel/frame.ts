@@ -81,7 +81,6 @@ export const MAX_RAW_FRAME_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + CRC_BYTES;
  * least MAX_RAW_FRAME_BYTES long) when given: a view of it, valid until the next build.
  */
 export function buildFrame(f: FrameFields, into?: Buffer): Buffer {
-  if (f.session.length !== SESSION_BYTES) throw new Error(`session id must be ${SESSION_BYTES} bytes, got ${f.session.length}`);
   if (f.payload.length > MAX_PAYLOAD_BYTES) throw new Error(`frame payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   const size = HEADER_BYTES + f.payload.length + CRC_BYTES;
   const raw = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);

@@ -2,6 +2,7 @@
 // emits signed CHECKPOINT frames, and produces END last. One per session.
 import { RecordType, recordTypeName } from './records';
 import { Outbox, RunPacker } from './outbox';
+import { addon } from '../capture/addon';
 import {
   bodyLimits, buildFrame, compressBody, fragmentRecord, frameToWire, packRecords,
   FLAG_FEC, FLAG_FRAGMENT, MAX_PAYLOAD_BYTES, MAX_RAW_FRAME_BYTES, TARGET_BODY_BYTES,
@@ -159,7 +160,7 @@ export class FrameSequencer {
   private readonly runPacker: RunPacker = {
     done: new Int32Array(3),
     pack: (run: Buffer, off: number, count: number, room: number): void => {
-      packRecordsNative()(run, off, count, this.bodyScratch, this.packed, room, this.runPacker.done);
+      addon().packRecords(run, off, count, this.bodyScratch, this.packed, room, this.runPacker.done);
       this.packed += this.runPacker.done[2];
     },
   };
@@ -213,16 +214,4 @@ export class FrameSequencer {
     this.repairCount++;
     return this.frame(RecordType.FEC, body, FLAG_FEC);
   }
-}
-
-let packRecordsFn: ((run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array) => void) | null = null;
-
-/** The addon's packRecords, loaded at the first run of PACKET records (as cobsEncode loads the addon at the first frame). */
-function packRecordsNative(): (run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array) => void {
-  if (packRecordsFn === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    packRecordsFn = batchBinding.packRecords;
-  }
-  return packRecordsFn;
 }

@@ -313,5 +313,3 @@ function leadingRecords(run: Buffer, count: number, room: number): { records: nu
   }
   return { records, bytes };
 }
-
-

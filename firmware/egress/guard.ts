@@ -185,7 +185,7 @@ export class EgressGuard implements RawValueTest {
    * every record, "runEnd", "udp"... Whether a text holds a candidate at all is a matter
    * of its characters, not of what the guard has learned, so such a text stays clean
    * for the whole run and is not scanned again (five regular expressions each; the
-   * names of 1,024 flow records were most of the guard's 50 ms at the end of a run).
+   * names of 1,024 flow records were a quarter of the guard's time at the end of a run).
    * Texts with a candidate (an address, clean or not) are never kept here.
    */
   private readonly plainTexts = new Set<string>();

@@ -47,8 +47,10 @@ const READ_BYTES = 1024 * 1024;
 function openFile(input: string, onData: (chunk: Buffer) => void): LineSource {
   try {
     fs.accessSync(input, fs.constants.R_OK);
-  } catch {
-    throw new Error(`cannot read ${input}: permission denied; check its permissions`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`cannot read ${input}: permission denied; check its permissions`);
+    throw new Error(`cannot read ${input} (${code ?? (e as Error).message}): check the file and its disk`);
   }
   // Opened through the thread pool: a FIFO's open waits for its writer, and this thread
   // must meanwhile answer a signal (Ctrl-C) and draw the status block.

@@ -1,6 +1,7 @@
 // trace.pcap: PACKET records are already pcap records (16-byte little-endian header and
 // the anonymized bytes), so the file is the classic pcap global header plus them.
 import { BufferedFile } from './buffered-file';
+import { addon } from '../capture/addon';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_SNAPLEN = 262144;
@@ -47,7 +48,7 @@ export class PcapFileWriter {
    * fifth of the receiver's time on a packets line.
    */
   writePacked(body: Buffer): void {
-    const unpack = pcapUnpack();
+    const unpack = addon().pcapUnpack;
     const res = this.res;
     let pos = 0;
     while (pos < body.length) {
@@ -80,16 +81,4 @@ export class PcapFileWriter {
   close(): void {
     this.file.close();
   }
-}
-
-let unpacker: ((body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array) => void) | null = null;
-
-/** The addon's pcapUnpack, loaded at the first PACKET frame (as cobsDecodeFast loads the addon at the first frame). */
-function pcapUnpack(): (body: Uint8Array, start: number, out: Uint8Array, outStart: number, res: Int32Array) => void {
-  if (unpacker === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    unpacker = batchBinding.pcapUnpack;
-  }
-  return unpacker;
 }

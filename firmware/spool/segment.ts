@@ -42,6 +42,11 @@
 import * as sodium from 'sodium-native';
 import { SecretKey } from '../keys/keyring';
 import { countRecords, PCAP_RECORD_HEADER_BYTES } from './pcap-records';
+// The system OpenSSL's AES-256-GCM and the record count come through the project's
+// addon: the supervisor seals, each analysis process opens, both into the caller's
+// buffers (node:crypto's update() returns a new buffer per call, which would then be
+// copied: a fresh 4 MiB of page faults per segment and shard).
+import { addon } from '../capture/addon';
 
 export { countRecords, PCAP_RECORD_HEADER_BYTES };
 
@@ -149,29 +154,12 @@ export function sealSegment(key: SecretKey, header: SegmentHeaderInit, body: Buf
 function encrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, body: Buffer, cipher: Buffer): number {
   if (aead === SegmentAead.xchacha20poly1305) {
     sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, body, ad, null, nonce, k);
-    return spoolAddon().countRecords(body);
+    return addon().countRecords(body);
   }
   nonce.fill(0, GCM_IV_BYTES);
-  return spoolAddon().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
+  return addon().gcmSeal(k, nonce.subarray(0, GCM_IV_BYTES), ad, body, cipher);
 }
 
-type SpoolAddon = Pick<import('../capture/batch-binding').BatchBinding, 'gcmSeal' | 'gcmOpen' | 'countRecords'>;
-let spoolAddonBinding: SpoolAddon | null = null;
-
-/**
- * The system OpenSSL's AES-256-GCM and the record count through the project's addon,
- * loaded the first time a segment is sealed or opened: the supervisor seals, each analysis process opens,
- * both into the caller's buffers (node:crypto's update() returns a new buffer per call,
- * which would then be copied: a fresh 4 MiB of page faults per segment and shard).
- */
-function spoolAddon(): SpoolAddon {
-  if (spoolAddonBinding === null) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { batchBinding } = require('../capture/batch-binding') as typeof import('../capture/batch-binding');
-    spoolAddonBinding = batchBinding;
-  }
-  return spoolAddonBinding;
-}
 
 /** Decrypts into body; false when the tag (or a GCM nonce's zero half) does not verify. */
 function decrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, cipher: Buffer, body: Buffer): boolean {
@@ -186,7 +174,7 @@ function decrypt(aead: SegmentAead, k: Buffer, nonce: Buffer, ad: Buffer, cipher
   if (!isAllZero(nonce.subarray(GCM_IV_BYTES))) return false;
   const tagAt = cipher.length - SEGMENT_TAG_BYTES;
   if (body.length !== tagAt) return false;
-  return spoolAddon().gcmOpen(k, nonce.subarray(0, GCM_IV_BYTES), ad, cipher.subarray(0, tagAt), cipher.subarray(tagAt), body);
+  return addon().gcmOpen(k, nonce.subarray(0, GCM_IV_BYTES), ad, cipher.subarray(0, tagAt), cipher.subarray(tagAt), body);
 }
 
 /** What chooseSegmentAead measured, in GB/s of body sealed, and what it chose. */
@@ -254,7 +242,7 @@ export function openSegment(key: SecretKey, sealed: Buffer, expectedSeq?: number
   }
   if (expectedSeq !== undefined && header.seq !== expectedSeq) return { error: 'torn' };
   // Authentic but inconsistent means our own writer is broken, not an attack.
-  if (spoolAddon().countRecords(body) !== header.packetCount) return { error: 'format' };
+  if (addon().countRecords(body) !== header.packetCount) return { error: 'format' };
   return { header, body };
 }
 
