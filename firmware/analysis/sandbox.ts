@@ -72,6 +72,11 @@ export function networkIsolated(): boolean {
   return isolationWorks;
 }
 
+/** What the analysis processes may read: the spool, and nothing else of the box's files. */
+export function analysisReadablePaths(spoolDir: string): string[] {
+  return [spoolDir + '/'];
+}
+
 export function forkSandboxed(readablePaths: string[], spawnsModule = false): ChildProcess {
   const nodeArgs = sandboxArgs(readablePaths, spawnsModule);
   const isolate = networkIsolated();

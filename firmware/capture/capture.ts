@@ -10,7 +10,7 @@
 // order per flow, not across flows (docs/run-config.md, source.threads).
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createSlotPool, releaseSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
+import { allocSlotPool, touchSlotPool, releaseSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
 import type { CaptureWorkerData } from './worker';
 import type { Source } from '../supervisor/config';
 
@@ -43,7 +43,9 @@ export class Capture {
   private finished = false;
 
   constructor(opts: CaptureOptions, events: CaptureEvents) {
-    this.pool = createSlotPool(opts.slots, opts.segmentBytes);
+    // The threads start first: touching the slots (32 MiB or more) takes less time than
+    // a thread's start, which it overlaps; they write only once it is done.
+    this.pool = allocSlotPool(opts.slots, opts.segmentBytes);
     this.ctl = new Int32Array(this.pool.control);
     this.data = Buffer.from(this.pool.data);
     const threads = opts.source.kind === 'interface' ? opts.source.threads : 1;
@@ -112,6 +114,7 @@ export class Capture {
           if (!ended) fail('capture thread exited unexpectedly');
         });
       }
+      touchSlotPool(this.pool);
     } catch (e) {
       // A thread that cannot start: the pool is let go with no thread writing to it.
       void Promise.all(this.workers.map((w) => w.terminate())).finally(() => releaseSlotPool(this.pool));

@@ -23,7 +23,9 @@ export const Ctl = {
    * waited in the kernel's ring (a live source) or the file replay paused.
    */
   waits: 4,
-  count: 5,
+  /** Set to 1 once the supervisor has touched the slots' pages: capture threads wait for it before they write. */
+  ready: 5,
+  count: 6,
 } as const;
 
 export interface SlotPool {
@@ -36,22 +38,39 @@ export interface SlotPool {
 }
 
 export function createSlotPool(slots: number, slotBytes: number): SlotPool {
+  const pool = allocSlotPool(slots, slotBytes);
+  touchSlotPool(pool);
+  return pool;
+}
+
+/**
+ * The pool's memory, not yet touched: capture threads may start (their start takes
+ * longer than touching it) but write to it only after touchSlotPool (Ctl.ready).
+ */
+export function allocSlotPool(slots: number, slotBytes: number): SlotPool {
   const data = new SharedArrayBuffer(slots * slotBytes);
   // The capture thread should take no page fault on its slots. Kept from children: a
   // fork (every child process starts with one) would write-protect these pages until
   // the child execs, and the capture thread's next write to each would fault. Then
-  // every page is touched now, before capture starts, instead of on the capture
-  // thread's first write while the kernel's ring fills. releaseSlotPool undoes the
-  // first before the pool is let go.
+  // every page is touched (touchSlotPool), before capture starts, instead of on the
+  // capture thread's first write while the kernel's ring fills. releaseSlotPool undoes
+  // the first before the pool is let go.
   const err = batchBinding.keepFromChildren(Buffer.from(data), true);
   if (err !== 0) throw new Error(`cannot keep the capture slots from child processes (madvise errno ${err})`);
-  new Uint8Array(data).fill(0);
   return {
     slotBytes,
     slots,
     data,
     control: new SharedArrayBuffer((Ctl.count + slots) * 4),
   };
+}
+
+/** Touches every page of the pool, then lets the capture threads write to it. */
+export function touchSlotPool(pool: SlotPool): void {
+  new Uint8Array(pool.data).fill(0);
+  const ctl = new Int32Array(pool.control);
+  Atomics.store(ctl, Ctl.ready, 1);
+  Atomics.notify(ctl, Ctl.ready);
 }
 
 /**

@@ -280,6 +280,8 @@ function joinFanout(group: number, members: number): void {
 
 function main(): void {
   batchBinding.becomeCaptureThread();
+  // The supervisor touches the slots' pages while this thread starts (slots.ts).
+  while (Atomics.load(ctl, Ctl.ready) === 0 && !stopping()) Atomics.wait(ctl, Ctl.ready, 0, WAIT_MS);
   try {
     if (wd.source.kind === 'pcap') runFile(wd.source.path);
     else runLive(wd.source.name, wd.source.filter, wd.source.bufferBytes, wd.source.snaplen);

@@ -4,8 +4,7 @@ import { Command, UsageError, parseArgs } from './command';
 import { loadConfig, ConfigError, RunConfig } from '../supervisor/config';
 import { preflight, PreflightError } from '../supervisor/preflight';
 import { Board, loadBoard } from '../supervisor/board';
-import { supervise } from '../supervisor/supervise';
-import { realSys } from '../supervisor/sys';
+import { analysisReadablePaths, SpareAnalyses } from '../analysis/sandbox';
 import { Leds } from '../supervisor/leds';
 import { realCommands } from '../supervisor/commands';
 import { finish } from '../supervisor/poweroff';
@@ -14,6 +13,7 @@ import { openWriteOnlyTty } from '../channel/tty';
 import { bootFromBundle, BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/firmware-bundle';
 import { checkBoardsExist } from './bundle';
 import type { FirmwareIdentity } from '../supervisor/supervise';
+import type { Sys } from '../supervisor/sys';
 import { productVersion } from './version';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -84,18 +84,26 @@ command line, refused before any key was made or any packet read.`,
     const ready = prepare(args);
     if (typeof ready === 'number') return ready;
     const { config, board, firmware, firmwareDir } = ready;
+    // The analysis processes start as soon as the configuration is known, before the
+    // supervisor's own modules load: the start of node and of their modules in them
+    // overlaps that loading and the boot's phases (docs/benchmarks.md, end to end).
+    // Nothing is shared with them yet, no key exists yet; supervise() closes them.
+    const spares = new SpareAnalyses(analysisReadablePaths(config.spool.dir), config.analysis.module !== null, config.analysis.shards);
     let code: number;
     try {
+      const { supervise } = require('../supervisor/supervise') as typeof import('../supervisor/supervise');
       code = await supervise({
         config,
         board,
-        sys: realSys,
+        sys: realSys(),
+        spares,
         firmware,
         version: productVersion(),
         signals: process,
         unsandboxed: args.unsandboxed,
       });
     } finally {
+      spares.close();
       removeFirmwareDir(firmwareDir);
     }
     // On the box the run ends in power-off (board atExit); on a host the process ends
@@ -137,6 +145,11 @@ function parseRunArgs(argv: string[]): RunArgs {
     config, board: opts.get('board') ?? 'dev', trusted: opts.get('trusted') ?? trustedKeysDir,
     dev: source && { source, asBoard }, unsandboxed: opts.has('unsandboxed'),
   };
+}
+
+/** The supervisor's system layer, loaded when it is needed (it loads the box's native addons). */
+function realSys(): Sys {
+  return (require('../supervisor/sys') as typeof import('../supervisor/sys')).realSys;
 }
 
 /** The USB gadget's tty, held open (write-only, raw) for the whole run; never written. */
@@ -185,7 +198,7 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
       // refused run shows the fatal state there too.
       process.stderr.write(`sealtap run: fatal: ${e.message}\n`);
       try {
-        if (board) new Leds(realSys, board.leds).show('fatal');
+        if (board) new Leds(realSys(), board.leds).show('fatal');
       } catch (ledErr) {
         process.stderr.write(`sealtap run: cannot show the fatal state on the LEDs: ${(ledErr as Error).message}\n`);
       }

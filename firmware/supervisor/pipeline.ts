@@ -20,7 +20,7 @@ import { Spooler } from './spooler';
 import { isRunning, RunState } from './lifecycle';
 import { ShardedAnalysis } from './analysis-shards';
 import type { AnalysisEvents, AnalysisHostOptions } from '../analysis/host';
-import type { SpareAnalyses } from '../analysis/sandbox';
+import { analysisReadablePaths, type SpareAnalyses } from '../analysis/sandbox';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -48,6 +48,8 @@ export interface PipelineParts {
   stopRequested(): boolean;
   /** In-process tests: a look at each segment as it is published. */
   published?: (seq: number, file: string) => void;
+  /** Analysis processes forked ahead by the caller (SuperviseOptions.spares); else forked here. */
+  spares?: SpareAnalyses | null;
 }
 
 /**
@@ -97,10 +99,10 @@ export class Pipeline {
 
   constructor(private readonly p: PipelineParts) {
     const { cfg, sys, log, counters, ring } = p;
-    this.readablePaths = [cfg.spool.dir + '/'];
+    this.readablePaths = analysisReadablePaths(cfg.spool.dir);
     // Forked before the capture slots exist: a fork would mark their pages
     // copy-on-write until the child execs (capture/slots.ts).
-    this.spares = sys.preforkAnalysis(this.readablePaths, cfg.analysis.module !== null, cfg.analysis.shards);
+    this.spares = p.spares !== undefined ? p.spares : sys.preforkAnalysis(this.readablePaths, cfg.analysis.module !== null, cfg.analysis.shards);
     this.captureFinished = new Promise((r) => { this.captureDone = r; });
     this.analysisFinished = new Promise((r) => { this.analysisDone = r; });
     // The spooler hands capture slots back to capture, which starts right after it: a

@@ -27,6 +27,7 @@ import { prepareAppliance, closeAppliance } from './appliance';
 import { BootFailure, Run } from './lifecycle';
 import { BootPlan, checkBoot } from './boot-checks';
 import { Pipeline, PurposeKeys } from './pipeline';
+import type { SpareAnalyses } from '../analysis/sandbox';
 
 export interface FirmwareIdentity {
   name: string;
@@ -48,6 +49,12 @@ export interface SuperviseOptions {
    * and END say so.
    */
   unsandboxed?: boolean;
+  /**
+   * Analysis processes the caller forked as soon as it knew the configuration (sealtap
+   * run does, before the supervisor's modules load); without them the pipeline forks
+   * its own. They are taken when capture starts; what is not taken is killed.
+   */
+  spares?: SpareAnalyses | null;
   /**
    * In-process tests only (no command line or environment reaches this): a look at
    * each segment as it is published, so a test can tamper with it.
@@ -108,6 +115,7 @@ async function runPhases(run: Run): Promise<number> {
     requestStop: (why) => run.requestStop(why),
     stopRequested: () => run.stopReason !== null,
     published: o.testHooks?.published,
+    spares: o.spares,
   });
   run.teardown.push('capture and analysis', () => pipeline.close());
   return stopRun(run, plan, channel, ring, pipeline);

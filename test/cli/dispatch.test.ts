@@ -6,12 +6,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { corpusFile } from '../lib/corpusFiles';
 
 const MAIN = path.join(__dirname, '../../firmware/cli/main.js');
 const SEALTAP = path.join(__dirname, '../../../bin/sealtap');
 const FIRMWARE = path.join(__dirname, '../../firmware');
 // Prints the firmware modules and packages the process loaded, on fd 3, when it exits.
-const LIST_LOADED = `process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));`;
+// The main thread's only: a run's capture thread has the same --require.
+const LIST_LOADED = `if (require('worker_threads').isMainThread) process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));`;
 
 function sealtap(args: string[]): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
   const r = spawnSync(process.execPath, ['--require', preload(), MAIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
@@ -44,15 +46,15 @@ const HUGE_PAGES = `
 const fs = require('fs');
 const b = Buffer.alloc(64 << 20, 1);
 const huge = Number(/AnonHugePages:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
-fs.writeSync(3, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null, hugeKiB: huge, touched: b[b.length - 1] }));
+fs.writeSync(3, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null, extraCa: process.env.NODE_EXTRA_CA_CERTS ?? null, hugeKiB: huge, touched: b[b.length - 1] }));
 process.exit(0);`;
 
-function throughWrapper(env: Record<string, string>): { tunables: string | null; hugeKiB: number } {
+function throughWrapper(env: Record<string, string>): { tunables: string | null; extraCa: string | null; hugeKiB: number } {
   const file = path.join(path.dirname(preload()), 'huge-pages.js');
   fs.writeFileSync(file, HUGE_PAGES);
   const r = spawnSync(SEALTAP, ['--help'], { encoding: 'utf8', env: { ...process.env, ...env, NODE_OPTIONS: `--require ${file}` }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.output[3] as string) as { tunables: string | null; hugeKiB: number };
+  return JSON.parse(r.output[3] as string) as { tunables: string | null; extraCa: string | null; hugeKiB: number };
 }
 
 test('bin/sealtap asks glibc for huge pages for malloc (a caller\'s own tunables come after and win), and large buffers get them', () => {
@@ -65,6 +67,11 @@ test('bin/sealtap asks glibc for huge pages for malloc (a caller\'s own tunables
     assert.ok(own.hugeKiB >= 32 << 10, `${own.hugeKiB} KiB in huge pages with the wrapper's setting`);
     assert.ok(off.hugeKiB < 4 << 10, `${off.hugeKiB} KiB in huge pages with hugetlb=0`);
   }
+});
+
+test('bin/sealtap starts node without NODE_EXTRA_CA_CERTS: no command makes a TLS connection, and reading them costs every start', () => {
+  const bundle = fs.existsSync('/etc/ssl/certs/ca-certificates.crt') ? '/etc/ssl/certs/ca-certificates.crt' : preload();
+  assert.is(throughWrapper({ NODE_EXTRA_CA_CERTS: bundle }).extraCa, null);
 });
 
 const loadedFirmware = (loaded: string[]): string[] => loaded.filter((f) => f.startsWith(FIRMWARE + path.sep)).map((f) => path.relative(FIRMWARE, f));
@@ -95,21 +102,41 @@ test('receive --help loads the receiver only: not the supervisor, not the serial
   assert.not.ok(r.loaded.some((f) => f.includes(`${path.sep}node_modules${path.sep}serialport${path.sep}`)), 'serialport was loaded for a command that opens no tty');
 });
 
-test('the supervisor loads systeminformation\'s memory module, not the whole package', () => {
-  const r = sealtap(['run', '--help']);
-  assert.is(r.status, 0, r.stderr);
-  const si = r.loaded.filter((f) => f.includes(`${path.sep}node_modules${path.sep}systeminformation${path.sep}`)).map((f) => path.basename(f)).sort();
-  assert.equal(si, ['memory.js', 'util.js']);
-});
+/** A whole run (8 packets of the corpus to a recorded line) through main.js, as sealtap() runs it. */
+function tinyRun(): ReturnType<typeof sealtap> {
+  const dir = path.dirname(preload());
+  const config = path.join(dir, 'run.json');
+  fs.rmSync(path.join(dir, 'spool'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'spool'));
+  fs.writeFileSync(config, JSON.stringify({
+    source: { pcap: corpusFile('02-sunrise-sunset-esp.pcap') },
+    spool: { dir: path.join(dir, 'spool'), bytes: 1 << 24 },
+    channel: { path: path.join(dir, 'line.raw') },
+    stop: { endOfSource: true },
+    outputs: ['flows'],
+  }));
+  return sealtap(['run', '--config', config]);
+}
 
-test('run --help loads the supervisor, not the receiver', () => {
+test('run --help loads neither the supervisor nor the receiver: the supervisor\'s modules load once the analysis is forked', () => {
   const r = sealtap(['run', '--help']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /^usage: sealtap run/);
   const mine = loadedFirmware(r.loaded);
+  assert.ok(mine.includes('cli/run.js'), mine.join(' '));
+  for (const other of ['supervisor/supervise.js', 'supervisor/sys.js', 'cli/receive.js', 'receiver/receive.js']) assert.not.ok(mine.includes(other), `${other} was loaded`);
+});
+
+test('a run loads the supervisor, not the receiver, and of systeminformation its memory module only', () => {
+  const r = tinyRun();
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /run finished \(end of source\): captured 8/);
+  const mine = loadedFirmware(r.loaded);
   assert.ok(mine.includes('supervisor/supervise.js'), mine.join(' '));
   assert.not.ok(mine.includes('cli/receive.js'));
   assert.not.ok(mine.includes('receiver/receive.js'));
+  const si = r.loaded.filter((f) => f.includes(`${path.sep}node_modules${path.sep}systeminformation${path.sep}`)).map((f) => path.basename(f)).sort();
+  assert.equal(si, ['memory.js', 'util.js']);
 });
 
 test.after(() => {
