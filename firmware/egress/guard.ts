@@ -11,7 +11,7 @@
 // of every width and the broadcast MAC are never refused (addresses.ts, namesNoHost):
 // they name no host, "zero" writes them and the MAC permutation keeps broadcast as it
 // is, so refusing them would refuse every zeroed field and every broadcast frame.
-import { KeyUser, ValueHasher, addressHashBytes, namesNoHost } from '../analysis/addresses';
+import { KeyUser, ValueHasher, namesNoHost } from '../analysis/addresses';
 import { someAddressIn } from './address-text';
 import { CheckedValues } from './checked-values';
 import { KnownHashes } from './known-hashes';
@@ -109,13 +109,12 @@ export class EgressGuard implements RawValueTest {
    */
   rawAt(buf: Buffer, off: number, len: 4 | 6 | 16): boolean {
     if (this.known.count === 0 || namesNoHost(buf, off, len)) return false;
-    const c = this.checked.find(buf, off, len);
-    if (c >= 0) {
-      const slot = c / addressHashBytes;
+    const slot = this.checked.find(buf, off, len);
+    if (slot >= 0) {
       const size = this.known.count;
-      if (this.checked.cleanAt[slot] === size) return false;
-      if (this.known.has(this.checked.hashes, c)) return true;
-      this.checked.cleanAt[slot] = size;
+      if (this.checked.cleanAt(slot) === size) return false;
+      if (this.known.has(this.checked.bytes, this.checked.hashAt(slot))) return true;
+      this.checked.setCleanAt(slot, size);
       return false;
     }
     if (!this.keyOpen) {
