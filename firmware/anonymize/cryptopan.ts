@@ -34,21 +34,26 @@ export const CRYPTOPAN_KEY_BYTES = 32;
 // home slots pushed each other out of the pair in turn (about 1 lookup in 160 recomputed
 // 32 AES blocks on the benchmark trace). Sizes are powers of two (index = top bits of a
 // multiplicative hash). On a link with more addresses than a cache holds it doubles
-// (cache-growth.ts), up to 2^18 slots for IPv4 (2.3 MB) and 2^17 for IPv6 (4.3 MB): a
+// (cache-growth.ts), up to 2^18 slots for IPv4 (4 MB) and 2^17 for IPv6 (4.3 MB): a
 // lookup allocates only then, a few times a run at most.
 const V4_CACHE_BITS = 14;
 const V6_CACHE_BITS = 12;
 const V4_MAX_CACHE_BITS = 18;
 const V6_MAX_CACHE_BITS = 17;
+/** Words of an IPv4 cache slot: the address, its anonymized value, 1 when used, unused. */
+const V4_ENTRY = 4;
 
 export class CryptoPan {
   #cipher: Cipher | null;
   readonly #pad: Buffer; // 16 bytes, secure memory, read-write only while building
   readonly #blocks: Buffer; // 128 blocks of 16 bytes, secure memory
   readonly #blocks4: Buffer; // view of the first 32 blocks
-  #v4Keys = new Uint32Array(1 << V4_CACHE_BITS);
-  #v4Vals = new Uint32Array(1 << V4_CACHE_BITS);
-  #v4Used = new Uint8Array(1 << V4_CACHE_BITS);
+  /**
+   * The IPv4 cache: per slot, V4_ENTRY words (address, its anonymized value, 1 when
+   * used), side by side. In three arrays a lookup touched three cache lines; the packets
+   * output does two a packet (docs/benchmarks.md).
+   */
+  #v4 = new Uint32Array(V4_ENTRY << V4_CACHE_BITS);
   readonly #v4Growth = new CacheGrowth(V4_CACHE_BITS, V4_MAX_CACHE_BITS);
   #v6Keys = new Uint32Array(4 << V6_CACHE_BITS);
   #v6Vals = new Uint32Array(4 << V6_CACHE_BITS);
@@ -79,25 +84,22 @@ export class CryptoPan {
   anonymizeV4(addr: number): number {
     addr >>>= 0;
     this.#v4Growth.looked();
-    let slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - this.#v4Growth.bits)) & ~1;
-    if (this.#v4Used[slot] === 1 && this.#v4Keys[slot] === addr) return this.#v4Vals[slot];
-    let pair = slot + 1;
-    if (this.#v4Used[pair] === 1 && this.#v4Keys[pair] === addr) return this.#v4Vals[pair];
+    let c = this.#v4;
+    let at = ((Math.imul(addr, 0x9e3779b1) >>> (32 - this.#v4Growth.bits)) & ~1) * V4_ENTRY;
+    if (c[at + 2] === 1 && c[at] === addr) return c[at + 1];
+    if (c[at + V4_ENTRY + 2] === 1 && c[at + V4_ENTRY] === addr) return c[at + V4_ENTRY + 1];
     const out = this.#computeV4(addr);
     if (this.#v4Growth.missed()) {
       const g = this.#v4Growth;
-      this.#v4Keys = g.renew(this.#v4Keys, 1);
-      this.#v4Vals = g.renew(this.#v4Vals, 1);
-      this.#v4Used = g.renew(this.#v4Used, 1);
-      slot = (Math.imul(addr, 0x9e3779b1) >>> (32 - g.bits)) & ~1;
-      pair = slot + 1;
+      this.#v4 = c = g.renew(c, V4_ENTRY);
+      at = ((Math.imul(addr, 0x9e3779b1) >>> (32 - g.bits)) & ~1) * V4_ENTRY;
+    } else {
+      // The pair's newer entry moves to its second slot; the older one is forgotten.
+      c.copyWithin(at + V4_ENTRY, at, at + V4_ENTRY);
     }
-    this.#v4Keys[pair] = this.#v4Keys[slot];
-    this.#v4Vals[pair] = this.#v4Vals[slot];
-    this.#v4Used[pair] = this.#v4Used[slot];
-    this.#v4Keys[slot] = addr;
-    this.#v4Vals[slot] = out;
-    this.#v4Used[slot] = 1;
+    c[at] = addr;
+    c[at + 1] = out;
+    c[at + 2] = 1;
     return out;
   }
 
@@ -174,7 +176,7 @@ export class CryptoPan {
 
   /** Slots of the IPv4 and IPv6 caches now (tests). */
   cacheSlots(): { v4: number; v6: number } {
-    return { v4: this.#v4Used.length, v6: this.#v6Used.length };
+    return { v4: this.#v4.length / V4_ENTRY, v6: this.#v6Used.length };
   }
 
   /** Forgets cached mappings, wipes the pad and makes OpenSSL drop its key copy. */
@@ -184,7 +186,7 @@ export class CryptoPan {
     this.#cipher = null;
     wipeSecureCopy(this.#pad);
     sodium.sodium_memzero(this.#blocks);
-    this.#v4Keys.fill(0); this.#v4Vals.fill(0); this.#v4Used.fill(0);
+    this.#v4.fill(0);
     this.#v6Keys.fill(0); this.#v6Vals.fill(0); this.#v6Used.fill(0);
   }
 

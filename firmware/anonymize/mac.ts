@@ -19,20 +19,26 @@ const ROUNDS = 8;
 const HALF_MASK = 0x7fffff; // 23 bits
 // Two-way cache of 2^14 slots at first (pairs picked by the hash, as in cryptopan.ts): a
 // miss costs 8 BLAKE2b calls, and a direct-mapped 4096-slot cache let the ~1,000 MACs
-// of a busy segment evict each other on about 1 lookup in 500. About 272 KB of memory
-// (keys, values and flags); on a link with more MACs than that it doubles
-// (cache-growth.ts), up to 2^18 slots (4.4 MB).
+// of a busy segment evict each other on about 1 lookup in 500. 256 KB of memory (keys
+// and values); on a link with more MACs than that it doubles (cache-growth.ts), up to
+// 2^18 slots (4 MB).
 const CACHE_BITS = 14;
 const MAX_CACHE_BITS = 18;
+/** Words of a cache slot (MacPermutation.#cache). */
+const ENTRY = 4;
+/** Marks a used slot in its first word, above the MAC's first two octets. */
+const USED = 0x10000;
 
 export class MacPermutation {
   readonly #key: Buffer;
   readonly #in = Buffer.alloc(5); // round, kept bits, 23-bit half
   readonly #out = Buffer.alloc(sodium.crypto_generichash_BYTES_MIN);
-  // Slot k: keys/vals [2k] = first two octets, [2k + 1] = last four.
-  #cacheKeys = new Uint32Array(2 << CACHE_BITS);
-  #cacheVals = new Uint32Array(2 << CACHE_BITS);
-  #cacheUsed = new Uint8Array(1 << CACHE_BITS);
+  /**
+   * Slot k: words [4k, 4k + 4) are the MAC's first two octets with USED set, its last
+   * four, then the same two of its permuted value: side by side, one cache line for both
+   * slots of a pair (in three arrays, a lookup touched three; docs/benchmarks.md).
+   */
+  #cache = new Uint32Array(ENTRY << CACHE_BITS);
   readonly #growth = new CacheGrowth(CACHE_BITS, MAX_CACHE_BITS);
   #left = 0;
   #right = 0;
@@ -51,15 +57,15 @@ export class MacPermutation {
     const hi = (buf[off] << 8) | buf[off + 1];
     const lo = ((buf[off + 2] << 24) | (buf[off + 3] << 16) | (buf[off + 4] << 8) | buf[off + 5]) >>> 0;
     this.#growth.looked();
-    let slot = this.#slotOf(hi, lo);
-    let keys = this.#cacheKeys;
-    let vals = this.#cacheVals;
+    let c = this.#cache;
+    let at = this.#slotOf(hi, lo) * ENTRY;
+    const key = hi | USED;
     let hit = -1;
-    if (this.#cacheUsed[slot] === 1 && keys[slot * 2] === hi && keys[slot * 2 + 1] === lo) hit = slot;
-    else if (this.#cacheUsed[slot + 1] === 1 && keys[slot * 2 + 2] === hi && keys[slot * 2 + 3] === lo) hit = slot + 1;
+    if (c[at] === key && c[at + 1] === lo) hit = at;
+    else if (c[at + ENTRY] === key && c[at + ENTRY + 1] === lo) hit = at + ENTRY;
     if (hit >= 0) {
-      const h = vals[hit * 2];
-      const l = vals[hit * 2 + 1];
+      const h = c[hit + 2];
+      const l = c[hit + 3];
       buf[off] = h >>> 8;
       buf[off + 1] = h & 0xff;
       buf[off + 2] = l >>> 24;
@@ -75,27 +81,21 @@ export class MacPermutation {
       if (isBroadcast(buf, off)) this.#permute(buf, off, true);
     }
     if (this.#growth.missed()) {
-      this.#cacheKeys = keys = this.#growth.renew(keys, 2);
-      this.#cacheVals = vals = this.#growth.renew(vals, 2);
-      this.#cacheUsed = this.#growth.renew(this.#cacheUsed, 1);
-      slot = this.#slotOf(hi, lo);
+      this.#cache = c = this.#growth.renew(c, ENTRY);
+      at = this.#slotOf(hi, lo) * ENTRY;
+    } else {
+      // The pair's newer entry moves to the second slot; the older one is forgotten.
+      c.copyWithin(at + ENTRY, at, at + ENTRY);
     }
-    // The pair's newer entry moves to the second slot; the older one is forgotten.
-    keys[slot * 2 + 2] = keys[slot * 2];
-    keys[slot * 2 + 3] = keys[slot * 2 + 1];
-    vals[slot * 2 + 2] = vals[slot * 2];
-    vals[slot * 2 + 3] = vals[slot * 2 + 1];
-    this.#cacheUsed[slot + 1] = this.#cacheUsed[slot];
-    keys[slot * 2] = hi;
-    keys[slot * 2 + 1] = lo;
-    vals[slot * 2] = buf.readUInt16BE(off);
-    vals[slot * 2 + 1] = buf.readUInt32BE(off + 2);
-    this.#cacheUsed[slot] = 1;
+    c[at] = key;
+    c[at + 1] = lo;
+    c[at + 2] = buf.readUInt16BE(off);
+    c[at + 3] = buf.readUInt32BE(off + 2);
   }
 
   /** Slots of the cache now (tests). */
   cacheSlots(): number {
-    return this.#cacheUsed.length;
+    return this.#cache.length / ENTRY;
   }
 
   /** The even slot of the pair the MAC hi:lo (its first two octets, its last four) may sit in. */
@@ -123,7 +123,7 @@ export class MacPermutation {
     if (this.#destroyed) return;
     this.#destroyed = true;
     wipeSecureCopy(this.#key);
-    this.#cacheKeys.fill(0); this.#cacheVals.fill(0); this.#cacheUsed.fill(0);
+    this.#cache.fill(0);
   }
 
   #permute(buf: Buffer, off: number, forward: boolean): void {
