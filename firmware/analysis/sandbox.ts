@@ -95,10 +95,12 @@ export function forkSandboxed(readablePaths: string[], spawnsModule = false): Ch
 
 /**
  * Analysis processes forked ahead of need. Node's start and the analysis' modules take
- * about 0.3 s; forked when the pipeline is built, that time overlaps the capture's
- * set-up (its thread, its buffers, opening the source) instead of following it. A
- * spare waits for its keys on stdin and its init message; nothing else is shared
- * with it before it is taken, and whatever is not taken is killed at close().
+ * 0.2-0.3 s; forked as soon as the configuration is known (sealtap run does so before
+ * the supervisor's own modules load; a pipeline given none forks its own), that time
+ * overlaps the supervisor's start and the capture's set-up instead of following them.
+ * They are forked before any key exists. A spare waits for its keys on stdin and its
+ * init message; nothing else is shared with it before it is taken, and whatever is
+ * not taken is killed at close().
  */
 export class SpareAnalyses {
   private readonly spares: ChildProcess[] = [];
