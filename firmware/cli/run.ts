@@ -87,10 +87,12 @@ command line, refused before any key was made or any packet read.`,
     // The analysis processes start as soon as the configuration is known, before the
     // supervisor's own modules load: the start of node and of their modules in them
     // overlaps that loading and the boot's phases (docs/benchmarks.md, end to end).
-    // Nothing is shared with them yet, no key exists yet; supervise() closes them.
-    const spares = new SpareAnalyses(analysisReadablePaths(config.spool.dir), config.analysis.module !== null, config.analysis.shards);
+    // Nothing is shared with them yet, no key exists yet; what the run did not take
+    // is killed when it ends, however it ends.
+    let spares: SpareAnalyses | null = null;
     let code: number;
     try {
+      spares = new SpareAnalyses(analysisReadablePaths(config.spool.dir), config.analysis.module !== null, config.analysis.shards);
       const { supervise } = require('../supervisor/supervise') as typeof import('../supervisor/supervise');
       code = await supervise({
         config,
@@ -103,7 +105,7 @@ command line, refused before any key was made or any packet read.`,
         unsandboxed: args.unsandboxed,
       });
     } finally {
-      spares.close();
+      spares?.close();
       removeFirmwareDir(firmwareDir);
     }
     // On the box the run ends in power-off (board atExit); on a host the process ends
