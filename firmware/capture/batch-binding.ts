@@ -77,6 +77,13 @@ export interface BatchBinding {
    * gets [records packed, run position after them, bytes written].
    */
   packRecords(run: Uint8Array, off: number, count: number, body: Uint8Array, bodyOff: number, room: number, res: Int32Array): void;
+  /**
+   * egress/guard.ts passesRunAt: up to `count` PACKET records of a run from `off` passed
+   * while each is the common record the C check covers and its values are cached clean
+   * in the guard's checked values (entries, shift) at table size `known`; res gets
+   * [records passed, run position after them]. It never refuses a record.
+   */
+  guardRun(run: Uint8Array, off: number, count: number, linkType: number, entries: Uint32Array, shift: number, known: number, res: Int32Array): void;
 }
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');

@@ -31,11 +31,12 @@ const CLEAN = 5;
 const HASH = 6;
 
 export class CheckedValues {
-  /** The entries (ENTRY words per slot). */
-  private readonly entries: Uint32Array;
+  /** The entries (ENTRY words per slot; the capture addon's guardRun reads them too). */
+  readonly entries: Uint32Array;
   /** The same memory as bytes: a slot's hash is bytes[hashAt(slot), +addressHashBytes). */
   readonly bytes: Buffer;
-  private readonly shift: number;
+  /** 32 - log2(slots): a set is picked by the top bits of the hash. */
+  readonly shift: number;
   private lastSlot = 0;
   /** The words of the value the last find() looked for (store() keeps them). */
   private readonly value = new Uint32Array(4);
@@ -91,8 +92,11 @@ export class CheckedValues {
     this.entries[slot * ENTRY + CLEAN] = size;
   }
 
-  /** Caches `hash` (its first addressHashBytes bytes) for the value the last find() missed; the set's oldest entry goes. */
-  store(buf: Uint8Array, off: number, len: number, hash: Buffer): void {
+  /**
+   * Caches `hash` (its first addressHashBytes bytes) for the value the last find()
+   * missed, found not raw at table size `cleanAt` (0: not known); the set's oldest entry goes.
+   */
+  store(buf: Uint8Array, off: number, len: number, hash: Buffer, cleanAt = 0): void {
     // The value's set and words, read again from these bytes: a caller that did not
     // find() this very value just before cannot leave another value's words here.
     if (this.find(buf, off, len) >= 0) return;
@@ -102,7 +106,7 @@ export class CheckedValues {
     const at = slot * ENTRY;
     e.set(this.value, at);
     e[at + LEN] = len;
-    e[at + CLEAN] = 0;
+    e[at + CLEAN] = cleanAt;
     hash.copy(this.bytes, this.hashAt(slot), 0, addressHashBytes);
   }
 

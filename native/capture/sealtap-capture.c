@@ -1122,6 +1122,146 @@ static napi_value pcap_unpack(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * guardRun(run, off, count, linkType, entries, shift, known, res): the egress guard's
+ * check of the common PACKET record, in one call for a run of them (firmware/egress/
+ * guard.ts passesRunAt says when it is used; passesPacketAt is the definition, and
+ * test/egress/guard-run.test.ts holds the two together). From run[off], up to `count`
+ * records are passed while each is, exactly: a whole pcap record (caplen the bytes after
+ * its header, within origlen) of an Ethernet frame (linkType 1) of IPv4 (not a later
+ * fragment) or IPv6 (no extension header), carrying a whole TCP header or a UDP header
+ * to a port the decoder does not follow into a tunnel (VXLAN 4789, Geneve 6081), with
+ * nothing but zeros after that header; and whose two MACs and two addresses each name no
+ * host (all zero, or the broadcast MAC) or sit in the guard's cache of checked values
+ * (`entries`, firmware/egress/checked-values.ts: 8 words an entry, sets of 4 picked by
+ * the top 32 - shift bits of the hash) with a verdict taken at the raw table's present
+ * size `known`. The first record that is not all that ends the call: passing nothing,
+ * refusing nothing, it is the caller's to check in full. res (an Int32Array of 2) gets
+ * the records passed and the run position after them.
+ */
+#define GUARD_ENTRY 8
+#define GUARD_WAYS 4
+
+static inline uint32_t be16(const uint8_t *b) { return ((uint32_t)b[0] << 8) | b[1]; }
+static inline uint32_t be32(const uint8_t *b) { return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]; }
+
+/* analysis/addresses.ts namesNoHost. */
+static int names_no_host(const uint8_t *v, size_t len) {
+  uint8_t b0 = v[0];
+  if (b0 != 0 && !(len == 6 && b0 == 0xff)) return 0;
+  for (size_t i = 1; i < len; i++) if (v[i] != b0) return 0;
+  return 1;
+}
+
+/* CheckedValues.find, then its verdict: 1 when the value is cached as not raw at table size `known`. */
+static int checked_clean(const uint32_t *e, uint32_t shift, uint32_t known, const uint8_t *v, size_t len) {
+  uint32_t a, b = 0, c = 0, d = 0;
+  if (len == 6) {
+    a = be32(v + 2);
+    b = be16(v);
+  } else {
+    a = be32(v);
+    if (len == 16) { b = be32(v + 4); c = be32(v + 8); d = be32(v + 12); }
+  }
+  uint32_t h = (a * 0x9e3779b1u) ^ (b * 0x85ebca6bu) ^ (c * 0xc2b2ae35u) ^ (d * 0x27d4eb2fu) ^ (uint32_t)len;
+  h = (h ^ (h >> 16)) * 0x85ebca6bu;
+  h = (h ^ (h >> 13)) * 0xc2b2ae35u;
+  h ^= h >> 16;
+  uint32_t slot = (h >> shift) & ~(uint32_t)(GUARD_WAYS - 1);
+  for (uint32_t w = 0; w < GUARD_WAYS; w++) {
+    const uint32_t *x = e + (size_t)(slot + w) * GUARD_ENTRY;
+    if (x[4] == len && x[0] == a && x[1] == b && x[2] == c && x[3] == d) return x[5] == known;
+  }
+  return 0;
+}
+
+static int value_passes(const uint32_t *e, uint32_t shift, uint32_t known, const uint8_t *v, size_t len) {
+  return known == 0 || names_no_host(v, len) || checked_clean(e, shift, known, v, len);
+}
+
+/* 1 when the record r[0, n) passes as described above. */
+static int guard_record(const uint8_t *r, size_t n, const uint32_t *e, uint32_t shift, uint32_t known) {
+  if (n < 16) return 0;
+  uint32_t caplen = (uint32_t)r[8] | ((uint32_t)r[9] << 8) | ((uint32_t)r[10] << 16) | ((uint32_t)r[11] << 24);
+  uint32_t origlen = (uint32_t)r[12] | ((uint32_t)r[13] << 8) | ((uint32_t)r[14] << 16) | ((uint32_t)r[15] << 24);
+  if ((uint64_t)caplen != n - 16 || caplen > origlen) return 0;
+  const uint8_t *p = r + 16;
+  size_t end = caplen, limit = caplen;
+  if (end < 14) return 0;
+  uint32_t type = be16(p + 12);
+  size_t q = 14, t, addr1, addr2, alen;
+  uint8_t proto;
+  if (type == 0x0800) {
+    if (q + 20 > limit || (p[q] >> 4) != 4) return 0;
+    size_t ihl = (size_t)(p[q] & 15) * 4;
+    if (ihl < 20 || q + ihl > limit) return 0;
+    size_t total = be16(p + q + 2);
+    if (total != 0 && total < ihl) return 0;
+    if ((be16(p + q + 6) & 0x1fff) != 0) return 0;
+    proto = p[q + 9];
+    if (total != 0 && q + total < limit) limit = q + total;
+    addr1 = q + 12; addr2 = q + 16; alen = 4;
+    t = q + ihl;
+  } else if (type == 0x86dd) {
+    if (q + 40 > limit || (p[q] >> 4) != 6) return 0;
+    size_t plen = be16(p + q + 4);
+    proto = p[q + 6];
+    if (plen != 0 && q + 40 + plen < limit) limit = q + 40 + plen;
+    addr1 = q + 8; addr2 = q + 24; alen = 16;
+    t = q + 40;
+  } else {
+    return 0;
+  }
+  size_t last;
+  if (proto == 6) {
+    if (t + 20 > limit) return 0;
+    size_t hlen = (size_t)(p[t + 12] >> 4) * 4;
+    if (hlen < 20 || t + hlen > limit) return 0;
+    last = t + hlen;
+  } else if (proto == 17) {
+    if (t + 8 > limit) return 0;
+    uint32_t dport = be16(p + t + 2);
+    if (dport == 4789 || dport == 6081) return 0;
+    last = t + 8;
+  } else {
+    return 0;
+  }
+  for (size_t k = last; k < end; k++) if (p[k] != 0) return 0;
+  return value_passes(e, shift, known, p, 6) && value_passes(e, shift, known, p + 6, 6) &&
+         value_passes(e, shift, known, p + addr1, alen) && value_passes(e, shift, known, p + addr2, alen);
+}
+
+static napi_value guard_run(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *run = NULL;
+  uint32_t *entries = NULL;
+  int32_t *res = NULL;
+  size_t runLen = 0, entriesLen = 0, resLen = 0, off = 0, count = 0, linkType = 0, shift = 0, known = 0;
+  if (argc < 8 || !typed_arg(env, argv[0], napi_uint8_array, 0, (void **)&run, &runLen) || !index_arg(env, argv[1], (double)runLen, &off) ||
+      !index_arg(env, argv[2], 4294967295.0, &count) || !index_arg(env, argv[3], 4294967295.0, &linkType) ||
+      !typed_arg(env, argv[4], napi_uint32_array, 0, (void **)&entries, &entriesLen) || !index_arg(env, argv[5], 31, &shift) || shift < 8 ||
+      entriesLen != ((size_t)GUARD_ENTRY << (32 - shift)) || !index_arg(env, argv[6], 4294967295.0, &known) ||
+      !typed_arg(env, argv[7], napi_int32_array, 2, (void **)&res, &resLen)) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: guardRun(run, off, count, linkType, entries, shift, known, res) takes a Uint8Array and 0 <= off <= its length, a count, a link type, a Uint32Array of 8 << (32 - shift) words and 8 <= shift <= 31, a table size, and an Int32Array of 2");
+    return NULL;
+  }
+  size_t pos = off, k = 0;
+  if (linkType == 1) {
+    while (k < count && pos + 16 <= runLen) {
+      const uint8_t *r = run + pos;
+      size_t len = 16 + ((size_t)r[8] | ((size_t)r[9] << 8) | ((size_t)r[10] << 16) | ((size_t)r[11] << 24));
+      if (len > runLen - pos || !guard_record(r, len, entries, (uint32_t)shift, (uint32_t)known)) break;
+      pos += len;
+      k++;
+    }
+  }
+  res[0] = (int32_t)k;
+  res[1] = (int32_t)pos;
+  return NULL;
+}
+
+/*
  * sha256(buf, start, end, out): SHA-256 of buf[start, end) into out[0, 32), by OpenSSL
  * (the SHA extensions where the CPU has them): the digest of every frame on the line,
  * which the box takes of each frame it writes and the receiver of each frame it reads
@@ -1181,6 +1321,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
     { "keepFromChildren", NULL, keep_from_children, NULL, NULL, NULL, napi_default, NULL },
     { "cobsEncode", NULL, cobs_encode, NULL, NULL, NULL, napi_default, NULL },
+    { "guardRun", NULL, guard_run, NULL, NULL, NULL, napi_default, NULL },
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },
