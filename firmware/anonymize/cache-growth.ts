@@ -30,6 +30,20 @@ export class CacheGrowth {
     }
   }
 
+  /** Counts n lookups made elsewhere (the packets output's C path), as n calls of looked() would. */
+  lookedTimes(n: number): void {
+    while (n > 0) {
+      const room = (256 << this.bits) + 1 - this.lookups;
+      if (n < room) {
+        this.lookups += n;
+        return;
+      }
+      n -= room;
+      this.lookups = ((256 << this.bits) + 1) >>> 1;
+      this.misses >>>= 1;
+    }
+  }
+
   /**
    * Counts a miss. True when the cache is to double now: `bits` has grown by one and
    * the owner makes its tables anew at that size (what they held is computed again).

@@ -103,6 +103,19 @@ export class CryptoPan {
     return out;
   }
 
+  /**
+   * The IPv4 cache as it is now (4 words a slot: address, anonymized value, 1 when used),
+   * for the packets output's C path, which reads it and counts its lookups here. It
+   * holds raw addresses: it never leaves this process.
+   */
+  v4CacheTable(): Uint32Array {
+    return this.#v4;
+  }
+
+  countV4Lookups(n: number): void {
+    this.#v4Growth.lookedTimes(n);
+  }
+
   /** Rewrites the IPv4 address at buf[off..off+4) in place. */
   anonymizeV4Into(buf: Buffer, off: number): void {
     checkFits(buf, off, 4, 'IPv4');

@@ -93,6 +93,18 @@ export class MacPermutation {
     c[at + 3] = buf.readUInt32BE(off + 2);
   }
 
+  /**
+   * The cache as it is now (4 words a slot), for the packets output's C path, which
+   * reads it and counts its lookups here. It holds raw MACs: it never leaves this process.
+   */
+  cacheTable(): Uint32Array {
+    return this.#cache;
+  }
+
+  countLookups(n: number): void {
+    this.#growth.lookedTimes(n);
+  }
+
   /** Slots of the cache now (tests). */
   cacheSlots(): number {
     return this.#cache.length / ENTRY;

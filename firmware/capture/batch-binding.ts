@@ -84,7 +84,16 @@ export interface BatchBinding {
    * [records passed, run position after them]. It never refuses a record.
    */
   guardRun(run: Uint8Array, off: number, count: number, linkType: number, entries: Uint32Array, shift: number, known: number, res: Int32Array): void;
+  /** A context for rewriterRun (analysis/builtin/packets/commonRewrite.ts). */
+  rewriterNew(): RewriterContext;
+  /** The typed array of one of the context's slots (RewriterSlot). */
+  rewriterBind(ctx: RewriterContext, slot: number, array: Uint8Array | Int32Array | Uint32Array): void;
+  /** Rewrites the packet its io cells describe; io[4] gets the record's length or -1. */
+  rewriterRun(ctx: RewriterContext): void;
 }
+
+/** An opaque rewriter context of the addon. */
+export type RewriterContext = { readonly __rewriterContext: unique symbol };
 
 export const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'sealtap-capture.node');
 

@@ -1262,6 +1262,286 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * The packets output's rewrite of its most common packet in C: an Ethernet frame of an
+ * IPv4 header without options carrying a TCP header without options or a UDP header,
+ * decoded by the analysis (its PacketView says so) and rewritten exactly as
+ * firmware/analysis/builtin/packets/rewriter.ts rewrites it, which stays the definition
+ * (test/analysis/packets-common.test.ts compares the two byte for byte): MACs through
+ * the MAC permutation's cache, addresses through Crypto-PAn's IPv4 cache, sequence and
+ * acknowledgement numbers through the offset cache, numeric fields kept, zeroed or
+ * bucketed, checksums updated incrementally (RFC 1624), the payload dropped or zeroed.
+ * A value missing from a cache ends the call with -1 and the JavaScript rewriter
+ * rewrites the packet (and fills the cache); so does every other kind of packet.
+ *
+ * A context holds the rewriter's arrays (rewriterBind): the input buffer, the output
+ * record, the argument and result cells, the field codes, the TTL's bucket edges and
+ * the three caches, each as its typed array (kept alive by a reference, rebound when
+ * the rewriter replaces it). rewriterRun(ctx) then takes its arguments from the cells:
+ *   io[0] start, io[1] end (of the captured packet in the input), io[2] the UDP (17) or
+ *   TCP (6) header's kind, io[3] 1 when the payload is zeroed rather than dropped;
+ * and leaves there io[4] the record's length (header included) or -1, then io[5..7]
+ * the lookups it made in the IPv4, MAC and offset caches (counted by the caller, as
+ * the JavaScript caches count theirs). The record header is the caller's to write.
+ */
+enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_SLOTS };
+/* Field codes, in this order (the rewriter's Act values). */
+enum { RF_ETH_DST, RF_ETH_SRC, RF_IP4_TOS, RF_IP4_ID, RF_IP4_TTL, RF_IP4_SRC, RF_IP4_DST, RF_TCP_SPORT, RF_TCP_DPORT,
+       RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD, RF_COUNT };
+enum { ACT_KEEP = 0, ACT_ZERO = 1, ACT_CRYPTOPAN = 3, ACT_MAC = 4, ACT_BUCKET = 6, ACT_OFFSET = 7 };
+#define RW_RECORD 16
+#define RW_MAX_OUTPUT 262144
+#define OFFS_WORDS 12
+
+typedef struct {
+  napi_ref ref[RW_SLOTS];
+  void *ptr[RW_SLOTS];
+  size_t len[RW_SLOTS]; /* elements */
+  uint32_t bits[RW_SLOTS];
+} rw_ctx;
+
+static void rw_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  rw_ctx *c = data;
+  for (int i = 0; i < RW_SLOTS; i++) if (c->ref[i]) napi_delete_reference(env, c->ref[i]);
+  free(c);
+}
+
+static napi_value rewriter_new(napi_env env, napi_callback_info info) {
+  (void)info;
+  rw_ctx *c = calloc(1, sizeof *c);
+  napi_value v;
+  if (!c) { napi_throw_error(env, NULL, "sealtap-capture: out of memory"); return NULL; }
+  if (napi_create_external(env, c, rw_finalize, NULL, &v) != napi_ok) { free(c); napi_throw_error(env, NULL, "sealtap-capture: Node-API call failed"); return NULL; }
+  return v;
+}
+
+static int log2_exact(size_t n, uint32_t *bits) {
+  uint32_t b = 0;
+  while (b < 31 && ((size_t)1 << b) < n) b++;
+  if (((size_t)1 << b) != n || b < 4) return 0;
+  *bits = b;
+  return 1;
+}
+
+/* rewriterBind(ctx, slot, array): the array of a slot, of the type and size it must have. */
+static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  rw_ctx *c = NULL;
+  size_t slot = 0, n = 0;
+  void *p = NULL;
+  static const napi_typedarray_type types[RW_SLOTS] = { napi_uint8_array, napi_uint8_array, napi_int32_array, napi_uint8_array, napi_int32_array, napi_uint32_array, napi_uint32_array, napi_uint32_array };
+  if (argc < 3 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c || !index_arg(env, argv[1], RW_SLOTS - 1, &slot) ||
+      !typed_arg(env, argv[2], types[slot], 0, &p, &n)) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-7 and that slot's typed array");
+    return NULL;
+  }
+  uint32_t bits = 0;
+  int ok = 1;
+  if (slot == RW_OUT) ok = n >= RW_RECORD + RW_MAX_OUTPUT;
+  else if (slot == RW_IO) ok = n >= 8;
+  else if (slot == RW_CODES) ok = n >= RF_COUNT;
+  else if (slot == RW_TTL) ok = n >= 1;
+  else if (slot == RW_V4 || slot == RW_MAC) ok = n % 4 == 0 && log2_exact(n / 4, &bits);
+  else if (slot == RW_OFFS) ok = n % OFFS_WORDS == 0 && log2_exact(n / OFFS_WORDS, &bits);
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind: the array is not of the size its slot needs");
+    return NULL;
+  }
+  napi_ref ref;
+  CHECK(env, napi_create_reference(env, argv[2], 1, &ref));
+  if (c->ref[slot]) napi_delete_reference(env, c->ref[slot]);
+  c->ref[slot] = ref;
+  c->ptr[slot] = p;
+  c->len[slot] = n;
+  c->bits[slot] = bits;
+  return NULL;
+}
+
+/* Crypto-PAn's IPv4 cache (CryptoPan.anonymizeV4): the anonymized address, or 0 with *hit 0. */
+static uint32_t rw_v4(const rw_ctx *c, uint32_t addr, int *hit) {
+  const uint32_t *t = c->ptr[RW_V4];
+  size_t at = (size_t)(((addr * 0x9e3779b1u) >> (32 - c->bits[RW_V4])) & ~1u) * 4;
+  if (t[at + 2] == 1 && t[at] == addr) { *hit = 1; return t[at + 1]; }
+  if (t[at + 6] == 1 && t[at + 4] == addr) { *hit = 1; return t[at + 5]; }
+  *hit = 0;
+  return 0;
+}
+
+/* The MAC permutation's cache (MacPermutation.anonymizeMacInto), in place; 0 on a miss. */
+static int rw_mac(const rw_ctx *c, uint8_t *m) {
+  const uint32_t *t = c->ptr[RW_MAC];
+  uint32_t hi = ((uint32_t)m[0] << 8) | m[1], lo = be32(m + 2);
+  size_t at = (size_t)((((hi * 0x85ebca6bu) ^ lo) * 0x9e3779b1u) >> (32 - c->bits[RW_MAC]) & ~1u) * 4;
+  uint32_t key = hi | 0x10000u;
+  const uint32_t *e = NULL;
+  if (t[at] == key && t[at + 1] == lo) e = t + at;
+  else if (t[at + 4] == key && t[at + 5] == lo) e = t + at + 4;
+  if (!e) return 0;
+  m[0] = (uint8_t)(e[2] >> 8); m[1] = (uint8_t)e[2];
+  m[2] = (uint8_t)(e[3] >> 24); m[3] = (uint8_t)(e[3] >> 16); m[4] = (uint8_t)(e[3] >> 8); m[5] = (uint8_t)e[3];
+  return 1;
+}
+
+/* The offset cache (OffsetCache.lookup) for IPv4: forward and reverse, or 0 on a miss. */
+static int rw_offsets(const rw_ctx *c, uint32_t src, uint32_t dst, uint32_t sport, uint32_t dport, uint32_t *fwd, uint32_t *rev) {
+  const uint32_t *t = c->ptr[RW_OFFS];
+  uint32_t w0 = (sport << 16) | dport;
+  uint32_t h = (w0 ^ 4u) * 0x9e3779b1u;
+  h = ((h ^ src) * 0x85ebca6bu) ^ (dst * 0xc2b2ae35u);
+  h ^= h >> 15;
+  size_t base = (size_t)((h >> (32 - c->bits[RW_OFFS])) & ~1u) * OFFS_WORDS;
+  for (int way = 0; way < 2; way++) {
+    const uint32_t *e = t + base + (size_t)way * OFFS_WORDS;
+    if (e[11] == 4 && e[0] == w0 && e[1] == src && e[2] == dst) { *fwd = e[9]; *rev = e[10]; return 1; }
+  }
+  return 0;
+}
+
+static inline void put16be(uint8_t *b, uint32_t v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
+static inline void put32be(uint8_t *b, uint32_t v) { b[0] = (uint8_t)(v >> 24); b[1] = (uint8_t)(v >> 16); b[2] = (uint8_t)(v >> 8); b[3] = (uint8_t)v; }
+
+/* checksum.ts: ones' complement sum of b[0, n) as 16-bit words, not folded. */
+static uint64_t rw_sum(const uint8_t *b, size_t n) {
+  uint64_t s = 0;
+  size_t i = 0;
+  for (; i + 1 < n; i += 2) s += ((uint32_t)b[i] << 8) | b[i + 1];
+  if (i < n) s += (uint32_t)b[i] << 8;
+  return s;
+}
+static uint32_t rw_fold(uint64_t s) {
+  while (s > 0xffff) s = (s & 0xffff) + (s >> 16);
+  return (uint32_t)s;
+}
+/* ChecksumScopes.settle for one scope: the field at `field`, covering in[0, n) and out[0, n), pseudo-header words added. */
+static void rw_settle(const uint8_t *in, uint8_t *out, size_t n, size_t field, uint64_t oldPseudo, uint64_t newPseudo, int udp) {
+  if (field + 2 > n) return;
+  uint32_t hc = be16(in + field);
+  if (udp && hc == 0) return;
+  uint32_t oldSum = rw_fold(rw_sum(in, n) + oldPseudo), newSum = rw_fold(rw_sum(out, n) + newPseudo);
+  uint32_t sum = (~rw_fold((uint64_t)(~hc & 0xffff) + (~oldSum & 0xffff) + newSum)) & 0xffff;
+  if (udp && sum == 0) sum = 0xffff;
+  put16be(out + field, sum);
+}
+
+static uint32_t rw_numeric(uint8_t code, uint32_t value) { return code == ACT_KEEP ? value : 0; }
+
+static int rewrite_common(rw_ctx *c, int32_t *io) {
+  const uint8_t *in = c->ptr[RW_IN];
+  uint8_t *outBuf = c->ptr[RW_OUT];
+  const uint8_t *code = c->ptr[RW_CODES];
+  const int32_t *ttlEdges = c->ptr[RW_TTL];
+  size_t nEdges = c->len[RW_TTL];
+  if (io[0] < 0 || io[1] < io[0] || (size_t)io[1] > c->len[RW_IN]) return -1;
+  size_t start = (size_t)io[0], end = (size_t)io[1];
+  int tcp = io[2] == 6;
+  if (!tcp && io[2] != 17) return -1;
+  size_t l3 = start + 14, l4 = l3 + 20, hdr = l4 + (tcp ? 20 : 8);
+  if (hdr > end || end - start > RW_MAX_OUTPUT) return -1;
+  size_t kept = io[3] ? end : hdr;
+  size_t n = kept - start;
+  uint8_t *o = outBuf + RW_RECORD;
+  memcpy(o, in + start, hdr - start);
+  if (kept > hdr) memset(o + (hdr - start), 0, kept - hdr);
+  int32_t lookups4 = 0, lookupsMac = 0, lookupsOffs = 0;
+  /* Ethernet */
+  for (int k = 0; k < 2; k++) {
+    uint8_t *m = o + (k == 0 ? 0 : 6);
+    if (code[k == 0 ? RF_ETH_DST : RF_ETH_SRC] == ACT_MAC) {
+      lookupsMac++;
+      if (!rw_mac(c, m)) return -1;
+    } else {
+      memset(m, 0, 6);
+    }
+  }
+  /* IPv4: the datagram ends at its total length, when that is inside the capture. */
+  const uint8_t *ip = in + l3;
+  uint8_t *oip = o + 14;
+  size_t ipEnd = end;
+  uint32_t total = be16(ip + 2);
+  if (total != 0 && l3 + total < ipEnd) ipEnd = l3 + total;
+  if (code[RF_IP4_TOS] != ACT_KEEP) oip[1] = 0;
+  put16be(oip + 4, rw_numeric(code[RF_IP4_ID], be16(ip + 4)));
+  uint32_t ttl = ip[8];
+  if (code[RF_IP4_TTL] == ACT_BUCKET) {
+    int32_t lo = ttlEdges[0];
+    for (size_t i = 1; i < nEdges; i++) { if ((uint32_t)ttlEdges[i] > ttl) break; lo = ttlEdges[i]; }
+    oip[8] = (uint8_t)lo;
+  } else {
+    oip[8] = (uint8_t)rw_numeric(code[RF_IP4_TTL], ttl);
+  }
+  for (int k = 0; k < 2; k++) {
+    uint8_t *a = oip + 12 + 4 * k;
+    if (code[k == 0 ? RF_IP4_SRC : RF_IP4_DST] == ACT_CRYPTOPAN) {
+      int hit;
+      lookups4++;
+      uint32_t v = rw_v4(c, be32(a), &hit);
+      if (!hit) return -1;
+      put32be(a, v);
+    } else {
+      memset(a, 0, 4);
+    }
+  }
+  /* TCP or UDP */
+  const uint8_t *th = in + l4;
+  uint8_t *oth = o + 34;
+  uint32_t sport = be16(th), dport = be16(th + 2);
+  size_t scopeEnd;
+  if (tcp) {
+    put16be(oth, rw_numeric(code[RF_TCP_SPORT], sport));
+    put16be(oth + 2, rw_numeric(code[RF_TCP_DPORT], dport));
+    uint32_t fwd = 0, rev = 0;
+    int hasAck = (th[13] & 0x10) != 0;
+    int seqOff = code[RF_TCP_SEQ] == ACT_OFFSET, ackOff = code[RF_TCP_ACK] == ACT_OFFSET;
+    if (seqOff || (ackOff && hasAck)) {
+      lookupsOffs++;
+      if (!rw_offsets(c, be32(ip + 12), be32(ip + 16), sport, dport, &fwd, &rev)) return -1;
+    }
+    if (seqOff) put32be(oth + 4, be32(th + 4) + fwd);
+    else if (code[RF_TCP_SEQ] != ACT_KEEP) put32be(oth + 4, 0);
+    if (ackOff) put32be(oth + 8, hasAck ? be32(th + 8) + rev : 0);
+    else if (code[RF_TCP_ACK] != ACT_KEEP) put32be(oth + 8, 0);
+    put16be(oth + 14, rw_numeric(code[RF_TCP_WINDOW], be16(th + 14)));
+    scopeEnd = ipEnd;
+  } else {
+    put16be(oth, rw_numeric(code[RF_UDP_SPORT], sport));
+    put16be(oth + 2, rw_numeric(code[RF_UDP_DPORT], dport));
+    uint32_t udpLen = be16(th + 4);
+    scopeEnd = udpLen >= 8 && l4 + udpLen < ipEnd ? l4 + udpLen : ipEnd;
+  }
+  /* Checksums, the transport's (with its pseudo-header's addresses) before the IP header's. */
+  size_t covered = (scopeEnd < kept ? scopeEnd : kept);
+  if (covered > l4) {
+    uint64_t oldP = rw_sum(ip + 12, 8), newP = rw_sum(oip + 12, 8);
+    rw_settle(th, oth, covered - l4, tcp ? 16 : 6, oldP, newP, !tcp);
+  }
+  rw_settle(ip, oip, 20, 10, 0, 0, 0);
+  io[4] = (int32_t)(RW_RECORD + n);
+  io[5] = lookups4;
+  io[6] = lookupsMac;
+  io[7] = lookupsOffs;
+  return 0;
+}
+
+static napi_value rewriter_run(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rw_ctx *c = NULL;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: rewriterRun(ctx) takes a rewriter context");
+    return NULL;
+  }
+  for (int i = 0; i < RW_SLOTS; i++) {
+    if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: rewriterRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
+  }
+  int32_t *io = c->ptr[RW_IO];
+  if (rewrite_common(c, io) < 0) io[4] = -1;
+  return NULL;
+}
+
+/*
  * sha256(buf, start, end, out): SHA-256 of buf[start, end) into out[0, 32), by OpenSSL
  * (the SHA extensions where the CPU has them): the digest of every frame on the line,
  * which the box takes of each frame it writes and the receiver of each frame it reads
@@ -1322,6 +1602,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "keepFromChildren", NULL, keep_from_children, NULL, NULL, NULL, napi_default, NULL },
     { "cobsEncode", NULL, cobs_encode, NULL, NULL, NULL, napi_default, NULL },
     { "guardRun", NULL, guard_run, NULL, NULL, NULL, napi_default, NULL },
+    { "rewriterNew", NULL, rewriter_new, NULL, NULL, NULL, napi_default, NULL },
+    { "rewriterBind", NULL, rewriter_bind, NULL, NULL, NULL, napi_default, NULL },
+    { "rewriterRun", NULL, rewriter_run, NULL, NULL, NULL, napi_default, NULL },
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },

@@ -47,11 +47,13 @@ function rewriteAll(files: string[], overrides: Record<string, unknown>, learned
  * after the full check had seen it.
  */
 function agree(g: EgressGuard, rec: Buffer, linkType: number, where: string): boolean {
+  // Where the record ends as the egress sink takes it from a run: by its own caplen.
+  const end = Math.min(rec.length, rec.length >= 16 ? 16 + rec.readUInt32LE(8) : rec.length);
   const before = g.passesRunAt(rec, 0, 1, linkType);
-  const full = g.passesPacketAt(rec, 0, rec.length, linkType);
+  const full = g.passesPacketAt(rec, 0, end, linkType);
   const after = g.passesRunAt(rec, 0, 1, linkType);
   if ((before === 1 || after === 1) && !full) assert.unreachable(`${where}: passed in C (${before}, ${after}), refused in full: ${rec.toString('hex')}`);
-  if (after === 1) assert.is(g.runEnd, rec.length, `${where}: the run ends after the record`);
+  if (after === 1) assert.is(g.runEnd, end, `${where}: the run ends after the record`);
   return after === 1;
 }
 
@@ -76,7 +78,8 @@ for (const [name, overrides] of policies) {
     const learned = new EgressGuard(key());
     const empty = new EgressGuard(key());
     const recs = rewriteAll([...corpusFiles(), imix], overrides, learned);
-    const next = seededRandom(7);
+    const random = seededRandom(7);
+    const next = (): number => random() / 2 ** 32;
     let passedInC = 0;
     let imixInC = 0;
     let imixRecords = 0;

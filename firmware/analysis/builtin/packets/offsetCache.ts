@@ -99,6 +99,15 @@ export class OffsetCache {
     this.reverse = rev;
   }
 
+  /** The table as it is now (12 words a slot), for the packets output's C path, which counts its lookups here. */
+  cacheTable(): Uint32Array {
+    return this.table;
+  }
+
+  countLookups(n: number): void {
+    this.growth.lookedTimes(n);
+  }
+
   /** Slots now (tests). */
   slots(): number {
     return this.table.length / WORDS;

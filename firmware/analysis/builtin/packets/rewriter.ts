@@ -18,6 +18,7 @@ import type { PacketView } from '../../../decode/packetView';
 import { copyBytes, viewOf } from './byteCopy';
 import { ChecksumScopes } from './checksum';
 import { OffsetCache } from './offsetCache';
+import { CommonRewrite } from './commonRewrite';
 import { Act, FieldCodes } from './fieldCodes';
 import { rewriteIcmp, rewriteIcmpv6, rewriteNdOptions } from './icmpFields';
 import { rewriteAh, rewriteEsp, rewriteIpv4, rewriteIpv6, rewriteIpv6Fragment, rewriteIpv6OptionsHeader, rewriteIpv6Routing } from './ipFields';
@@ -52,6 +53,22 @@ export interface PacketsCounters {
   optionsRemoved: number;
   /** Packet times that would be before 1970 after the secret shift, written as 0. */
   timeClamped: number;
+}
+
+/**
+ * The packet CommonRewrite rewrites: Ethernet, IPv4 without options, TCP without options
+ * or UDP, each where the last ends, nothing undecoded after them (a payload), no tunnel,
+ * no quote, and small enough that nothing is cut.
+ */
+function isCommon(v: PacketView): boolean {
+  if (v.depth !== 3 || v.problem !== 0 || v.kind[0] !== Layer.ETHERNET || v.kind[1] !== Layer.IPV4) return false;
+  const start = v.start;
+  if (v.off[0] !== start || v.len[0] !== 14 || v.off[1] !== start + 14 || v.len[1] !== 20 || v.off[2] !== start + 34) return false;
+  const k = v.kind[2];
+  const len = v.len[2];
+  if (!((k === Layer.TCP && len === 20) || (k === Layer.UDP && len === 8))) return false;
+  return (v.flags[0] | v.flags[1] | v.flags[2]) === 0 && v.lastParsedEnd === start + 34 + len && v.ndOptOff < 0 && v.quotedOff < 0 &&
+    v.end - start <= MAX_OUTPUT_BYTES;
 }
 
 export class PacketRewriter {
@@ -95,20 +112,36 @@ export class PacketRewriter {
   private readonly granularityUs: number;
   private readonly shiftUs: number;
   private readonly payloadKept: boolean;
+  /** Packets the C path rewrote (tests, benchmarks). */
+  commonRewritten = 0;
+  /** The C path for the most common packet (commonRewrite.ts), when this policy allows it. */
+  private readonly common: CommonRewrite | null;
 
-  constructor(readonly prim: AnonPrimitives, fields: FieldActions) {
+  /** cPath false: every packet by the JavaScript below (tests compare the two). */
+  constructor(readonly prim: AnonPrimitives, fields: FieldActions, cPath = true) {
     this.f = new FieldCodes(fields);
     this.offsetCache = new OffsetCache(prim.offsets);
     const time = fields.time;
     this.granularityUs = time.action === 'coarsen' ? time.granularityUs : 1;
     this.shiftUs = time.action === 'coarsen' && time.shift ? prim.timeShiftUs : 0;
     this.payloadKept = this.f.code.payload === Act.zero;
+    this.common = cPath ? CommonRewrite.for(prim, this.f, this.offsetCache, this.out) : null;
   }
 
   /** Rewrites one decoded packet into this.out; returns the record's length (header included). */
   rewrite(v: PacketView, buf: Buffer, tsUs: number): number {
-    this.inBuf = buf;
     const start = v.start;
+    if (this.common !== null && isCommon(v)) {
+      const n = this.common.rewrite(buf, start, v.end, v.kind[2] === Layer.TCP ? 6 : 17, this.payloadKept);
+      if (n >= 0) {
+        const caplen = n - RECORD_HEADER;
+        this.writeRecordHeader(tsUs, caplen, Math.max(caplen, v.origLen));
+        this.counters.packets++;
+        this.commonRewritten++;
+        return n;
+      }
+    }
+    this.inBuf = buf;
     let kept = this.keptEnd(v);
     const limit = start + MAX_OUTPUT_BYTES;
     if (v.end > limit && (this.payloadKept || kept > limit)) this.counters.oversize++;

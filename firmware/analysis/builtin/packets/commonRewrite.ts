@@ -1,0 +1,105 @@
+// The packets output's most common packet, rewritten in C (the capture addon's
+// rewriterRun): an Ethernet frame of an IPv4 header without options carrying a TCP
+// header without options or a UDP header, nothing decoded after it. In JavaScript its
+// rewrite was a third of the analysis' main thread on the packets output (about 0.5 µs
+// a packet: the walk over the layers, the three caches, the checksums); the C path does
+// the same work from the same caches in one call (docs/benchmarks.md).
+//
+// rewriter.ts stays the definition: the C path covers only policies whose actions for
+// these fields it implements (below), reads the caches the JavaScript primitives keep
+// and counts its lookups in them, and gives up on a value not cached yet, leaving the
+// packet to rewriter.ts, which computes it and caches it.
+// test/analysis/packets-common.test.ts compares the two byte for byte.
+import type { AnonPrimitives } from '../../anonymizer';
+import type { RewriterContext } from '../../../capture/batch-binding';
+import { addon } from '../../../capture/addon';
+import { Act, FieldCodes } from './fieldCodes';
+import type { FieldName } from '../../../anonymize/policy';
+import type { OffsetCache } from './offsetCache';
+
+/** The context's slots (native/capture/sealtap-capture.c, RW_*). */
+const Slot = { in: 0, out: 1, io: 2, codes: 3, ttlEdges: 4, v4: 5, mac: 6, offsets: 7 } as const;
+
+/** Field codes in the order the C path reads them (RF_*). */
+const FIELDS: readonly FieldName[] = [
+  'eth.dst', 'eth.src', 'ip4.tos', 'ip4.id', 'ip4.ttl', 'ip4.src', 'ip4.dst', 'tcp.sport', 'tcp.dport',
+  'tcp.seq', 'tcp.ack', 'tcp.window', 'udp.sport', 'udp.dport', 'payload',
+];
+
+/** Actions the C path implements, per field; a policy with any other keeps to rewriter.ts. */
+function supported(f: FieldCodes): boolean {
+  const c = f.code;
+  const numeric = (n: FieldName): boolean => c[n] !== Act.hash && c[n] !== Act.bucket;
+  return (c['eth.dst'] === Act.mac || c['eth.dst'] === Act.zero) && (c['eth.src'] === Act.mac || c['eth.src'] === Act.zero) &&
+    c['ip4.ttl'] !== Act.hash && c['ip4.src'] !== Act.truncate && c['ip4.dst'] !== Act.truncate &&
+    (['ip4.id', 'tcp.sport', 'tcp.dport', 'tcp.window', 'udp.sport', 'udp.dport'] as const).every(numeric) &&
+    (c.payload === Act.drop || c.payload === Act.zero) &&
+    (c['ip4.ttl'] !== Act.bucket || f.edges['ip4.ttl'].length > 0);
+}
+
+export class CommonRewrite {
+  /** The cells the C path reads its arguments from and writes its results to. */
+  private readonly io = new Int32Array(8);
+  private readonly ctx: RewriterContext;
+  private boundIn: Uint8Array | null = null;
+  private boundV4: Uint32Array | null = null;
+  private boundMac: Uint32Array | null = null;
+  private boundOffsets: Uint32Array | null = null;
+
+  /** A C path for this rewriter's policy, or null when it has an action the C path does not implement. */
+  static for(prim: AnonPrimitives, f: FieldCodes, offsets: OffsetCache, out: Buffer): CommonRewrite | null {
+    return supported(f) ? new CommonRewrite(prim, f, offsets, out) : null;
+  }
+
+  private constructor(private readonly prim: AnonPrimitives, f: FieldCodes, private readonly offsets: OffsetCache, out: Buffer) {
+    const a = addon();
+    this.ctx = a.rewriterNew();
+    a.rewriterBind(this.ctx, Slot.out, out);
+    a.rewriterBind(this.ctx, Slot.io, this.io);
+    a.rewriterBind(this.ctx, Slot.codes, Uint8Array.from(FIELDS, (n) => f.code[n]));
+    const edges = f.edges['ip4.ttl'];
+    a.rewriterBind(this.ctx, Slot.ttlEdges, Int32Array.from(edges.length > 0 ? edges : [0]));
+  }
+
+  /**
+   * Rewrites the packet buf[start, end) (Ethernet, IPv4 of 20 bytes, then TCP of 20 bytes
+   * (l4 6) or UDP (17), as the decoder found it) into the output record after its 16-byte
+   * header, which is the caller's to write. Returns the record's length, or -1 when a
+   * value is not cached yet: then nothing was counted, and rewriter.ts rewrites it.
+   */
+  rewrite(buf: Buffer, start: number, end: number, l4: number, payloadKept: boolean): number {
+    const a = addon();
+    if (buf !== this.boundIn) {
+      a.rewriterBind(this.ctx, Slot.in, buf);
+      this.boundIn = buf;
+    }
+    // The caches are replaced when they grow: bound again when they did.
+    const v4 = this.prim.pan.v4CacheTable();
+    if (v4 !== this.boundV4) {
+      a.rewriterBind(this.ctx, Slot.v4, v4);
+      this.boundV4 = v4;
+    }
+    const mac = this.prim.mac.cacheTable();
+    if (mac !== this.boundMac) {
+      a.rewriterBind(this.ctx, Slot.mac, mac);
+      this.boundMac = mac;
+    }
+    const offsets = this.offsets.cacheTable();
+    if (offsets !== this.boundOffsets) {
+      a.rewriterBind(this.ctx, Slot.offsets, offsets);
+      this.boundOffsets = offsets;
+    }
+    const io = this.io;
+    io[0] = start;
+    io[1] = end;
+    io[2] = l4;
+    io[3] = payloadKept ? 1 : 0;
+    a.rewriterRun(this.ctx);
+    const n = io[4];
+    if (n < 0) return -1;
+    if (io[5] > 0) this.prim.pan.countV4Lookups(io[5]);
+    if (io[6] > 0) this.prim.mac.countLookups(io[6]);
+    if (io[7] > 0) this.offsets.countLookups(io[7]);
+    return n;
+  }
+}

@@ -1,0 +1,159 @@
+// The packets output's C path for its most common packet (commonRewrite.ts, the capture
+// addon's rewriterRun) against its definition, rewriter.ts in JavaScript: two rewriters
+// under the same keys, one with the C path and one without, must write the same record
+// for every packet of the corpus and of an IMIX trace, and for those packets with their
+// fields changed (lengths, flags, TTLs, checksums, addresses, ports, cut payloads),
+// under every policy the C path takes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
+import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
+import { CacheGrowth } from '../../firmware/anonymize/cache-growth';
+import { corpusFiles } from '../lib/corpusFiles';
+import { fieldsWith, testPrimitives } from '../lib/packets-rewrite';
+import { readCaptureFile } from '../lib/readCaptureFile';
+import { generated } from '../lib/samplegen-files';
+import { seededRandom } from '../lib/anonymize-fixtures';
+
+interface Packet { data: Buffer; origLen: number; tsUs: number; linkType: number; where: string }
+
+function packetsOf(files: string[]): Packet[] {
+  const out: Packet[] = [];
+  for (const f of files) {
+    readCaptureFile(f).packets.forEach((p, i) => {
+      out.push({ data: Buffer.from(p.data.subarray(p.off, p.off + p.caplen)), origLen: p.origLen, tsUs: p.tsUs, linkType: p.linkType, where: `${f.split('/').pop()} packet ${i + 1}` });
+    });
+  }
+  return out;
+}
+
+/** Ethernet + IPv4 (20) + TCP (20) or UDP: the packets the C path is for. */
+function isCommonShape(d: Buffer): boolean {
+  if (d.length < 42 || d.readUInt16BE(12) !== 0x0800 || d[14] !== 0x45) return false;
+  const proto = d[23];
+  return (proto === 17 && d.length >= 42) || (proto === 6 && d.length >= 54 && d[46] >> 4 === 5);
+}
+
+/** Variants of a common packet with one field changed each (raw bytes; the checksums left as they come). */
+function variants(d: Buffer, next: () => number): Buffer[] {
+  const out: Buffer[] = [];
+  const with_ = (f: (b: Buffer) => void, len = d.length): void => {
+    const b = Buffer.alloc(len);
+    d.copy(b, 0, 0, Math.min(len, d.length));
+    f(b);
+    out.push(b);
+  };
+  const rnd = (n: number): number => Math.floor(next() * n);
+  const tcp = d[23] === 6;
+  with_((b) => { b[22] = rnd(256); });                                  // TTL across the bucket edges
+  with_((b) => { b[15] = rnd(256); b.writeUInt16BE(rnd(65536), 18); }); // TOS, id
+  with_((b) => { b.writeUInt16BE(rnd(d.length + 40), 16); });           // total length: inside, past, 0
+  with_((b) => { b.writeUInt16BE(0, 16); });
+  with_((b) => { b.writeUInt16BE(rnd(65536), 24); });                   // IP checksum
+  with_((b) => { b.writeUInt16BE(rnd(65536), 34); b.writeUInt16BE(rnd(65536), 36); }); // ports
+  with_((b) => { b.writeUInt32BE(rnd(2 ** 32), 26); });                 // a new source address
+  with_(() => {}, 14 + 20 + (tcp ? 20 : 8));                              // payload cut by the snap length
+  with_(() => {}, d.length + 1 + rnd(60));                               // more payload (zeros)
+  if (tcp) {
+    with_((b) => { b[47] ^= 0x10; });                                    // ACK flag
+    with_((b) => { b.writeUInt16BE(rnd(65536), 50); b.writeUInt32BE(rnd(2 ** 32), 38); b.writeUInt32BE(rnd(2 ** 32), 42); }); // checksum, seq, ack
+  } else {
+    with_((b) => { b.writeUInt16BE(0, 40); });                           // no UDP checksum
+    with_((b) => { b.writeUInt16BE(rnd(65536), 40); });
+    with_((b) => { b.writeUInt16BE(rnd(d.length), 38); });               // UDP length: short, inside, past
+    with_((b) => { b.writeUInt16BE(8, 38); });
+  }
+  return out;
+}
+
+const policies: [string, Record<string, unknown>][] = [
+  ['default policy', {}],
+  ['payload zeroed', { payload: 'zero' }],
+  ['fields kept', { 'ip4.tos': 'keep', 'ip4.id': 'keep', 'ip4.ttl': 'keep', 'tcp.seq': 'keep', 'tcp.ack': 'keep', 'tcp.options.sack': 'keep', 'tcp.window': 'keep' }],
+  ['fields zeroed', { 'eth.src': 'zero', 'eth.dst': 'zero', 'ip4.tos': 'zero', 'ip4.ttl': 'zero', 'ip4.src': 'zero', 'tcp.sport': 'zero', 'udp.dport': 'zero', 'tcp.ack': 'zero', 'tcp.window': 'zero' }],
+  ['other TTL buckets', { 'ip4.ttl': { action: 'bucket', edges: [0, 2, 60, 200] } }],
+];
+
+let corpus: Packet[] | null = null;
+
+for (const [name, overrides] of policies) {
+  test(`the C path writes the records rewriter.ts writes: corpus, IMIX and changed packets (${name})`, () => {
+    const { file } = generated({ kind: 'imix', packets: 2000 });
+    corpus ??= packetsOf(corpusFiles());
+    const imix = packetsOf([file]);
+    const fields = fieldsWith(overrides);
+    const withC = new PacketRewriter(testPrimitives(), fields);
+    const plain = new PacketRewriter(testPrimitives(), fields, false);
+    const v = new PacketView();
+    let compared = 0;
+    const compare = (p: Packet): void => {
+      decodePacket(p.linkType, p.data, 0, p.data.length, Math.max(p.origLen, p.data.length), v);
+      const a = Buffer.from(withC.out.subarray(0, withC.rewrite(v, p.data, p.tsUs)));
+      decodePacket(p.linkType, p.data, 0, p.data.length, Math.max(p.origLen, p.data.length), v);
+      const b = plain.out.subarray(0, plain.rewrite(v, p.data, p.tsUs));
+      if (!a.equals(b)) assert.unreachable(`${p.where}: the C path wrote\n${a.toString('hex')}\nrewriter.ts\n${b.toString('hex')}\ninput ${p.data.toString('hex')}`);
+      compared++;
+    };
+    const random = seededRandom(11);
+    const next = (): number => random() / 2 ** 32;
+    // Twice each: the first time may find a cache empty and go to rewriter.ts, the
+    // second then takes the C path.
+    for (const p of [...corpus, ...imix]) { compare(p); compare(p); }
+    const before = withC.commonRewritten;
+    for (const p of imix) compare(p);
+    assert.is(withC.commonRewritten - before, imix.length, 'every IMIX packet took the C path once its values were cached');
+    for (const p of imix.slice(0, 400)) {
+      if (!isCommonShape(p.data)) continue;
+      for (const d of variants(p.data, next)) {
+        const q = { ...p, data: d, origLen: d.length, where: `${p.where}, changed` };
+        compare(q);
+        compare(q);
+      }
+    }
+    // Every input checksum of one UDP packet: one of them makes the new checksum 0,
+    // which UDP sends as 0xffff (and 0 itself means "none" and stays 0).
+    const udp = imix.find((p) => isCommonShape(p.data) && p.data[23] === 17);
+    assert.ok(udp, 'a UDP packet in the trace');
+    for (let ck = 0; ck < 0x10000; ck++) {
+      const d = Buffer.from(udp!.data);
+      d.writeUInt16BE(ck, 40);
+      compare({ ...udp!, data: d, where: `${udp!.where} with UDP checksum ${ck}` });
+    }
+    assert.ok(withC.commonRewritten > compared / 3, `only ${withC.commonRewritten} of ${compared} records took the C path`);
+    assert.equal(withC.counters, plain.counters);
+  });
+}
+
+test('a policy with an action the C path does not implement keeps every packet in rewriter.ts', () => {
+  const { file } = generated({ kind: 'imix', packets: 200 });
+  for (const overrides of [{ 'ip4.id': 'hash' }, { 'tcp.sport': { action: 'bucket', edges: [0, 1024] } }, { 'ip4.src': { action: 'truncate', prefixLen: 24 } }]) {
+    const rw = new PacketRewriter(testPrimitives(), fieldsWith(overrides));
+    const v = new PacketView();
+    for (const p of packetsOf([file])) {
+      decodePacket(LinkType.EN10MB, p.data, 0, p.data.length, p.origLen, v);
+      rw.rewrite(v, p.data, p.tsUs);
+      rw.rewrite(v, p.data, p.tsUs);
+    }
+    assert.is(rw.commonRewritten, 0, JSON.stringify(overrides));
+    assert.is(rw.counters.packets, 400);
+  }
+});
+
+test('CacheGrowth counts n lookups at once as n lookups one by one', () => {
+  const random = seededRandom(5);
+  const next = (): number => random() / 2 ** 32;
+  const one = new CacheGrowth(4, 8);
+  const many = new CacheGrowth(4, 8);
+  for (let round = 0; round < 20000; round++) {
+    // Long stretches of lookups (the counts are halved) and short ones (misses win).
+    const n = Math.floor(next() * (round % 1000 < 500 ? 3000 : 20));
+    for (let i = 0; i < n; i++) one.looked();
+    many.lookedTimes(n);
+    const miss = next() < 0.7;
+    if (miss) assert.is(many.missed(), one.missed(), `round ${round}`);
+    assert.is(many.bits, one.bits);
+  }
+  assert.ok(one.bits > 4, 'the caches grew along the way');
+});
+
+test.run();
