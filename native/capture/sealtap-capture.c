@@ -1263,13 +1263,15 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
 
 /*
  * The packets output's rewrite of its most common packet in C: an Ethernet frame of an
- * IPv4 header without options carrying a TCP header without options or a UDP header,
+ * IPv4 header without options carrying a TCP header (and its options, unless the policy
+ * drops one of them) or a UDP header,
  * decoded by the analysis (its PacketView says so) and rewritten exactly as
  * firmware/analysis/builtin/packets/rewriter.ts rewrites it, which stays the definition
  * (test/analysis/packets-common.test.ts compares the two byte for byte): MACs through
  * the MAC permutation's cache, addresses through Crypto-PAn's IPv4 cache, sequence and
  * acknowledgement numbers through the offset cache, numeric fields kept, zeroed or
- * bucketed, checksums updated incrementally (RFC 1624), the payload dropped or zeroed.
+ * bucketed, TCP options kept, zeroed, padded over or their SACK edges offset,
+ * checksums updated incrementally (RFC 1624), the payload dropped or zeroed.
  * A value missing from a cache ends the call with -1 and the JavaScript rewriter
  * rewrites the packet (and fills the cache); so does every other kind of packet.
  *
@@ -1286,8 +1288,9 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
 enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_SLOTS };
 /* Field codes, in this order (the rewriter's Act values). */
 enum { RF_ETH_DST, RF_ETH_SRC, RF_IP4_TOS, RF_IP4_ID, RF_IP4_TTL, RF_IP4_SRC, RF_IP4_DST, RF_TCP_SPORT, RF_TCP_DPORT,
-       RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD, RF_COUNT };
-enum { ACT_KEEP = 0, ACT_ZERO = 1, ACT_CRYPTOPAN = 3, ACT_MAC = 4, ACT_BUCKET = 6, ACT_OFFSET = 7 };
+       RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD,
+       RF_OPT_TIMESTAMP, RF_OPT_SACK, RF_OPT_MSS, RF_OPT_WSCALE, RF_OPT_UNKNOWN, RF_COUNT };
+enum { ACT_KEEP = 0, ACT_ZERO = 1, ACT_DROP = 2, ACT_CRYPTOPAN = 3, ACT_MAC = 4, ACT_BUCKET = 6, ACT_OFFSET = 7, ACT_NOP = 10 };
 #define RW_RECORD 16
 #define RW_MAX_OUTPUT 262144
 #define OFFS_WORDS 12
@@ -1427,6 +1430,55 @@ static void rw_settle(const uint8_t *in, uint8_t *out, size_t n, size_t field, u
 
 static uint32_t rw_numeric(uint8_t code, uint32_t value) { return code == ACT_KEEP ? value : 0; }
 
+/*
+ * tcpFields.ts rewriteTcpOptions, for options none of which is dropped: in[0, n) into
+ * out[0, n), each option by its field's action (nop, keep, zero after kind and length,
+ * SACK edges offset by rev), end-of-list padding after the last. -1 when one would be
+ * dropped (the header would shrink: rewriter.ts does that).
+ */
+static int rw_tcp_options(const uint8_t *code, const uint8_t *in, uint8_t *out, size_t n, uint32_t rev) {
+  size_t i = 0, w = 0;
+  while (i < n) {
+    uint8_t kind = in[i];
+    if (kind == 0) break;
+    if (kind == 1) { out[w++] = 1; i++; continue; }
+    size_t len = i + 1 < n ? in[i + 1] : 0;
+    if (len < 2 || i + len > n) {
+      /* A malformed length leaves the rest unparseable: one unknown option. */
+      uint8_t c = code[RF_OPT_UNKNOWN];
+      if (c == ACT_KEEP) { memcpy(out + w, in + i, n - i); w += n - i; }
+      else if (c == ACT_NOP) { memset(out + w, 1, n - i); w += n - i; }
+      else return -1;
+      break;
+    }
+    uint8_t c;
+    switch (kind) {
+      case 2: c = code[RF_OPT_MSS]; break;
+      case 3: c = code[RF_OPT_WSCALE]; break;
+      case 4: case 5: c = code[RF_OPT_SACK]; break;
+      case 8: c = code[RF_OPT_TIMESTAMP]; break;
+      default: c = code[RF_OPT_UNKNOWN]; break;
+    }
+    if (kind == 4 && c == ACT_OFFSET) c = ACT_KEEP;
+    if (c == ACT_NOP) {
+      memset(out + w, 1, len);
+    } else if (c != ACT_DROP) {
+      memcpy(out + w, in + i, len);
+      if (kind == 5 && c == ACT_OFFSET) {
+        for (size_t e = w + 2; e + 4 <= w + len; e += 4) put32be(out + e, be32(out + e) + rev);
+      } else if (c == ACT_ZERO) {
+        memset(out + w + 2, 0, len - 2);
+      }
+    } else {
+      return -1;
+    }
+    w += len;
+    i += len;
+  }
+  memset(out + w, 0, n - w);
+  return 0;
+}
+
 static int rewrite_common(rw_ctx *c, int32_t *io) {
   const uint8_t *in = c->ptr[RW_IN];
   uint8_t *outBuf = c->ptr[RW_OUT];
@@ -1437,8 +1489,11 @@ static int rewrite_common(rw_ctx *c, int32_t *io) {
   size_t start = (size_t)io[0], end = (size_t)io[1];
   int tcp = io[2] == 6;
   if (!tcp && io[2] != 17) return -1;
-  size_t l3 = start + 14, l4 = l3 + 20, hdr = l4 + (tcp ? 20 : 8);
-  if (hdr > end || end - start > RW_MAX_OUTPUT) return -1;
+  size_t l3 = start + 14, l4 = l3 + 20;
+  if (l4 + (tcp ? 20 : 8) > end) return -1;
+  size_t thl = tcp ? (size_t)(in[l4 + 12] >> 4) * 4 : 8;
+  size_t hdr = l4 + thl;
+  if ((tcp && thl < 20) || hdr > end || end - start > RW_MAX_OUTPUT) return -1;
   size_t kept = io[3] ? end : hdr;
   size_t n = kept - start;
   uint8_t *o = outBuf + RW_RECORD;
@@ -1494,7 +1549,8 @@ static int rewrite_common(rw_ctx *c, int32_t *io) {
     uint32_t fwd = 0, rev = 0;
     int hasAck = (th[13] & 0x10) != 0;
     int seqOff = code[RF_TCP_SEQ] == ACT_OFFSET, ackOff = code[RF_TCP_ACK] == ACT_OFFSET;
-    if (seqOff || (ackOff && hasAck)) {
+    int sackOff = code[RF_OPT_SACK] == ACT_OFFSET && thl > 20;
+    if (seqOff || (ackOff && hasAck) || sackOff) {
       lookupsOffs++;
       if (!rw_offsets(c, be32(ip + 12), be32(ip + 16), sport, dport, &fwd, &rev)) return -1;
     }
@@ -1503,6 +1559,7 @@ static int rewrite_common(rw_ctx *c, int32_t *io) {
     if (ackOff) put32be(oth + 8, hasAck ? be32(th + 8) + rev : 0);
     else if (code[RF_TCP_ACK] != ACT_KEEP) put32be(oth + 8, 0);
     put16be(oth + 14, rw_numeric(code[RF_TCP_WINDOW], be16(th + 14)));
+    if (thl > 20 && rw_tcp_options(code, th + 20, oth + 20, thl - 20, rev) < 0) return -1;
     scopeEnd = ipEnd;
   } else {
     put16be(oth, rw_numeric(code[RF_UDP_SPORT], sport));

@@ -66,12 +66,37 @@ function variants(d: Buffer, next: () => number): Buffer[] {
   return out;
 }
 
+/** TCP options to put in a packet: common ones, unknown ones, padding, and malformed lengths. */
+const OPTION_SETS: number[][] = [
+  [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],                        // NOP NOP timestamp
+  [2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 0, 0],                      // MSS, NOP, wscale, SACK permitted, EOL
+  [1, 1, 5, 10, 0, 0, 0, 100, 0, 0, 0, 200],                    // two SACK edges
+  [5, 18, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1, 1], // two SACK blocks
+  [30, 6, 1, 2, 3, 4, 1, 1],                                    // an unknown option (MPTCP-like)
+  [0, 9, 9, 9],                                                 // EOL, then garbage that becomes padding
+  [8, 40, 1, 2],                                                // a length past the header
+  [8, 1, 0, 0],                                                 // a length under 2
+];
+
+/** A TCP packet of the common shape with `opts` (padded to 4 bytes) after its header, payload dropped. */
+function withOptions(d: Buffer, opts: number[]): Buffer {
+  const o = Buffer.alloc((opts.length + 3) & ~3);
+  Buffer.from(opts).copy(o);
+  const b = Buffer.concat([d.subarray(0, 54), o]);
+  b[46] = ((20 + o.length) / 4) << 4 | (b[46] & 0x0f);
+  b.writeUInt16BE(40 + o.length, 16);
+  return b;
+}
+
 const policies: [string, Record<string, unknown>][] = [
   ['default policy', {}],
   ['payload zeroed', { payload: 'zero' }],
   ['fields kept', { 'ip4.tos': 'keep', 'ip4.id': 'keep', 'ip4.ttl': 'keep', 'tcp.seq': 'keep', 'tcp.ack': 'keep', 'tcp.options.sack': 'keep', 'tcp.window': 'keep' }],
   ['fields zeroed', { 'eth.src': 'zero', 'eth.dst': 'zero', 'ip4.tos': 'zero', 'ip4.ttl': 'zero', 'ip4.src': 'zero', 'tcp.sport': 'zero', 'udp.dport': 'zero', 'tcp.ack': 'zero', 'tcp.window': 'zero' }],
   ['other TTL buckets', { 'ip4.ttl': { action: 'bucket', edges: [0, 2, 60, 200] } }],
+  ['options kept', { 'tcp.options.timestamp': 'keep', 'tcp.options.unknown': 'keep', 'tcp.options.mss': 'nop' }],
+  ['timestamps zeroed', { 'tcp.options.timestamp': 'zero' }],
+  ['options dropped', { 'tcp.options.timestamp': 'drop', 'tcp.options.unknown': 'drop' }],
 ];
 
 let corpus: Packet[] | null = null;
@@ -106,6 +131,14 @@ for (const [name, overrides] of policies) {
       if (!isCommonShape(p.data)) continue;
       for (const d of variants(p.data, next)) {
         const q = { ...p, data: d, origLen: d.length, where: `${p.where}, changed` };
+        compare(q);
+        compare(q);
+      }
+    }
+    for (const p of imix.filter((q) => isCommonShape(q.data) && q.data[23] === 6).slice(0, 50)) {
+      for (const opts of OPTION_SETS) {
+        const q = { ...p, data: withOptions(p.data, opts), where: `${p.where} with options ${opts.join(',')}` };
+        q.origLen = q.data.length;
         compare(q);
         compare(q);
       }

@@ -56,8 +56,8 @@ export interface PacketsCounters {
 }
 
 /**
- * The packet CommonRewrite rewrites: Ethernet, IPv4 without options, TCP without options
- * or UDP, each where the last ends, nothing undecoded after them (a payload), no tunnel,
+ * The packet CommonRewrite rewrites: Ethernet, IPv4 without options, TCP or UDP, each
+ * where the last ends, nothing undecoded after them (a payload), no tunnel,
  * no quote, and small enough that nothing is cut.
  */
 function isCommon(v: PacketView): boolean {
@@ -66,7 +66,7 @@ function isCommon(v: PacketView): boolean {
   if (v.off[0] !== start || v.len[0] !== 14 || v.off[1] !== start + 14 || v.len[1] !== 20 || v.off[2] !== start + 34) return false;
   const k = v.kind[2];
   const len = v.len[2];
-  if (!((k === Layer.TCP && len === 20) || (k === Layer.UDP && len === 8))) return false;
+  if (!((k === Layer.TCP && len >= 20) || (k === Layer.UDP && len === 8))) return false;
   return (v.flags[0] | v.flags[1] | v.flags[2]) === 0 && v.lastParsedEnd === start + 34 + len && v.ndOptOff < 0 && v.quotedOff < 0 &&
     v.end - start <= MAX_OUTPUT_BYTES;
 }
