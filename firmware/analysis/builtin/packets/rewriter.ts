@@ -134,6 +134,14 @@ export class PacketRewriter {
     if (this.common !== null && isCommon(v)) {
       const n = this.common.rewrite(buf, start, v.end, v.kind[2] === Layer.TCP ? 6 : 17, this.payloadKept);
       if (n >= 0) {
+        // What mapOut() reads of the packet just rewritten (module-link.ts cuts a
+        // packet by reference where a header starts): nothing was removed.
+        this.inBuf = buf;
+        this.keptIn = v.lastParsedEnd;
+        this.base = start - RECORD_HEADER;
+        this.outEnd = n;
+        this.removals = 0;
+        this.removedTotal = 0;
         const caplen = n - RECORD_HEADER;
         this.writeRecordHeader(tsUs, caplen, Math.max(caplen, v.origLen));
         this.counters.packets++;
