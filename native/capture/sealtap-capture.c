@@ -1179,11 +1179,11 @@ static int value_passes(const uint32_t *e, uint32_t shift, uint32_t known, const
 }
 
 /* 1 when the record r[0, n) passes as described above. */
+/* r[0, n) is a whole record: n is 16 + its caplen (guard_run took it from there). */
 static int guard_record(const uint8_t *r, size_t n, const uint32_t *e, uint32_t shift, uint32_t known) {
-  if (n < 16) return 0;
-  uint32_t caplen = (uint32_t)r[8] | ((uint32_t)r[9] << 8) | ((uint32_t)r[10] << 16) | ((uint32_t)r[11] << 24);
+  size_t caplen = n - 16;
   uint32_t origlen = (uint32_t)r[12] | ((uint32_t)r[13] << 8) | ((uint32_t)r[14] << 16) | ((uint32_t)r[15] << 24);
-  if ((uint64_t)caplen != n - 16 || caplen > origlen) return 0;
+  if (caplen > origlen) return 0;
   const uint8_t *p = r + 16;
   size_t end = caplen, limit = caplen;
   if (end < 14) return 0;
@@ -1375,7 +1375,7 @@ static uint32_t rw_v4(const rw_ctx *c, uint32_t addr, int *hit) {
 /* The MAC permutation's cache (MacPermutation.anonymizeMacInto), in place; 0 on a miss. */
 static int rw_mac(const rw_ctx *c, uint8_t *m) {
   const uint32_t *t = c->ptr[RW_MAC];
-  uint32_t hi = ((uint32_t)m[0] << 8) | m[1], lo = be32(m + 2);
+  uint32_t hi = be16(m), lo = be32(m + 2);
   size_t at = (size_t)((((hi * 0x85ebca6bu) ^ lo) * 0x9e3779b1u) >> (32 - c->bits[RW_MAC]) & ~1u) * 4;
   uint32_t key = hi | 0x10000u;
   const uint32_t *e = NULL;

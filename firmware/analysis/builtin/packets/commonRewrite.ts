@@ -1,10 +1,9 @@
 // The packets output's most common packet, rewritten in C (the capture addon's
 // rewriterRun): an Ethernet frame of an IPv4 header without options carrying a TCP
 // header (its options too, unless one is to be dropped) or a UDP header, nothing
-// decoded after it. In JavaScript its
-// rewrite was a third of the analysis' main thread on the packets output (about 0.5 µs
-// a packet: the walk over the layers, the three caches, the checksums); the C path does
-// the same work from the same caches in one call (docs/benchmarks.md).
+// decoded after it. In JavaScript its rewrite was a third of the analysis' main thread
+// on the packets output (the walk over the layers, the three caches, the checksums);
+// the C path does the same work from the same caches in one call (docs/benchmarks.md).
 //
 // rewriter.ts stays the definition: the C path covers only policies whose actions for
 // these fields it implements (below), reads the caches the JavaScript primitives keep
@@ -42,6 +41,7 @@ function supported(f: FieldCodes): boolean {
 export class CommonRewrite {
   /** The cells the C path reads its arguments from and writes its results to. */
   private readonly io = new Int32Array(8);
+  private readonly a = addon();
   private readonly ctx: RewriterContext;
   private boundIn: Uint8Array | null = null;
   private boundV4: Uint32Array | null = null;
@@ -54,7 +54,7 @@ export class CommonRewrite {
   }
 
   private constructor(private readonly prim: AnonPrimitives, f: FieldCodes, private readonly offsets: OffsetCache, out: Buffer) {
-    const a = addon();
+    const a = this.a;
     this.ctx = a.rewriterNew();
     a.rewriterBind(this.ctx, Slot.out, out);
     a.rewriterBind(this.ctx, Slot.io, this.io);
@@ -70,7 +70,7 @@ export class CommonRewrite {
    * value is not cached yet: then nothing was counted, and rewriter.ts rewrites it.
    */
   rewrite(buf: Buffer, start: number, end: number, l4: number, payloadKept: boolean): number {
-    const a = addon();
+    const a = this.a;
     if (buf !== this.boundIn) {
       a.rewriterBind(this.ctx, Slot.in, buf);
       this.boundIn = buf;

@@ -130,13 +130,13 @@ export class PacketRewriter {
 
   /** Rewrites one decoded packet into this.out; returns the record's length (header included). */
   rewrite(v: PacketView, buf: Buffer, tsUs: number): number {
+    this.inBuf = buf;
     const start = v.start;
     if (this.common !== null && isCommon(v)) {
       const n = this.common.rewrite(buf, start, v.end, v.kind[2] === Layer.TCP ? 6 : 17, this.payloadKept);
       if (n >= 0) {
         // What mapOut() reads of the packet just rewritten (module-link.ts cuts a
         // packet by reference where a header starts): nothing was removed.
-        this.inBuf = buf;
         this.keptIn = v.lastParsedEnd;
         this.base = start - RECORD_HEADER;
         this.outEnd = n;
@@ -149,7 +149,6 @@ export class PacketRewriter {
         return n;
       }
     }
-    this.inBuf = buf;
     let kept = this.keptEnd(v);
     const limit = start + MAX_OUTPUT_BYTES;
     if (v.end > limit && (this.payloadKept || kept > limit)) this.counters.oversize++;
