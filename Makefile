@@ -27,7 +27,7 @@ build/sealtap-seccomp: native/seccomp/sealtap-seccomp.c
 # Node-API headers of the installed node.
 build/sealtap-capture.node: native/capture/sealtap-capture.c
 	@mkdir -p build
-	@cc -O2 -Wall -Wextra -shared -fPIC -I$$(dirname $$(dirname $$(readlink -f $$(command -v node))))/include/node -o $@ $< -lpcap -lcrypto
+	@cc -O2 -Wall -Wextra -shared -fPIC -I$$(dirname $$(dirname $$(readlink -f $$(command -v node))))/include/node -o $@ $< -lpcap -lcrypto -lm
 
 run: build
 	@scripts/run-sample.sh

@@ -146,6 +146,16 @@ export class SeenAddresses {
     return this.count;
   }
 
+  /** The values' words, `words` a slot (packetsRun reads them: native/capture). Replaced when the set grows. */
+  tableArray(): Uint32Array {
+    return this.table;
+  }
+
+  /** 1 for each slot in use. Replaced when the set grows. */
+  usedArray(): Uint8Array {
+    return this.used;
+  }
+
   /** Slots in use now (tests). */
   slots(): number {
     return this.mask + 1;
@@ -317,6 +327,11 @@ export class AddressCollector {
     }
     this.hasher.hash(buf, off, len).copy(this.pending, this.pendingCount * addressHashBytes, 0, addressHashBytes);
     this.pendingCount++;
+  }
+
+  /** The sets of IPv4 addresses and of MACs already reported, for lookups in C (packetsRun). */
+  seenSets(): { v4: SeenAddresses; mac: SeenAddresses } {
+    return { v4: this.seen4, mac: this.seenMac };
   }
 
   /** Hashes noted since the last call, or null. */

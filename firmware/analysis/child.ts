@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { openSegment, peekSealedLength, SEGMENT_HEADER_BYTES } from '../spool/segment';
 import { PacketView } from '../decode/packetView';
 import { decodePacket } from '../decode/decode';
-import { decodeCountersByName } from '../decode/counters';
+import { DecodeCounter, decodeCountersByName } from '../decode/counters';
 import { RecordType } from '../channel/records';
 import { AddressCollector } from './addresses';
 import { betweenPackets, ChildExit, describePosition, FromChild, InitMessage, OutRecord, packetsPerClockCheck, Place, position, SegmentMessage, ToChild } from './ipc';
@@ -22,6 +22,7 @@ import type { Policy } from '../anonymize/policy';
 import { HeldRecord, ModuleLink } from './module-link';
 import { StreamExit } from './streams/exit';
 import { PacketRewriter } from './builtin/packets/rewriter';
+import type { PacketsModule } from './builtin/packets/module';
 import { copyBytes } from './builtin/packets/byteCopy';
 import { endPosition } from './runtime/module-process-init';
 import { PacketClock } from './ticks';
@@ -70,6 +71,8 @@ const MAX_PACKED_BYTES = 4 << 20;
  * with no body of its own; any other record is its body. The entries are reused from
  * batch to batch (send() serializes a batch at once): a view and two objects per
  * packet were a tenth of this process's time on a packets run (docs/benchmarks.md).
+ * An entry the packets output's loop in C made (Runtime.fastRun) holds `count` PACKET
+ * records back to back, of consecutive packets, the last at the entry's place.
  */
 interface Batched {
   type: number;
@@ -77,12 +80,26 @@ interface Batched {
   packed: Buffer | null;
   start: number;
   end: number;
+  count: number;
 }
 
 /** b[i, j) as the records of a 'records' message. */
 function outRecords(b: Batched[], i: number, j: number): OutRecord[] {
   const out: OutRecord[] = [];
   for (let k = i; k < j; k++) out.push({ type: b[k].type, body: bodyOf(b[k]) });
+  return out;
+}
+
+/** The PACKET records of an entry of `count` of them, each its own body (whole pcap records back to back). */
+function splitRecords(e: Batched): Uint8Array[] {
+  const all = bodyOf(e) as Uint8Array;
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at + 16 <= all.length) {
+    const end = at + 16 + (all[at + 8] | (all[at + 9] << 8) | (all[at + 10] << 16)) + all[at + 11] * 2 ** 24;
+    out.push(all.subarray(at, end));
+    at = end;
+  }
   return out;
 }
 
@@ -142,6 +159,8 @@ class Runtime {
   /** The batch: its first batchLength entries (Batched). */
   private readonly batch: Batched[] = [];
   private batchLength = 0;
+  /** Records in the batch (an entry of the loop in C holds several). */
+  private batchRecords = 0;
   /**
    * Without a module: the bytes of the batch's PACKET records, back to back in the order
    * placed, each record's entry a span of them. A run of them goes to the supervisor as
@@ -178,6 +197,8 @@ class Runtime {
   /** The shard of each packet, when the flows are split across processes (shard.ts). */
   private readonly shards: ShardMap | null;
   private readonly shardView = new PacketView();
+  /** The packets output's rewriter when it is the only analysis and has its loop in C (fastRun). */
+  private readonly fast: PacketRewriter | null;
 
   constructor(private readonly init: InitMessage, private readonly keys: Keys) {
     this.shards = init.shard.count > 1 ? new ShardMap(keys.flow, init.shard.count) : null;
@@ -196,6 +217,9 @@ class Runtime {
     this.modules = buildModules(init.outputs, policy, prim, { linkType: init.linkType, flows: init.flows }, this.emit);
     this.sliceMs = Math.max(5, Math.min(50, init.heartbeatMs / 4));
     this.clock = new PacketClock(init.prevTsUs);
+    const only = this.modules.length === 1 ? this.modules[0].module : null;
+    const rw = only !== null && only.name === 'packets' && !only.onTimer ? (only as PacketsModule).rewriter : null;
+    this.fast = !init.module && init.shard.count <= 1 && rw?.hasCPath() ? rw : null;
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
       // references, with those of the first level that outputs packets (as the built-in).
@@ -285,7 +309,7 @@ class Runtime {
       // Bounded messages, with or without a module (whose segment's records are placed
       // here all at once), and each ending at a packet boundary: every record of the
       // packets before it, none of the next.
-      if (this.batchLength >= BATCH_RECORDS) this.flush();
+      if (this.batchRecords >= BATCH_RECORDS) this.flush();
       this.lastPlacedPos = pos;
       this.ord = 0;
     }
@@ -294,12 +318,7 @@ class Runtime {
       this.counters.suppressed++;
       return;
     }
-    let e = this.batch[this.batchLength];
-    if (e === undefined) {
-      e = { type, body: null, packed: null, start: 0, end: 0 };
-      this.batch.push(e);
-    }
-    this.batchLength++;
+    const e = this.nextEntry();
     e.type = type;
     if (len >= 0) {
       this.pack(body as Buffer, len, e);
@@ -310,6 +329,59 @@ class Runtime {
     this.batchPlaces.push(pos, ord);
     this.lastPos = pos;
     this.lastOrd = ord;
+  }
+
+  /** The batch's next entry (reused), counted as one record. */
+  private nextEntry(): Batched {
+    let e = this.batch[this.batchLength];
+    if (e === undefined) {
+      e = { type: 0, body: null, packed: null, start: 0, end: 0, count: 1 };
+      this.batch.push(e);
+    }
+    this.batchLength++;
+    this.batchRecords++;
+    e.count = 1;
+    return e;
+  }
+
+  /**
+   * The packets output's loop in C over the segment's next records (PacketRewriter
+   * rewriteRun), when it is the only analysis: each record it takes is decoded,
+   * found reported, rewritten and packed as the loop of work() would (the test holds the
+   * two together), and the run becomes one batch entry of consecutive places. Returns
+   * the records taken (0: the next is work()'s), or -1 when the batch was full and went
+   * first (work() yields, as after any batch sent).
+   */
+  private fastRun(rw: PacketRewriter, recs: SegmentRecords, seq: number): number {
+    if (this.batchRecords >= BATCH_RECORDS) {
+      this.flush();
+      return -1;
+    }
+    // The first packet of a process makes `packed` (pack()).
+    if (this.packed.length === 0) return 0;
+    const first = recs.index + 1;
+    const k = rw.rewriteRun(recs, this.init.linkType, BATCH_RECORDS - this.batchRecords, this.packed, this.packedLength, this.addresses.seenSets(), this.clock);
+    if (k === 0) return 0;
+    const last = position(seq, first + k - 1);
+    const e = this.nextEntry();
+    this.batchRecords += k - 1;
+    e.type = RecordType.PACKET;
+    e.count = k;
+    e.body = null;
+    e.packed = this.packed;
+    e.start = this.packedLength;
+    e.end = rw.runDone.packedEnd;
+    this.packedLength = e.end;
+    this.batchPlaces.push(last, 0);
+    this.pos = last;
+    this.lastPlacedPos = last;
+    this.ord = 1;
+    this.lastPos = last;
+    this.lastOrd = 0;
+    this.view.counters[DecodeCounter.packets] += k;
+    this.counters.packets += k;
+    this.segPackets += k;
+    return k;
   }
 
   /**
@@ -346,6 +418,7 @@ class Runtime {
       this.batch[i].packed = null;
     }
     this.batchLength = 0;
+    this.batchRecords = 0;
     this.batchPlaces.length = 0;
     this.packedLength = 0;
   }
@@ -366,7 +439,9 @@ class Runtime {
       let j = i + 1;
       while (j < n && (b[j].type === RecordType.PACKET) === packets) j++;
       const last = { pos: this.batchPlaces[2 * (j - 1)], ord: this.batchPlaces[2 * (j - 1) + 1] };
-      if (packets) send({ t: 'packets', bytes: packedRun(b, i, j), count: j - i, last });
+      let count = 0;
+      for (let k = i; k < j; k++) count += b[k].count;
+      if (packets) send({ t: 'packets', bytes: packedRun(b, i, j), count, last });
       else send({ t: 'records', records: outRecords(b, i, j), last });
       i = j;
     }
@@ -374,10 +449,18 @@ class Runtime {
 
   private sendOneByOne(): void {
     for (let i = 0; i < this.batchLength; i++) {
-      try {
-        send({ t: 'records', records: outRecords(this.batch, i, i + 1), last: { pos: this.batchPlaces[2 * i], ord: this.batchPlaces[2 * i + 1] } });
-      } catch {
-        this.counters.unsendableRecords++;
+      const e = this.batch[i];
+      const pos = this.batchPlaces[2 * i];
+      const ord = this.batchPlaces[2 * i + 1];
+      const records = e.count > 1 ? splitRecords(e) : null;
+      const n = records === null ? 1 : records.length;
+      for (let m = 0; m < n; m++) {
+        try {
+          if (records === null) send({ t: 'records', records: outRecords(this.batch, i, i + 1), last: { pos, ord } });
+          else send({ t: 'records', records: [{ type: e.type, body: records[m] }], last: { pos: pos - (n - 1) + m, ord: 0 } });
+        } catch {
+          this.counters.unsendableRecords++;
+        }
       }
     }
   }
@@ -502,10 +585,19 @@ class Runtime {
     const shard = this.init.shard.index;
     // A lookup per packet costs a hash of the position: none while nothing is quarantined.
     const quarantined = this.quarantine.size > 0;
+    // The packets output's loop in C where nothing per packet is the runtime's own to do.
+    const fast = mine === null && shards === null && !careful && !quarantined ? this.fast : null;
     const started = performance.now();
     const sentBefore = batchesSent;
     let n = 0;
-    while (recs.next()) {
+    for (;;) {
+      // Nothing it takes may be a place committed before a restart (place() suppresses those).
+      if (fast !== null && this.committed.pos < position(seq, recs.index + 1)) {
+        const k = this.fastRun(fast, recs, seq);
+        if (k < 0) break;
+        if (k > 0 && performance.now() - started > this.sliceMs) break;
+      }
+      if (!recs.next()) break;
       const pos = position(seq, recs.index);
       if (quarantined && this.quarantine.has(pos)) { this.counters.quarantined++; continue; }
       if (careful) writePosition(this.posBuf, pos);

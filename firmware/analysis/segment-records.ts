@@ -40,6 +40,15 @@ export class SegmentRecords {
     return true;
   }
 
+  /**
+   * Steps over k records that ended at `off` (read elsewhere: the packets output's loop
+   * in C). The current record's fields are then not read.
+   */
+  skip(off: number, k: number): void {
+    this.off = off;
+    this.index += k;
+  }
+
   /** True when every record has been read. */
   done(): boolean {
     return this.off + 16 > this.body.length;

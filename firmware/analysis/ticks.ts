@@ -47,6 +47,17 @@ export class PacketClock {
     return true;
   }
 
+  /** The next tick's time, -1 before any packet (packetsRun advances the clock in C). */
+  nextTick(): number {
+    return this.nextUs;
+  }
+
+  /** Sets the state packetsRun left: the last packet's time and the next tick's. */
+  advanced(lastUs: number, nextUs: number): void {
+    this.lastUs = lastUs;
+    this.nextUs = nextUs;
+  }
+
   /** Time of the last packet seen (or inherited), null before any. */
   seen(): number | null {
     return this.nextUs >= 0 ? this.lastUs : null;

@@ -87,9 +87,11 @@ export interface BatchBinding {
   /** A context for rewriterRun (analysis/builtin/packets/commonRewrite.ts). */
   rewriterNew(): RewriterContext;
   /** The typed array of one of the context's slots (RewriterSlot). */
-  rewriterBind(ctx: RewriterContext, slot: number, array: Uint8Array | Int32Array | Uint32Array): void;
+  rewriterBind(ctx: RewriterContext, slot: number, array: Uint8Array | Int32Array | Uint32Array | Float64Array): void;
   /** Rewrites the packet its io cells describe; io[4] gets the record's length or -1. */
   rewriterRun(ctx: RewriterContext): void;
+  /** The packets output's loop over a run of a segment's common records (analysis/builtin/packets/commonRewrite.ts run()). */
+  packetsRun(ctx: RewriterContext): void;
 }
 
 /** An opaque rewriter context of the addon. */

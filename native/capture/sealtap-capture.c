@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <math.h>
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1285,7 +1286,8 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
  * the lookups it made in the IPv4, MAC and offset caches (counted by the caller, as
  * the JavaScript caches count theirs). The record header is the caller's to write.
  */
-enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_SLOTS };
+enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_COMMON_SLOTS,
+       RW_SEEN4 = RW_COMMON_SLOTS, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED, RW_PACKED, RW_RUN, RW_TIME, RW_SLOTS };
 /* Field codes, in this order (the rewriter's Act values). */
 enum { RF_ETH_DST, RF_ETH_SRC, RF_IP4_TOS, RF_IP4_ID, RF_IP4_TTL, RF_IP4_SRC, RF_IP4_DST, RF_TCP_SPORT, RF_TCP_DPORT,
        RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD,
@@ -1294,6 +1296,7 @@ enum { ACT_KEEP = 0, ACT_ZERO = 1, ACT_DROP = 2, ACT_CRYPTOPAN = 3, ACT_MAC = 4,
 #define RW_RECORD 16
 #define RW_MAX_OUTPUT 262144
 #define OFFS_WORDS 12
+#define RUN_CELLS 12
 
 typedef struct {
   napi_ref ref[RW_SLOTS];
@@ -1334,10 +1337,11 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
   rw_ctx *c = NULL;
   size_t slot = 0, n = 0;
   void *p = NULL;
-  static const napi_typedarray_type types[RW_SLOTS] = { napi_uint8_array, napi_uint8_array, napi_int32_array, napi_uint8_array, napi_int32_array, napi_uint32_array, napi_uint32_array, napi_uint32_array };
+  static const napi_typedarray_type types[RW_SLOTS] = { napi_uint8_array, napi_uint8_array, napi_int32_array, napi_uint8_array, napi_int32_array, napi_uint32_array, napi_uint32_array, napi_uint32_array,
+                                                         napi_uint32_array, napi_uint8_array, napi_uint32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array };
   if (argc < 3 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c || !index_arg(env, argv[1], RW_SLOTS - 1, &slot) ||
       !typed_arg(env, argv[2], types[slot], 0, &p, &n)) {
-    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-7 and that slot's typed array");
+    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-14 and that slot's typed array");
     return NULL;
   }
   uint32_t bits = 0;
@@ -1348,6 +1352,9 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
   else if (slot == RW_TTL) ok = n >= 1;
   else if (slot == RW_V4 || slot == RW_MAC) ok = n % 4 == 0 && log2_exact(n / 4, &bits);
   else if (slot == RW_OFFS) ok = n % OFFS_WORDS == 0 && log2_exact(n / OFFS_WORDS, &bits);
+  else if (slot == RW_SEEN4_USED || slot == RW_SEENMAC_USED) ok = log2_exact(n, &bits);
+  else if (slot == RW_RUN) ok = n >= RUN_CELLS;
+  else if (slot == RW_TIME) ok = n >= 4;
   if (!ok) {
     napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind: the array is not of the size its slot needs");
     return NULL;
@@ -1479,9 +1486,9 @@ static int rw_tcp_options(const uint8_t *code, const uint8_t *in, uint8_t *out, 
   return 0;
 }
 
-static int rewrite_common(rw_ctx *c, int32_t *io) {
+/* The rewrite into the record at outBuf (its 16-byte header left to the caller). */
+static int rewrite_common(rw_ctx *c, int32_t *io, uint8_t *outBuf) {
   const uint8_t *in = c->ptr[RW_IN];
-  uint8_t *outBuf = c->ptr[RW_OUT];
   const uint8_t *code = c->ptr[RW_CODES];
   const int32_t *ttlEdges = c->ptr[RW_TTL];
   size_t nEdges = c->len[RW_TTL];
@@ -1590,11 +1597,153 @@ static napi_value rewriter_run(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sealtap-capture: rewriterRun(ctx) takes a rewriter context");
     return NULL;
   }
-  for (int i = 0; i < RW_SLOTS; i++) {
+  for (int i = 0; i < RW_COMMON_SLOTS; i++) {
     if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: rewriterRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
   }
   int32_t *io = c->ptr[RW_IO];
-  if (rewrite_common(c, io) < 0) io[4] = -1;
+  if (rewrite_common(c, io, c->ptr[RW_OUT]) < 0) io[4] = -1;
+  return NULL;
+}
+
+/* SeenAddresses.addIfNew's lookup, without the add: 1 when the value's words are in the set. */
+static int seen_has(const uint32_t *table, const uint8_t *used, uint32_t bits, int words, uint32_t a, uint32_t b) {
+  uint32_t mask = ((uint32_t)1 << bits) - 1;
+  uint32_t h = words == 2 ? a ^ (b << 16) : a;
+  uint32_t i = (h * 0x9e3779b1u) >> (32 - bits);
+  while (used[i] == 1) {
+    const uint32_t *t = table + (size_t)i * words;
+    if (t[0] == a && (words == 1 || t[1] == b)) return 1;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
+
+/* A MAC at m: it names no host, or the analysis has reported it (AddressCollector.note). */
+static int mac_seen(const rw_ctx *c, const uint8_t *m) {
+  return names_no_host(m, 6) || seen_has(c->ptr[RW_SEENMAC], c->ptr[RW_SEENMAC_USED], c->bits[RW_SEENMAC_USED], 2, be32(m + 2), be16(m));
+}
+
+static int v4_seen(const rw_ctx *c, const uint8_t *a) {
+  return names_no_host(a, 4) || seen_has(c->ptr[RW_SEEN4], c->ptr[RW_SEEN4_USED], c->bits[RW_SEEN4_USED], 1, be32(a), 0);
+}
+
+static inline uint32_t le32(const uint8_t *b) { return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24); }
+
+/*
+ * packetsRun(ctx): the analysis' packet loop for the packets output alone, over a run
+ * of an opened segment's records (firmware/analysis/builtin/packets/packetsRun.ts says
+ * when the runtime uses it; the loop of firmware/analysis/child.ts with decode.ts,
+ * AddressCollector.note and rewriter.ts stays the definition, and
+ * test/analysis/packets-common.test.ts holds the two together). From the record at
+ * run[0] of the input (RW_IN, the segment body) of link type run[1], up to run[2]
+ * records are taken (none unless the link type is Ethernet's, 1) while
+ * each is, exactly, what decodePacket makes a common packet of (rewriter.ts isCommon:
+ * an Ethernet frame of an IPv4 header of 20 bytes, not a later fragment, carrying a
+ * whole TCP header or a UDP header to a port the decoder does not follow into a
+ * tunnel, at most RW_MAX_OUTPUT bytes captured), whose two MACs and two addresses each
+ * name no host or are in the analysis' sets of reported values (RW_SEEN*: nothing to
+ * report), which rewrite_common rewrites from its caches, and whose shifted, coarsened
+ * time is not before 1970. Each is written as a pcap record at RW_PACKED[run[3]], while
+ * it fits. The first record that is not all that ends the call, nothing of it kept:
+ * the runtime takes it the JavaScript way.
+ *   run[0] in: the record's offset; run[1] in: the pcap link type; run[2] in: records at most; run[3] in: the packed
+ *   offset; run[4] in: 1 when the payload is zeroed rather than dropped; out: run[5]
+ *   records taken, run[6] the offset after them, run[7] the packed offset after them,
+ *   run[8..10] lookups made in the IPv4, MAC and offset caches.
+ *   time[0], time[1] in and out: PacketClock's lastUs and nextUs; time[2] in: the time
+ *   shift; time[3] in: the time granularity (1 for none), both in µs.
+ */
+static napi_value packets_run(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rw_ctx *c = NULL;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: packetsRun(ctx) takes a rewriter context");
+    return NULL;
+  }
+  for (int i = 0; i < RW_SLOTS; i++) {
+    if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: packetsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
+  }
+  if (c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED]) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: packetsRun: a seen-value table and its used flags differ in size");
+    return NULL;
+  }
+  int32_t *run = c->ptr[RW_RUN];
+  double *time = c->ptr[RW_TIME];
+  const uint8_t *body = c->ptr[RW_IN];
+  size_t bodyLen = c->len[RW_IN];
+  uint8_t *packed = c->ptr[RW_PACKED];
+  size_t packedLen = c->len[RW_PACKED];
+  if (run[0] < 0 || (size_t)run[0] > bodyLen || run[2] < 0 || run[3] < 0 || (size_t)run[3] > packedLen) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: packetsRun: an offset is outside its buffer");
+    return NULL;
+  }
+  size_t o = (size_t)run[0], at = (size_t)run[3];
+  /* Ethernet only (pcap link type 1): another link type takes the JavaScript way. */
+  int32_t max = run[1] == 1 ? run[2] : 0, k = 0, kept = run[4] != 0;
+  int32_t l4s = 0, macs = 0, offs = 0;
+  double lastUs = time[0], nextUs = time[1], shiftUs = time[2], granUs = time[3];
+  while (k < max && o + 16 <= bodyLen) {
+    const uint8_t *r = body + o;
+    size_t start = o + 16, caplen = le32(r + 8);
+    size_t end = caplen < bodyLen - start ? start + caplen : bodyLen;
+    uint32_t origLen = le32(r + 12);
+    const uint8_t *p = body + start;
+    size_t n = end - start;
+    if (n < 34 || n > RW_MAX_OUTPUT || be16(p + 12) != 0x0800) break;
+    const uint8_t *ip = p + 14;
+    if (ip[0] != 0x45 || (be16(ip + 6) & 0x1fff) != 0) break;
+    size_t total = be16(ip + 2), limit = n;
+    if (total != 0 && total < 20) break;
+    if (total != 0 && 14 + total < limit) limit = 14 + total;
+    int tcp = ip[9] == 6;
+    if (tcp) {
+      if (34 + 20 > limit) break;
+      size_t hlen = (size_t)(p[34 + 12] >> 4) * 4;
+      if (hlen < 20 || 34 + hlen > limit) break;
+    } else if (ip[9] == 17) {
+      if (34 + 8 > limit) break;
+      uint32_t dport = be16(p + 34 + 2);
+      if (dport == 4789 || dport == 6081) break;
+    } else {
+      break;
+    }
+    if (!mac_seen(c, p) || !mac_seen(c, p + 6) || !v4_seen(c, ip + 12) || !v4_seen(c, ip + 16)) break;
+    /* Room for the record: its header and, at most, every captured byte. */
+    if (packedLen - at < RW_RECORD + n) break;
+    int32_t io[8] = { (int32_t)start, (int32_t)end, tcp ? 6 : 17, kept, 0, 0, 0, 0 };
+    if (rewrite_common(c, io, packed + at) < 0) break;
+    double tsUs = (double)le32(r) * 1e6 + (double)le32(r + 4);
+    double t = floor((tsUs + shiftUs) / granUs) * granUs;
+    if (!(t >= 0) || t > 9007199254740991.0) break;
+    double s0 = floor(t / 1e6);
+    uint32_t sec = s0 < 4294967295.0 ? (uint32_t)s0 : 4294967295u;
+    uint32_t usec = (uint32_t)floor(t - s0 * 1e6);
+    uint32_t outCap = (uint32_t)io[4] - RW_RECORD;
+    uint8_t *h = packed + at;
+    put32le(h, sec);
+    put32le(h + 4, usec);
+    put32le(h + 8, outCap);
+    put32le(h + 12, outCap > origLen ? outCap : origLen);
+    /* PacketClock.packet (ticks.ts): the packets output has no timer, so a due tick only moves the next one. */
+    lastUs = tsUs;
+    if (nextUs < 0 || tsUs >= nextUs || tsUs < nextUs - 2e6) nextUs = (floor(tsUs / 1e6) + 1) * 1e6;
+    at += (size_t)io[4];
+    o = end;
+    l4s += io[5];
+    macs += io[6];
+    offs += io[7];
+    k++;
+  }
+  run[5] = k;
+  run[6] = (int32_t)o;
+  run[7] = (int32_t)at;
+  run[8] = l4s;
+  run[9] = macs;
+  run[10] = offs;
+  time[0] = lastUs;
+  time[1] = nextUs;
   return NULL;
 }
 
@@ -1662,6 +1811,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "rewriterNew", NULL, rewriter_new, NULL, NULL, NULL, napi_default, NULL },
     { "rewriterBind", NULL, rewriter_bind, NULL, NULL, NULL, napi_default, NULL },
     { "rewriterRun", NULL, rewriter_run, NULL, NULL, NULL, napi_default, NULL },
+    { "packetsRun", NULL, packets_run, NULL, NULL, NULL, napi_default, NULL },
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },

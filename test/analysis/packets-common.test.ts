@@ -14,6 +14,11 @@ import { fieldsWith, testPrimitives } from '../lib/packets-rewrite';
 import { readCaptureFile } from '../lib/readCaptureFile';
 import { generated } from '../lib/samplegen-files';
 import { seededRandom } from '../lib/anonymize-fixtures';
+import { AddressCollector } from '../../firmware/analysis/addresses';
+import { SegmentRecords } from '../../firmware/analysis/segment-records';
+import { PacketClock } from '../../firmware/analysis/ticks';
+import { DecodeCounter } from '../../firmware/decode/counters';
+import type { FieldActions } from '../../firmware/anonymize/policy';
 
 interface Packet { data: Buffer; origLen: number; tsUs: number; linkType: number; where: string }
 
@@ -172,6 +177,204 @@ test('a policy with an action the C path does not implement keeps every packet i
     assert.is(rw.commonRewritten, 0, JSON.stringify(overrides));
     assert.is(rw.counters.packets, 400);
   }
+});
+
+// The packets output's loop in C (packetsRun, PacketRewriter.rewriteRun) against the
+// runtime's loop in JavaScript (child.ts work: the clock, decodePacket,
+// AddressCollector.note, the rewrite, the record packed): over the records of a
+// segment body, both must write the same records, report the same values in the same
+// order, and leave the clock and every counter the same.
+
+/** The packets as one segment body: each a pcap record (16-byte little-endian header, then its bytes). */
+function segmentBody(ps: Packet[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const p of ps) {
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(Math.min(Math.floor(p.tsUs / 1e6), 0xffffffff), 0);
+    h.writeUInt32LE(p.tsUs % 1e6, 4);
+    h.writeUInt32LE(p.data.length, 8);
+    h.writeUInt32LE(Math.min(p.origLen, 0xffffffff), 12);
+    parts.push(h, p.data);
+  }
+  return Buffer.concat(parts);
+}
+
+interface LoopResult {
+  records: Buffer; hashes: string; lastUs: number; nextTick: number; counters: unknown; common: number; decoded: number; taken: number;
+  /** The clock's next tick after the record of each index (counted over all segments) the loop stopped at. */
+  ticks: Map<number, number>;
+}
+
+const hashKey = Buffer.alloc(32, 0x33);
+const keyUser = { use: <T>(fn: (k: Buffer) => T): T => fn(hashKey) };
+
+/**
+ * The segments through one rewriter and one collector, by the JavaScript loop alone, or
+ * with the loop in C taking what it takes first (up to a random count each time). The
+ * records go to a small packed buffer, emptied into the result when the next does not
+ * fit, so the C loop also stops for want of room.
+ */
+function runLoop(segments: { linkType: number; body: Buffer }[], fields: FieldActions, fast: boolean, seenSlots: number, seed: number): LoopResult {
+  const rw = new PacketRewriter(testPrimitives(), fields);
+  const coll = new AddressCollector(keyUser, seenSlots);
+  const clock = new PacketClock(null);
+  const v = new PacketView();
+  const random = seededRandom(seed);
+  const chunks: Buffer[] = [];
+  const hashes: string[] = [];
+  const packed = Buffer.alloc(6000);
+  let at = 0;
+  let taken = 0;
+  let index = 0;
+  const ticks = new Map<number, number>();
+  const flushIfFull = (n: number): void => {
+    if (at + n <= packed.length) return;
+    chunks.push(Buffer.from(packed.subarray(0, at)));
+    at = 0;
+  };
+  for (const { linkType, body } of segments) {
+    const recs = new SegmentRecords(body);
+    for (;;) {
+      if (fast) {
+        const k = rw.rewriteRun(recs, linkType, 1 + (random() % 300), packed, at, coll.seenSets(), clock);
+        if (k > 0) {
+          at = rw.runDone.packedEnd;
+          index += k;
+          ticks.set(index, clock.nextTick());
+        }
+        taken += k;
+      }
+      if (!recs.next()) break;
+      clock.packet(recs.tsUs);
+      decodePacket(linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
+      coll.note(v, body);
+      const n = rw.rewrite(v, body, recs.tsUs);
+      flushIfFull(n);
+      if (n > packed.length) {
+        chunks.push(Buffer.from(rw.out.subarray(0, n)));
+      } else {
+        rw.out.copy(packed, at, 0, n);
+        at += n;
+      }
+      ticks.set(++index, clock.nextTick());
+    }
+    const h = coll.take();
+    if (h) hashes.push(Buffer.from(h).toString('hex'));
+  }
+  chunks.push(Buffer.from(packed.subarray(0, at)));
+  return {
+    records: Buffer.concat(chunks), hashes: hashes.join(','), lastUs: clock.lastUs, nextTick: clock.nextTick(), counters: { ...rw.counters },
+    common: rw.commonRewritten, decoded: v.counters[DecodeCounter.packets] + taken, taken, ticks,
+  };
+}
+
+function compareLoops(segments: { linkType: number; body: Buffer }[], fields: FieldActions, seenSlots: number, what: string): LoopResult {
+  const js = runLoop(segments, fields, false, seenSlots, 3);
+  const c = runLoop(segments, fields, true, seenSlots, 3);
+  if (!c.records.equals(js.records)) {
+    let i = 0;
+    while (i < js.records.length && c.records[i] === js.records[i]) i++;
+    assert.unreachable(`${what}: the records differ from byte ${i} of ${js.records.length} (C loop ${c.records.length} bytes)`);
+  }
+  assert.is(c.hashes, js.hashes, `${what}: the values reported`);
+  assert.is(c.lastUs, js.lastUs, `${what}: the clock's last time`);
+  assert.is(c.nextTick, js.nextTick, `${what}: the clock's next tick`);
+  assert.equal(c.counters, js.counters, `${what}: the rewriter's counters`);
+  assert.is(c.common, js.common, `${what}: packets rewritten in C`);
+  assert.is(c.decoded, js.decoded, `${what}: packets counted`);
+  for (const [i, t] of c.ticks) if (js.ticks.get(i) !== t) assert.unreachable(`${what}: after record ${i}, the next tick is ${t}, not ${js.ticks.get(i)}`);
+  return c;
+}
+
+/** Changes the loop in C must leave to the JavaScript loop, or take with care: IPv4 options, fragments, lengths, a new destination, tunnel ports, an original length under the captured one. */
+function loopVariants(p: Packet, next: () => number): Packet[] {
+  const d = p.data;
+  const out: Packet[] = [];
+  const with_ = (f: (b: Buffer) => void, origLen = d.length): void => {
+    const b = Buffer.from(d);
+    f(b);
+    out.push({ ...p, data: b, origLen, where: `${p.where}, changed for the loop` });
+  };
+  const rnd = (n: number): number => Math.floor(next() * n);
+  // Four bytes of IPv4 options (NOPs, then end of list).
+  const opts = Buffer.concat([d.subarray(0, 34), Buffer.from([1, 1, 1, 0]), d.subarray(34)]);
+  opts[14] = 0x46;
+  opts.writeUInt16BE(d.readUInt16BE(16) + 4, 16);
+  out.push({ ...p, data: opts, origLen: opts.length, where: `${p.where} with IPv4 options` });
+  with_((b) => { b.writeUInt16BE(1 + rnd(0x1fff), 20); });             // a later fragment
+  with_((b) => { b.writeUInt16BE(0x2000, 20); });                       // a first fragment
+  with_((b) => { b.writeUInt16BE(rnd(20), 16); });                      // a total length under the header's
+  with_((b) => { b.writeUInt32BE(rnd(2 ** 32), 30); });                 // a new destination address
+  with_((b) => { b.writeUInt32BE(rnd(2 ** 32), 0); });                  // a new destination MAC
+  with_(() => {}, 14 + rnd(d.length - 14));                            // an original length under the captured one
+  if (d[23] === 17) {
+    with_((b) => { b.writeUInt16BE(4789, 36); });                       // VXLAN's port
+    with_((b) => { b.writeUInt16BE(6081, 36); });                       // Geneve's
+  }
+  return out;
+}
+
+/** IMIX packets whose times step back and forth by less and more than the clock's two ticks. */
+function steppedTimes(ps: Packet[]): Packet[] {
+  const steps = [0, 0.6, 1.2, -0.4, 2.1, 1.5, 0.5, 3.9, 1.8, 2.2, 0.2, -1.5, 5, 3.4, 3.6];
+  return ps.slice(0, 280).map((p, i) => ({ ...p, tsUs: p.tsUs + 10e6 + Math.round((steps[i % steps.length] + 7 * Math.floor(i / steps.length)) * 1e6), where: `${p.where} at a stepped time` }));
+}
+
+/** IMIX packets at times before the secret shift's origin (written as 0) and at the last pcap second. */
+function oddTimes(ps: Packet[]): Packet[] {
+  return ps.slice(0, 40).map((p, i) => ({ ...p, tsUs: i < 20 ? i * 997 : 0xffffffff * 1e6 + i, where: `${p.where} at an odd time` }));
+}
+
+for (const [name, overrides] of policies) {
+  test(`the packet loop in C writes, reports and counts what the JavaScript loop does: IMIX, changed packets${name === 'default policy' || name === 'payload zeroed' ? ', corpus' : ''} (${name})`, () => {
+    const { file } = generated({ kind: 'imix', packets: 2000 });
+    const imix = packetsOf([file]);
+    const random = seededRandom(13);
+    const next = (): number => random() / 2 ** 32;
+    const changed: Packet[] = [];
+    for (const p of imix.slice(0, 300)) {
+      if (!isCommonShape(p.data)) continue;
+      // Each change after the original, so the C loop meets it with the original's values known.
+      for (const d of variants(p.data, next)) changed.push(p, { ...p, data: d, origLen: d.length, where: `${p.where}, changed` });
+      for (const q of loopVariants(p, next)) changed.push(p, q, q);
+    }
+    for (const p of imix.filter((q) => isCommonShape(q.data) && q.data[23] === 6).slice(0, 30)) {
+      for (const opts of OPTION_SETS) {
+        const d = withOptions(p.data, opts);
+        changed.push(p, { ...p, data: d, origLen: d.length, where: `${p.where} with options` });
+      }
+    }
+    const eth = (ps: Packet[]): { linkType: number; body: Buffer } => ({ linkType: LinkType.EN10MB, body: segmentBody(ps) });
+    const segments = [eth(imix), eth(imix), eth(changed), eth(oddTimes(imix)), eth(steppedTimes(imix)), eth(imix)];
+    if (name === 'default policy' || name === 'payload zeroed') {
+      corpus ??= packetsOf(corpusFiles());
+      // One segment per capture file, each of its own link type, amid the IMIX ones.
+      let from = 0;
+      for (let i = 1; i <= corpus.length; i++) {
+        if (i < corpus.length && corpus[i].linkType === corpus[from].linkType && corpus[i].where.split(' packet ')[0] === corpus[from].where.split(' packet ')[0]) continue;
+        segments.push({ linkType: corpus[from].linkType, body: segmentBody(corpus.slice(from, i)) });
+        from = i;
+      }
+      segments.push(eth(imix));
+    }
+    const fields = fieldsWith(overrides);
+    const big = compareLoops(segments, fields, 1 << 18, name);
+    // Sets small enough to be emptied again and again: the C loop sees them start over.
+    compareLoops(segments.slice(0, 4), fields, 64, `${name}, small sets`);
+    // The C loop takes the IMIX packets once their values are known (not under a policy it does not cover).
+    assert.ok(big.taken > imix.length, `${name}: the C loop took ${big.taken} records`);
+  });
+}
+
+test('the packet loop in C takes nothing of a policy without the C path, nor of another link type', () => {
+  const { file } = generated({ kind: 'imix', packets: 300 });
+  const imix = packetsOf([file]);
+  const body = segmentBody(imix);
+  const hashPolicy = compareLoops([{ linkType: LinkType.EN10MB, body }, { linkType: LinkType.EN10MB, body }], fieldsWith({ 'ip4.id': 'hash' }), 1 << 18, 'ip4.id hashed');
+  assert.is(hashPolicy.taken, 0);
+  // The same Ethernet bytes said to be raw IP: decoded as such by the JavaScript loop only.
+  const raw = compareLoops([{ linkType: LinkType.EN10MB, body }, { linkType: LinkType.RAW, body }], fieldsWith({}), 1 << 18, 'raw IP');
+  assert.ok(raw.taken > 0 && raw.taken < imix.length, `took ${raw.taken}`);
 });
 
 test('CacheGrowth counts n lookups at once as n lookups one by one', () => {

@@ -16,9 +16,21 @@ import { addon } from '../../../capture/addon';
 import { Act, FieldCodes } from './fieldCodes';
 import type { FieldName } from '../../../anonymize/policy';
 import type { OffsetCache } from './offsetCache';
+import type { SeenAddresses } from '../../addresses';
 
 /** The context's slots (native/capture/sealtap-capture.c, RW_*). */
-const Slot = { in: 0, out: 1, io: 2, codes: 3, ttlEdges: 4, v4: 5, mac: 6, offsets: 7 } as const;
+const Slot = {
+  in: 0, out: 1, io: 2, codes: 3, ttlEdges: 4, v4: 5, mac: 6, offsets: 7,
+  seen4: 8, seen4Used: 9, seenMac: 10, seenMacUsed: 11, packed: 12, run: 13, time: 14,
+} as const;
+
+/** What run() leaves besides the records it took. */
+export interface CommonRun {
+  /** The offset in the segment body after the records taken. */
+  off: number;
+  /** The offset in `packed` after the records written. */
+  packedEnd: number;
+}
 
 /** Field codes in the order the C path reads them (RF_*). */
 const FIELDS: readonly FieldName[] = [
@@ -47,6 +59,11 @@ export class CommonRewrite {
   private boundV4: Uint32Array | null = null;
   private boundMac: Uint32Array | null = null;
   private boundOffsets: Uint32Array | null = null;
+  /** packetsRun's cells (RUN_CELLS) and clock and time cells. */
+  private readonly runCells = new Int32Array(12);
+  private readonly timeCells = new Float64Array(4);
+  private readonly bound = new Map<number, Uint8Array | Uint32Array>();
+  private runBound = false;
 
   /** A C path for this rewriter's policy, or null when it has an action the C path does not implement. */
   static for(prim: AnonPrimitives, f: FieldCodes, offsets: OffsetCache, out: Buffer): CommonRewrite | null {
@@ -70,6 +87,77 @@ export class CommonRewrite {
    * value is not cached yet: then nothing was counted, and rewriter.ts rewrites it.
    */
   rewrite(buf: Buffer, start: number, end: number, l4: number, payloadKept: boolean): number {
+    this.bindCaches(buf);
+    const io = this.io;
+    io[0] = start;
+    io[1] = end;
+    io[2] = l4;
+    io[3] = payloadKept ? 1 : 0;
+    this.a.rewriterRun(this.ctx);
+    const n = io[4];
+    if (n < 0) return -1;
+    this.counted(io[5], io[6], io[7]);
+    return n;
+  }
+
+  /**
+   * The packets output's loop in C (packetsRun) over the records of an opened segment
+   * body of pcap link type `linkType` (none taken unless Ethernet's) from `off`: up to `max` records taken while each is the common packet, its
+   * MACs and addresses already reported (the `seen` sets), its values cached; each is
+   * written as a whole pcap record into packed from `at`. The clock (lastUs, nextUs) is
+   * advanced as PacketClock would be. Returns the records taken; `done` gets where
+   * they end. The first record it does not take is the caller's, nothing of it done.
+   */
+  run(body: Buffer, linkType: number, off: number, max: number, packed: Buffer, at: number, payloadKept: boolean,
+    seen: { v4: SeenAddresses; mac: SeenAddresses }, clock: { lastUs: number; nextUs: number }, shiftUs: number, granularityUs: number,
+    done: CommonRun): number {
+    this.bindCaches(body);
+    if (!this.runBound) {
+      this.a.rewriterBind(this.ctx, Slot.run, this.runCells);
+      this.a.rewriterBind(this.ctx, Slot.time, this.timeCells);
+      this.runBound = true;
+    }
+    // The used flags before the table: the C checks the pair's sizes at each call.
+    this.bindSlot(Slot.seen4Used, seen.v4.usedArray());
+    this.bindSlot(Slot.seen4, seen.v4.tableArray());
+    this.bindSlot(Slot.seenMacUsed, seen.mac.usedArray());
+    this.bindSlot(Slot.seenMac, seen.mac.tableArray());
+    this.bindSlot(Slot.packed, packed);
+    const r = this.runCells;
+    r[0] = off;
+    r[1] = linkType;
+    r[2] = max;
+    r[3] = at;
+    r[4] = payloadKept ? 1 : 0;
+    const t = this.timeCells;
+    t[0] = clock.lastUs;
+    t[1] = clock.nextUs;
+    t[2] = shiftUs;
+    t[3] = granularityUs;
+    this.a.packetsRun(this.ctx);
+    const k = r[5];
+    done.off = r[6];
+    done.packedEnd = r[7];
+    clock.lastUs = t[0];
+    clock.nextUs = t[1];
+    this.counted(r[8], r[9], r[10]);
+    return k;
+  }
+
+  private bindSlot(slot: number, array: Uint8Array | Uint32Array): void {
+    if (this.bound.get(slot) === array) return;
+    this.a.rewriterBind(this.ctx, slot, array);
+    this.bound.set(slot, array);
+  }
+
+  /** The caches' lookups the C path made, counted as their own (CacheGrowth). */
+  private counted(v4: number, mac: number, offsets: number): void {
+    if (v4 > 0) this.prim.pan.countV4Lookups(v4);
+    if (mac > 0) this.prim.mac.countLookups(mac);
+    if (offsets > 0) this.offsets.countLookups(offsets);
+  }
+
+  private bindCaches(buf: Buffer): void {
     const a = this.a;
     if (buf !== this.boundIn) {
       a.rewriterBind(this.ctx, Slot.in, buf);
@@ -91,17 +179,5 @@ export class CommonRewrite {
       a.rewriterBind(this.ctx, Slot.offsets, offsets);
       this.boundOffsets = offsets;
     }
-    const io = this.io;
-    io[0] = start;
-    io[1] = end;
-    io[2] = l4;
-    io[3] = payloadKept ? 1 : 0;
-    a.rewriterRun(this.ctx);
-    const n = io[4];
-    if (n < 0) return -1;
-    if (io[5] > 0) this.prim.pan.countV4Lookups(io[5]);
-    if (io[6] > 0) this.prim.mac.countLookups(io[6]);
-    if (io[7] > 0) this.offsets.countLookups(io[7]);
-    return n;
   }
 }

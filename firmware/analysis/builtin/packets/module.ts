@@ -8,6 +8,8 @@ import { PacketRewriter, PacketsCounters } from './rewriter';
 export interface PacketsModule extends AnalysisModule {
   /** What the rewriter counted so far (cut undecoded tails, oversize packets, ...). */
   readonly counters: PacketsCounters;
+  /** The rewriter itself: the runtime runs its loop in C when this is its only analysis (child.ts). */
+  readonly rewriter: PacketRewriter;
 }
 
 /** A packets module bound to explicit primitives and field actions (tests, benchmarks, other runtimes). */
@@ -22,6 +24,7 @@ function packetsAnalysis(rw: PacketRewriter): PacketsModule {
   return {
     name: 'packets',
     counters: rw.counters,
+    rewriter: rw,
     onPacket(view, buf, tsUs, emit) {
       const n = rw.rewrite(view, buf, tsUs);
       emit.packet(rw.out, n);
