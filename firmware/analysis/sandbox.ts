@@ -55,6 +55,10 @@ export function sandboxArgs(readablePaths: string[], spawnsModule = false): stri
     '--disable-proto=throw',
     // As the supervisor (bin/sealtap): no heap compaction each time the process goes quiet.
     '--no-memory-reducer',
+    // child.ts collects the young generation every few batches sent: the IPC buffers of
+    // sent batches live outside V8's heap and otherwise wait for its external-memory
+    // limit (docs/benchmarks.md).
+    '--expose-gc',
   ];
 }
 
