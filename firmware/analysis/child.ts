@@ -28,6 +28,7 @@ import { endPosition } from './runtime/module-process-init';
 import { PacketClock } from './ticks';
 import { recordOffsets, SegmentRecords } from './segment-records';
 import { ShardMap, shardStreams } from './shard';
+import { addon } from '../capture/addon';
 
 /**
  * Records per IPC message. Each message costs a serialization here and a parse in the
@@ -156,8 +157,13 @@ class Runtime {
   private recs: SegmentRecords | null = null;
   /** With shards and a module: 1 for each packet of the segment in this process's shard (the module is handed it). */
   private mine: Uint8Array | null = null;
-  /** Sealed segments are read into this (readSealed). */
+  /** Sealed segments are read into this when their slot file cannot be mapped (readSealed). */
   private readBuf = Buffer.alloc(0);
+  /** Each slot file, mapped once by its path (null: it could not be, and is read with pread). */
+  private readonly slotMaps = new Map<string, Buffer | null>();
+  /** The mapped slot file readSealed last returned and where its segment ends: let go once opened. */
+  private mapped: Buffer | null = null;
+  private mappedEnd = 0;
   /** Segments are opened into this when there is no module (open). */
   private bodyBuf = Buffer.alloc(0);
   private segPackets = 0;
@@ -531,6 +537,16 @@ class Runtime {
    * trusts none of it until the tag verifies.
    */
   private readSealed(file: string): Buffer {
+    const map = this.slotMap(file);
+    if (map !== null) {
+      // The segment where the supervisor wrote it, its pages mapped in at once: no copy.
+      const claimed = peekSealedLength(map.subarray(0, SEGMENT_HEADER_BYTES));
+      const want = claimed >= SEGMENT_HEADER_BYTES && claimed <= map.length ? claimed : map.length;
+      addon().slotPages(map, want, true);
+      this.mapped = map;
+      this.mappedEnd = want;
+      return map.subarray(0, want);
+    }
     const fd = fs.openSync(file, 'r');
     try {
       const slot = fs.fstatSync(fd).size;
@@ -549,6 +565,42 @@ class Runtime {
     }
   }
 
+  /**
+   * The slot file mapped read-only (mapSlotFile), once per path: slot files are made at
+   * full size before the analysis starts and never shrink, so the mapping always covers
+   * the file. Reading a segment there instead of copying it out took a sixth of this
+   * process's time on the packets output (docs/benchmarks.md). null for a file that is
+   * missing now (asked again next time), or that cannot be mapped (read with pread).
+   */
+  private slotMap(file: string): Buffer | null {
+    const known = this.slotMaps.get(file);
+    if (known !== undefined) return known;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return null;
+    }
+    let map: Buffer | null = null;
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size >= SEGMENT_HEADER_BYTES && size <= 0x7fffffff) map = addon().mapSlotFile(fd, size);
+    } catch {
+      map = null;
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.slotMaps.set(file, map);
+    return map;
+  }
+
+  /** Lets go of the pages of the segment just opened: the page cache keeps them, this process's resident set does not. */
+  private releaseMapped(): void {
+    if (this.mapped === null) return;
+    addon().slotPages(this.mapped, this.mappedEnd, false);
+    this.mapped = null;
+  }
+
   private open(m: SegmentMessage): void {
     let sealed: Buffer;
     try {
@@ -562,7 +614,12 @@ class Runtime {
     // serves every segment. A module's link writes the body to the module
     // asynchronously: a new one each time.
     if (!this.link && this.bodyBuf.length < sealed.length) this.bodyBuf = Buffer.allocUnsafe(sealed.length);
-    const opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
+    let opened: ReturnType<typeof openSegment>;
+    try {
+      opened = openSegment(this.keys.spool, sealed, m.seq, this.link ? undefined : this.bodyBuf);
+    } finally {
+      this.releaseMapped();
+    }
     if ('error' in opened) {
       this.counters.segmentsSkipped++;
       send({ t: 'segmentDone', seq: m.seq, packets: 0, skipped: opened.error, decodeCounters: {}, lastTsUs: this.clock.seen(), refused: this.exit?.refusedTotal() ?? 0 });

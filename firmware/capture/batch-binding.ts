@@ -92,6 +92,10 @@ export interface BatchBinding {
   rewriterRun(ctx: RewriterContext): void;
   /** The packets output's loop over a run of a segment's common records (analysis/builtin/packets/commonRewrite.ts run()). */
   packetsRun(ctx: RewriterContext): void;
+  /** The first `length` bytes of an open spool slot file, mapped shared and read-only (analysis/child.ts readSealed). */
+  mapSlotFile(fd: number, length: number): Buffer;
+  /** Maps in (read true) or lets go of (false) the pages of a mapped slot file up to `end`; 0 or an errno. */
+  slotPages(map: Buffer, end: number, read: boolean): number;
 }
 
 /** An opaque rewriter context of the addon. */

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -1748,6 +1749,115 @@ static napi_value packets_run(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * mapSlotFile(fd, length): the first `length` bytes of an open spool slot file, mapped
+ * shared and read-only, as a Buffer (unmapped if it is ever collected). The analysis
+ * maps each slot file once and reads its segments there instead of copying them out
+ * with pread (firmware/analysis/child.ts readSealed): the supervisor's writes show in
+ * the mapping as they do in the page cache, and openSegment authenticates whatever it
+ * reads. Slot files are preallocated at full size and never shrink during a run, so no
+ * read of the mapping is past the end of its file. Throws with the errno's text.
+ */
+/* The mappings mapSlotFile made and not yet unmapped: slotPages acts on nothing else. */
+#define MAX_SLOT_MAPS 65536
+static struct { uint8_t *p; size_t len; } slot_maps[MAX_SLOT_MAPS];
+static size_t slot_map_count = 0;
+static pthread_mutex_t slot_maps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void unmap_slot(napi_env env, void *data, void *hint) {
+  (void)env;
+  pthread_mutex_lock(&slot_maps_lock);
+  for (size_t i = 0; i < slot_map_count; i++) {
+    if (slot_maps[i].p == data) { slot_maps[i] = slot_maps[--slot_map_count]; break; }
+  }
+  pthread_mutex_unlock(&slot_maps_lock);
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/* 1 when [p, p + n) lies in one mapping of mapSlotFile's. */
+static int in_slot_map(const uint8_t *p, size_t n) {
+  int ok = 0;
+  pthread_mutex_lock(&slot_maps_lock);
+  for (size_t i = 0; i < slot_map_count && !ok; i++) ok = p >= slot_maps[i].p && n <= slot_maps[i].len && (size_t)(p - slot_maps[i].p) <= slot_maps[i].len - n;
+  pthread_mutex_unlock(&slot_maps_lock);
+  return ok;
+}
+
+static napi_value map_slot_file(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t fd = 0, len = 0;
+  if (argc < 2 || !index_arg(env, argv[0], 2147483647.0, &fd) || !index_arg(env, argv[1], 2147483647.0, &len) || len == 0) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: mapSlotFile(fd, length) takes a file descriptor and a length from 1 to 2^31 - 1");
+    return NULL;
+  }
+  struct stat st;
+  if (fstat((int)fd, &st) != 0 || st.st_size < 0 || (size_t)st.st_size < len) {
+    napi_throw_error(env, NULL, "sealtap-capture: mapSlotFile: the file is shorter than the length asked for");
+    return NULL;
+  }
+  pthread_mutex_lock(&slot_maps_lock);
+  int full = slot_map_count == MAX_SLOT_MAPS;
+  pthread_mutex_unlock(&slot_maps_lock);
+  if (full) {
+    napi_throw_error(env, NULL, "sealtap-capture: mapSlotFile: too many slot files mapped");
+    return NULL;
+  }
+  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, (int)fd, 0);
+  if (m == MAP_FAILED) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  pthread_mutex_lock(&slot_maps_lock);
+  slot_maps[slot_map_count].p = m;
+  slot_maps[slot_map_count].len = len;
+  slot_map_count++;
+  pthread_mutex_unlock(&slot_maps_lock);
+  napi_value buf;
+  if (napi_create_external_buffer(env, len, m, unmap_slot, (void *)(uintptr_t)len, &buf) != napi_ok) {
+    unmap_slot(env, m, (void *)(uintptr_t)len);
+    napi_throw_error(env, NULL, "sealtap-capture: mapSlotFile: Node-API would not wrap the mapping");
+    return NULL;
+  }
+  return buf;
+}
+
+/*
+ * slotPages(buf, end, read): over the whole pages of buf[0, end) of a mapped slot file,
+ * read 1 maps them in at once (MADV_POPULATE_READ, one call instead of a fault per
+ * page; a kernel without it faults them in as they are read), read 0 lets them go
+ * (MADV_DONTNEED: the page cache keeps them, the process's resident set does not).
+ * Returns 0 or the errno.
+ */
+static napi_value slot_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *p = NULL;
+  size_t len = 0, end = 0;
+  bool read = false;
+  if (argc < 3 || napi_get_buffer_info(env, argv[0], &p, &len) != napi_ok || !index_arg(env, argv[1], (double)len, &end) ||
+      napi_get_value_bool(env, argv[2], &read) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: slotPages(buffer, end, read) takes a mapped slot file, 0 <= end <= its length, and a boolean");
+    return NULL;
+  }
+  /* Never another buffer's pages: MADV_DONTNEED would zero anonymous memory. */
+  if (!in_slot_map(p, len) || ((uintptr_t)p & ((uintptr_t)sysconf(_SC_PAGESIZE) - 1)) != 0) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: slotPages: the buffer is not a slot file mapSlotFile mapped");
+    return NULL;
+  }
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = (uintptr_t)p & ~(page - 1);
+  uintptr_t stop = ((uintptr_t)p + end + page - 1) & ~(page - 1);
+  int rc = 0;
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+  if (stop > start && madvise((void *)start, stop - start, read ? MADV_POPULATE_READ : MADV_DONTNEED) != 0) rc = errno;
+  return num(env, rc);
+}
+
+/*
  * sha256(buf, start, end, out): SHA-256 of buf[start, end) into out[0, 32), by OpenSSL
  * (the SHA extensions where the CPU has them): the digest of every frame on the line,
  * which the box takes of each frame it writes and the receiver of each frame it reads
@@ -1812,6 +1922,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "rewriterBind", NULL, rewriter_bind, NULL, NULL, NULL, napi_default, NULL },
     { "rewriterRun", NULL, rewriter_run, NULL, NULL, NULL, napi_default, NULL },
     { "packetsRun", NULL, packets_run, NULL, NULL, NULL, napi_default, NULL },
+    { "mapSlotFile", NULL, map_slot_file, NULL, NULL, NULL, napi_default, NULL },
+    { "slotPages", NULL, slot_pages, NULL, NULL, NULL, napi_default, NULL },
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },
     { "crc32c", NULL, crc32c_js, NULL, NULL, NULL, napi_default, NULL },
     { "sha256", NULL, sha256_js, NULL, NULL, NULL, napi_default, NULL },

@@ -385,4 +385,43 @@ test('misuse is a clear error, never a crash', () => {
   assert.match(batchBinding.libVersion(), /libpcap/);
 });
 
+/** This process's resident pages of mapped files, in kB (/proc/self/status RssFile). */
+function rssFileKb(): number {
+  return Number(/RssFile:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
+}
+
+test('a mapped slot file reads what is written to the file, maps its pages in and lets them go, and slotPages acts on nothing else', () => {
+  const dir = tempDir('slotmap');
+  const file = path.join(dir, 'slot-000000.seg');
+  const size = 8 << 20;
+  fs.writeFileSync(file, crypto.randomBytes(size));
+  const fd = fs.openSync(file, 'r');
+  assert.throws(() => batchBinding.mapSlotFile(fd, size + 1), /shorter than the length/);
+  const map = batchBinding.mapSlotFile(fd, size);
+  fs.closeSync(fd);
+  assert.is(map.length, size);
+  assert.ok(map.equals(fs.readFileSync(file)), 'the mapping reads the file');
+  // A write through another descriptor shows at once, as the supervisor's do.
+  const w = fs.openSync(file, 'r+');
+  fs.writeSync(w, Buffer.alloc(4096, 0xab), 0, 4096, 8192);
+  fs.closeSync(w);
+  assert.ok(map.subarray(8192, 8192 + 4096).every((b) => b === 0xab), 'the write shows in the mapping');
+  // The reads above mapped every page in: let them go, then map them in at once.
+  assert.is(batchBinding.slotPages(map, size, false), 0);
+  const before = rssFileKb();
+  assert.is(batchBinding.slotPages(map, size, true), 0);
+  const populated = rssFileKb();
+  assert.ok(populated - before > 6 * 1024, `mapping in ${size >> 10} kB added ${populated - before} kB`);
+  assert.is(batchBinding.slotPages(map, size, false), 0);
+  assert.ok(populated - rssFileKb() > 6 * 1024, 'letting go left the pages resident');
+  assert.ok(map.equals(fs.readFileSync(file)), 'pages let go read the file again');
+  // Never another buffer: MADV_DONTNEED would zero anonymous memory.
+  const other = Buffer.alloc(16384, 7);
+  assert.throws(() => batchBinding.slotPages(other, other.length, false), /not a slot file mapSlotFile mapped/);
+  assert.ok(other.every((b) => b === 7));
+  assert.throws(() => batchBinding.slotPages(map.subarray(100), 4096, false), /not a slot file mapSlotFile mapped/);
+  assert.throws(() => batchBinding.slotPages(map, size + 1, true), /slotPages\(buffer, end, read\)/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();
