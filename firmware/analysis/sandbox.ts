@@ -81,6 +81,15 @@ export function analysisReadablePaths(spoolDir: string): string[] {
   return [spoolDir + '/'];
 }
 
+/**
+ * What a configuration's analysis processes start with: the paths they may read,
+ * whether they start a module's sandbox, how many run. sealtap run forks its spares
+ * from this before the supervisor loads; a pipeline given none forks its own from it.
+ */
+export function analysisStart(cfg: { spool: { dir: string }; analysis: { module: unknown; shards: number } }): { readablePaths: string[]; spawnsModule: boolean; count: number } {
+  return { readablePaths: analysisReadablePaths(cfg.spool.dir), spawnsModule: cfg.analysis.module !== null, count: cfg.analysis.shards };
+}
+
 export function forkSandboxed(readablePaths: string[], spawnsModule = false): ChildProcess {
   const nodeArgs = sandboxArgs(readablePaths, spawnsModule);
   const isolate = networkIsolated();

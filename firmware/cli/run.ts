@@ -4,7 +4,7 @@ import { Command, UsageError, parseArgs } from './command';
 import { loadConfig, ConfigError, RunConfig } from '../supervisor/config';
 import { preflight, PreflightError } from '../supervisor/preflight';
 import { Board, loadBoard } from '../supervisor/board';
-import { analysisReadablePaths, SpareAnalyses } from '../analysis/sandbox';
+import { analysisStart, SpareAnalyses } from '../analysis/sandbox';
 import { Leds } from '../supervisor/leds';
 import { realCommands } from '../supervisor/commands';
 import { finish } from '../supervisor/poweroff';
@@ -92,7 +92,8 @@ command line, refused before any key was made or any packet read.`,
     let spares: SpareAnalyses | null = null;
     let code: number;
     try {
-      spares = new SpareAnalyses(analysisReadablePaths(config.spool.dir), config.analysis.module !== null, config.analysis.shards);
+      const start = analysisStart(config);
+      spares = new SpareAnalyses(start.readablePaths, start.spawnsModule, start.count);
       const { supervise } = require('../supervisor/supervise') as typeof import('../supervisor/supervise');
       code = await supervise({
         config,

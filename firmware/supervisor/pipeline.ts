@@ -20,7 +20,7 @@ import { Spooler } from './spooler';
 import { isRunning, RunState } from './lifecycle';
 import { ShardedAnalysis } from './analysis-shards';
 import type { AnalysisEvents, AnalysisHostOptions } from '../analysis/host';
-import { analysisReadablePaths, type SpareAnalyses } from '../analysis/sandbox';
+import { analysisStart, type SpareAnalyses } from '../analysis/sandbox';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -99,10 +99,11 @@ export class Pipeline {
 
   constructor(private readonly p: PipelineParts) {
     const { cfg, sys, log, counters, ring } = p;
-    this.readablePaths = analysisReadablePaths(cfg.spool.dir);
+    const start = analysisStart(cfg);
+    this.readablePaths = start.readablePaths;
     // Forked before the capture slots exist: a fork would mark their pages
     // copy-on-write until the child execs (capture/slots.ts).
-    this.spares = p.spares !== undefined ? p.spares : sys.preforkAnalysis(this.readablePaths, cfg.analysis.module !== null, cfg.analysis.shards);
+    this.spares = p.spares !== undefined ? p.spares : sys.preforkAnalysis(start.readablePaths, start.spawnsModule, start.count);
     this.captureFinished = new Promise((r) => { this.captureDone = r; });
     this.analysisFinished = new Promise((r) => { this.analysisDone = r; });
     // The spooler hands capture slots back to capture, which starts right after it: a

@@ -8,7 +8,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
 import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
-import { CacheGrowth } from '../../firmware/anonymize/cache-growth';
 import { corpusFiles } from '../lib/corpusFiles';
 import { fieldsWith, testPrimitives } from '../lib/packets-rewrite';
 import { readCaptureFile } from '../lib/readCaptureFile';
@@ -377,23 +376,6 @@ test('the packet loop in C takes nothing of a policy without the C path, nor of 
   // The same Ethernet bytes said to be raw IP: decoded as such by the JavaScript loop only.
   const raw = compareLoops([{ linkType: LinkType.EN10MB, body }, { linkType: LinkType.RAW, body }], fieldsWith({}), 1 << 18, 'raw IP');
   assert.ok(raw.taken > 0 && raw.taken < imix.length, `took ${raw.taken}`);
-});
-
-test('CacheGrowth counts n lookups at once as n lookups one by one', () => {
-  const random = seededRandom(5);
-  const next = (): number => random() / 2 ** 32;
-  const one = new CacheGrowth(4, 8);
-  const many = new CacheGrowth(4, 8);
-  for (let round = 0; round < 20000; round++) {
-    // Long stretches of lookups (the counts are halved) and short ones (misses win).
-    const n = Math.floor(next() * (round % 1000 < 500 ? 3000 : 20));
-    for (let i = 0; i < n; i++) one.looked();
-    many.lookedTimes(n);
-    const miss = next() < 0.7;
-    if (miss) assert.is(many.missed(), one.missed(), `round ${round}`);
-    assert.is(many.bits, one.bits);
-  }
-  assert.ok(one.bits > 4, 'the caches grew along the way');
 });
 
 test.run();

@@ -134,4 +134,21 @@ test('the Crypto-PAn caches grow with the addresses of a link and answer the sam
   }
 });
 
+test('CacheGrowth counts n lookups at once as n lookups one by one', () => {
+  const random = seededRandom(5);
+  const next = (): number => random() / 2 ** 32;
+  const one = new CacheGrowth(4, 8);
+  const many = new CacheGrowth(4, 8);
+  for (let round = 0; round < 20000; round++) {
+    // Long stretches of lookups (the counts are halved) and short ones (misses win).
+    const n = Math.floor(next() * (round % 1000 < 500 ? 3000 : 20));
+    for (let i = 0; i < n; i++) one.looked();
+    many.lookedTimes(n);
+    const miss = next() < 0.7;
+    if (miss) assert.is(many.missed(), one.missed(), `round ${round}`);
+    assert.is(many.bits, one.bits);
+  }
+  assert.ok(one.bits > 4, 'the caches grew along the way');
+});
+
 test.run();

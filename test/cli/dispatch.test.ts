@@ -15,11 +15,25 @@ const FIRMWARE = path.join(__dirname, '../../firmware');
 // The main thread's only: a run's capture thread has the same --require.
 const LIST_LOADED = `if (require('worker_threads').isMainThread) process.on('exit', () => require('fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));`;
 
-function sealtap(args: string[]): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
-  const r = spawnSync(process.execPath, ['--require', preload(), MAIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+function sealtap(args: string[], require = preload()): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
+  const r = spawnSync(process.execPath, ['--require', require, MAIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   const out = r.output[3] as string | null;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, loaded: out ? JSON.parse(out) as string[] : [] };
 }
+
+// Prints, on fd 3 at exit, for each child process forked from the main thread, whether
+// the supervisor's modules were loaded by then (as a list in the order of the forks).
+const FORK_ORDER = `
+if (require('worker_threads').isMainThread) {
+  const cp = require('child_process');
+  const fork = cp.fork;
+  const seen = [];
+  cp.fork = function (...a) {
+    seen.push(Object.keys(require.cache).some((f) => f.endsWith(require('path').join('supervisor', 'supervise.js'))) ? 'after' : 'before');
+    return fork.apply(this, a);
+  };
+  process.on('exit', () => require('fs').writeSync(3, JSON.stringify(seen)));
+}`;
 
 let preloadFile: string | null = null;
 function preload(): string {
@@ -103,7 +117,7 @@ test('receive --help loads the receiver only: not the supervisor, not the serial
 });
 
 /** A whole run (8 packets of the corpus to a recorded line) through main.js, as sealtap() runs it. */
-function tinyRun(): ReturnType<typeof sealtap> {
+function tinyRun(require = preload()): ReturnType<typeof sealtap> {
   const dir = path.dirname(preload());
   const config = path.join(dir, 'run.json');
   fs.rmSync(path.join(dir, 'spool'), { recursive: true, force: true });
@@ -115,7 +129,7 @@ function tinyRun(): ReturnType<typeof sealtap> {
     stop: { endOfSource: true },
     outputs: ['flows'],
   }));
-  return sealtap(['run', '--config', config]);
+  return sealtap(['run', '--config', config], require);
 }
 
 test('run --help loads neither the supervisor nor the receiver: the supervisor\'s modules load once the analysis is forked', () => {
@@ -125,6 +139,16 @@ test('run --help loads neither the supervisor nor the receiver: the supervisor\'
   const mine = loadedFirmware(r.loaded);
   assert.ok(mine.includes('cli/run.js'), mine.join(' '));
   for (const other of ['supervisor/supervise.js', 'supervisor/sys.js', 'cli/receive.js', 'receiver/receive.js']) assert.not.ok(mine.includes(other), `${other} was loaded`);
+});
+
+test('a run forks its analysis before the supervisor\'s modules load', () => {
+  const file = path.join(path.dirname(preload()), 'fork-order.js');
+  fs.writeFileSync(file, FORK_ORDER);
+  const r = tinyRun(file);
+  assert.is(r.status, 0, r.stderr);
+  // `loaded` holds the forks in order here: the first (the analysis) came before the supervisor's modules.
+  assert.ok(r.loaded.length >= 1, 'no process was forked');
+  assert.is(r.loaded[0], 'before', JSON.stringify(r.loaded));
 });
 
 test('a run loads the supervisor, not the receiver, and of systeminformation its memory module only', () => {
