@@ -1288,7 +1288,10 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
  * the JavaScript caches count theirs). The record header is the caller's to write.
  */
 enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_COMMON_SLOTS,
-       RW_SEEN4 = RW_COMMON_SLOTS, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED, RW_PACKED, RW_RUN, RW_TIME, RW_SLOTS };
+       RW_SEEN4 = RW_COMMON_SLOTS, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED, RW_PACKED, RW_RUN, RW_TIME, RW_PACKETS_SLOTS,
+       /* flowsRun's: the flow store's arrays (FlowStore). */
+       FS_ADDR = RW_PACKETS_SLOTS, FS_PORTA, FS_PORTB, FS_PROTO, FS_VERSION, FS_HASH, FS_FIRST, FS_LAST, FS_PKTSA, FS_PKTSB,
+       FS_BYTESA, FS_BYTESB, FS_FLAGSA, FS_FLAGSB, FS_STATE, FS_PREV, FS_NEXT, FS_INDEX, RW_SLOTS };
 /* Field codes, in this order (the rewriter's Act values). */
 enum { RF_ETH_DST, RF_ETH_SRC, RF_IP4_TOS, RF_IP4_ID, RF_IP4_TTL, RF_IP4_SRC, RF_IP4_DST, RF_TCP_SPORT, RF_TCP_DPORT,
        RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD,
@@ -1339,10 +1342,13 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
   size_t slot = 0, n = 0;
   void *p = NULL;
   static const napi_typedarray_type types[RW_SLOTS] = { napi_uint8_array, napi_uint8_array, napi_int32_array, napi_uint8_array, napi_int32_array, napi_uint32_array, napi_uint32_array, napi_uint32_array,
-                                                         napi_uint32_array, napi_uint8_array, napi_uint32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array };
+                                                         napi_uint32_array, napi_uint8_array, napi_uint32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array,
+                                                         napi_uint8_array, napi_int32_array, napi_int32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array, napi_float64_array,
+                                                         napi_float64_array, napi_float64_array, napi_float64_array, napi_float64_array, napi_uint16_array, napi_uint16_array, napi_uint8_array,
+                                                         napi_int32_array, napi_int32_array, napi_int32_array };
   if (argc < 3 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c || !index_arg(env, argv[1], RW_SLOTS - 1, &slot) ||
       !typed_arg(env, argv[2], types[slot], 0, &p, &n)) {
-    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-14 and that slot's typed array");
+    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-32 and that slot's typed array");
     return NULL;
   }
   uint32_t bits = 0;
@@ -1356,6 +1362,7 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
   else if (slot == RW_SEEN4_USED || slot == RW_SEENMAC_USED) ok = log2_exact(n, &bits);
   else if (slot == RW_RUN) ok = n >= RUN_CELLS;
   else if (slot == RW_TIME) ok = n >= 4;
+  else if (slot == FS_INDEX) ok = log2_exact(n, &bits);
   if (!ok) {
     napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind: the array is not of the size its slot needs");
     return NULL;
@@ -1628,6 +1635,36 @@ static int v4_seen(const rw_ctx *c, const uint8_t *a) {
   return names_no_host(a, 4) || seen_has(c->ptr[RW_SEEN4], c->ptr[RW_SEEN4_USED], c->bits[RW_SEEN4_USED], 1, be32(a), 0);
 }
 
+/*
+ * 1 when p[0, n) is, exactly, what decodePacket makes a common packet of (rewriter.ts
+ * isCommon): an Ethernet frame of an IPv4 header of 20 bytes, not a later fragment, its
+ * total length 0 or at least 20, carrying a whole TCP header (*tcp 1) or a UDP header
+ * (*tcp 0) to a port the decoder does not follow into a tunnel, at most RW_MAX_OUTPUT
+ * bytes captured.
+ */
+static int common_packet(const uint8_t *p, size_t n, int *tcp) {
+  if (n < 34 || n > RW_MAX_OUTPUT || be16(p + 12) != 0x0800) return 0;
+  const uint8_t *ip = p + 14;
+  if (ip[0] != 0x45 || (be16(ip + 6) & 0x1fff) != 0) return 0;
+  size_t total = be16(ip + 2), limit = n;
+  if (total != 0 && total < 20) return 0;
+  if (total != 0 && 14 + total < limit) limit = 14 + total;
+  *tcp = ip[9] == 6;
+  if (*tcp) {
+    if (34 + 20 > limit) return 0;
+    size_t hlen = (size_t)(p[34 + 12] >> 4) * 4;
+    return hlen >= 20 && 34 + hlen <= limit;
+  }
+  if (ip[9] != 17 || 34 + 8 > limit) return 0;
+  uint32_t dport = be16(p + 34 + 2);
+  return dport != 4789 && dport != 6081;
+}
+
+/* The common packet's two MACs and two addresses each name no host or are reported. */
+static int values_seen(const rw_ctx *c, const uint8_t *p) {
+  return mac_seen(c, p) && mac_seen(c, p + 6) && v4_seen(c, p + 14 + 12) && v4_seen(c, p + 14 + 16);
+}
+
 static inline uint32_t le32(const uint8_t *b) { return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24); }
 
 /*
@@ -1663,7 +1700,7 @@ static napi_value packets_run(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sealtap-capture: packetsRun(ctx) takes a rewriter context");
     return NULL;
   }
-  for (int i = 0; i < RW_SLOTS; i++) {
+  for (int i = 0; i < RW_PACKETS_SLOTS; i++) {
     if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: packetsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
   }
   if (c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED]) {
@@ -1692,25 +1729,8 @@ static napi_value packets_run(napi_env env, napi_callback_info info) {
     uint32_t origLen = le32(r + 12);
     const uint8_t *p = body + start;
     size_t n = end - start;
-    if (n < 34 || n > RW_MAX_OUTPUT || be16(p + 12) != 0x0800) break;
-    const uint8_t *ip = p + 14;
-    if (ip[0] != 0x45 || (be16(ip + 6) & 0x1fff) != 0) break;
-    size_t total = be16(ip + 2), limit = n;
-    if (total != 0 && total < 20) break;
-    if (total != 0 && 14 + total < limit) limit = 14 + total;
-    int tcp = ip[9] == 6;
-    if (tcp) {
-      if (34 + 20 > limit) break;
-      size_t hlen = (size_t)(p[34 + 12] >> 4) * 4;
-      if (hlen < 20 || 34 + hlen > limit) break;
-    } else if (ip[9] == 17) {
-      if (34 + 8 > limit) break;
-      uint32_t dport = be16(p + 34 + 2);
-      if (dport == 4789 || dport == 6081) break;
-    } else {
-      break;
-    }
-    if (!mac_seen(c, p) || !mac_seen(c, p + 6) || !v4_seen(c, ip + 12) || !v4_seen(c, ip + 16)) break;
+    int tcp;
+    if (!common_packet(p, n, &tcp) || !values_seen(c, p)) break;
     /* Room for the record: its header and, at most, every captured byte. */
     if (packedLen - at < RW_RECORD + n) break;
     int32_t io[8] = { (int32_t)start, (int32_t)end, tcp ? 6 : 17, kept, 0, 0, 0, 0 };
