@@ -23,6 +23,8 @@ import { HeldRecord, ModuleLink } from './module-link';
 import { StreamExit } from './streams/exit';
 import { PacketRewriter } from './builtin/packets/rewriter';
 import type { PacketsModule } from './builtin/packets/module';
+import { FlowTable } from './builtin/flows/flowTable';
+import { FlowsRun } from './builtin/flows/flowsRun';
 import { copyBytes } from './builtin/packets/byteCopy';
 import { endPosition } from './runtime/module-process-init';
 import { PacketClock } from './ticks';
@@ -36,6 +38,9 @@ import { addon } from '../capture/addon';
  * the packets output (1M IMIX packets).
  */
 const BATCH_RECORDS = 2048;
+
+/** Records the flows output's loop in C takes at most per call: the time slice is looked at between calls. */
+const FLOWS_RUN_RECORDS = 4096;
 
 // Taken before any module is loaded, and removed from `process`: a module cannot send
 // messages of its own (a forged segmentDone or finished would lose packets).
@@ -219,6 +224,8 @@ class Runtime {
   private readonly shardView = new PacketView();
   /** The packets output's rewriter when it is the only analysis and has its loop in C (fastRun). */
   private readonly fast: PacketRewriter | null;
+  /** The flows output's loop in C when it is the only analysis (fastFlows). */
+  private readonly fastFlows: FlowsRun | null;
 
   constructor(private readonly init: InitMessage, private readonly keys: Keys) {
     this.shards = init.shard.count > 1 ? new ShardMap(keys.flow, init.shard.count) : null;
@@ -240,6 +247,8 @@ class Runtime {
     const only = this.modules.length === 1 ? this.modules[0].module : null;
     const rw = only !== null && only.name === 'packets' && !only.onTimer ? (only as PacketsModule).rewriter : null;
     this.fast = !init.module && init.shard.count <= 1 && rw?.hasCPath() ? rw : null;
+    const table = only !== null && only.name === 'flows' && !only.onTimer ? (only as { table?: unknown }).table : null;
+    this.fastFlows = !init.module && init.shard.count <= 1 && table instanceof FlowTable ? new FlowsRun(table) : null;
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
       // references, with those of the first level that outputs packets (as the built-in).
@@ -662,6 +671,7 @@ class Runtime {
     const quarantined = this.quarantine.size > 0;
     // The packets output's loop in C where nothing per packet is the runtime's own to do.
     const fast = mine === null && shards === null && !careful && !quarantined ? this.fast : null;
+    const fastFlows = mine === null && shards === null && !careful && !quarantined ? this.fastFlows : null;
     const started = performance.now();
     const sentBefore = batchesSent;
     let n = 0;
@@ -671,6 +681,18 @@ class Runtime {
         const k = this.fastRun(fast, recs, seq);
         if (k < 0) break;
         if (k > 0 && performance.now() - started > this.sliceMs) break;
+      }
+      // The flows output's: its packets emit nothing, so no place is at stake.
+      if (fastFlows !== null) {
+        const first = recs.index + 1;
+        const k = fastFlows.take(recs, this.init.linkType, FLOWS_RUN_RECORDS, this.addresses.seenSets(), this.clock);
+        if (k > 0) {
+          this.pos = position(seq, first + k - 1);
+          this.view.counters[DecodeCounter.packets] += k;
+          this.counters.packets += k;
+          this.segPackets += k;
+          if (performance.now() - started > this.sliceMs) break;
+        }
       }
       if (!recs.next()) break;
       const pos = position(seq, recs.index);

@@ -87,11 +87,13 @@ export interface BatchBinding {
   /** A context for rewriterRun (analysis/builtin/packets/commonRewrite.ts). */
   rewriterNew(): RewriterContext;
   /** The typed array of one of the context's slots (RewriterSlot). */
-  rewriterBind(ctx: RewriterContext, slot: number, array: Uint8Array | Int32Array | Uint32Array | Float64Array): void;
+  rewriterBind(ctx: RewriterContext, slot: number, array: Uint8Array | Int32Array | Uint32Array | Uint16Array | Float64Array): void;
   /** Rewrites the packet its io cells describe; io[4] gets the record's length or -1. */
   rewriterRun(ctx: RewriterContext): void;
   /** The packets output's loop over a run of a segment's common records (analysis/builtin/packets/commonRewrite.ts run()). */
   packetsRun(ctx: RewriterContext): void;
+  /** The flows output's loop over a run of a segment's records that join open flows (analysis/builtin/flows/flowsRun.ts). */
+  flowsRun(ctx: RewriterContext): void;
   /** The first `length` bytes of an open spool slot file, mapped shared and read-only (analysis/child.ts readSealed). */
   mapSlotFile(fd: number, length: number): Buffer;
   /** Maps in (read true) or lets go of (false) the pages of a mapped slot file up to `end`; 0 or an errno. */

@@ -1768,6 +1768,145 @@ static napi_value packets_run(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* flowKey.ts endpointHash: FNV-1a over an address, then its port's two halves. */
+static uint32_t flow_endpoint_hash(const uint8_t *a, size_t len, uint32_t port) {
+  uint32_t h = 0x811c9dc5u;
+  for (size_t i = 0; i < len; i++) h = (h ^ a[i]) * 0x01000193u;
+  h = (h ^ (port & 0xffff)) * 0x01000193u;
+  return (h ^ (port >> 16)) * 0x01000193u;
+}
+
+/* flowKey.ts flowHash, for an IPv4 packet's addresses at ip + 12 and ip + 16. */
+static int32_t flow_hash4(const uint8_t *ip, uint32_t sport, uint32_t dport, uint32_t proto) {
+  uint32_t h = flow_endpoint_hash(ip + 12, 4, sport) + flow_endpoint_hash(ip + 16, 4, dport);
+  h = (h ^ (uint32_t)((uint64_t)proto * 0x9e3779b1u + 4u)) * 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return (int32_t)(h ^ (h >> 16));
+}
+
+/*
+ * flowsRun(ctx): the analysis' packet loop for the flows output alone, over a run of an
+ * opened segment's records (firmware/analysis/builtin/flows/flowsRun.ts says when the
+ * runtime uses it; child.ts work with decode.ts, AddressCollector.note and
+ * flowTable.ts onPacket stays the definition, and test/analysis/flows-run.test.ts holds
+ * the two together). From the record at run[0] of the body (RW_IN) of link type run[1],
+ * up to run[2] records are taken (none unless the link type is Ethernet's) while each
+ * is the common packet (common_packet), its values are reported (values_seen), no
+ * sweep of the table is due at its time (time[4], the table's next sweep), and it joins
+ * a flow of the store that is open, neither idle nor older than the active timeout at
+ * its time, without a FIN or RST: then exactly what FlowTable.onPacket does to that
+ * flow is done here (its last time, its packets, bytes and flags one way, its place at
+ * the tail of the least recently seen list). The first record that is not all that
+ * ends the call, nothing of it done: the runtime takes it the JavaScript way (which
+ * creates, restarts, closes and sweeps flows).
+ *   run[0], run[1], run[2] as packetsRun's; out: run[5] records taken, run[6] the
+ *   offset after them; in and out: run[3], run[4] the least recently seen list's head
+ *   and tail. time[0], time[1] in and out: PacketClock's lastUs and nextUs; time[4] in:
+ *   the table's next sweep; time[5] in: its idle timeout, time[6] its active timeout (µs).
+ */
+static napi_value flows_run(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  rw_ctx *c = NULL;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
+    napi_throw_type_error(env, NULL, "sealtap-capture: flowsRun(ctx) takes a rewriter context");
+    return NULL;
+  }
+  static const int needed[] = { RW_IN, RW_RUN, RW_TIME, RW_SEEN4, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED };
+  for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+    if (!c->ptr[needed[i]]) { napi_throw_error(env, NULL, "sealtap-capture: flowsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
+  }
+  for (int i = FS_ADDR; i < RW_SLOTS; i++) {
+    if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: flowsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
+  }
+  size_t cap = c->len[FS_HASH];
+  int sizes = c->len[FS_ADDR] == 32 * cap && c->len[FS_INDEX] >= 2 * cap;
+  static const int per_flow[] = { FS_PORTA, FS_PORTB, FS_PROTO, FS_VERSION, FS_FIRST, FS_LAST, FS_PKTSA, FS_PKTSB, FS_BYTESA, FS_BYTESB, FS_FLAGSA, FS_FLAGSB, FS_STATE, FS_PREV, FS_NEXT };
+  for (size_t i = 0; i < sizeof per_flow / sizeof per_flow[0]; i++) sizes = sizes && c->len[per_flow[i]] == cap;
+  if (!sizes || c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED] || c->len[RW_TIME] < 7) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: flowsRun: the flow store's arrays or the seen-value tables differ in size");
+    return NULL;
+  }
+  int32_t *run = c->ptr[RW_RUN];
+  double *time = c->ptr[RW_TIME];
+  const uint8_t *body = c->ptr[RW_IN];
+  size_t bodyLen = c->len[RW_IN];
+  if (run[0] < 0 || (size_t)run[0] > bodyLen || run[2] < 0 || run[3] < -1 || run[3] >= (int64_t)cap || run[4] < -1 || run[4] >= (int64_t)cap) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: flowsRun: an offset or a list end is outside its array");
+    return NULL;
+  }
+  const uint8_t *addr = c->ptr[FS_ADDR];
+  const int32_t *portA = c->ptr[FS_PORTA], *portB = c->ptr[FS_PORTB], *hashes = c->ptr[FS_HASH], *index = c->ptr[FS_INDEX];
+  const uint8_t *proto = c->ptr[FS_PROTO], *version = c->ptr[FS_VERSION], *state = c->ptr[FS_STATE];
+  const double *firstUs = c->ptr[FS_FIRST];
+  double *lastUs = c->ptr[FS_LAST], *pktsA = c->ptr[FS_PKTSA], *pktsB = c->ptr[FS_PKTSB], *bytesA = c->ptr[FS_BYTESA], *bytesB = c->ptr[FS_BYTESB];
+  uint16_t *flagsA = c->ptr[FS_FLAGSA], *flagsB = c->ptr[FS_FLAGSB];
+  int32_t *prev = c->ptr[FS_PREV], *next = c->ptr[FS_NEXT];
+  uint32_t mask = (uint32_t)c->len[FS_INDEX] - 1;
+  int32_t head = run[3], tail = run[4];
+  size_t o = (size_t)run[0];
+  int32_t max = run[1] == 1 ? run[2] : 0, k = 0;
+  double clockLast = time[0], clockNext = time[1], sweepUs = time[4], idleUs = time[5], activeUs = time[6];
+  while (k < max && o + 16 <= bodyLen) {
+    const uint8_t *r = body + o;
+    size_t start = o + 16, caplen = le32(r + 8);
+    size_t end = caplen < bodyLen - start ? start + caplen : bodyLen;
+    const uint8_t *p = body + start;
+    int tcp;
+    if (!common_packet(p, end - start, &tcp) || !values_seen(c, p)) break;
+    double tsUs = (double)le32(r) * 1e6 + (double)le32(r + 4);
+    /* ticks.ts tickDue: the table sweeps at this packet. */
+    if (tsUs >= sweepUs || tsUs < sweepUs - 2e6) break;
+    const uint8_t *ip = p + 14, *th = p + 34;
+    uint32_t pr = ip[9], sport = be16(th), dport = be16(th + 2);
+    int32_t hash = flow_hash4(ip, sport, dport, pr);
+    int32_t id = -1;
+    int forward = 1;
+    for (uint32_t slot = (uint32_t)hash & mask; ; slot = (slot + 1) & mask) {
+      int32_t cand = index[slot];
+      if (cand < 0) break;
+      if ((size_t)cand >= cap) { id = -1; break; }
+      if (hashes[cand] != hash || proto[cand] != pr || version[cand] != 4) continue;
+      const uint8_t *a = addr + (size_t)cand * 32;
+      if ((uint32_t)portA[cand] == sport && (uint32_t)portB[cand] == dport && memcmp(a, ip + 12, 4) == 0 && memcmp(a + 16, ip + 16, 4) == 0) { id = cand; break; }
+      if ((uint32_t)portA[cand] == dport && (uint32_t)portB[cand] == sport && memcmp(a, ip + 16, 4) == 0 && memcmp(a + 16, ip + 12, 4) == 0) { id = cand; forward = 0; break; }
+    }
+    if (id < 0) break;
+    uint32_t flags = tcp ? (uint32_t)th[13] | ((uint32_t)(th[12] & 1) << 8) : 0;
+    /* FlowTable.mustRestart and the FIN/RST state machine stay the JavaScript's. */
+    if (state[id] != 0 || lastUs[id] + idleUs <= tsUs || firstUs[id] + activeUs <= tsUs || (flags & 0x05) != 0) break;
+    uint32_t total = be16(ip + 2);
+    uint32_t origLen = le32(r + 12);
+    double bytes = total > 0 ? (double)total : (origLen > 14 ? (double)(origLen - 14) : 0);
+    if (tsUs > lastUs[id]) lastUs[id] = tsUs;
+    if (forward) { pktsA[id] += 1; bytesA[id] += bytes; flagsA[id] |= (uint16_t)flags; }
+    else { pktsB[id] += 1; bytesB[id] += bytes; flagsB[id] |= (uint16_t)flags; }
+    /* FlowList.moveToTail on the least recently seen list. */
+    if (tail != id) {
+      int32_t pv = prev[id], nx = next[id];
+      if (pv < 0) head = nx; else next[pv] = nx;
+      if (nx < 0) tail = pv; else prev[nx] = pv;
+      prev[id] = tail;
+      next[id] = -1;
+      if (tail < 0) head = id; else next[tail] = id;
+      tail = id;
+    }
+    clockLast = tsUs;
+    if (clockNext < 0 || tsUs >= clockNext || tsUs < clockNext - 2e6) clockNext = (floor(tsUs / 1e6) + 1) * 1e6;
+    o = end;
+    k++;
+  }
+  run[3] = head;
+  run[4] = tail;
+  run[5] = k;
+  run[6] = (int32_t)o;
+  time[0] = clockLast;
+  time[1] = clockNext;
+  return NULL;
+}
+
 /*
  * mapSlotFile(fd, length): the first `length` bytes of an open spool slot file, mapped
  * shared and read-only, as a Buffer (unmapped if it is ever collected). The analysis
@@ -1942,6 +2081,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "rewriterBind", NULL, rewriter_bind, NULL, NULL, NULL, napi_default, NULL },
     { "rewriterRun", NULL, rewriter_run, NULL, NULL, NULL, napi_default, NULL },
     { "packetsRun", NULL, packets_run, NULL, NULL, NULL, napi_default, NULL },
+    { "flowsRun", NULL, flows_run, NULL, NULL, NULL, napi_default, NULL },
     { "mapSlotFile", NULL, map_slot_file, NULL, NULL, NULL, napi_default, NULL },
     { "slotPages", NULL, slot_pages, NULL, NULL, NULL, napi_default, NULL },
     { "cobsDecode", NULL, cobs_decode, NULL, NULL, NULL, napi_default, NULL },

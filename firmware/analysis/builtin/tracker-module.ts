@@ -11,11 +11,12 @@ export interface PacketTable {
 }
 
 /** makeTable gets a function that returns the emitter of the call in progress. */
-export function tableModule(name: string, makeTable: (current: () => Emit | null) => PacketTable): AnalysisModule {
+export function tableModule<T extends PacketTable>(name: string, makeTable: (current: () => Emit | null) => T): AnalysisModule & { readonly table: T } {
   let emitNow: Emit | null = null;
   const table = makeTable(() => emitNow);
   return {
     name,
+    table,
     onPacket(view, buf, tsUs, emit) {
       emitNow = emit;
       table.onPacket(view, buf, tsUs);

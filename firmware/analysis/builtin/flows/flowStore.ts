@@ -63,6 +63,9 @@ export class FlowStore {
   readonly lru: FlowList;
   readonly closing: FlowList;
   readonly created: FlowList;
+  /** The links lru and closing share (flowsRun moves a flow to lru's tail in C). */
+  readonly lruPrev: Int32Array;
+  readonly lruNext: Int32Array;
   private readonly free: Int32Array;
   private freeCount: number;
   private readonly index: Int32Array;
@@ -91,6 +94,8 @@ export class FlowStore {
     // lru and closing are disjoint (a flow is open or closing), so they share links.
     const prev = new Int32Array(n);
     const next = new Int32Array(n);
+    this.lruPrev = prev;
+    this.lruNext = next;
     this.lru = new FlowList(prev, next);
     this.closing = new FlowList(prev, next);
     this.created = new FlowList(new Int32Array(n), new Int32Array(n));
@@ -102,6 +107,11 @@ export class FlowStore {
     while (size < n * 2) size *= 2;
     this.index = new Int32Array(size).fill(NIL);
     this.mask = size - 1;
+  }
+
+  /** The hash index: a flow id per slot, NIL for none (flowsRun looks flows up in C). */
+  indexArray(): Int32Array {
+    return this.index;
   }
 
   get full(): boolean {

@@ -64,6 +64,16 @@ export class FlowTable {
     this.store = new FlowStore(maxFlows);
   }
 
+  /** When the table sweeps next (packet time, µs; -Infinity before the first packet). */
+  nextSweep(): number {
+    return this.nextSweepUs;
+  }
+
+  /** The idle and active timeouts (µs). */
+  timeouts(): { idleUs: number; activeUs: number } {
+    return { idleUs: this.idleUs, activeUs: this.activeUs };
+  }
+
   /** Number of flows held now. */
   get size(): number {
     return this.store.used;
