@@ -20,7 +20,7 @@ import { fixedMaster } from '../lib/fixed-keyring';
 import { Keyring } from '../../firmware/keys/keyring';
 import { generated } from '../lib/samplegen-files';
 import { seededRandom } from '../lib/anonymize-fixtures';
-import { corpusSegments, isCommonShape, keyUser, loopVariants, oddTimes, Packet, packetsOf, segmentBody, steppedTimes, variants } from '../lib/packet-variants';
+import { changedPackets, corpusSegments, isCommonShape, keyUser, oddTimes, Packet, packetsOf, segmentBody, steppedTimes } from '../lib/packet-variants';
 
 type Segment = { linkType: number; body: Buffer };
 
@@ -112,16 +112,8 @@ const eth = (ps: Packet[]): Segment => ({ linkType: LinkType.EN10MB, body: segme
 function testSegments(withCorpus: boolean): { segments: Segment[]; imix: Packet[] } {
   const { file } = generated({ kind: 'imix', packets: 2000 });
   const imix = packetsOf([file]);
-  const random = seededRandom(17);
-  const next = (): number => random() / 2 ** 32;
-  const changed: Packet[] = [];
-  for (const p of imix.slice(0, 300)) {
-    if (!isCommonShape(p.data)) continue;
-    for (const d of variants(p.data, next)) changed.push(p, { ...p, data: d, origLen: d.length, where: `${p.where}, changed` });
-    for (const q of loopVariants(p, next)) changed.push(p, q, q);
-    // A FIN, RST or SYN amid the flow's packets, then more of them.
-    for (const q of flagVariants(p)) changed.push(p, q, p, p);
-  }
+  // A FIN, RST or SYN amid a flow's packets, then more of them.
+  const changed = changedPackets(imix, seededRandom(17), (p) => flagVariants(p).flatMap((q) => [p, q, p, p]));
   const long = imix.filter((p) => isCommonShape(p.data)).slice(0, 2).flatMap(longFlow);
   const segments = [eth(imix), eth(imix), eth(changed), eth(oddTimes(imix)), eth(steppedTimes(imix)), eth(long), eth(imix)];
   if (withCorpus) {

@@ -10,7 +10,7 @@ import { decodePacket, LinkType, PacketView } from '../../firmware/decode';
 import { PacketRewriter } from '../../firmware/analysis/builtin/packets/rewriter';
 import { corpusFiles } from '../lib/corpusFiles';
 import { fieldsWith, testPrimitives } from '../lib/packets-rewrite';
-import { corpusSegments, isCommonShape, keyUser, loopVariants, oddTimes, OPTION_SETS, Packet, packetsOf, segmentBody, steppedTimes, variants, withOptions } from '../lib/packet-variants';
+import { changedPackets, corpusSegments, isCommonShape, keyUser, oddTimes, OPTION_SETS, Packet, packetsOf, segmentBody, steppedTimes, variants, withOptions } from '../lib/packet-variants';
 import { generated } from '../lib/samplegen-files';
 import { seededRandom } from '../lib/anonymize-fixtures';
 import { AddressCollector } from '../../firmware/analysis/addresses';
@@ -202,15 +202,7 @@ for (const [name, overrides] of policies) {
   test(`the packet loop in C writes, reports and counts what the JavaScript loop does: IMIX, changed packets${name === 'default policy' || name === 'payload zeroed' ? ', corpus' : ''} (${name})`, () => {
     const { file } = generated({ kind: 'imix', packets: 2000 });
     const imix = packetsOf([file]);
-    const random = seededRandom(13);
-    const next = (): number => random() / 2 ** 32;
-    const changed: Packet[] = [];
-    for (const p of imix.slice(0, 300)) {
-      if (!isCommonShape(p.data)) continue;
-      // Each change after the original, so the C loop meets it with the original's values known.
-      for (const d of variants(p.data, next)) changed.push(p, { ...p, data: d, origLen: d.length, where: `${p.where}, changed` });
-      for (const q of loopVariants(p, next)) changed.push(p, q, q);
-    }
+    const changed = changedPackets(imix, seededRandom(13));
     for (const p of imix.filter((q) => isCommonShape(q.data) && q.data[23] === 6).slice(0, 30)) {
       for (const opts of OPTION_SETS) {
         const d = withOptions(p.data, opts);

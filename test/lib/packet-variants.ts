@@ -130,6 +130,23 @@ export function oddTimes(ps: Packet[]): Packet[] {
 }
 
 
+/**
+ * The first 300 common packets of `ps`, each followed by its changes (variants: once;
+ * loopVariants: twice; `more`, for the caller's own: as it lays them out), so a loop in
+ * C meets each change with the original's values known.
+ */
+export function changedPackets(ps: Packet[], random: () => number, more: (p: Packet) => Packet[] = () => []): Packet[] {
+  const next = (): number => random() / 2 ** 32;
+  const changed: Packet[] = [];
+  for (const p of ps.slice(0, 300)) {
+    if (!isCommonShape(p.data)) continue;
+    for (const d of variants(p.data, next)) changed.push(p, { ...p, data: d, origLen: d.length, where: `${p.where}, changed` });
+    for (const q of loopVariants(p, next)) changed.push(p, q, q);
+    changed.push(...more(p));
+  }
+  return changed;
+}
+
 /** One segment per capture file of `corpus` (packetsOf), each with its file's link type. */
 export function corpusSegments(corpus: Packet[]): { linkType: number; body: Buffer }[] {
   const out: { linkType: number; body: Buffer }[] = [];
