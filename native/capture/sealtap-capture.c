@@ -1618,7 +1618,8 @@ static int seen_has(const uint32_t *table, const uint8_t *used, uint32_t bits, i
   uint32_t mask = ((uint32_t)1 << bits) - 1;
   uint32_t h = words == 2 ? a ^ (b << 16) : a;
   uint32_t i = (h * 0x9e3779b1u) >> (32 - bits);
-  while (used[i] == 1) {
+  /* The set is never full (it grows or starts over at three quarters); bounded all the same. */
+  for (uint32_t probes = 0; probes <= mask && used[i] == 1; probes++) {
     const uint32_t *t = table + (size_t)i * words;
     if (t[0] == a && (words == 1 || t[1] == b)) return 1;
     i = (i + 1) & mask;
@@ -1864,7 +1865,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     int32_t hash = flow_hash4(ip, sport, dport, pr);
     int32_t id = -1;
     int forward = 1;
-    for (uint32_t slot = (uint32_t)hash & mask; ; slot = (slot + 1) & mask) {
+    /* The index is at most half full (FlowStore); the probes are bounded all the same. */
+    for (uint32_t slot = (uint32_t)hash & mask, probes = 0; probes <= mask; slot = (slot + 1) & mask, probes++) {
       int32_t cand = index[slot];
       if (cand < 0) break;
       if ((size_t)cand >= cap) { id = -1; break; }
@@ -1877,6 +1879,9 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     uint32_t flags = tcp ? (uint32_t)th[13] | ((uint32_t)(th[12] & 1) << 8) : 0;
     /* FlowTable.mustRestart and the FIN/RST state machine stay the JavaScript's. */
     if (state[id] != 0 || lastUs[id] + idleUs <= tsUs || firstUs[id] + activeUs <= tsUs || (flags & 0x05) != 0) break;
+    /* The flow's links in the least recently seen list, checked before anything is counted. */
+    int32_t pv = prev[id], nx = next[id];
+    if (pv >= (int32_t)cap || nx >= (int32_t)cap) break;
     uint32_t total = be16(ip + 2);
     uint32_t origLen = le32(r + 12);
     double bytes = total > 0 ? (double)total : (origLen > 14 ? (double)(origLen - 14) : 0);
@@ -1885,7 +1890,6 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     else { pktsB[id] += 1; bytesB[id] += bytes; flagsB[id] |= (uint16_t)flags; }
     /* FlowList.moveToTail on the least recently seen list. */
     if (tail != id) {
-      int32_t pv = prev[id], nx = next[id];
       if (pv < 0) head = nx; else next[pv] = nx;
       if (nx < 0) tail = pv; else prev[nx] = pv;
       prev[id] = tail;
