@@ -329,9 +329,9 @@ export class AddressCollector {
     this.pendingCount++;
   }
 
-  /** The sets of IPv4 addresses and of MACs already reported, for lookups in C (packetsRun). */
-  seenSets(): { v4: SeenAddresses; mac: SeenAddresses } {
-    return { v4: this.seen4, mac: this.seenMac };
+  /** The sets of IPv4 addresses, MACs and IPv6 addresses already reported, for lookups in C (packetsRun, flowsRun). */
+  seenSets(): { v4: SeenAddresses; mac: SeenAddresses; v6: SeenAddresses } {
+    return { v4: this.seen4, mac: this.seenMac, v6: this.seen6 };
   }
 
   /** Hashes noted since the last call, or null. */

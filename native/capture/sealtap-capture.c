@@ -1291,7 +1291,7 @@ enum { RW_IN, RW_OUT, RW_IO, RW_CODES, RW_TTL, RW_V4, RW_MAC, RW_OFFS, RW_COMMON
        RW_SEEN4 = RW_COMMON_SLOTS, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED, RW_PACKED, RW_RUN, RW_TIME, RW_PACKETS_SLOTS,
        /* flowsRun's: the flow store's arrays (FlowStore). */
        FS_ADDR = RW_PACKETS_SLOTS, FS_PORTA, FS_PORTB, FS_PROTO, FS_VERSION, FS_HASH, FS_FIRST, FS_LAST, FS_PKTSA, FS_PKTSB,
-       FS_BYTESA, FS_BYTESB, FS_FLAGSA, FS_FLAGSB, FS_STATE, FS_PREV, FS_NEXT, FS_INDEX, RW_SLOTS };
+       FS_BYTESA, FS_BYTESB, FS_FLAGSA, FS_FLAGSB, FS_STATE, FS_PREV, FS_NEXT, FS_INDEX, RW_SEEN6, RW_SEEN6_USED, RW_SLOTS };
 /* Field codes, in this order (the rewriter's Act values). */
 enum { RF_ETH_DST, RF_ETH_SRC, RF_IP4_TOS, RF_IP4_ID, RF_IP4_TTL, RF_IP4_SRC, RF_IP4_DST, RF_TCP_SPORT, RF_TCP_DPORT,
        RF_TCP_SEQ, RF_TCP_ACK, RF_TCP_WINDOW, RF_UDP_SPORT, RF_UDP_DPORT, RF_PAYLOAD,
@@ -1345,10 +1345,10 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
                                                          napi_uint32_array, napi_uint8_array, napi_uint32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array,
                                                          napi_uint8_array, napi_int32_array, napi_int32_array, napi_uint8_array, napi_uint8_array, napi_int32_array, napi_float64_array, napi_float64_array,
                                                          napi_float64_array, napi_float64_array, napi_float64_array, napi_float64_array, napi_uint16_array, napi_uint16_array, napi_uint8_array,
-                                                         napi_int32_array, napi_int32_array, napi_int32_array };
+                                                         napi_int32_array, napi_int32_array, napi_int32_array, napi_uint32_array, napi_uint8_array };
   if (argc < 3 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c || !index_arg(env, argv[1], RW_SLOTS - 1, &slot) ||
       !typed_arg(env, argv[2], types[slot], 0, &p, &n)) {
-    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-32 and that slot's typed array");
+    napi_throw_range_error(env, NULL, "sealtap-capture: rewriterBind(ctx, slot, array) takes a rewriter context, a slot 0-34 and that slot's typed array");
     return NULL;
   }
   uint32_t bits = 0;
@@ -1359,7 +1359,7 @@ static napi_value rewriter_bind(napi_env env, napi_callback_info info) {
   else if (slot == RW_TTL) ok = n >= 1;
   else if (slot == RW_V4 || slot == RW_MAC) ok = n % 4 == 0 && log2_exact(n / 4, &bits);
   else if (slot == RW_OFFS) ok = n % OFFS_WORDS == 0 && log2_exact(n / OFFS_WORDS, &bits);
-  else if (slot == RW_SEEN4_USED || slot == RW_SEENMAC_USED) ok = log2_exact(n, &bits);
+  else if (slot == RW_SEEN4_USED || slot == RW_SEENMAC_USED || slot == RW_SEEN6_USED) ok = log2_exact(n, &bits);
   else if (slot == RW_RUN) ok = n >= RUN_CELLS;
   else if (slot == RW_TIME) ok = n >= 4;
   else if (slot == FS_INDEX) ok = log2_exact(n, &bits);
@@ -1614,14 +1614,14 @@ static napi_value rewriter_run(napi_env env, napi_callback_info info) {
 }
 
 /* SeenAddresses.addIfNew's lookup, without the add: 1 when the value's words are in the set. */
-static int seen_has(const uint32_t *table, const uint8_t *used, uint32_t bits, int words, uint32_t a, uint32_t b) {
+static int seen_has(const uint32_t *table, const uint8_t *used, uint32_t bits, int words, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
   uint32_t mask = ((uint32_t)1 << bits) - 1;
-  uint32_t h = words == 2 ? a ^ (b << 16) : a;
+  uint32_t h = words == 2 ? a ^ (b << 16) : a ^ b ^ c ^ d;
   uint32_t i = (h * 0x9e3779b1u) >> (32 - bits);
   /* The set is never full (it grows or starts over at three quarters); bounded all the same. */
   for (uint32_t probes = 0; probes <= mask && used[i] == 1; probes++) {
     const uint32_t *t = table + (size_t)i * words;
-    if (t[0] == a && (words == 1 || t[1] == b)) return 1;
+    if (t[0] == a && (words == 1 || (t[1] == b && (words == 2 || (t[2] == c && t[3] == d))))) return 1;
     i = (i + 1) & mask;
   }
   return 0;
@@ -1629,11 +1629,15 @@ static int seen_has(const uint32_t *table, const uint8_t *used, uint32_t bits, i
 
 /* A MAC at m: it names no host, or the analysis has reported it (AddressCollector.note). */
 static int mac_seen(const rw_ctx *c, const uint8_t *m) {
-  return names_no_host(m, 6) || seen_has(c->ptr[RW_SEENMAC], c->ptr[RW_SEENMAC_USED], c->bits[RW_SEENMAC_USED], 2, be32(m + 2), be16(m));
+  return names_no_host(m, 6) || seen_has(c->ptr[RW_SEENMAC], c->ptr[RW_SEENMAC_USED], c->bits[RW_SEENMAC_USED], 2, be32(m + 2), be16(m), 0, 0);
 }
 
 static int v4_seen(const rw_ctx *c, const uint8_t *a) {
-  return names_no_host(a, 4) || seen_has(c->ptr[RW_SEEN4], c->ptr[RW_SEEN4_USED], c->bits[RW_SEEN4_USED], 1, be32(a), 0);
+  return names_no_host(a, 4) || seen_has(c->ptr[RW_SEEN4], c->ptr[RW_SEEN4_USED], c->bits[RW_SEEN4_USED], 1, be32(a), 0, 0, 0);
+}
+
+static int v6_seen(const rw_ctx *c, const uint8_t *a) {
+  return names_no_host(a, 16) || seen_has(c->ptr[RW_SEEN6], c->ptr[RW_SEEN6_USED], c->bits[RW_SEEN6_USED], 4, be32(a), be32(a + 4), be32(a + 8), be32(a + 12));
 }
 
 /*
@@ -1658,6 +1662,29 @@ static int common_packet(const uint8_t *p, size_t n, int *tcp) {
   }
   if (ip[9] != 17 || 34 + 8 > limit) return 0;
   uint32_t dport = be16(p + 34 + 2);
+  return dport != 4789 && dport != 6081;
+}
+
+/*
+ * 1 when p[0, n) is what decodePacket makes the common IPv6 packet of: an Ethernet frame
+ * of an IPv6 header (next header TCP, *tcp 1, or UDP, *tcp 0: no extension header)
+ * carrying a whole TCP header or a UDP header to a port the decoder does not follow into
+ * a tunnel, within the payload length where it is not 0.
+ */
+static int common_packet6(const uint8_t *p, size_t n, int *tcp) {
+  if (n < 54 || be16(p + 12) != 0x86dd) return 0;
+  const uint8_t *ip = p + 14;
+  if ((ip[0] >> 4) != 6) return 0;
+  size_t plen = be16(ip + 4), limit = n;
+  if (plen != 0 && 54 + plen < limit) limit = 54 + plen;
+  *tcp = ip[6] == 6;
+  if (*tcp) {
+    if (54 + 20 > limit) return 0;
+    size_t hlen = (size_t)(p[54 + 12] >> 4) * 4;
+    return hlen >= 20 && 54 + hlen <= limit;
+  }
+  if (ip[6] != 17 || 54 + 8 > limit) return 0;
+  uint32_t dport = be16(p + 54 + 2);
   return dport != 4789 && dport != 6081;
 }
 
@@ -1777,10 +1804,10 @@ static uint32_t flow_endpoint_hash(const uint8_t *a, size_t len, uint32_t port) 
   return (h ^ (port >> 16)) * 0x01000193u;
 }
 
-/* flowKey.ts flowHash, for an IPv4 packet's addresses at ip + 12 and ip + 16. */
-static int32_t flow_hash4(const uint8_t *ip, uint32_t sport, uint32_t dport, uint32_t proto) {
-  uint32_t h = flow_endpoint_hash(ip + 12, 4, sport) + flow_endpoint_hash(ip + 16, 4, dport);
-  h = (h ^ (uint32_t)((uint64_t)proto * 0x9e3779b1u + 4u)) * 0x85ebca6bu;
+/* flowKey.ts flowHash, for addresses of `len` bytes (4 or 16, IP version 4 or 6) at src and dst. */
+static int32_t flow_hash(const uint8_t *src, const uint8_t *dst, size_t len, uint32_t sport, uint32_t dport, uint32_t proto) {
+  uint32_t h = flow_endpoint_hash(src, len, sport) + flow_endpoint_hash(dst, len, dport);
+  h = (h ^ (uint32_t)((uint64_t)proto * 0x9e3779b1u + (len == 16 ? 6u : 4u))) * 0x85ebca6bu;
   h ^= h >> 13;
   h *= 0xc2b2ae35u;
   return (int32_t)(h ^ (h >> 16));
@@ -1793,7 +1820,8 @@ static int32_t flow_hash4(const uint8_t *ip, uint32_t sport, uint32_t dport, uin
  * flowTable.ts onPacket stays the definition, and test/analysis/flows-run.test.ts holds
  * the two together). From the record at run[0] of the body (RW_IN) of link type run[1],
  * up to run[2] records are taken (none unless the link type is Ethernet's) while each
- * is the common packet (common_packet), its values are reported (values_seen), no
+ * is the common IPv4 packet (common_packet) or, with the IPv6 set bound (RW_SEEN6), the
+ * common IPv6 packet (common_packet6), its values are reported (values_seen, v6_seen), no
  * sweep of the table is due at its time (time[4], the table's next sweep), and it joins
  * a flow of the store that is open, neither idle nor older than the active timeout at
  * its time, without a FIN or RST: then exactly what FlowTable.onPacket does to that
@@ -1826,6 +1854,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
   int sizes = c->len[FS_ADDR] == 32 * cap && c->len[FS_INDEX] >= 2 * cap;
   static const int per_flow[] = { FS_PORTA, FS_PORTB, FS_PROTO, FS_VERSION, FS_FIRST, FS_LAST, FS_PKTSA, FS_PKTSB, FS_BYTESA, FS_BYTESB, FS_FLAGSA, FS_FLAGSB, FS_STATE, FS_PREV, FS_NEXT };
   for (size_t i = 0; i < sizeof per_flow / sizeof per_flow[0]; i++) sizes = sizes && c->len[per_flow[i]] == cap;
+  /* The IPv6 set is optional: without it, IPv6 packets are the JavaScript's. */
+  if ((c->ptr[RW_SEEN6] != NULL) != (c->ptr[RW_SEEN6_USED] != NULL) || (c->ptr[RW_SEEN6] && c->len[RW_SEEN6] != 4 * c->len[RW_SEEN6_USED])) sizes = 0;
   if (!sizes || c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED] || c->len[RW_TIME] < 7) {
     napi_throw_range_error(env, NULL, "sealtap-capture: flowsRun: the flow store's arrays or the seen-value tables differ in size");
     return NULL;
@@ -1855,14 +1885,23 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     size_t start = o + 16, caplen = le32(r + 8);
     size_t end = caplen < bodyLen - start ? start + caplen : bodyLen;
     const uint8_t *p = body + start;
-    int tcp;
-    if (!common_packet(p, end - start, &tcp) || !values_seen(c, p)) break;
+    const uint8_t *ip = p + 14;
+    int tcp, v6 = 0;
+    if (common_packet(p, end - start, &tcp)) {
+      if (!values_seen(c, p)) break;
+    } else if (c->ptr[RW_SEEN6] && common_packet6(p, end - start, &tcp)) {
+      v6 = 1;
+      if (!mac_seen(c, p) || !mac_seen(c, p + 6) || !v6_seen(c, ip + 8) || !v6_seen(c, ip + 24)) break;
+    } else {
+      break;
+    }
     double tsUs = (double)le32(r) * 1e6 + (double)le32(r + 4);
     /* ticks.ts tickDue: the table sweeps at this packet. */
     if (tsUs >= sweepUs || tsUs < sweepUs - 2e6) break;
-    const uint8_t *ip = p + 14, *th = p + 34;
-    uint32_t pr = ip[9], sport = be16(th), dport = be16(th + 2);
-    int32_t hash = flow_hash4(ip, sport, dport, pr);
+    size_t alen = v6 ? 16 : 4;
+    const uint8_t *src = v6 ? ip + 8 : ip + 12, *dst = src + alen, *th = p + 14 + (v6 ? 40 : 20);
+    uint32_t pr = v6 ? ip[6] : ip[9], sport = be16(th), dport = be16(th + 2);
+    int32_t hash = flow_hash(src, dst, alen, sport, dport, pr);
     int32_t id = -1;
     int forward = 1;
     /* The index is at most half full (FlowStore); the probes are bounded all the same. */
@@ -1870,10 +1909,10 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
       int32_t cand = index[slot];
       if (cand < 0) break;
       if ((size_t)cand >= cap) { id = -1; break; }
-      if (hashes[cand] != hash || proto[cand] != pr || version[cand] != 4) continue;
+      if (hashes[cand] != hash || proto[cand] != pr || version[cand] != (v6 ? 6 : 4)) continue;
       const uint8_t *a = addr + (size_t)cand * 32;
-      if ((uint32_t)portA[cand] == sport && (uint32_t)portB[cand] == dport && memcmp(a, ip + 12, 4) == 0 && memcmp(a + 16, ip + 16, 4) == 0) { id = cand; break; }
-      if ((uint32_t)portA[cand] == dport && (uint32_t)portB[cand] == sport && memcmp(a, ip + 16, 4) == 0 && memcmp(a + 16, ip + 12, 4) == 0) { id = cand; forward = 0; break; }
+      if ((uint32_t)portA[cand] == sport && (uint32_t)portB[cand] == dport && memcmp(a, src, alen) == 0 && memcmp(a + 16, dst, alen) == 0) { id = cand; break; }
+      if ((uint32_t)portA[cand] == dport && (uint32_t)portB[cand] == sport && memcmp(a, dst, alen) == 0 && memcmp(a + 16, src, alen) == 0) { id = cand; forward = 0; break; }
     }
     if (id < 0) break;
     uint32_t flags = tcp ? (uint32_t)th[13] | ((uint32_t)(th[12] & 1) << 8) : 0;
@@ -1882,7 +1921,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     /* The flow's links in the least recently seen list, checked before anything is counted. */
     int32_t pv = prev[id], nx = next[id];
     if (pv >= (int32_t)cap || nx >= (int32_t)cap) break;
-    uint32_t total = be16(ip + 2);
+    /* PacketView.ipTotalLen: IPv4's total length; IPv6's payload length + 40, 0 when it is 0. */
+    uint32_t total = v6 ? (be16(ip + 4) == 0 ? 0 : be16(ip + 4) + 40u) : be16(ip + 2);
     uint32_t origLen = le32(r + 12);
     double bytes = total > 0 ? (double)total : (origLen > 14 ? (double)(origLen - 14) : 0);
     if (tsUs > lastUs[id]) lastUs[id] = tsUs;

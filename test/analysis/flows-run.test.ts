@@ -91,15 +91,43 @@ function compareFlows(segments: Segment[], opts: FlowTableOptions, seenSlots: nu
   return c;
 }
 
+/** Where the TCP header of an Ethernet frame of IPv4 (20 bytes) or IPv6 starts, or -1 for another packet. */
+function tcpAt(d: Buffer): number {
+  if (d.length >= 54 && d.readUInt16BE(12) === 0x0800 && d[23] === 6) return 34;
+  if (d.length >= 74 && d.readUInt16BE(12) === 0x86dd && d[20] === 6) return 54;
+  return -1;
+}
+
 /** A TCP packet with its flags replaced: FIN, RST, SYN, FIN and ACK, and the lowest bit of the data offset byte (the NS flag). */
 function flagVariants(p: Packet): Packet[] {
-  if (p.data[23] !== 6) return [];
+  const t = tcpAt(p.data);
+  if (t < 0) return [];
   return [0x01, 0x04, 0x02, 0x11, 0x10].map((flags, i) => {
     const d = Buffer.from(p.data);
-    d[47] = flags;
-    if (i === 4) d[46] |= 1;
+    d[t + 13] = flags;
+    if (i === 4) d[t + 12] |= 1;
     return { ...p, data: d, where: `${p.where} with TCP flags ${flags.toString(16)}` };
   });
+}
+
+/** Changes to an IPv6 packet: payload lengths (0, short, past the capture), an extension header, a new destination, a tunnel port, another version. */
+function v6Variants(p: Packet, next: () => number): Packet[] {
+  const d = p.data;
+  if (d.length < 62 || d.readUInt16BE(12) !== 0x86dd) return [];
+  const out: Packet[] = [];
+  const with_ = (f: (b: Buffer) => void): void => {
+    const b = Buffer.from(d);
+    f(b);
+    out.push({ ...p, data: b, where: `${p.where}, IPv6 changed` });
+  };
+  with_((b) => { b.writeUInt16BE(0, 18); });
+  with_((b) => { b.writeUInt16BE(Math.floor(next() * 30), 18); });
+  with_((b) => { b.writeUInt16BE(d.length + 100, 18); });
+  with_((b) => { b[20] = 0; });
+  with_((b) => { b.writeUInt32BE(Math.floor(next() * 2 ** 32), 50); });
+  with_((b) => { b[14] = 0x45; });
+  if (d[20] === 17) with_((b) => { b.writeUInt16BE(4789, 56); });
+  return out;
 }
 
 /** One flow's packets every 250 ms for 12 s, half a second off the sweeps: past the active timeout between two of them. */
@@ -115,7 +143,13 @@ function testSegments(withCorpus: boolean): { segments: Segment[]; imix: Packet[
   // A FIN, RST or SYN amid a flow's packets, then more of them.
   const changed = changedPackets(imix, seededRandom(17), (p) => flagVariants(p).flatMap((q) => [p, q, p, p]));
   const long = imix.filter((p) => isCommonShape(p.data)).slice(0, 2).flatMap(longFlow);
-  const segments = [eth(imix), eth(imix), eth(changed), eth(oddTimes(imix)), eth(steppedTimes(imix)), eth(long), eth(imix)];
+  // IPv4 and IPv6 together, the IPv6 packets changed too.
+  const mixed = packetsOf([generated({ kind: 'imix', packets: 2000, ipv6: true }).file]);
+  const random6 = seededRandom(23);
+  const next6 = (): number => random6() / 2 ** 32;
+  const changed6 = mixed.slice(0, 600).flatMap((p) => [p, ...v6Variants(p, next6).flatMap((q) => [q, q]), ...flagVariants(p).flatMap((q) => [q, p])]);
+  const segments = [eth(imix), eth(imix), eth(changed), eth(oddTimes(imix)), eth(steppedTimes(imix)), eth(long),
+    eth(mixed), eth(mixed), eth(changed6), eth(steppedTimes(mixed)), eth(imix)];
   if (withCorpus) {
     segments.push(...corpusSegments(packetsOf(corpusFiles())));
     segments.push(eth(imix));
@@ -126,7 +160,7 @@ function testSegments(withCorpus: boolean): { segments: Segment[]; imix: Packet[
 test('the flows loop in C ends, reports and counts what the JavaScript loop does: IMIX, changed packets, corpus (default table)', () => {
   const { segments, imix } = testSegments(true);
   const r = compareFlows(segments, {}, 1 << 18, 'default table');
-  compareFlows(segments.slice(0, 5), {}, 64, 'default table, small sets');
+  compareFlows(segments, {}, 64, 'default table, small sets');
   assert.ok(r.taken > imix.length, `the C loop took ${r.taken} records`);
 });
 
@@ -142,6 +176,34 @@ test('the flows loop in C ends, reports and counts what the JavaScript loop does
     for (const [why, n] of Object.entries(r.counters as Record<string, number>)) ends[why] = (ends[why] ?? 0) + n;
   }
   for (const why of ['idle', 'active', 'end', 'evicted']) assert.ok(ends[why] > 0, `no flow ended as ${why}: ${JSON.stringify(ends)}`);
+});
+
+test('the flows loop in C takes IPv6 packets too', () => {
+  const { file } = generated({ kind: 'imix', packets: 4000, ipv6: true });
+  const mixed = packetsOf([file]);
+  const v6 = mixed.filter((p) => p.data.readUInt16BE(12) === 0x86dd);
+  assert.ok(v6.length > 600, `${v6.length} IPv6 packets`);
+  const r = compareFlows([eth(v6), eth(v6)], {}, 1 << 18, 'IPv6 only');
+  assert.ok(r.taken > v6.length / 2, `the C loop took ${r.taken} of ${2 * v6.length} IPv6 records`);
+});
+
+test('the flows loop in C leaves a packet of an open flow to the JavaScript when its destination is no longer among the reported values (the set started over)', () => {
+  const { file } = generated({ kind: 'imix', packets: 4000, ipv6: true });
+  const p = packetsOf([file]).find((q) => q.data.readUInt16BE(12) === 0x86dd && q.data[20] === 6)!;
+  const addr = (n: number): Buffer => Buffer.from(`20010db8000000000000000000${n.toString(16).padStart(6, '0')}`, 'hex');
+  const between = (src: Buffer, dst: Buffer, i: number): Packet => {
+    const d = Buffer.from(p.data);
+    src.copy(d, 22);
+    dst.copy(d, 38);
+    return { ...p, data: d, tsUs: p.tsUs + i, where: `packet ${i}` };
+  };
+  const [a, b, c] = [addr(1), addr(2), addr(3)];
+  const ps: Packet[] = [between(a, b, 0), between(a, b, 1)];
+  // New addresses enough for the small set to start over more than once.
+  for (let i = 0; i < 20; i++) ps.push(between(addr(100 + 2 * i), addr(101 + 2 * i), 2 + i));
+  // a is reported again (b is not); then the flow a-b goes on.
+  ps.push(between(a, c, 30), between(a, c, 31), between(a, b, 32), between(a, b, 33));
+  compareFlows([eth(ps)], {}, 64, 'destination no longer reported');
 });
 
 test('the flows loop in C takes nothing of another link type', () => {

@@ -1,6 +1,7 @@
 // The flows output's packet loop in C (the capture addon's flowsRun), for the analysis
-// that runs the flows output alone: a run of a segment's records, each decoded, found
-// reported and counted into the open flow it joins, in one call. The JavaScript loop
+// that runs the flows output alone: a run of a segment's records (IPv4 or IPv6, TCP or
+// UDP, on Ethernet), each decoded, found reported and counted into the open flow it
+// joins, in one call. The JavaScript loop
 // (child.ts work: decodePacket, AddressCollector.note, FlowTable.onPacket) stays the
 // definition and takes every record the C loop does not: a packet of another shape, a
 // value not reported yet, a new flow, a flow to restart, a FIN or RST, a flow that saw
@@ -16,7 +17,7 @@ import type { FlowTable } from './flowTable';
 const Slot = {
   in: 0, seen4: 8, seen4Used: 9, seenMac: 10, seenMacUsed: 11, run: 13, time: 14,
   addr: 15, portA: 16, portB: 17, proto: 18, version: 19, hash: 20, first: 21, last: 22, pktsA: 23, pktsB: 24,
-  bytesA: 25, bytesB: 26, flagsA: 27, flagsB: 28, state: 29, prev: 30, next: 31, index: 32,
+  bytesA: 25, bytesB: 26, flagsA: 27, flagsB: 28, state: 29, prev: 30, next: 31, index: 32, seen6: 33, seen6Used: 34,
 } as const;
 
 export class FlowsRun {
@@ -49,13 +50,15 @@ export class FlowsRun {
    * the clock and the table's packet count past them. Returns the records taken; the
    * next record is the caller's.
    */
-  take(recs: SegmentRecords, linkType: number, max: number, seen: { v4: SeenAddresses; mac: SeenAddresses }, clock: PacketClock): number {
+  take(recs: SegmentRecords, linkType: number, max: number, seen: { v4: SeenAddresses; mac: SeenAddresses; v6: SeenAddresses }, clock: PacketClock): number {
     this.bindSlot(Slot.in, recs.body);
     // The used flags before the table: the C checks the pair's sizes at each call.
     this.bindSlot(Slot.seen4Used, seen.v4.usedArray());
     this.bindSlot(Slot.seen4, seen.v4.tableArray());
     this.bindSlot(Slot.seenMacUsed, seen.mac.usedArray());
     this.bindSlot(Slot.seenMac, seen.mac.tableArray());
+    this.bindSlot(Slot.seen6Used, seen.v6.usedArray());
+    this.bindSlot(Slot.seen6, seen.v6.tableArray());
     const lru = this.table.store.lru;
     const r = this.runCells;
     r[0] = recs.off;
