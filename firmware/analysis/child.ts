@@ -48,14 +48,14 @@ const ipcSend = process.send!.bind(process);
 delete (process as { send?: unknown }).send;
 
 /**
- * The young generation's collection, from --expose-gc (sandbox.ts). The global stays:
- * V8 makes it non-configurable, and it gives no way out of the process. Each batch sent leaves two serialized copies of it
- * outside V8's heap, freed only when a collection finds their Buffers dead. The loop of
- * the packets output in C allocates almost nothing on V8's heap, so collections came
- * only at V8's limit on external memory: 40 MB more of malloc's heap at the peak, and
- * its pages cleared again each time (docs/benchmarks.md). A minor collection every
- * COLLECT_BATCHES batches frees them while they are few: a scavenge of a young
- * generation that holds little live costs well under a millisecond.
+ * The young generation's collection, from --expose-gc (sandbox.ts); the global stays
+ * (V8 makes it non-configurable, and it gives no way out of the process). Every batch
+ * sent leaves two serialized copies of itself outside V8's heap, freed only when a
+ * collection finds their Buffers dead. The packet loops in C allocate almost nothing on
+ * V8's heap, so collections came only at V8's limit on external memory: 40 MB more of
+ * malloc's heap at the peak, its pages cleared again each time (docs/benchmarks.md). A
+ * minor collection every COLLECT_BATCHES batches frees them while they are few: a
+ * scavenge of a young generation that holds little live costs well under a millisecond.
  */
 const collectYoung = (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc;
 const COLLECT_BATCHES = 16;
@@ -539,11 +539,12 @@ class Runtime {
   }
 
   /**
-   * Reads a slot's sealed segment into a buffer reused from segment to segment (only
-   * the body that openSegment decrypts out of it is new): a fresh 4 MiB per segment
-   * and shard was page faults and clearing. Reads the header first and then only the
-   * sealed length it claims (the slot's preallocated tail is not read); openSegment
-   * trusts none of it until the tag verifies.
+   * A slot's sealed segment: where it lies in the slot file's mapping (slotMap), its
+   * pages mapped in at once and let go once it is opened (releaseMapped); for a file
+   * that cannot be mapped, read into a buffer reused from segment to segment (a fresh
+   * 4 MiB per segment and shard was page faults and clearing). Either way only the
+   * sealed length the header claims (the slot's preallocated tail is not read);
+   * openSegment trusts none of it until the tag verifies.
    */
   private readSealed(file: string): Buffer {
     const map = this.slotMap(file);

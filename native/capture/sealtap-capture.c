@@ -1280,7 +1280,9 @@ static napi_value guard_run(napi_env env, napi_callback_info info) {
  * A context holds the rewriter's arrays (rewriterBind): the input buffer, the output
  * record, the argument and result cells, the field codes, the TTL's bucket edges and
  * the three caches, each as its typed array (kept alive by a reference, rebound when
- * the rewriter replaces it). rewriterRun(ctx) then takes its arguments from the cells:
+ * the rewriter replaces it); the packet loops (packetsRun, flowsRun, below) bind more
+ * slots of the same context: the sets of reported values, the packed output, their
+ * cells, the flow store's arrays. rewriterRun(ctx) then takes its arguments from the cells:
  *   io[0] start, io[1] end (of the captured packet in the input), io[2] the UDP (17) or
  *   TCP (6) header's kind, io[3] 1 when the payload is zeroed rather than dropped;
  * and leaves there io[4] the record's length (header included) or -1, then io[5..7]

@@ -10,6 +10,10 @@
 // and counts its lookups in them, and gives up on a value not cached yet, leaving the
 // packet to rewriter.ts, which computes it and caches it.
 // test/analysis/packets-common.test.ts compares the two byte for byte.
+//
+// run() goes one step further when the packets output is the analysis' only work: the
+// addon's packetsRun also decodes each record, checks its values are reported and packs
+// it, over a run of a segment's records (PacketRewriter.rewriteRun, child.ts fastRun).
 import type { AnonPrimitives } from '../../anonymizer';
 import type { RewriterContext } from '../../../capture/batch-binding';
 import { addon } from '../../../capture/addon';
