@@ -240,6 +240,9 @@ const ND_SOURCE_LLADDR = 1;
 const ND_TARGET_LLADDR = 2;
 const ND_RDNSS = 25;
 
+/** AddressCollector.seenSets(): the IPv4 addresses, MACs and IPv6 addresses reported so far. */
+export interface SeenSets { v4: SeenAddresses; mac: SeenAddresses; v6: SeenAddresses }
+
 export class AddressCollector {
   private readonly seen4: SeenAddresses;
   private readonly seen6: SeenAddresses;
@@ -330,7 +333,7 @@ export class AddressCollector {
   }
 
   /** The sets of IPv4 addresses, MACs and IPv6 addresses already reported, for lookups in C (packetsRun, flowsRun). */
-  seenSets(): { v4: SeenAddresses; mac: SeenAddresses; v6: SeenAddresses } {
+  seenSets(): SeenSets {
     return { v4: this.seen4, mac: this.seenMac, v6: this.seen6 };
   }
 

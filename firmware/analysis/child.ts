@@ -246,9 +246,11 @@ class Runtime {
     this.clock = new PacketClock(init.prevTsUs);
     const only = this.modules.length === 1 ? this.modules[0].module : null;
     const rw = only !== null && only.name === 'packets' && !only.onTimer ? (only as PacketsModule).rewriter : null;
-    this.fast = !init.module && init.shard.count <= 1 && rw?.hasCPath() ? rw : null;
     const table = only !== null && only.name === 'flows' && !only.onTimer ? (only as { table?: unknown }).table : null;
-    this.fastFlows = !init.module && init.shard.count <= 1 && table instanceof FlowTable ? new FlowsRun(table) : null;
+    // The loops in C do only a built-in's work: none with a module or with shards to pick.
+    const alone = !init.module && init.shard.count <= 1;
+    this.fast = alone && rw?.hasCPath() ? rw : null;
+    this.fastFlows = alone && table instanceof FlowTable ? new FlowsRun(table) : null;
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
       // references, with those of the first level that outputs packets (as the built-in).
@@ -392,6 +394,7 @@ class Runtime {
     const k = rw.rewriteRun(recs, this.init.linkType, BATCH_RECORDS - this.batchRecords, this.packed, this.packedLength, this.addresses.seenSets(), this.clock);
     if (k === 0) return 0;
     const last = position(seq, first + k - 1);
+    this.tookInC(k, last);
     const e = this.nextEntry();
     this.batchRecords += k - 1;
     e.type = RecordType.PACKET;
@@ -399,18 +402,22 @@ class Runtime {
     e.body = null;
     e.packed = this.packed;
     e.start = this.packedLength;
-    e.end = rw.runDone.packedEnd;
+    e.end = rw.runPackedEnd();
     this.packedLength = e.end;
     this.batchPlaces.push(last, 0);
-    this.pos = last;
     this.lastPlacedPos = last;
     this.ord = 1;
     this.lastPos = last;
     this.lastOrd = 0;
+    return k;
+  }
+
+  /** Counts k packets a loop in C took, the last at position `last`, as work() counts each. */
+  private tookInC(k: number, last: number): void {
+    this.pos = last;
     this.view.counters[DecodeCounter.packets] += k;
     this.counters.packets += k;
     this.segPackets += k;
-    return k;
   }
 
   /**
@@ -670,9 +677,10 @@ class Runtime {
     const shard = this.init.shard.index;
     // A lookup per packet costs a hash of the position: none while nothing is quarantined.
     const quarantined = this.quarantine.size > 0;
-    // The packets output's loop in C where nothing per packet is the runtime's own to do.
-    const fast = mine === null && shards === null && !careful && !quarantined ? this.fast : null;
-    const fastFlows = mine === null && shards === null && !careful && !quarantined ? this.fastFlows : null;
+    // The loops in C where nothing per packet is the runtime's own to do.
+    const inC = mine === null && shards === null && !careful && !quarantined;
+    const fast = inC ? this.fast : null;
+    const fastFlows = inC ? this.fastFlows : null;
     const started = performance.now();
     const sentBefore = batchesSent;
     let n = 0;
@@ -688,10 +696,7 @@ class Runtime {
         const first = recs.index + 1;
         const k = fastFlows.take(recs, this.init.linkType, FLOWS_RUN_RECORDS, this.addresses.seenSets(), this.clock);
         if (k > 0) {
-          this.pos = position(seq, first + k - 1);
-          this.view.counters[DecodeCounter.packets] += k;
-          this.counters.packets += k;
-          this.segPackets += k;
+          this.tookInC(k, position(seq, first + k - 1));
           if (performance.now() - started > this.sliceMs) break;
         }
       }

@@ -1695,6 +1695,10 @@ static int values_seen(const rw_ctx *c, const uint8_t *p) {
   return mac_seen(c, p) && mac_seen(c, p + 6) && v4_seen(c, p + 14 + 12) && v4_seen(c, p + 14 + 16);
 }
 
+/* ticks.ts tickDue and nextTickUs: periodic work is due at ts, and the next whole second after it. */
+static inline int tick_due(double ts, double next) { return ts >= next || ts < next - 2e6; }
+static inline double next_tick(double ts) { return (floor(ts / 1e6) + 1) * 1e6; }
+
 static inline uint32_t le32(const uint8_t *b) { return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24); }
 
 /*
@@ -1779,7 +1783,7 @@ static napi_value packets_run(napi_env env, napi_callback_info info) {
     put32le(h + 12, outCap > origLen ? outCap : origLen);
     /* PacketClock.packet (ticks.ts): the packets output has no timer, so a due tick only moves the next one. */
     lastUs = tsUs;
-    if (nextUs < 0 || tsUs >= nextUs || tsUs < nextUs - 2e6) nextUs = (floor(tsUs / 1e6) + 1) * 1e6;
+    if (nextUs < 0 || tick_due(tsUs, nextUs)) nextUs = next_tick(tsUs);
     at += (size_t)io[4];
     o = end;
     l4s += io[5];
@@ -1898,8 +1902,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
       break;
     }
     double tsUs = (double)le32(r) * 1e6 + (double)le32(r + 4);
-    /* ticks.ts tickDue: the table sweeps at this packet. */
-    if (tsUs >= sweepUs || tsUs < sweepUs - 2e6) break;
+    /* The table sweeps at this packet. */
+    if (tick_due(tsUs, sweepUs)) break;
     size_t alen = v6 ? 16 : 4;
     const uint8_t *src = v6 ? ip + 8 : ip + 12, *dst = src + alen, *th = p + 14 + (v6 ? 40 : 20);
     uint32_t pr = v6 ? ip[6] : ip[9], sport = be16(th), dport = be16(th + 2);
@@ -1940,7 +1944,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
       tail = id;
     }
     clockLast = tsUs;
-    if (clockNext < 0 || tsUs >= clockNext || tsUs < clockNext - 2e6) clockNext = (floor(tsUs / 1e6) + 1) * 1e6;
+    /* PacketClock.packet, as packetsRun's. */
+    if (clockNext < 0 || tick_due(tsUs, clockNext)) clockNext = next_tick(tsUs);
     o = end;
     k++;
   }

@@ -150,7 +150,7 @@ function runLoop(segments: { linkType: number; body: Buffer }[], fields: FieldAc
       if (fast) {
         const k = rw.rewriteRun(recs, linkType, 1 + (random() % 300), packed, at, coll.seenSets(), clock);
         if (k > 0) {
-          at = rw.runDone.packedEnd;
+          at = rw.runPackedEnd();
           index += k;
           ticks.set(index, clock.nextTick());
         }

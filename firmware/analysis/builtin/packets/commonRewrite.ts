@@ -15,26 +15,16 @@
 // addon's packetsRun also decodes each record, checks its values are reported and packs
 // it, over a run of a segment's records (PacketRewriter.rewriteRun, child.ts fastRun).
 import type { AnonPrimitives } from '../../anonymizer';
-import type { RewriterContext } from '../../../capture/batch-binding';
-import { addon } from '../../../capture/addon';
 import { Act, FieldCodes } from './fieldCodes';
 import type { FieldName } from '../../../anonymize/policy';
 import type { OffsetCache } from './offsetCache';
-import type { SeenAddresses } from '../../addresses';
+import type { SegmentRecords } from '../../segment-records';
+import type { PacketClock } from '../../ticks';
+import type { SeenSets } from '../../addresses';
+import { LoopContext, SharedSlot } from '../loopContext';
 
-/** The context's slots (native/capture/sealtap-capture.c, RW_*). */
-const Slot = {
-  in: 0, out: 1, io: 2, codes: 3, ttlEdges: 4, v4: 5, mac: 6, offsets: 7,
-  seen4: 8, seen4Used: 9, seenMac: 10, seenMacUsed: 11, packed: 12, run: 13, time: 14,
-} as const;
-
-/** What run() leaves besides the records it took. */
-export interface CommonRun {
-  /** The offset in the segment body after the records taken. */
-  off: number;
-  /** The offset in `packed` after the records written. */
-  packedEnd: number;
-}
+/** The context's slots of the rewrite (native/capture/sealtap-capture.c, RW_*); the loop's others are SharedSlot. */
+const Slot = { out: 1, io: 2, codes: 3, ttlEdges: 4, v4: 5, mac: 6, offsets: 7, packed: 12 } as const;
 
 /** Field codes in the order the C path reads them (RF_*). */
 const FIELDS: readonly FieldName[] = [
@@ -57,17 +47,12 @@ function supported(f: FieldCodes): boolean {
 export class CommonRewrite {
   /** The cells the C path reads its arguments from and writes its results to. */
   private readonly io = new Int32Array(8);
-  private readonly a = addon();
-  private readonly ctx: RewriterContext;
-  private boundIn: Uint8Array | null = null;
-  private boundV4: Uint32Array | null = null;
-  private boundMac: Uint32Array | null = null;
-  private boundOffsets: Uint32Array | null = null;
+  private readonly c = new LoopContext();
   /** packetsRun's cells (RUN_CELLS) and clock and time cells. */
   private readonly runCells = new Int32Array(12);
   private readonly timeCells = new Float64Array(4);
-  private readonly bound = new Map<number, Uint8Array | Uint32Array>();
-  private runBound = false;
+  /** Where the last run() ended in `packed`. */
+  packedEnd = 0;
 
   /** A C path for this rewriter's policy, or null when it has an action the C path does not implement. */
   static for(prim: AnonPrimitives, f: FieldCodes, offsets: OffsetCache, out: Buffer): CommonRewrite | null {
@@ -75,13 +60,14 @@ export class CommonRewrite {
   }
 
   private constructor(private readonly prim: AnonPrimitives, f: FieldCodes, private readonly offsets: OffsetCache, out: Buffer) {
-    const a = this.a;
-    this.ctx = a.rewriterNew();
-    a.rewriterBind(this.ctx, Slot.out, out);
-    a.rewriterBind(this.ctx, Slot.io, this.io);
-    a.rewriterBind(this.ctx, Slot.codes, Uint8Array.from(FIELDS, (n) => f.code[n]));
+    const c = this.c;
+    c.bind(Slot.out, out);
+    c.bind(Slot.io, this.io);
+    c.bind(Slot.codes, Uint8Array.from(FIELDS, (n) => f.code[n]));
     const edges = f.edges['ip4.ttl'];
-    a.rewriterBind(this.ctx, Slot.ttlEdges, Int32Array.from(edges.length > 0 ? edges : [0]));
+    c.bind(Slot.ttlEdges, Int32Array.from(edges.length > 0 ? edges : [0]));
+    c.bind(SharedSlot.run, this.runCells);
+    c.bind(SharedSlot.time, this.timeCells);
   }
 
   /**
@@ -97,7 +83,7 @@ export class CommonRewrite {
     io[1] = end;
     io[2] = l4;
     io[3] = payloadKept ? 1 : 0;
-    this.a.rewriterRun(this.ctx);
+    this.c.a.rewriterRun(this.c.ctx);
     const n = io[4];
     if (n < 0) return -1;
     this.counted(io[5], io[6], io[7]);
@@ -105,53 +91,38 @@ export class CommonRewrite {
   }
 
   /**
-   * The packets output's loop in C (packetsRun) over the records of an opened segment
-   * body of pcap link type `linkType` (none taken unless Ethernet's) from `off`: up to `max` records taken while each is the common packet, its
-   * MACs and addresses already reported (the `seen` sets), its values cached; each is
-   * written as a whole pcap record into packed from `at`. The clock (lastUs, nextUs) is
-   * advanced as PacketClock would be. Returns the records taken; `done` gets where
-   * they end. The first record it does not take is the caller's, nothing of it done.
+   * The packets output's loop in C (packetsRun) over the records of `recs` (of pcap link
+   * type `linkType`; none taken unless Ethernet's) from where it stands: up to `max`
+   * records taken while each is the common packet, its MACs and addresses already
+   * reported (`seen`), its values cached; each is written as a whole pcap record into
+   * packed from `at`. Advances recs and the clock past them as next() and
+   * PacketClock.packet would; packedEnd gets the end of what was written. Returns the
+   * records taken; the next record is the caller's, nothing of it done.
    */
-  run(body: Buffer, linkType: number, off: number, max: number, packed: Buffer, at: number, payloadKept: boolean,
-    seen: { v4: SeenAddresses; mac: SeenAddresses }, clock: { lastUs: number; nextUs: number }, shiftUs: number, granularityUs: number,
-    done: CommonRun): number {
-    this.bindCaches(body);
-    if (!this.runBound) {
-      this.a.rewriterBind(this.ctx, Slot.run, this.runCells);
-      this.a.rewriterBind(this.ctx, Slot.time, this.timeCells);
-      this.runBound = true;
-    }
-    // The used flags before the table: the C checks the pair's sizes at each call.
-    this.bindSlot(Slot.seen4Used, seen.v4.usedArray());
-    this.bindSlot(Slot.seen4, seen.v4.tableArray());
-    this.bindSlot(Slot.seenMacUsed, seen.mac.usedArray());
-    this.bindSlot(Slot.seenMac, seen.mac.tableArray());
-    this.bindSlot(Slot.packed, packed);
+  run(recs: SegmentRecords, linkType: number, max: number, packed: Buffer, at: number, payloadKept: boolean,
+    seen: SeenSets, clock: PacketClock, shiftUs: number, granularityUs: number): number {
+    this.bindCaches(recs.body);
+    this.c.bindSeen(seen);
+    this.c.bind(Slot.packed, packed);
     const r = this.runCells;
-    r[0] = off;
+    r[0] = recs.off;
     r[1] = linkType;
     r[2] = max;
     r[3] = at;
     r[4] = payloadKept ? 1 : 0;
     const t = this.timeCells;
     t[0] = clock.lastUs;
-    t[1] = clock.nextUs;
+    t[1] = clock.nextTick();
     t[2] = shiftUs;
     t[3] = granularityUs;
-    this.a.packetsRun(this.ctx);
+    this.c.a.packetsRun(this.c.ctx);
     const k = r[5];
-    done.off = r[6];
-    done.packedEnd = r[7];
-    clock.lastUs = t[0];
-    clock.nextUs = t[1];
+    if (k === 0) return 0;
+    recs.skip(r[6], k);
+    clock.advanced(t[0], t[1]);
+    this.packedEnd = r[7];
     this.counted(r[8], r[9], r[10]);
     return k;
-  }
-
-  private bindSlot(slot: number, array: Uint8Array | Uint32Array): void {
-    if (this.bound.get(slot) === array) return;
-    this.a.rewriterBind(this.ctx, slot, array);
-    this.bound.set(slot, array);
   }
 
   /** The caches' lookups the C path made, counted as their own (CacheGrowth). */
@@ -161,27 +132,12 @@ export class CommonRewrite {
     if (offsets > 0) this.offsets.countLookups(offsets);
   }
 
+  /** The input and the three caches, which are replaced when they grow. */
   private bindCaches(buf: Buffer): void {
-    const a = this.a;
-    if (buf !== this.boundIn) {
-      a.rewriterBind(this.ctx, Slot.in, buf);
-      this.boundIn = buf;
-    }
-    // The caches are replaced when they grow: bound again when they did.
-    const v4 = this.prim.pan.v4CacheTable();
-    if (v4 !== this.boundV4) {
-      a.rewriterBind(this.ctx, Slot.v4, v4);
-      this.boundV4 = v4;
-    }
-    const mac = this.prim.mac.cacheTable();
-    if (mac !== this.boundMac) {
-      a.rewriterBind(this.ctx, Slot.mac, mac);
-      this.boundMac = mac;
-    }
-    const offsets = this.offsets.cacheTable();
-    if (offsets !== this.boundOffsets) {
-      a.rewriterBind(this.ctx, Slot.offsets, offsets);
-      this.boundOffsets = offsets;
-    }
+    const c = this.c;
+    c.bind(SharedSlot.in, buf);
+    c.bind(Slot.v4, this.prim.pan.v4CacheTable());
+    c.bind(Slot.mac, this.prim.mac.cacheTable());
+    c.bind(Slot.offsets, this.offsets.cacheTable());
   }
 }

@@ -18,8 +18,8 @@ import type { PacketView } from '../../../decode/packetView';
 import { copyBytes, viewOf } from './byteCopy';
 import { ChecksumScopes } from './checksum';
 import { OffsetCache } from './offsetCache';
-import { CommonRewrite, CommonRun } from './commonRewrite';
-import type { SeenAddresses } from '../../addresses';
+import { CommonRewrite } from './commonRewrite';
+import type { SeenSets } from '../../addresses';
 import type { SegmentRecords } from '../../segment-records';
 import type { PacketClock } from '../../ticks';
 import { Act, FieldCodes } from './fieldCodes';
@@ -120,10 +120,6 @@ export class PacketRewriter {
   /** The C path for the most common packet (commonRewrite.ts), when this policy allows it. */
   private readonly common: CommonRewrite | null;
 
-  /** Where the last rewriteRun() ended: in the segment body and in `packed`. */
-  readonly runDone: CommonRun = { off: 0, packedEnd: 0 };
-  private readonly runClock = { lastUs: 0, nextUs: -1 };
-
   /** cPath false: every packet by the JavaScript below (tests compare the two). */
   constructor(readonly prim: AnonPrimitives, fields: FieldActions, cPath = true) {
     this.f = new FieldCodes(fields);
@@ -145,21 +141,20 @@ export class PacketRewriter {
    * takes up to `max` records of `recs` (of pcap link type `linkType`) from where it stands, each decoded, found
    * reported (`seen`), rewritten and written as a whole record into packed from `at`,
    * while each is the common packet with every value cached. Advances recs and the
-   * clock past them and counts them; runDone.packedEnd gets the end of what was written.
+   * clock past them and counts them; runPackedEnd() gives the end of what was written.
    * Returns the records taken (0 without a C path); the next record is the caller's.
    */
-  rewriteRun(recs: SegmentRecords, linkType: number, max: number, packed: Buffer, at: number, seen: { v4: SeenAddresses; mac: SeenAddresses }, clock: PacketClock): number {
+  rewriteRun(recs: SegmentRecords, linkType: number, max: number, packed: Buffer, at: number, seen: SeenSets, clock: PacketClock): number {
     if (this.common === null) return 0;
-    const c = this.runClock;
-    c.lastUs = clock.lastUs;
-    c.nextUs = clock.nextTick();
-    const k = this.common.run(recs.body, linkType, recs.off, max, packed, at, this.payloadKept, seen, c, this.shiftUs, this.granularityUs, this.runDone);
-    if (k === 0) return 0;
-    recs.skip(this.runDone.off, k);
-    clock.advanced(c.lastUs, c.nextUs);
+    const k = this.common.run(recs, linkType, max, packed, at, this.payloadKept, seen, clock, this.shiftUs, this.granularityUs);
     this.counters.packets += k;
     this.commonRewritten += k;
     return k;
+  }
+
+  /** Where the records the last rewriteRun() wrote end in its `packed`. */
+  runPackedEnd(): number {
+    return this.common?.packedEnd ?? 0;
   }
 
   /** Rewrites one decoded packet into this.out; returns the record's length (header included). */
