@@ -57,6 +57,8 @@ export interface BatchBinding {
   allocate(fd: number, length: number): number;
   /** madvise(MADV_DONTFORK), or MADV_DOFORK when keep is false, over the buffer's whole pages: 0, or the errno. */
   keepFromChildren(buf: Buffer, keep: boolean): number;
+  /** madvise(MADV_POPULATE_WRITE) over the buffer's whole pages: 0, or the errno (EINVAL before Linux 5.14). */
+  prefault(buf: Buffer): number;
   /** COBS of src into out (room for cobsMaxEncodedLength(src.length)); the bytes written. */
   cobsEncode(src: Uint8Array, out: Uint8Array): number;
   /** channel/cobs.ts cobsDecode of src into out (room for src.length): the decoded length, or -1 for a bad block. */

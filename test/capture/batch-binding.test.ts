@@ -14,7 +14,7 @@ import { parsePcap, PcapRecord } from '../lib/pcapfile';
 import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
 import { countRecords } from '../../firmware/spool/pcap-records';
-import { createSlotPool, releaseSlotPool } from '../../firmware/capture/slots';
+import { allocSlotPool, createSlotPool, releaseSlotPool, touchSlotPool } from '../../firmware/capture/slots';
 
 interface Read { records: Array<Omit<PcapRecord, 'data'> & { data: Buffer }>; error: string | null; batches: number; fullBatches: number }
 
@@ -295,6 +295,24 @@ test('capture slots take no copy-on-write faults after a child process starts; p
   assert.ok(plainFaults > pages / 2, `the control took ${plainFaults} faults for ${pages} pages: the fork did not write-protect it, so this test shows nothing here`);
   assert.ok(slotFaults * 8 < plainFaults, `the slots took ${slotFaults} faults for ${pages} pages (plain memory ${plainFaults})`);
   assert.throws(() => batchBinding.keepFromChildren('no' as unknown as Buffer, true), /keepFromChildren\(buffer, keep\)/);
+});
+
+test('touched slots and prefaulted memory take no page fault on their first writes; untouched memory takes one per page', () => {
+  const pages = (8 << 20) / 4096;
+  faultsWritingPages(new SharedArrayBuffer(4096)); // the loop compiled, its own faults taken
+  const untouched = faultsWritingPages(new SharedArrayBuffer(8 << 20));
+  const pool = allocSlotPool(2, 4 << 20);
+  touchSlotPool(pool);
+  const slotFaults = faultsWritingPages(pool.data);
+  releaseSlotPool(pool);
+  const other = new SharedArrayBuffer(8 << 20);
+  assert.is(batchBinding.prefault(Buffer.from(other)), 0);
+  const prefaulted = faultsWritingPages(other);
+  assert.ok(untouched > pages / 2, `untouched memory took ${untouched} faults for ${pages} pages: huge pages, so this test shows nothing here`);
+  assert.ok(slotFaults * 8 < untouched, `touched slots took ${slotFaults} faults for ${pages} pages (untouched memory ${untouched})`);
+  assert.ok(prefaulted * 8 < untouched, `prefaulted memory took ${prefaulted} faults for ${pages} pages (untouched memory ${untouched})`);
+  assert.is(batchBinding.prefault(Buffer.alloc(0)), 0);
+  assert.throws(() => batchBinding.prefault('no' as unknown as Buffer), /prefault\(buffer\)/);
 });
 
 test('pools let go one after another leave no page that children miss: every later child process starts', () => {
