@@ -6,6 +6,8 @@
 // each segment's plaintext to the researcher's module in its sandbox (module-link.ts)
 // and applies the policy to what comes back, and sends records with their places so a
 // restart neither loses nor repeats one.
+// First: libsodium's binding by file name, before any module asks for it.
+import '../keys/sodium-binding';
 import * as fs from 'node:fs';
 import { openSegment, peekSealedLength, SEGMENT_HEADER_BYTES } from '../spool/segment';
 import { PacketView } from '../decode/packetView';

@@ -5,6 +5,8 @@
 // modules), the receiver alone 78 ms and the supervisor 167 ms, and the box's run, the
 // analysis and the receiver each start a process (docs/benchmarks.md, end to end).
 /* eslint-disable @typescript-eslint/no-require-imports */
+// First: libsodium's binding by file name, before any module asks for it.
+import '../keys/sodium-binding';
 import { Command, UsageError, wantsHelp } from './command';
 
 interface CommandEntry {
