@@ -22,7 +22,12 @@ export const enum BatchStatus {
 export type BatchResult = [packets: number, end: number, status: BatchStatus, lastAt: number, error?: string];
 
 export interface BatchBinding {
-  openOffline(file: string): CaptureHandle;
+  /**
+   * A savefile. Its records are read in blocks straight into dispatch's buffer where
+   * they have the box's layout (pcap 2.4, this machine's byte order, microseconds), and
+   * through libpcap one by one otherwise, or with blocks false.
+   */
+  openOffline(file: string, blocks?: boolean): CaptureHandle;
   openLive(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, promisc: boolean): CaptureHandle;
   setFilter(h: CaptureHandle, bpf: string): void;
   /** Compiles a filter for a link type without a device; throws libpcap's message. */

@@ -364,14 +364,84 @@ function readCalls(): number {
 
 test('a savefile is read in large blocks, not a read(2) per few packets', () => {
   const bytes = fs.statSync(trace).size;
-  const before = readCalls();
-  const h = batchBinding.openOffline(trace);
-  const r = readAll(h, 1 << 20);
+  for (const blocks of [true, false]) {
+    const before = readCalls();
+    const h = batchBinding.openOffline(trace, blocks);
+    const r = readAll(h, 1 << 20);
+    batchBinding.close(h);
+    const calls = readCalls() - before - 1; // the one above, reading /proc
+    assert.is(r.records.length, 20000);
+    // In blocks, 128 KiB at a time into the caller's buffer, and at each call's end the
+    // packet that waits (its header, then its body); through libpcap, 256 KiB at a time
+    // (stdio's default, the file's 4 KiB block, took bytes / 4096 calls).
+    const most = blocks ? Math.ceil(bytes / (128 * 1024)) + 3 * r.batches + 2 : Math.ceil(bytes / (256 * 1024)) + 2;
+    assert.ok(calls <= most, `${blocks ? 'in blocks' : 'through libpcap'}: ${calls} reads for ${bytes} bytes in ${r.batches} calls`);
+  }
+});
+
+/** Every dispatch call's result and bytes, a new room after each full one, as the capture thread reads. */
+function callsOf(file: string, blocks: boolean, room: number, max: number, maxCaplen?: number): string[] {
+  let h: CaptureHandle;
+  try {
+    h = batchBinding.openOffline(file, blocks);
+  } catch (e) {
+    return [`not opened: ${(e as Error).message}`];
+  }
+  const out: string[] = [];
+  const buf = Buffer.alloc(room);
+  let at = 0;
+  let idle = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const r = maxCaplen === undefined ? batchBinding.dispatch(h, buf, at, max) : batchBinding.dispatch(h, buf, at, max, maxCaplen);
+    const [packets, end, status, lastAt, error] = r;
+    out.push(`${packets} ${end} ${status} ${lastAt} ${error ?? ''} ${crypto.createHash('sha256').update(buf.subarray(at, end)).digest('hex')}`);
+    if (status === BatchStatus.EndOfFile || status === BatchStatus.Error) break;
+    idle = packets === 0 ? idle + 1 : 0;
+    if (idle > 2) break; // a packet no room takes: both readers must say so alike
+    at = status === BatchStatus.Full || end + RECORD_HEADER_BYTES > room ? 0 : end;
+  }
   batchBinding.close(h);
-  const calls = readCalls() - before - 1; // the one above, reading /proc
-  assert.is(r.records.length, 20000);
-  // 256 KiB at a time (stdio's default, the file's 4 KiB block, took bytes / 4096 calls).
-  assert.ok(calls <= Math.ceil(bytes / (256 * 1024)) + 2, `${calls} reads for ${bytes} bytes`);
+  return out;
+}
+
+/** Copies of a clean trace cut short and spoiled: every way a record can end the file or stop libpcap. */
+function spoiledTraces(): string[] {
+  const whole = fs.readFileSync(trace).subarray(0, 200_000);
+  const files: string[] = [];
+  const write = (name: string, bytes: Buffer): void => {
+    const f = path.join(work, name);
+    fs.writeFileSync(f, bytes);
+    files.push(f);
+  };
+  // Cut in a record header, in a body and at a record's end (the generator's first record starts at 24).
+  const first = 24 + 16 + whole.readUInt32LE(24 + 8);
+  for (const cut of [24, 30, first - 5, first, first + 7, 100_001, 150_003]) write(`cut-${cut}.pcap`, whole.subarray(0, cut));
+  // A record claiming more than the snap length, one more than libpcap takes at all, and caplen > len.
+  for (const [name, caplen] of [['over-snaplen', 70_000], ['bogus', 0x7fff_ffff]] as const) {
+    const b = Buffer.from(whole);
+    b.writeUInt32LE(caplen, first + 8);
+    write(`${name}.pcap`, b);
+  }
+  const b = Buffer.from(whole);
+  b.writeUInt32LE(b.readUInt32LE(first + 8) + 1, first + 12 - 0);
+  b.writeUInt32LE(3, first + 12);
+  write('caplen-over-len.pcap', b);
+  return files;
+}
+
+test('reading in blocks gives what libpcap gives, call by call: the whole corpus, spoiled traces, small rooms, limits and cuts', () => {
+  const settings: Array<[room: number, max: number, maxCaplen?: number]> = [[256 * 1024, 1_000_000], [64 * 1024, 7, 100], [3000, 1_000_000, 1500], [2048, 1], [1 << 20, 4096]];
+  let calls = 0;
+  const files = [...corpusFiles(), trace, ...spoiledTraces()];
+  for (const file of files) {
+    for (const [room, max, maxCaplen] of settings) {
+      const want = callsOf(file, false, room, max, maxCaplen);
+      const got = callsOf(file, true, room, max, maxCaplen);
+      assert.equal(got, want, `${path.basename(file)}, room ${room}, max ${max}, maxCaplen ${maxCaplen}`);
+      calls += got.length;
+    }
+  }
+  assert.ok(calls > 5000, `${calls} calls compared`);
 });
 
 test('the savefile is opened close-on-exec: no process started later inherits it', () => {
