@@ -5,8 +5,6 @@
 // modules), the receiver alone 78 ms and the supervisor 167 ms, and the box's run, the
 // analysis and the receiver each start a process (docs/benchmarks.md, end to end).
 /* eslint-disable @typescript-eslint/no-require-imports */
-// First: libsodium's binding by file name, before any module asks for it.
-import '../keys/sodium-binding';
 import { Command, UsageError, wantsHelp } from './command';
 
 interface CommandEntry {
@@ -16,8 +14,14 @@ interface CommandEntry {
   load(): Command;
 }
 
-/** Loads `file`'s export `name` when the command runs. */
-const lazy = (file: string, name: string) => (): Command => (require(file) as Record<string, Command>)[name];
+/**
+ * Loads `file`'s export `name` when the command runs; libsodium's binding first, by its
+ * file name, before any of the command's modules asks for it (keys/sodium-binding.ts).
+ */
+const lazy = (file: string, name: string) => (): Command => {
+  require('../keys/sodium-binding');
+  return (require(file) as Record<string, Command>)[name];
+};
 
 const commands: CommandEntry[] = [
   { name: 'run', summary: 'the supervisor: capture, seal, analyse, and send results down the line', load: lazy('./run', 'runCommand') },

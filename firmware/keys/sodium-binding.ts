@@ -1,5 +1,6 @@
-// Imported first by each program's entry (cli/main.ts, analysis/child.ts), for its side
-// effect: sodium-native's compiled binding is found by file name, not by require-addon.
+// Loaded for its side effect before any module asks for sodium-native (by cli/main.ts
+// before it loads a command, by analysis/child.ts first): sodium-native's compiled
+// binding is found by file name, not by require-addon.
 //
 // sodium-native's binding.js asks require-addon for the addon, a resolver written for
 // every runtime and every platform's package layout: its first call ran 10-11 ms of
