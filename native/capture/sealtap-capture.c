@@ -25,7 +25,8 @@
  * allocate(fd, length) (the spool's slot files: Node has no fallocate),
  * keepFromChildren(buffer, keep) (the capture slots: no copy-on-write faults after a fork),
  * prefault(buffer) (the capture slots' pages mapped in one call before capture starts),
- * cobsEncode(src, out) (the line's framing: 1 GB/s where JavaScript managed 0.15-0.35),
+ * cobsEncode(src, out) (the line's framing: 1.8 GB/s on a packets line's frames, where a byte loop
+ * managed 1 and JavaScript 0.15-0.35),
  * cobsDecode(src, out) and crc32c(buf, start, end) (the receiver's checks of each frame),
  * sha256(buf, start, end, out) (the digest of each frame, box and receiver),
  * pcapUnpack(body, start, out, outStart, res) (the receiver's trace.pcap),
@@ -55,6 +56,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define RECORD_HEADER 16
 /* stdio buffer of a savefile opened by openOffline. */
@@ -1034,6 +1038,72 @@ static inline uint64_t zero_bytes(uint64_t v) {
 #endif
 
 /*
+ * The zeros of src[base, base + 16) as a bit mask, bit i for byte base + i (SSE2, which
+ * every x86-64 has); cobs_shifted_encode and cobs_shifted_decode scan with it.
+ */
+#ifdef __SSE2__
+#define COBS_SHIFTED 1
+static inline unsigned zeros16(const uint8_t *p) {
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_setzero_si128()));
+}
+
+/*
+ * COBS where no block is full (every run of non-zero bytes, the last included, at most
+ * 253 long): then the output is src one byte further on, each zero replaced by the code
+ * of the block after it, and a code first. One copy, then a store per zero found 16
+ * bytes at a time. Returns the length (n + 1), or 0 for a run too long (the caller
+ * encodes byte by byte then). On the frames of a packets line, whose headers hold a
+ * zero every few bytes, the byte loop ran at 1 GB/s.
+ */
+static size_t cobs_shifted_encode(const uint8_t *src, size_t n, uint8_t *out) {
+  memcpy(out + 1, src, n);
+  size_t code_at = 0, base = 0;
+  for (; base + 16 <= n; base += 16) {
+    for (unsigned m = zeros16(src + base); m != 0; m &= m - 1) {
+      size_t z = base + (size_t)__builtin_ctz(m);
+      if (z + 1 - code_at > 254) return 0;
+      out[code_at] = (uint8_t)(z + 1 - code_at);
+      code_at = z + 1;
+    }
+  }
+  for (size_t z = base; z < n; z++) {
+    if (src[z] != 0) continue;
+    if (z + 1 - code_at > 254) return 0;
+    out[code_at] = (uint8_t)(z + 1 - code_at);
+    code_at = z + 1;
+  }
+  if (n + 1 - code_at > 254) return 0;
+  out[code_at] = (uint8_t)(n + 1 - code_at);
+  return n + 1;
+}
+
+/*
+ * The decoder's counterpart, for a block with no 0x00 in it: src after its first byte is
+ * copied whole, then each code's block is walked and the byte where the next code stood
+ * becomes the implied zero. Stops before the first full block (code 0xff: no zero
+ * implied, so what follows is no longer one byte back). Returns the src offset of the
+ * code it stopped at (n when done) and sets *o to the bytes decoded; -1 for a code past
+ * the end.
+ */
+static long cobs_shifted_decode(const uint8_t *src, size_t n, uint8_t *out, size_t *o) {
+  memcpy(out, src + 1, n - 1);
+  size_t i = 0;
+  while (i < n) {
+    size_t code = src[i];
+    if (code == 0xff) break;
+    size_t end = i + code;
+    if (end > n) return -1;
+    if (end < n) out[end - 1] = 0;
+    i = end;
+  }
+  *o = i < n ? i : n - 1;
+  return (long)i;
+}
+#else
+#define COBS_SHIFTED 0
+#endif
+
+/*
  * cobsEncode(src, out): COBS of src (a Uint8Array) into out, which must hold
  * src.length + ceil(src.length / 254) + 1 bytes; returns the bytes written. Blocks of
  * at most 254 non-zero bytes, each after a code byte: 0xff for a full block (no zero
@@ -1048,6 +1118,10 @@ static napi_value cobs_encode(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sealtap-capture: cobsEncode's out is smaller than src.length + ceil(src.length / 254) + 1");
     return NULL;
   }
+#if COBS_SHIFTED
+  size_t shifted = cobs_shifted_encode(src, n, out);
+  if (shifted > 0) return num(env, (double)shifted);
+#endif
   /* Byte by byte: record frames hold a zero every few bytes (packet headers), where a
    * memchr and a memcpy per run cost twice this loop, and eight-byte steps (as the
    * decoder's) a third more: most of them find a zero and fall back (measured on the
@@ -1094,6 +1168,16 @@ static napi_value cobs_decode(napi_env env, napi_callback_info info) {
    * 42 ms against the byte loop's 50-66 (a memchr and a memcpy per group cost twice the
    * byte loop: packet headers make groups of a few bytes). */
   size_t i = 0, o = 0;
+#if COBS_SHIFTED
+  if (n > 0) {
+    /* No 0x00 anywhere (what the byte loop finds as it goes), then the blocks before
+     * the first full one in place. */
+    if (memchr(src, 0, n) != NULL) return num(env, -1);
+    long at = cobs_shifted_decode(src, n, out, &o);
+    if (at < 0) return num(env, -1);
+    i = (size_t)at;
+  }
+#endif
   while (i < n) {
     size_t code = src[i++];
     if (code == 0) return num(env, -1);

@@ -179,6 +179,32 @@ test('matches the byte-at-a-time definition on random inputs with runs of every 
   }
 });
 
+test('runs of 252 to 256 bytes and zeros on every 16-byte boundary: the C encoder (shifted copy or byte loop) agrees with the definition', () => {
+  // The C encoder copies src one byte on and patches each zero when no run is longer
+  // than 253 bytes, and the C decoder undoes that up to the first 0xff code; these
+  // inputs put every run length at which that stops around each place it is checked.
+  let t = 0;
+  for (const lead of [0, 1, 15, 16, 17, 31, 32, 33]) {
+    for (const run of [0, 1, 14, 15, 16, 252, 253, 254, 255, 256, 507, 508]) {
+      for (const tail of [0, 1, 2, 16, 253, 254]) {
+        const src = Buffer.concat([Buffer.alloc(lead, 0x5a), Buffer.alloc(1), Buffer.alloc(run, 0xa5), Buffer.alloc(1), Buffer.alloc(tail, 0x3c)]);
+        for (let z = 0; z < src.length; z += 16) if (t % 2 === 0) src[z] = 0;
+        const enc = cobsEncode(src);
+        assert.ok(enc.equals(referenceEncode(src)), `lead ${lead}, run ${run}, tail ${tail}`);
+        assert.ok(cobsDecodeFast(enc)!.equals(src), `lead ${lead}, run ${run}, tail ${tail}: decoded in C`);
+        t++;
+      }
+    }
+  }
+  for (const n of [0, 1, 15, 16, 17, 253, 254, 255]) {
+    for (const fill of [0, 0x77]) {
+      const src = Buffer.alloc(n, fill);
+      assert.ok(cobsEncode(src).equals(referenceEncode(src)), `${n} bytes of ${fill}`);
+      assert.ok(cobsDecodeFast(cobsEncode(src))!.equals(src), `${n} bytes of ${fill}: decoded in C`);
+    }
+  }
+});
+
 test('encodes a view into a larger buffer from its own offset, and the C encoder refuses an out too small or not bytes', () => {
   const big = Buffer.alloc(3000, 7);
   big[1500] = 0;
