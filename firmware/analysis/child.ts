@@ -249,10 +249,11 @@ class Runtime {
     const only = this.modules.length === 1 ? this.modules[0].module : null;
     const rw = only !== null && only.name === 'packets' && !only.onTimer ? (only as PacketsModule).rewriter : null;
     const table = only !== null && only.name === 'flows' && !only.onTimer ? (only as { table?: unknown }).table : null;
-    // The loops in C do only a built-in's work: none with a module or with shards to pick.
+    // The loops in C do only a built-in's work: none with a module; the packets output's
+    // none with shards to pick either (the flows output's passes another shard's packets).
     const alone = !init.module && init.shard.count <= 1;
     this.fast = alone && rw?.hasCPath() ? rw : null;
-    this.fastFlows = alone && table instanceof FlowTable ? new FlowsRun(table) : null;
+    this.fastFlows = !init.module && table instanceof FlowTable ? new FlowsRun(table, this.shards && { map: this.shards, index: init.shard.index }) : null;
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
       // references, with those of the first level that outputs packets (as the built-in).
@@ -415,11 +416,12 @@ class Runtime {
   }
 
   /** Counts k packets a loop in C took, the last at position `last`, as work() counts each. */
-  private tookInC(k: number, last: number): void {
+  /** k records taken by a loop in C, the last at place `last`; `ofShard` of them this shard's (the others only decoded). */
+  private tookInC(k: number, last: number, ofShard = k): void {
     this.pos = last;
     this.view.counters[DecodeCounter.packets] += k;
-    this.counters.packets += k;
-    this.segPackets += k;
+    this.counters.packets += ofShard;
+    this.segPackets += ofShard;
   }
 
   /**
@@ -679,9 +681,10 @@ class Runtime {
     const shard = this.init.shard.index;
     // A lookup per packet costs a hash of the position: none while nothing is quarantined.
     const quarantined = this.quarantine.size > 0;
-    // The loops in C where nothing per packet is the runtime's own to do.
-    const inC = mine === null && shards === null && !careful && !quarantined;
-    const fast = inC ? this.fast : null;
+    // The loops in C where nothing per packet is the runtime's own to do (the flows
+    // output's takes the shard of each packet itself).
+    const inC = mine === null && !careful && !quarantined;
+    const fast = inC && shards === null ? this.fast : null;
     const fastFlows = inC ? this.fastFlows : null;
     const started = performance.now();
     const sentBefore = batchesSent;
@@ -698,7 +701,7 @@ class Runtime {
         const first = recs.index + 1;
         const k = fastFlows.take(recs, this.init.linkType, FLOWS_RUN_RECORDS, this.addresses.seenSets(), this.clock);
         if (k > 0) {
-          this.tookInC(k, position(seq, first + k - 1));
+          this.tookInC(k, position(seq, first + k - 1), fastFlows.takenOfShard);
           if (performance.now() - started > this.sliceMs) break;
         }
       }

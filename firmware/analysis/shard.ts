@@ -105,6 +105,11 @@ export class ShardMap {
     k.fill(0);
   }
 
+  /** The key's two words, for the flows output's loop in C (flowsRun), which takes a packet's shard as of() does. */
+  keyWords(): [number, number] {
+    return [this.k0, this.k1];
+  }
+
   /** The shard of a decoded packet (its bytes in buf). Byte loops: Buffer's compare and copy cost more than they do here. */
   of(v: PacketView, buf: Buffer): number {
     if (this.count <= 1 || v.ipSrcOff < 0 || v.ipDstOff < 0) return 0;

@@ -2080,6 +2080,60 @@ static int32_t flow_hash(const uint8_t *src, const uint8_t *dst, size_t len, uin
 }
 
 /*
+ * shard.ts halfSipHash: HalfSipHash-2-4 with a 32-bit result, the key's two words k0, k1.
+ */
+#define HSIP_ROUND(v0, v1, v2, v3) do { \
+    v0 += v1; v1 = (v1 << 5) | (v1 >> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >> 16); \
+    v2 += v3; v3 = (v3 << 8) | (v3 >> 24); v3 ^= v2; \
+    v0 += v3; v3 = (v3 << 7) | (v3 >> 25); v3 ^= v0; \
+    v2 += v1; v1 = (v1 << 13) | (v1 >> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >> 16); \
+  } while (0)
+
+static uint32_t half_siphash(uint32_t k0, uint32_t k1, const uint8_t *m, size_t len) {
+  uint32_t v0 = k0, v1 = k1, v2 = 0x6c796765u ^ k0, v3 = 0x74656462u ^ k1;
+  size_t i = 0, words = len & ~(size_t)3;
+  for (; i < words; i += 4) {
+    uint32_t w = le32(m + i);
+    v3 ^= w;
+    HSIP_ROUND(v0, v1, v2, v3);
+    HSIP_ROUND(v0, v1, v2, v3);
+    v0 ^= w;
+  }
+  uint32_t w = (uint32_t)len << 24;
+  switch (len & 3) {
+    case 3: w |= (uint32_t)m[i + 2] << 16; /* fall through */
+    case 2: w |= (uint32_t)m[i + 1] << 8; /* fall through */
+    case 1: w |= m[i];
+  }
+  v3 ^= w;
+  HSIP_ROUND(v0, v1, v2, v3);
+  HSIP_ROUND(v0, v1, v2, v3);
+  v0 ^= w;
+  v2 ^= 0xff;
+  for (int r = 0; r < 4; r++) HSIP_ROUND(v0, v1, v2, v3);
+  return v1 ^ v3;
+}
+
+/*
+ * shard.ts ShardMap.of for the common packet of flows_run: its addresses of `len`
+ * bytes at src and dst, its ports, its protocol; the lower endpoint first.
+ */
+static uint32_t shard_of(uint32_t k0, uint32_t k1, uint32_t count, const uint8_t *src, const uint8_t *dst, size_t len, uint32_t sport, uint32_t dport, uint32_t proto) {
+  int c = memcmp(src, dst, len);
+  if (c == 0) c = (int)sport - (int)dport;
+  const uint8_t *a = c <= 0 ? src : dst, *b = c <= 0 ? dst : src;
+  uint32_t ap = c <= 0 ? sport : dport, bp = c <= 0 ? dport : sport;
+  uint8_t t[2 + 2 * (16 + 4)];
+  t[0] = len == 16 ? 6 : 4;
+  t[1] = (uint8_t)proto;
+  memcpy(t + 2, a, len);
+  put32le(t + 2 + len, ap);
+  memcpy(t + 6 + len, b, len);
+  put32le(t + 6 + 2 * len, bp);
+  return half_siphash(k0, k1, t, 10 + 2 * len) % count;
+}
+
+/*
  * flowsRun(ctx): the analysis' packet loop for the flows output alone, over a run of an
  * opened segment's records (firmware/analysis/builtin/flows/flowsRun.ts says when the
  * runtime uses it; child.ts work with decode.ts, AddressCollector.note and
@@ -2099,6 +2153,10 @@ static int32_t flow_hash(const uint8_t *src, const uint8_t *dst, size_t len, uin
  *   offset after them; in and out: run[3], run[4] the least recently seen list's head
  *   and tail. time[0], time[1] in and out: PacketClock's lastUs and nextUs; time[4] in:
  *   the table's next sweep; time[5] in: its idle timeout, time[6] its active timeout (µs).
+ *   With shards, run[7] in: their count (more than 1), run[8] this process's shard,
+ *   run[9], run[10] ShardMap's key words: a common packet of another shard is only
+ *   passed (the clock sees it, as the runtime's loop does), whatever its values; out:
+ *   run[11] the records taken of this shard (all of them without shards).
  */
 static napi_value flows_run(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -2122,7 +2180,7 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
   for (size_t i = 0; i < sizeof per_flow / sizeof per_flow[0]; i++) sizes = sizes && c->len[per_flow[i]] == cap;
   /* The IPv6 set is optional: without it, IPv6 packets are the JavaScript's. */
   if ((c->ptr[RW_SEEN6] != NULL) != (c->ptr[RW_SEEN6_USED] != NULL) || (c->ptr[RW_SEEN6] && c->len[RW_SEEN6] != 4 * c->len[RW_SEEN6_USED])) sizes = 0;
-  if (!sizes || c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED] || c->len[RW_TIME] < 7) {
+  if (!sizes || c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED] || c->len[RW_TIME] < 7 || c->len[RW_RUN] < 12) {
     napi_throw_range_error(env, NULL, "sealtap-capture: flowsRun: the flow store's arrays or the seen-value tables differ in size");
     return NULL;
   }
@@ -2144,7 +2202,8 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
   uint32_t mask = (uint32_t)c->len[FS_INDEX] - 1;
   int32_t head = run[3], tail = run[4];
   size_t o = (size_t)run[0];
-  int32_t max = run[1] == 1 ? run[2] : 0, k = 0;
+  int32_t max = run[1] == 1 ? run[2] : 0, k = 0, mine = 0;
+  uint32_t shards = run[7] > 1 ? (uint32_t)run[7] : 1, shard = (uint32_t)run[8], k0 = (uint32_t)run[9], k1 = (uint32_t)run[10];
   double clockLast = time[0], clockNext = time[1], sweepUs = time[4], idleUs = time[5], activeUs = time[6];
   while (k < max && o + 16 <= bodyLen) {
     const uint8_t *r = body + o;
@@ -2154,19 +2213,26 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     const uint8_t *ip = p + 14;
     int tcp, v6 = 0;
     if (common_packet(p, end - start, &tcp)) {
-      if (!values_seen(c, p)) break;
     } else if (c->ptr[RW_SEEN6] && common_packet6(p, end - start, &tcp)) {
       v6 = 1;
-      if (!mac_seen(c, p) || !mac_seen(c, p + 6) || !v6_seen(c, ip + 8) || !v6_seen(c, ip + 24)) break;
     } else {
       break;
     }
     double tsUs = (double)le32(r) * 1e6 + (double)le32(r + 4);
-    /* The table sweeps at this packet. */
-    if (tick_due(tsUs, sweepUs)) break;
     size_t alen = v6 ? 16 : 4;
     const uint8_t *src = v6 ? ip + 8 : ip + 12, *dst = src + alen, *th = p + 14 + (v6 ? 40 : 20);
     uint32_t pr = v6 ? ip[6] : ip[9], sport = be16(th), dport = be16(th + 2);
+    if (shards > 1 && shard_of(k0, k1, shards, src, dst, alen, sport, dport, pr) != shard) {
+      /* Another shard's: the runtime's loop decodes it, ticks the clock and passes it. */
+      clockLast = tsUs;
+      if (clockNext < 0 || tick_due(tsUs, clockNext)) clockNext = next_tick(tsUs);
+      o = end;
+      k++;
+      continue;
+    }
+    if (v6 ? !mac_seen(c, p) || !mac_seen(c, p + 6) || !v6_seen(c, ip + 8) || !v6_seen(c, ip + 24) : !values_seen(c, p)) break;
+    /* The table sweeps at this packet. */
+    if (tick_due(tsUs, sweepUs)) break;
     int32_t hash = flow_hash(src, dst, alen, sport, dport, pr);
     int32_t id = -1;
     int forward = 1;
@@ -2208,11 +2274,13 @@ static napi_value flows_run(napi_env env, napi_callback_info info) {
     if (clockNext < 0 || tick_due(tsUs, clockNext)) clockNext = next_tick(tsUs);
     o = end;
     k++;
+    mine++;
   }
   run[3] = head;
   run[4] = tail;
   run[5] = k;
   run[6] = (int32_t)o;
+  run[11] = mine;
   time[0] = clockLast;
   time[1] = clockNext;
   return NULL;

@@ -12,12 +12,13 @@ import { SegmentRecords } from '../../firmware/analysis/segment-records';
 import { PacketClock } from '../../firmware/analysis/ticks';
 import { FlowTable, FlowTableOptions } from '../../firmware/analysis/builtin/flows/flowTable';
 import { FlowsRun } from '../../firmware/analysis/builtin/flows/flowsRun';
+import { ShardMap } from '../../firmware/analysis/shard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { corpusFiles } from '../lib/corpusFiles';
 import { runBox, receive } from '../lib/run-box';
 import { fixedMaster } from '../lib/fixed-keyring';
-import { Keyring } from '../../firmware/keys/keyring';
+import { Keyring, KeyPurpose } from '../../firmware/keys/keyring';
 import { generated } from '../lib/samplegen-files';
 import { seededRandom } from '../lib/anonymize-fixtures';
 import { changedPackets, corpusSegments, isCommonShape, keyUser, oddTimes, Packet, packetsOf, segmentBody, steppedTimes } from '../lib/packet-variants';
@@ -37,13 +38,16 @@ interface FlowsResult {
   ticks: Map<number, number>;
 }
 
-function runFlows(segments: Segment[], opts: FlowTableOptions, fast: boolean, seenSlots: number, seed: number): FlowsResult {
+/** A shard of the run's flows, as an analysis process with run.json analysis.shards > 1 has. */
+type ShardOf = { map: ShardMap; index: number } | null;
+
+function runFlows(segments: Segment[], opts: FlowTableOptions, fast: boolean, seenSlots: number, seed: number, shard: ShardOf = null): FlowsResult {
   const flows: string[] = [];
   const table = new FlowTable(opts, (f) => flows.push(JSON.stringify({ ...f, addr: f.addr.toString('hex') })));
   const coll = new AddressCollector(keyUser, seenSlots);
   const clock = new PacketClock(null);
   const v = new PacketView();
-  const loop = fast ? new FlowsRun(table) : null;
+  const loop = fast ? new FlowsRun(table, shard) : null;
   const random = seededRandom(seed);
   const hashes: string[] = [];
   const ticks = new Map<number, number>();
@@ -63,8 +67,11 @@ function runFlows(segments: Segment[], opts: FlowTableOptions, fast: boolean, se
       if (!recs.next()) break;
       clock.packet(recs.tsUs);
       decodePacket(linkType, body, recs.start, recs.end - recs.start, recs.origLen, v);
-      coll.note(v, body);
-      table.onPacket(v, body, recs.tsUs);
+      // Another shard's packet: decoded and passed, as child.ts work passes it.
+      if (shard === null || shard.map.of(v, body) === shard.index) {
+        coll.note(v, body);
+        table.onPacket(v, body, recs.tsUs);
+      }
       ticks.set(++index, clock.nextTick());
     }
     const h = coll.take();
@@ -77,9 +84,9 @@ function runFlows(segments: Segment[], opts: FlowTableOptions, fast: boolean, se
   };
 }
 
-function compareFlows(segments: Segment[], opts: FlowTableOptions, seenSlots: number, what: string): FlowsResult {
-  const js = runFlows(segments, opts, false, seenSlots, 5);
-  const c = runFlows(segments, opts, true, seenSlots, 5);
+function compareFlows(segments: Segment[], opts: FlowTableOptions, seenSlots: number, what: string, shard: ShardOf = null): FlowsResult {
+  const js = runFlows(segments, opts, false, seenSlots, 5, shard);
+  const c = runFlows(segments, opts, true, seenSlots, 5, shard);
   assert.is(c.flows.length, js.flows.length, `${what}: flows ended`);
   for (let i = 0; i < js.flows.length; i++) if (c.flows[i] !== js.flows[i]) assert.unreachable(`${what}: flow ${i} ended as\n${c.flows[i]}\nnot\n${js.flows[i]}`);
   assert.is(c.hashes, js.hashes, `${what}: the values reported`);
@@ -176,6 +183,24 @@ test('the flows loop in C ends, reports and counts what the JavaScript loop does
     for (const [why, n] of Object.entries(r.counters as Record<string, number>)) ends[why] = (ends[why] ?? 0) + n;
   }
   for (const why of ['idle', 'active', 'end', 'evicted']) assert.ok(ends[why] > 0, `no flow ended as ${why}: ${JSON.stringify(ends)}`);
+});
+
+test('with shards, the flows loop in C passes another shard\'s packets as the JavaScript loop does: each of 2 and 3 shards ends, reports and counts the same', () => {
+  const { segments } = testSegments(true);
+  const flowKey = Keyring.debugFromBytes(fixedMaster(0x33)).subkey(KeyPurpose.flow);
+  let ended = 0;
+  const seen = new Set<string>();
+  for (const count of [2, 3]) {
+    const map = new ShardMap(flowKey, count);
+    for (let index = 0; index < count; index++) {
+      const r = compareFlows(segments, {}, 1 << 18, `shard ${index} of ${count}`, { map, index });
+      assert.ok(r.taken > 0, `shard ${index} of ${count}: the C loop took no record`);
+      ended += r.flows.length;
+      for (const f of r.flows) seen.add(`${count} ${f}`);
+    }
+  }
+  // The shards share the flows out: none ends in two shards of one count.
+  assert.is(seen.size, ended, 'a flow ended in two shards');
 });
 
 test('the flows loop in C takes IPv6 packets too', () => {

@@ -5,8 +5,11 @@
 // (child.ts work: decodePacket, AddressCollector.note, FlowTable.onPacket) stays the
 // definition and takes every record the C loop does not: a packet of another shape, a
 // value not reported yet, a new flow, a flow to restart, a FIN or RST, a flow that saw
-// one before, a sweep due. test/analysis/flows-run.test.ts compares the two.
+// one before, a sweep due. With shards, a common packet of another shard is passed in C
+// as the JavaScript loop passes it (decoded, the clock ticked, nothing else).
+// test/analysis/flows-run.test.ts compares the two.
 import type { SegmentRecords } from '../../segment-records';
+import type { ShardMap } from '../../shard';
 import type { PacketClock } from '../../ticks';
 import type { SeenSets } from '../../addresses';
 import { LoopContext, SharedSlot } from '../loopContext';
@@ -22,8 +25,11 @@ export class FlowsRun {
   private readonly c = new LoopContext();
   private readonly runCells = new Int32Array(12);
   private readonly timeCells = new Float64Array(7);
+  /** Of the records the last take() took, those of this process's shard (all of them without shards). */
+  takenOfShard = 0;
 
-  constructor(private readonly table: FlowTable) {
+  /** `shard`: the run's shards and this process's, when there are more than one. */
+  constructor(private readonly table: FlowTable, shard: { map: ShardMap; index: number } | null = null) {
     const s = table.store;
     // The store's arrays are made once, with the table.
     const arrays: [number, Uint8Array | Int32Array | Uint16Array | Float64Array][] = [
@@ -36,12 +42,20 @@ export class FlowsRun {
     const t = table.timeouts();
     this.timeCells[5] = t.idleUs;
     this.timeCells[6] = t.activeUs;
+    if (shard !== null && shard.map.count > 1) {
+      const [k0, k1] = shard.map.keyWords();
+      this.runCells[7] = shard.map.count;
+      this.runCells[8] = shard.index;
+      this.runCells[9] = k0;
+      this.runCells[10] = k1;
+    }
   }
 
   /**
    * Takes up to `max` records of `recs` (of pcap link type `linkType`) from where it
-   * stands, as FlowTable.onPacket would count each into its open flow; advances recs,
-   * the clock and the table's packet count past them. Returns the records taken; the
+   * stands, as FlowTable.onPacket would count each into its open flow (or passes it, of
+   * another shard); advances recs, the clock and the table's packet count past them.
+   * Returns the records taken (takenOfShard: how many of them were this shard's); the
    * next record is the caller's.
    */
   take(recs: SegmentRecords, linkType: number, max: number, seen: SeenSets, clock: PacketClock): number {
@@ -60,12 +74,13 @@ export class FlowsRun {
     t[4] = this.table.nextSweep();
     this.c.a.flowsRun(this.c.ctx);
     const k = r[5];
+    this.takenOfShard = r[11];
     if (k === 0) return 0;
     lru.head = r[3];
     lru.tail = r[4];
     recs.skip(r[6], k);
     clock.advanced(t[0], t[1]);
-    this.table.counters.packets += k;
+    this.table.counters.packets += r[11];
     return k;
   }
 }
