@@ -60,16 +60,25 @@ const HUGE_PAGES = `
 const fs = require('fs');
 const b = Buffer.alloc(64 << 20, 1);
 const huge = Number(/AnonHugePages:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
-fs.writeSync(3, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null, extraCa: process.env.NODE_EXTRA_CA_CERTS ?? null, hugeKiB: huge, touched: b[b.length - 1] }));
+fs.writeSync(3, JSON.stringify({ tunables: process.env.GLIBC_TUNABLES ?? null, extraCa: process.env.NODE_EXTRA_CA_CERTS ?? null, hugeKiB: huge, touched: b[b.length - 1], execArgv: process.execArgv }));
 process.exit(0);`;
 
-function throughWrapper(env: Record<string, string>): { tunables: string | null; extraCa: string | null; hugeKiB: number } {
+function throughWrapper(env: Record<string, string>, args = ['--help']): { tunables: string | null; extraCa: string | null; hugeKiB: number; execArgv: string[] } {
   const file = path.join(path.dirname(preload()), 'huge-pages.js');
   fs.writeFileSync(file, HUGE_PAGES);
-  const r = spawnSync(SEALTAP, ['--help'], { encoding: 'utf8', env: { ...process.env, ...env, NODE_OPTIONS: `--require ${file}` }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const r = spawnSync(SEALTAP, args, { encoding: 'utf8', env: { ...process.env, ...env, NODE_OPTIONS: `--require ${file}` }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.output[3] as string) as { tunables: string | null; extraCa: string | null; hugeKiB: number };
+  return JSON.parse(r.output[3] as string) as { tunables: string | null; extraCa: string | null; hugeKiB: number; execArgv: string[] };
 }
+
+test('bin/sealtap raises V8\'s interrupt budget for run (the box\'s supervisor) only: the receiver and the other commands keep the default', () => {
+  assert.ok(throughWrapper({}, ['run', '--help']).execArgv.includes('--interrupt-budget=675840'));
+  for (const args of [['receive', '--help'], ['--help'], ['cryptopan', '--help']]) {
+    const argv = throughWrapper({}, args).execArgv;
+    assert.not.ok(argv.some((a) => a.startsWith('--interrupt-budget')), `${args.join(' ')}: ${argv.join(' ')}`);
+    assert.ok(argv.includes('--no-memory-reducer'), `${args.join(' ')}: ${argv.join(' ')}`);
+  }
+});
 
 test('bin/sealtap asks glibc for huge pages for malloc (a caller\'s own tunables come after and win), and large buffers get them', () => {
   const own = throughWrapper({ GLIBC_TUNABLES: '' });
