@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { RecordType } from '../../firmware/channel/records';
 import { receive, ReceiveOptions } from '../../firmware/receiver/receive';
 import { readIpfix } from '../../firmware/receiver/ipfix-read';
+import { IpfixEncoder } from '../../firmware/receiver/ipfix';
 import { makeBoot, makeDns, makeEnd, makeFlow, newSession, tmpDir } from '../lib/channel-fixtures';
 import { channelOn } from '../lib/channel-recording';
 import { corpusFile } from '../lib/corpusFiles';
@@ -124,6 +125,29 @@ test('flows.ipfix reads back: one record per direction with standard elements, t
   assert.ok(v6, 'IPv6 flow exported with the IPv6 template');
   assert.ok(ipfix.messages > 5, 'messages small enough for UDP');
   for (let o = 0; o < bytes.length; o += bytes.readUInt16BE(o + 2)) assert.ok(bytes.readUInt16BE(o + 2) <= 1400, `message at byte ${o}: ${bytes.readUInt16BE(o + 2)} bytes`);
+});
+
+test('IPFIX fields at their edges read back exactly: counts up to 2^53 - 1, times to the microsecond up to 2036, dotted quads with leading zeros; an address that does not parse is skipped and counted', () => {
+  const edge = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1];
+  // dateTimeMicroseconds counts from 1900 in 32 bits of seconds: up to 2036 (NTP era 0).
+  const times = [0, 999_999, 1_000_000, 1_707_993_825_988_123, 1_999_999_999_999_999, 2_085_978_495_999_999];
+  const flows = edge.map((n, i) => ({ ...makeFlow(1), srcAddr: ['001.002.003.004', '255.255.255.255', '0.0.0.0', '10.0.0.1', '192.168.001.100', '9.09.099.0'][i], packets: n, bytes: edge[(i + 1) % edge.length], revPackets: 0, firstUs: times[i], lastUs: times[(i + 3) % times.length] }));
+  const bad = ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '1234.1.1.1', '', '1.2.3.4 '].map((srcAddr) => ({ ...makeFlow(1), srcAddr }));
+  const enc = new IpfixEncoder();
+  const msgs = [...flows, ...bad].flatMap((f) => enc.add(f));
+  msgs.push(...enc.flush(1_700_000_000));
+  const got = readIpfix(Buffer.concat(msgs)).records;
+  assert.is(enc.skipped, bad.length);
+  assert.is(got.length, flows.length);
+  flows.forEach((f, i) => {
+    const r = got[i];
+    assert.is(r.sourceIPv4Address, f.srcAddr.split('.').map(Number).join('.'));
+    assert.is(r.packetDeltaCount, f.packets);
+    assert.is(r.octetDeltaCount, f.bytes);
+    assert.is(r.flowStartMicroseconds, f.firstUs);
+    assert.is(r.flowEndMicroseconds, f.lastUs);
+    assert.is(r.flowStartMilliseconds, Math.floor(f.firstUs / 1000));
+  });
 });
 
 test('a flow dated before 1970 (an old trace shifted by the secret origin) stays in flows.jsonl, is left out of flows.ipfix and counted', async () => {
