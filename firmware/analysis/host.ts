@@ -56,6 +56,14 @@ export interface AnalysisEvents {
 
 const restartDelayMs = 100;
 
+/** Resolves once `c` has exited (at once if it has). */
+function exited(c: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once('exit', () => resolve());
+  });
+}
+
 export class AnalysisHost {
   private child: ChildProcess | null = null;
   private committed: Place = noPlace;
@@ -77,6 +85,8 @@ export class AnalysisHost {
   private exitSignal: NodeJS.Signals | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly checkEveryMs: number;
+  /** The exit of the last process stop() ended (resolved when there was none). */
+  private lastExit: Promise<void> = Promise.resolve();
   restarts = 0;
   /** Records dropped because no analysis may send them (see AnalysisEvents.refused). */
   refusedRecords = 0;
@@ -122,12 +132,21 @@ export class AnalysisHost {
     this.sendTo(this.child, { t: 'finish' });
   }
 
-  stop(): void {
+  /**
+   * Ends the analysis process now. Resolves once the last process stopped has exited:
+   * until then its mappings of the spool's slot files keep the spool's file system
+   * busy, and the box could not unmount it (and have the kernel forget its key).
+   */
+  stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     const c = this.child;
     this.child = null;
-    c?.kill('SIGKILL');
+    if (c) {
+      c.kill('SIGKILL');
+      this.lastExit = exited(c);
+    }
+    return this.lastExit;
   }
 
   /** For tests of crash safety: kill the running analysis as a crash would. */
@@ -270,7 +289,7 @@ export class AnalysisHost {
         break;
       case 'finished':
         this.finishedOk = true;
-        this.stop();
+        void this.stop();
         this.reportFinished(m.counters, m.streams);
         break;
       case 'ready':
@@ -336,7 +355,7 @@ export class AnalysisHost {
     if (this.restarts > this.opts.maxRestarts) {
       this.restarts = this.opts.maxRestarts;
       this.gaveUp = true;
-      this.stop();
+      void this.stop();
       this.events.gaveUp(`${this.name()} ${why}; it died ${this.restarts + 1} times, more than analysis.maxRestarts (${this.opts.maxRestarts}) allows: fix the module or raise analysis.maxRestarts in run.json`);
       this.release(this.doneUpTo + 1, this.published);
       if (this.finishing) this.reportFinished({}, {});

@@ -45,8 +45,8 @@ export class ShardedAnalysis implements AnalysisControl {
     for (const p of this.parts) p.finish();
   }
 
-  stop(): void {
-    for (const p of this.parts) p.stop();
+  stop(): Promise<void> {
+    return Promise.all(this.parts.map((p) => p.stop())).then(() => undefined);
   }
 
   /** The first shard's process; pids() has them all. */

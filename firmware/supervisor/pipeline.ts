@@ -67,6 +67,8 @@ export function captureSlots(source: Source, segmentBytes: number): number {
   return Math.min(64, Math.max(8, Math.ceil((64 * 1024 * 1024) / segmentBytes)));
 }
 
+/** How long the end of a run waits for the analysis processes to exit after they are killed. */
+const ANALYSIS_EXIT_MS = 5000;
 /** Degraded is shown this long after a drop or an analysis restart. */
 const DEGRADED_MS = 5000;
 /** At most one log line per this long about dropped packets, and about refused stream records. */
@@ -193,7 +195,7 @@ export class Pipeline {
     if (analysis) {
       analysis.finish();
       await this.analysisFinished;
-      analysis.stop();
+      await this.analysisExited(analysis);
     }
     this.ended = true;
   }
@@ -202,8 +204,20 @@ export class Pipeline {
   async stopAtOnce(): Promise<void> {
     this.ended = true;
     this.spooler.dropHeld('stopped at once');
-    this.analysis?.stop();
+    const exited = this.analysis ? this.analysisExited(this.analysis) : Promise.resolve();
     await this.capture.terminate().catch(() => {});
+    await exited;
+  }
+
+  /**
+   * Stops the analysis and waits for its processes to exit (ANALYSIS_EXIT_MS at most):
+   * they map the spool's slot files, and the box unmounts the spool after this.
+   */
+  private analysisExited(analysis: AnalysisControl): Promise<void> {
+    return new Promise((resolve) => {
+      const t = this.p.sys.after(ANALYSIS_EXIT_MS, resolve);
+      void analysis.stop().then(() => { t.cancel(); resolve(); });
+    });
   }
 
   /** No more LED changes from the pipeline's health. */

@@ -41,7 +41,8 @@ export interface AnalysisControl {
   segmentPublished(seq: number): void;
   /** No more segments will come: finish, then the finished event follows. */
   finish(): void;
-  stop(): void;
+  /** Ends the analysis now; resolves once its processes have exited (they map the spool's files). */
+  stop(): Promise<void>;
   /** Process id of the running analysis, null between a death and its restart. */
   pid(): number | null;
 }

@@ -162,6 +162,21 @@ function alive(pid: number): boolean {
   }
 }
 
+test('stop() resolves once the analysis process has exited, its mappings of the spool\'s slot files gone with it; a second stop() waits for the same exit', async () => {
+  const h = new Harness();
+  h.host.start();
+  h.publish(2);
+  await h.until('segment 1', () => h.done.includes(1));
+  const pid = h.host.pid()!;
+  const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+  assert.ok(maps.includes(h.dir), 'the analysis maps no slot file: this test shows nothing');
+  const first = h.host.stop();
+  const second = h.host.stop();
+  await first;
+  assert.not.ok(alive(pid), `process ${pid} still exists when stop() resolved`);
+  await second;
+});
+
 test('PACKET records more than one packing buffer holds arrive whole, once and in order', async () => {
   // Payload kept as zeros: 1,000 records of 1,458 bytes are more than the 1 MiB the
   // analysis packs a batch into at first, so one batch spans two buffers.

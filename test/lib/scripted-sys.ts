@@ -76,6 +76,8 @@ export class ScriptedCapture implements CaptureControl {
 export class ScriptedAnalysis implements AnalysisControl {
   /** Answer finish() with finished (an analysis with nothing left to do). */
   finishesWhenAsked = true;
+  /** Its processes exit this long after stop() on the scripted clock (null: never). */
+  exitsAfterMs: number | null = 0;
   readonly published: number[] = [];
   /** "analysis", or "analysis shard 2/3" with analysis.shards. */
   readonly name: string;
@@ -93,7 +95,14 @@ export class ScriptedAnalysis implements AnalysisControl {
     this.sys.act(`${this.name}: finish`);
     if (this.finishesWhenAsked) queueMicrotask(() => this.events.finished({}, {}));
   }
-  stop(): void { this.sys.act(`${this.name}: stop`); }
+  stop(): Promise<void> {
+    this.sys.act(`${this.name}: stop`);
+    const ms = this.exitsAfterMs;
+    if (ms === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (ms !== null) this.sys.after(ms, () => { this.sys.act(`${this.name}: exited`); resolve(); });
+    });
+  }
   pid(): number | null { return null; }
 
   /** The analysis went through segment `seq` of `packets` packets. */

@@ -36,7 +36,7 @@ function setUp(count: number): { set: ShardedAnalysis; shards: FakeShard[]; seen
       start: () => f.calls.push('start'),
       segmentPublished: (seq) => f.calls.push(`segment ${seq}`),
       finish: () => f.calls.push('finish'),
-      stop: () => f.calls.push('stop'),
+      stop: () => { f.calls.push('stop'); return Promise.resolve(); },
       pid: () => f.running,
     };
     shards.push(f);

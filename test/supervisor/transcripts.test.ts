@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startScriptedRun, settle, ScriptedRun } from '../lib/scripted-sys';
+import { until } from '../lib/until';
 
 const BOOT_PRELUDE = [
   'led: status trigger=timer',
@@ -100,6 +101,28 @@ test('001 a replay to its end: boot, capture, end of source, the analysis finish
     'spool: closed',
     '[    0.000] NOTE  results drained in 0.0 s; keys wiped',
   ]);
+});
+
+test('001b the run waits for the analysis processes to exit before it closes the spool (they map its files; the box unmounts it), 5 s at most', async () => {
+  for (const [exitsAfterMs, waited] of [[1200, 1200], [null, 5000]] as const) {
+    const r = startScriptedRun();
+    await capturing(r);
+    r.sys.analysis!.exitsAfterMs = exitsAfterMs;
+    r.sys.capture!.segment(50);
+    await r.sys.published(0);
+    r.sys.analysis!.segmentDone(0, 50);
+    r.sys.capture!.done('end of file');
+    await until('the analysis was never stopped', () => r.sys.transcript.includes('analysis: stop'));
+    const stoppedAt = r.sys.now();
+    await r.sys.advance(waited - 1);
+    assert.not.ok(r.sys.transcript.some((l) => l.includes('state: finished')), `the run went on ${waited - 1} ms after the stop, before the analysis exited`);
+    await r.sys.advance(1);
+    assert.is(await finish(r), 0);
+    const t = r.sys.transcript;
+    if (exitsAfterMs !== null) assert.ok(t.indexOf('analysis: exited') < t.indexOf('spool: closed'), t.join('\n'));
+    assert.ok(t.indexOf('analysis: stop') < t.indexOf('spool: closed'));
+    assert.ok(r.sys.now() >= stoppedAt + waited);
+  }
 });
 
 test('002 packets capture dropped for want of a free slot count once toward stop.packets', async () => {
