@@ -415,8 +415,10 @@ class Runtime {
     return k;
   }
 
-  /** Counts k packets a loop in C took, the last at position `last`, as work() counts each. */
-  /** k records taken by a loop in C, the last at place `last`; `ofShard` of them this shard's (the others only decoded). */
+  /**
+   * Counts k records a loop in C took, the last at position `last`, as work() counts
+   * each: `ofShard` of them this shard's packets (the others only decoded and passed).
+   */
   private tookInC(k: number, last: number, ofShard = k): void {
     this.pos = last;
     this.view.counters[DecodeCounter.packets] += k;
