@@ -10,8 +10,7 @@ import { realCommands } from '../supervisor/commands';
 import { finish } from '../supervisor/poweroff';
 import { setUpUsbGadget, UsbGadgetError } from '../supervisor/usb-gadget';
 import { openWriteOnlyTty } from '../channel/tty';
-import { bootFromBundle, BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/firmware-bundle';
-import { checkBoardsExist } from './bundle';
+import { BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/bundle-source';
 import type { FirmwareIdentity } from '../supervisor/supervise';
 import type { Sys } from '../supervisor/sys';
 import { productVersion } from './version';
@@ -142,7 +141,7 @@ function parseRunArgs(argv: string[]): RunArgs {
   const source: BundleSource | null = file !== undefined ? { file } : medium !== undefined ? { medium } : null;
   const asBoard = opts.get('as-board');
   if (asBoard !== undefined && !source) throw new UsageError('--as-board names the board a bundle is checked for: give it with --bundle FILE.sfw or --medium IMAGE');
-  if (asBoard !== undefined) checkBoardsExist([asBoard], 'as-board');
+  if (asBoard !== undefined) (require('./bundle') as typeof import('./bundle')).checkBoardsExist([asBoard], 'as-board');
   if (source && opts.has('unsandboxed')) throw new UsageError('--unsandboxed cannot be given with --bundle or --medium: a bundle\'s module runs in its sandbox, as on the box');
   return {
     config, board: opts.get('board') ?? 'dev', trusted: opts.get('trusted') ?? trustedKeysDir,
@@ -178,6 +177,8 @@ function prepare(args: RunArgs): { config: RunConfig; board: Board; firmware: Fi
     if (wanted) {
       process.stderr.write(`sealtap run: verifying the analysis firmware ${'medium' in wanted.source ? `on ${wanted.source.medium}` : `in ${wanted.source.file}`} for board ${wanted.board}${wanted.hint}\n`);
       firmwareDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealtap-firmware-'));
+      // Loaded here: a run that verifies no bundle does not load the verification.
+      const { bootFromBundle } = require('../supervisor/firmware-bundle') as typeof import('../supervisor/firmware-bundle');
       const b = bootFromBundle(wanted.source, wanted.board, args.config, firmwareDir, args.trusted);
       for (const n of b.notes) process.stderr.write(`sealtap run: ${n}\n`);
       config = b.config;

@@ -15,13 +15,10 @@ import { checkBundleContent, Wiring } from '../bundle/content';
 import { RunConfig } from './config';
 import type { FirmwareIdentity } from './supervise';
 
-/**
- * The trust configuration baked into the image: public keys, and trust.json naming the
- * roles that must approve a bundle (trust.ts). Without trust.json any one key approves.
- */
-export const trustedKeysDir = '/etc/sealtap/trusted';
+import { BundleRefused, BundleSource, trustedKeysDir } from './bundle-source';
 
-export class BundleRefused extends Error {}
+export { BundleRefused, trustedKeysDir };
+export type { BundleSource };
 
 export interface BundleBoot {
   config: RunConfig;
@@ -44,7 +41,6 @@ export function readBoxTrust(dir: string): Trust {
  * Where the analysis firmware is read from: a bundle medium (the box's bundleDevice, or a
  * medium image file on a development host), with its A/B slots; or one .sfw file.
  */
-export type BundleSource = { medium: string } | { file: string };
 
 /** A bundle that passed every check, and where it came from for the log. */
 interface Chosen {

@@ -160,7 +160,7 @@ test('a run forks its analysis before the supervisor\'s modules load', () => {
   assert.is(r.loaded[0], 'before', JSON.stringify(r.loaded));
 });
 
-test('a run loads the supervisor, not the receiver, and of systeminformation its memory module only', () => {
+test('a run loads the supervisor, not the receiver, nor a bundle\'s verification when it verifies none, and of systeminformation its memory module only', () => {
   const r = tinyRun();
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /run finished \(end of source\): captured 8/);
@@ -168,6 +168,7 @@ test('a run loads the supervisor, not the receiver, and of systeminformation its
   assert.ok(mine.includes('supervisor/supervise.js'), mine.join(' '));
   assert.not.ok(mine.includes('cli/receive.js'));
   assert.not.ok(mine.includes('receiver/receive.js'));
+  for (const bundle of ['supervisor/firmware-bundle.js', 'bundle/boot-select.js', 'bundle/verify.js', 'cli/bundle.js']) assert.not.ok(mine.includes(bundle), `${bundle} was loaded`);
   const si = r.loaded.filter((f) => f.includes(`${path.sep}node_modules${path.sep}systeminformation${path.sep}`)).map((f) => path.basename(f)).sort();
   assert.equal(si, ['memory.js', 'util.js']);
 });
