@@ -13,7 +13,6 @@
 //             FLAG_FRAGMENT set:   u32 record length ‖ u32 offset ‖ bytes of one record
 // docs/channel.md has the same layout with examples. Changing any offset or constant
 // here is a new FRAME_VERSION: receivers refuse versions they do not know.
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { cobsDecodeFast, cobsEncode } from './cobs';
 import { crc32cFast } from './crc32c';
 import { recordTypeName } from './records';
@@ -226,6 +225,17 @@ export function parseFragment(body: Buffer): Fragment | null {
 }
 
 /**
+ * node:zlib, loaded at the first frame to deflate or inflate: a file or pipe line sends
+ * its frames uncompressed (writer.ts), and loading it took 1-4 ms of each start of the
+ * supervisor and the receiver.
+ */
+let zlibModule: typeof import('node:zlib') | null = null;
+function zlib(): typeof import('node:zlib') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (zlibModule ??= require('node:zlib') as typeof import('node:zlib'));
+}
+
+/**
  * A 2 KiB window instead of zlib's 32 KiB: matches reach back at most the window minus
  * 262 bytes (1786), more than any body the framer makes, so the output is byte for byte
  * the same, while each call sets up and clears a far smaller zlib state (the per-frame
@@ -237,7 +247,7 @@ const DEFLATE_OPTIONS = { level: 6, windowBits: 11 };
 /** Deflates a body when that makes it shorter (never across frames: each frame inflates alone). */
 export function compressBody(body: Buffer): { payload: Buffer; flags: number } {
   if (body.length >= 64) {
-    const z = deflateRawSync(body, DEFLATE_OPTIONS);
+    const z = zlib().deflateRawSync(body, DEFLATE_OPTIONS);
     if (z.length < body.length) return { payload: z, flags: FLAG_DEFLATED };
   }
   return { payload: body, flags: 0 };
@@ -247,7 +257,7 @@ export function compressBody(body: Buffer): { payload: Buffer; flags: number } {
 export function frameBody(f: FrameFields): Buffer | null {
   if (!(f.flags & FLAG_DEFLATED)) return f.payload;
   try {
-    return inflateRawSync(f.payload, { maxOutputLength: MAX_BODY_BYTES });
+    return zlib().inflateRawSync(f.payload, { maxOutputLength: MAX_BODY_BYTES });
   } catch {
     return null;
   }

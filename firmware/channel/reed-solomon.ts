@@ -30,12 +30,25 @@ const LOG = new Uint8Array(256);
   for (let i = 255; i < 512; i++) EXP[i] = EXP[i - 255];
 })();
 
-/** MUL[(a << 8) | b] = a·b: one table look-up per byte in the loops below (64 KiB). */
-const MUL = new Uint8Array(65536);
-for (let a = 1; a < 256; a++) for (let b = 1; b < 256; b++) MUL[(a << 8) | b] = EXP[LOG[a] + LOG[b]];
+/**
+ * MUL[(a << 8) | b] = a·b: one table look-up per byte in the loops below (64 KiB). Made
+ * at the first use, not when the module loads: a line without FEC (a file line, a
+ * recording of one) never needs it, and its 65,025 products took 3-4 ms of every start
+ * of the supervisor and the receiver.
+ */
+let MUL: Uint8Array | null = null;
+
+function mulTable(): Uint8Array {
+  if (MUL === null) {
+    const t = new Uint8Array(65536);
+    for (let a = 1; a < 256; a++) for (let b = 1; b < 256; b++) t[(a << 8) | b] = EXP[LOG[a] + LOG[b]];
+    MUL = t;
+  }
+  return MUL;
+}
 
 function mul(a: number, b: number): number {
-  return MUL[(a << 8) | b];
+  return mulTable()[(a << 8) | b];
 }
 
 function inv(a: number): number {
@@ -53,7 +66,8 @@ function mulAdd(dst: Uint8Array, src: Uint8Array, c: number): void {
   if (c === 0) return;
   const row = c << 8;
   const n = Math.min(dst.length, src.length);
-  for (let t = 0; t < n; t++) dst[t] ^= MUL[row | src[t]];
+  const table = mulTable();
+  for (let t = 0; t < n; t++) dst[t] ^= table[row | src[t]];
 }
 
 function checkShape(n: number, m: number): void {

@@ -2,8 +2,8 @@
 import { Command, parseArgs, UsageError } from './command';
 import { receive } from '../receiver/receive';
 import { OutDirRefused } from '../receiver/out-dir';
-import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from '../receiver/ipfix-udp';
-import { writeResultsKeyPair } from '../receiver/results-key';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, MAX_QUEUED } from '../receiver/ipfix-defaults';
+import type { ForwardReport } from '../receiver/ipfix-udp';
 import { summaryText } from '../receiver/summary-text';
 
 const help = `usage: sealtap receive <tty|file> --out DIR [--force] [--key PREFIX.key] [--baud N] [--follow] [--until-end]
@@ -56,7 +56,7 @@ options:
                    second, in bursts of N/50 or one message; default ${DEFAULT_RATE}. UDP has
                    no flow control: a collector sent more than it reads loses the rest
                    unseen. Messages wait in a queue; reading a file pauses while it is
-                   long, so a file loses nothing; a tty cannot pause, and beyond ${IpfixForwarder.MAX_QUEUED}
+                   long, so a file loses nothing; a tty cannot pause, and beyond ${MAX_QUEUED}
                    queued messages (about 300,000 records) new ones are dropped and
                    counted. At the end receive waits until the queue is sent.
   --ipfix-template-secs S
@@ -94,7 +94,8 @@ function keygen(argv: string[]): number {
   if (rest.length !== 0) throw new UsageError(`receive keygen takes no other arguments, got ${rest.join(' ')} (see --help)`);
   const prefix = opts.get('out');
   if (!prefix) throw new UsageError('receive keygen needs --out PREFIX');
-  const k = writeResultsKeyPair(prefix);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const k = (require('../receiver/results-key') as typeof import('../receiver/results-key')).writeResultsKeyPair(prefix);
   process.stdout.write(`wrote ${k.keyPath} (secret, keep it on this workstation) and ${k.pubPath}\n` +
     `run.json: "channel": { ..., "recipient": "${k.publicHex}" }\n`);
   return 0;
@@ -130,7 +131,8 @@ export const receiveCommand: Command = {
     if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`--baud ${opts.get('baud')} is not a positive integer`);
     if (opts.has('ipfix')) {
       try {
-        IpfixForwarder.parse(opts.get('ipfix')!);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (require('../receiver/ipfix-udp') as typeof import('../receiver/ipfix-udp')).IpfixForwarder.parse(opts.get('ipfix')!);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }

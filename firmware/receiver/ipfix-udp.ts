@@ -13,15 +13,9 @@ import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import { messageContents, templatesBefore } from './ipfix';
 
-/**
- * Data records per second by default. A stock nfcapd 1.7 on loopback, on a busy 2-core
- * workstation, stored every record at 5,000 and 10,000/s and lost up to 6% at 20,000/s
- * (its 208 KiB socket buffer holds about 90 messages: at 5,000/s it may stall 0.35 s);
- * a tty line delivers far fewer (115200 baud is about 11 KB/s). Measures: docs/channel.md.
- */
-export const DEFAULT_RATE = 5000;
-/** Templates again before a data message when this long passed since the last ones (RFC 7011 §8.4, §10.3.6). */
-export const DEFAULT_TEMPLATE_SECONDS = 60;
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, MAX_QUEUED } from './ipfix-defaults';
+
+export { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS };
 /** The bucket holds this much of the rate: the largest burst, far below a collector's socket buffer. */
 const BURST_MS = 20;
 
@@ -86,7 +80,7 @@ export class IpfixForwarder {
   /** Queued messages at which a file input waits: about 5,000 records, 1 s at the default rate. */
   static readonly HIGH_WATER = 256;
   /** Queued messages beyond which new ones are dropped and counted (at most 23 MB). */
-  static readonly MAX_QUEUED = 16384;
+  static readonly MAX_QUEUED = MAX_QUEUED;
   private readonly bucket: TokenBucket;
   private readonly now: () => number;
   private queue: Queued[] = [];

@@ -10,8 +10,7 @@ import { StatusScreen } from './terminal-block';
 import { ResultsWriter } from './results-writer';
 import type { SessionState } from './session';
 import { checkLineInput, openLineSource } from './line-source';
-import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, ForwardReport, IpfixForwarder } from './ipfix-udp';
-import { freeResultsKey, readResultsKey } from './results-key';
+import type { ForwardReport } from './ipfix-udp';
 import { openOutDir, refuseOwnOutput, removeWhatWasWritten } from './out-dir';
 
 export interface ReceiveOptions {
@@ -53,7 +52,13 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
   const follow = o.follow === true;
   const kind = checkLineInput(o.input);
-  if (o.ipfix) IpfixForwarder.parse(o.ipfix);
+  // Loaded when asked for: the forwarder (and node's DNS) with --ipfix, the key reader
+  // with --key; a plain recording needs neither (docs/benchmarks.md, the receiver's start).
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const udp = o.ipfix ? (require('./ipfix-udp') as typeof import('./ipfix-udp')) : null;
+  const keys = o.key ? (require('./results-key') as typeof import('./results-key')) : null;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  if (o.ipfix) udp!.IpfixForwarder.parse(o.ipfix);
   refuseOwnOutput(o.input, o.out);
   const outDir = openOutDir(o.out, o.force === true);
   // Nothing below may leave files behind when the line held no frame: a failure before
@@ -62,9 +67,9 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
   let decoder: LineDecoder | null = null;
   try {
     // Before any file is written: a bad key file is a one-line error.
-    const resultsKey = o.key ? readResultsKey(o.key) : null;
+    const resultsKey = o.key ? keys!.readResultsKey(o.key) : null;
     const forwarder = o.ipfix
-      ? await IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? DEFAULT_TEMPLATE_SECONDS })
+      ? await udp!.IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? udp!.DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? udp!.DEFAULT_TEMPLATE_SECONDS })
       : null;
     let forwarded: ForwardReport | null = null;
     let raw = -1;
@@ -131,7 +136,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
       decoder?.finish();
       outputs?.close();
       if (raw >= 0) fs.closeSync(raw);
-      if (resultsKey) freeResultsKey(resultsKey);
+      if (resultsKey) keys!.freeResultsKey(resultsKey);
       if (forwarder) forwarded = await forwarder.close();
     }
     if (decoder.sessions.size === 0) throw new Error(noFrameMessage(o.input, kind, decoder.bytesRead, first.subarray(0, firstBytes), o.baud ?? 115200));

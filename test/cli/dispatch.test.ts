@@ -173,6 +173,19 @@ test('a run loads the supervisor, not the receiver, nor a bundle\'s verification
   assert.equal(si, ['memory.js', 'util.js']);
 });
 
+test('receiving a recording loads neither the IPFIX forwarder nor the results key reader (they come with --ipfix and --key)', () => {
+  assert.is(tinyRun().status, 0);
+  const dir = path.dirname(preload());
+  const out = path.join(dir, 'received');
+  fs.rmSync(out, { recursive: true, force: true });
+  const r = sealtap(['receive', path.join(dir, 'line.raw'), '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'flows.ipfix')));
+  const mine = loadedFirmware(r.loaded);
+  assert.ok(mine.includes('receiver/receive.js'), mine.join(' '));
+  for (const other of ['receiver/ipfix-udp.js', 'receiver/results-key.js']) assert.not.ok(mine.includes(other), `${other} was loaded`);
+});
+
 test.after(() => {
   if (preloadFile) fs.rmSync(path.dirname(preloadFile), { recursive: true, force: true });
 });
