@@ -251,8 +251,7 @@ class Runtime {
     const table = only !== null && only.name === 'flows' && !only.onTimer ? (only as { table?: unknown }).table : null;
     // The loops in C do only a built-in's work: none with a module; the packets output's
     // none with shards to pick either (the flows output's passes another shard's packets).
-    const alone = !init.module && init.shard.count <= 1;
-    this.fast = alone && rw?.hasCPath() ? rw : null;
+    this.fast = !init.module && this.shards === null && rw?.hasCPath() ? rw : null;
     this.fastFlows = !init.module && table instanceof FlowTable ? new FlowsRun(table, this.shards && { map: this.shards, index: init.shard.index }) : null;
     if (init.module) {
       // The module's records go out with the first level's field actions; packets it
@@ -683,10 +682,10 @@ class Runtime {
     const shard = this.init.shard.index;
     // A lookup per packet costs a hash of the position: none while nothing is quarantined.
     const quarantined = this.quarantine.size > 0;
-    // The loops in C where nothing per packet is the runtime's own to do (the flows
-    // output's takes the shard of each packet itself).
+    // The loops in C where nothing per packet is the runtime's own to do (the packets
+    // output's is there with one shard only; the flows output's takes each packet's shard).
     const inC = mine === null && !careful && !quarantined;
-    const fast = inC && shards === null ? this.fast : null;
+    const fast = inC ? this.fast : null;
     const fastFlows = inC ? this.fastFlows : null;
     const started = performance.now();
     const sentBefore = batchesSent;

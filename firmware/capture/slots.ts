@@ -69,7 +69,7 @@ export function allocSlotPool(slots: number, slotBytes: number): SlotPool {
  * Maps every page of the pool in, then lets the capture threads write to it. The kernel
  * does it in one call (MADV_POPULATE_WRITE): filling 32 MiB of shared memory from
  * JavaScript took 26-48 ms of the supervisor's thread, a page fault per page and a
- * write per byte, while the capture thread started; the call takes 12-14 ms. A kernel
+ * write per byte, while the capture thread started; the call took 5-7 ms. A kernel
  * without that call gets every page written instead.
  */
 export function touchSlotPool(pool: SlotPool): void {

@@ -13,9 +13,7 @@ import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import { messageContents, templatesBefore } from './ipfix';
 
-import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS, MAX_QUEUED } from './ipfix-defaults';
-
-export { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS };
+import { MAX_QUEUED } from './ipfix-defaults';
 /** The bucket holds this much of the rate: the largest burst, far below a collector's socket buffer. */
 const BURST_MS = 20;
 

@@ -11,6 +11,7 @@ import { ResultsWriter } from './results-writer';
 import type { SessionState } from './session';
 import { checkLineInput, openLineSource } from './line-source';
 import type { ForwardReport } from './ipfix-udp';
+import { DEFAULT_RATE, DEFAULT_TEMPLATE_SECONDS } from './ipfix-defaults';
 import { openOutDir, refuseOwnOutput, removeWhatWasWritten } from './out-dir';
 
 export interface ReceiveOptions {
@@ -69,7 +70,7 @@ export async function receive(o: ReceiveOptions): Promise<Summary> {
     // Before any file is written: a bad key file is a one-line error.
     const resultsKey = o.key ? keys!.readResultsKey(o.key) : null;
     const forwarder = o.ipfix
-      ? await udp!.IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? udp!.DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? udp!.DEFAULT_TEMPLATE_SECONDS })
+      ? await udp!.IpfixForwarder.open(o.ipfix, { rate: o.ipfixRate ?? DEFAULT_RATE, templateSeconds: o.ipfixTemplateSeconds ?? DEFAULT_TEMPLATE_SECONDS })
       : null;
     let forwarded: ForwardReport | null = null;
     let raw = -1;

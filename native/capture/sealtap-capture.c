@@ -430,6 +430,15 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char 
 #define BULK_CHUNK (128 * 1024)
 
 /*
+ * 1 when the record header r is one bulk_read takes as it is: its captured length within
+ * the file's snapshot, the caller's cut and its own original length.
+ */
+static int plain_record(const handle_t *h, const batch_t *b, const uint8_t *r) {
+  uint32_t caplen = get32le(r + 8);
+  return caplen <= h->snapshot && caplen <= b->maxCaplen && caplen <= get32le(r + 12);
+}
+
+/*
  * The record at h->off read into h->pending, as on_packet holds a packet the room cannot
  * take: 0, or -1 when it is not a plain record there whole (libpcap takes it then).
  */
@@ -438,9 +447,8 @@ static int hold_next(handle_t *h, batch_t *b) {
   uint8_t head[RECORD_HEADER];
   ssize_t n;
   do n = pread(fd, head, sizeof head, h->off); while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof head) return -1;
+  if (n != (ssize_t)sizeof head || !plain_record(h, b, head)) return -1;
   uint32_t caplen = get32le(head + 8);
-  if (caplen > h->snapshot || caplen > b->maxCaplen || caplen > get32le(head + 12)) return -1;
   size_t need = RECORD_HEADER + (size_t)caplen;
   if (need > h->pendingCap) {
     uint8_t *grown = realloc(h->pending, need);
@@ -477,9 +485,8 @@ static int bulk_read(handle_t *h, batch_t *b, uint32_t max) {
     uint8_t *r = b->out + b->at;
     size_t need = RECORD_HEADER;
     if (valid >= RECORD_HEADER) {
-      uint32_t caplen = get32le(r + 8);
-      if (caplen > h->snapshot || caplen > b->maxCaplen || caplen > get32le(r + 12)) goto by_libpcap;
-      need = RECORD_HEADER + (size_t)caplen;
+      if (!plain_record(h, b, r)) goto by_libpcap;
+      need = RECORD_HEADER + (size_t)get32le(r + 8);
       if (valid >= need) {
         b->last = b->at;
         b->at += need;
@@ -1858,15 +1865,21 @@ static int rewrite_common(rw_ctx *c, int32_t *io, uint8_t *outBuf) {
   return 0;
 }
 
-static napi_value rewriter_run(napi_env env, napi_callback_info info) {
+/* The rewriter context that is a loop's only argument, or NULL with a TypeError (usage) thrown. */
+static rw_ctx *ctx_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   rw_ctx *c = NULL;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: rewriterRun(ctx) takes a rewriter context");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
+  return c;
+}
+
+static napi_value rewriter_run(napi_env env, napi_callback_info info) {
+  rw_ctx *c = ctx_arg(env, info, "sealtap-capture: rewriterRun(ctx) takes a rewriter context");
+  if (!c) return NULL;
   for (int i = 0; i < RW_COMMON_SLOTS; i++) {
     if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: rewriterRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
   }
@@ -1903,6 +1916,22 @@ static int v6_seen(const rw_ctx *c, const uint8_t *a) {
 }
 
 /*
+ * The transport header at p[t] of protocol `proto`, within p[0, limit): a whole TCP header
+ * (*tcp 1), or a UDP header (*tcp 0) to a port the decoder does not follow into a tunnel.
+ */
+static int common_transport(const uint8_t *p, size_t t, size_t limit, uint8_t proto, int *tcp) {
+  *tcp = proto == 6;
+  if (*tcp) {
+    if (t + 20 > limit) return 0;
+    size_t hlen = (size_t)(p[t + 12] >> 4) * 4;
+    return hlen >= 20 && t + hlen <= limit;
+  }
+  if (proto != 17 || t + 8 > limit) return 0;
+  uint32_t dport = be16(p + t + 2);
+  return dport != 4789 && dport != 6081;
+}
+
+/*
  * 1 when p[0, n) is, exactly, what decodePacket makes a common packet of (rewriter.ts
  * isCommon): an Ethernet frame of an IPv4 header of 20 bytes, not a later fragment, its
  * total length 0 or at least 20, carrying a whole TCP header (*tcp 1) or a UDP header
@@ -1916,15 +1945,7 @@ static int common_packet(const uint8_t *p, size_t n, int *tcp) {
   size_t total = be16(ip + 2), limit = n;
   if (total != 0 && total < 20) return 0;
   if (total != 0 && 14 + total < limit) limit = 14 + total;
-  *tcp = ip[9] == 6;
-  if (*tcp) {
-    if (34 + 20 > limit) return 0;
-    size_t hlen = (size_t)(p[34 + 12] >> 4) * 4;
-    return hlen >= 20 && 34 + hlen <= limit;
-  }
-  if (ip[9] != 17 || 34 + 8 > limit) return 0;
-  uint32_t dport = be16(p + 34 + 2);
-  return dport != 4789 && dport != 6081;
+  return common_transport(p, 34, limit, ip[9], tcp);
 }
 
 /*
@@ -1939,15 +1960,7 @@ static int common_packet6(const uint8_t *p, size_t n, int *tcp) {
   if ((ip[0] >> 4) != 6) return 0;
   size_t plen = be16(ip + 4), limit = n;
   if (plen != 0 && 54 + plen < limit) limit = 54 + plen;
-  *tcp = ip[6] == 6;
-  if (*tcp) {
-    if (54 + 20 > limit) return 0;
-    size_t hlen = (size_t)(p[54 + 12] >> 4) * 4;
-    return hlen >= 20 && 54 + hlen <= limit;
-  }
-  if (ip[6] != 17 || 54 + 8 > limit) return 0;
-  uint32_t dport = be16(p + 54 + 2);
-  return dport != 4789 && dport != 6081;
+  return common_transport(p, 54, limit, ip[6], tcp);
 }
 
 /* The common packet's two MACs and two addresses each name no host or are reported. */
@@ -1986,19 +1999,13 @@ static inline uint32_t le32(const uint8_t *b) { return (uint32_t)b[0] | ((uint32
  *   shift; time[3] in: the time granularity (1 for none), both in µs.
  */
 static napi_value packets_run(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  rw_ctx *c = NULL;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: packetsRun(ctx) takes a rewriter context");
-    return NULL;
-  }
+  rw_ctx *c = ctx_arg(env, info, "sealtap-capture: packetsRun(ctx) takes a rewriter context");
+  if (!c) return NULL;
   for (int i = 0; i < RW_PACKETS_SLOTS; i++) {
     if (!c->ptr[i]) { napi_throw_error(env, NULL, "sealtap-capture: packetsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
   }
-  if (c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED]) {
-    napi_throw_range_error(env, NULL, "sealtap-capture: packetsRun: a seen-value table and its used flags differ in size");
+  if (c->len[RW_SEEN4] != c->len[RW_SEEN4_USED] || c->len[RW_SEENMAC] != 2 * c->len[RW_SEENMAC_USED] || c->len[RW_RUN] < 11 || c->len[RW_TIME] < 4) {
+    napi_throw_range_error(env, NULL, "sealtap-capture: packetsRun: a seen-value table and its used flags differ in size, or the run or time cells are too few");
     return NULL;
   }
   int32_t *run = c->ptr[RW_RUN];
@@ -2159,14 +2166,8 @@ static uint32_t shard_of(uint32_t k0, uint32_t k1, uint32_t count, const uint8_t
  *   run[11] the records taken of this shard (all of them without shards).
  */
 static napi_value flows_run(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  rw_ctx *c = NULL;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) {
-    napi_throw_type_error(env, NULL, "sealtap-capture: flowsRun(ctx) takes a rewriter context");
-    return NULL;
-  }
+  rw_ctx *c = ctx_arg(env, info, "sealtap-capture: flowsRun(ctx) takes a rewriter context");
+  if (!c) return NULL;
   static const int needed[] = { RW_IN, RW_RUN, RW_TIME, RW_SEEN4, RW_SEEN4_USED, RW_SEENMAC, RW_SEENMAC_USED };
   for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
     if (!c->ptr[needed[i]]) { napi_throw_error(env, NULL, "sealtap-capture: flowsRun: the context lacks an array (rewriterBind every slot first)"); return NULL; }
