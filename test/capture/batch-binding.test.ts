@@ -281,10 +281,14 @@ function faultsWritingPages(data: SharedArrayBuffer): number {
   return threadMinorFaults() - before;
 }
 
-test('capture slots take no copy-on-write faults after a child process starts; plain memory takes one per page', () => {
-  const pages = (8 << 20) / 4096;
-  const pool = createSlotPool(2, 4 << 20);
-  const plain = new SharedArrayBuffer(8 << 20);
+/** Larger than glibc's largest mmap threshold (32 MiB): always a fresh mapping, never heap memory calloc zeroed already. */
+const FRESH_BYTES = 40 << 20;
+/** Pages of FRESH_BYTES as transparent huge pages ("always") would map them: a fault each at least. */
+const FRESH_HUGE_PAGES = FRESH_BYTES / (2 << 20);
+
+test('capture slots take no copy-on-write faults after a child process starts; plain memory takes one per page or huge page', () => {
+  const pool = createSlotPool(2, FRESH_BYTES / 2);
+  const plain = new SharedArrayBuffer(FRESH_BYTES);
   new Uint8Array(plain).fill(0);
   // A child process: libuv forks, which write-protects the parent's private pages.
   assert.is(spawnSync('true').status, 0);
@@ -292,25 +296,25 @@ test('capture slots take no copy-on-write faults after a child process starts; p
   const plainFaults = faultsWritingPages(plain);
   const slotFaults = faultsWritingPages(pool.data);
   releaseSlotPool(pool);
-  assert.ok(plainFaults > pages / 2, `the control took ${plainFaults} faults for ${pages} pages: the fork did not write-protect it, so this test shows nothing here`);
-  assert.ok(slotFaults * 8 < plainFaults, `the slots took ${slotFaults} faults for ${pages} pages (plain memory ${plainFaults})`);
+  assert.ok(plainFaults >= FRESH_HUGE_PAGES, `the control took ${plainFaults} faults: the fork did not write-protect it, so this test shows nothing here`);
+  assert.ok(slotFaults * 8 < plainFaults, `the slots took ${slotFaults} faults (plain memory ${plainFaults})`);
   assert.throws(() => batchBinding.keepFromChildren('no' as unknown as Buffer, true), /keepFromChildren\(buffer, keep\)/);
 });
 
-test('touched slots and prefaulted memory take no page fault on their first writes; untouched memory takes one per page', () => {
-  const pages = (8 << 20) / 4096;
+test('touched slots and prefaulted memory take no page fault on their first writes; untouched memory takes one per page or huge page', () => {
+  // Transparent huge pages ("always") fault once per 2 MiB, small pages once per 4 KiB.
   faultsWritingPages(new SharedArrayBuffer(4096)); // the loop compiled, its own faults taken
-  const untouched = faultsWritingPages(new SharedArrayBuffer(8 << 20));
-  const pool = allocSlotPool(2, 4 << 20);
+  const untouched = faultsWritingPages(new SharedArrayBuffer(FRESH_BYTES));
+  const pool = allocSlotPool(2, FRESH_BYTES / 2);
   touchSlotPool(pool);
   const slotFaults = faultsWritingPages(pool.data);
   releaseSlotPool(pool);
-  const other = new SharedArrayBuffer(8 << 20);
+  const other = new SharedArrayBuffer(FRESH_BYTES);
   assert.is(batchBinding.prefault(Buffer.from(other)), 0);
   const prefaulted = faultsWritingPages(other);
-  assert.ok(untouched > pages / 2, `untouched memory took ${untouched} faults for ${pages} pages: huge pages, so this test shows nothing here`);
-  assert.ok(slotFaults * 8 < untouched, `touched slots took ${slotFaults} faults for ${pages} pages (untouched memory ${untouched})`);
-  assert.ok(prefaulted * 8 < untouched, `prefaulted memory took ${prefaulted} faults for ${pages} pages (untouched memory ${untouched})`);
+  assert.ok(untouched >= FRESH_HUGE_PAGES, `untouched memory took ${untouched} faults: the fault counter shows nothing here`);
+  assert.ok(slotFaults * 8 < untouched, `touched slots took ${slotFaults} faults (untouched memory ${untouched})`);
+  assert.ok(prefaulted * 8 < untouched, `prefaulted memory took ${prefaulted} faults (untouched memory ${untouched})`);
   assert.is(batchBinding.prefault(Buffer.alloc(0)), 0);
   assert.throws(() => batchBinding.prefault('no' as unknown as Buffer), /prefault\(buffer\)/);
 });
