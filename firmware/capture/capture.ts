@@ -33,6 +33,56 @@ export interface CaptureOptions {
   waitForSlot: boolean;
 }
 
+const WORKER_FILE = path.join(__dirname, 'worker.js');
+
+/** How many capture threads a source takes: source.threads for an interface, else one. */
+export function captureThreadCount(source: Source): number {
+  return source.kind === 'interface' ? source.threads : 1;
+}
+
+/**
+ * Capture threads started ahead of need (sealtap run starts them before the boot's
+ * phases): a thread's start (node's environment for it, then its modules) took
+ * 100-200 ms of a core after the boot, while the supervisor waited for it and the
+ * other core was idle; started ahead it overlaps the boot. A spare holds nothing: it
+ * is handed its slots and its source when a Capture takes it. Spares do not keep the
+ * process alive, and close() ends those not taken.
+ */
+export class SpareCaptureThreads {
+  private readonly spares: Worker[] = [];
+  /** Spares that ended (or failed) before they were taken. */
+  private readonly gone = new WeakSet<Worker>();
+
+  constructor(n: number) {
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(WORKER_FILE, { workerData: null });
+      w.unref();
+      // Until a Capture takes it, an error must not be unhandled.
+      w.on('error', () => this.gone.add(w));
+      w.once('exit', () => this.gone.add(w));
+      this.spares.push(w);
+    }
+  }
+
+  /** A spare still waiting, or null (none left, or it ended before it was taken). */
+  take(): Worker | null {
+    const w = this.spares.shift();
+    if (w === undefined) return null;
+    if (this.gone.has(w)) return null;
+    w.ref();
+    return w;
+  }
+
+  /** The spares not taken yet. */
+  waiting(): readonly Worker[] {
+    return this.spares.slice();
+  }
+
+  close(): void {
+    for (const w of this.spares.splice(0)) void w.terminate();
+  }
+}
+
 export class Capture {
   private readonly pool: SlotPool;
   private readonly ctl: Int32Array;
@@ -42,13 +92,13 @@ export class Capture {
   private readonly ifDrop: WrappingCounter[] = [];
   private finished = false;
 
-  constructor(opts: CaptureOptions, events: CaptureEvents) {
+  constructor(opts: CaptureOptions, events: CaptureEvents, spares: SpareCaptureThreads | null = null) {
     // The threads start first: touching the slots (32 MiB or more) takes less time than
     // a thread's start, which it overlaps; they write only once it is done.
     this.pool = allocSlotPool(opts.slots, opts.segmentBytes);
     this.ctl = new Int32Array(this.pool.control);
     this.data = Buffer.from(this.pool.data);
-    const threads = opts.source.kind === 'interface' ? opts.source.threads : 1;
+    const threads = captureThreadCount(opts.source);
     // A group id of this process's own; two boxes on one host do not share a group.
     const fanout = threads > 1 ? { group: 1 + ((process.pid * 7919 + Date.now()) % 0xfffe), members: threads } : null;
     let linkTypes = 0;
@@ -74,7 +124,8 @@ export class Capture {
           thread,
           fanout,
         };
-        const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
+        const spare = spares?.take() ?? null;
+        const worker = spare ?? new Worker(WORKER_FILE, { workerData: wd });
         this.workers.push(worker);
         let ended = false; // this thread sent 'done' or 'failed'
         worker.on('message', (m: CaptureMessage) => {
@@ -113,6 +164,7 @@ export class Capture {
           if (++exited === threads) releaseSlotPool(this.pool);
           if (!ended) fail('capture thread exited unexpectedly');
         });
+        if (spare) spare.postMessage(wd);
       }
       touchSlotPool(this.pool);
     } catch (e) {

@@ -38,18 +38,31 @@ const WAIT_MS = 100;
 /** A filter no packet passes (every packet has a length). */
 const REJECT_ALL = 'len < 1';
 
-const wd = workerData as CaptureWorkerData;
-const port = parentPort!;
-const { pool } = wd;
-const slotBytes = pool.slotBytes;
-const data = Buffer.from(pool.data);
-const slotViews = Array.from({ length: pool.slots }, (_, i) => data.subarray(i * slotBytes, (i + 1) * slotBytes));
-const ctl = new Int32Array(pool.control);
+// Set once, from workerData or, for a thread started ahead of need (SpareCaptureThreads
+// in capture.ts), from the first message; read by every function below.
+let wd!: CaptureWorkerData;
+let pool!: SlotPool;
+let slotBytes = 0;
+let slotViews: Buffer[] = [];
+let ctl!: Int32Array;
+let live = false;
+let maxCaplen = 0;
+let maxPackets = 0;
 const stateBase = Ctl.count;
-const live = wd.source.kind === 'interface';
-// A record always fits an empty slot: longer packets are cut (their original length kept).
-const maxCaplen = Math.min(live && wd.source.kind === 'interface' ? wd.source.snaplen : 262144, slotBytes - RECORD_HEADER_BYTES);
-const maxPackets = wd.maxPackets;
+const port = parentPort!;
+
+function configure(d: CaptureWorkerData): void {
+  wd = d;
+  pool = d.pool;
+  slotBytes = pool.slotBytes;
+  const data = Buffer.from(pool.data);
+  slotViews = Array.from({ length: pool.slots }, (_, i) => data.subarray(i * slotBytes, (i + 1) * slotBytes));
+  ctl = new Int32Array(pool.control);
+  live = d.source.kind === 'interface';
+  // A record always fits an empty slot: longer packets are cut (their original length kept).
+  maxCaplen = Math.min(d.source.kind === 'interface' ? d.source.snaplen : 262144, slotBytes - RECORD_HEADER_BYTES);
+  maxPackets = d.maxPackets;
+}
 
 let cur = -1; // slot being filled
 let used = 0;
@@ -292,4 +305,14 @@ function main(): void {
   }
 }
 
-main();
+// A thread started ahead of need has its node and its modules loaded; it waits for
+// what to capture.
+if (workerData) {
+  configure(workerData as CaptureWorkerData);
+  main();
+} else {
+  port.once('message', (d: CaptureWorkerData) => {
+    configure(d);
+    main();
+  });
+}

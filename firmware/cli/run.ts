@@ -13,6 +13,7 @@ import { openWriteOnlyTty } from '../channel/tty';
 import { BundleRefused, BundleSource, trustedKeysDir } from '../supervisor/bundle-source';
 import type { FirmwareIdentity } from '../supervisor/supervise';
 import type { Sys } from '../supervisor/sys';
+import type { SpareCaptureThreads } from '../capture/capture';
 import { productVersion } from './version';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -87,18 +88,25 @@ command line, refused before any key was made or any packet read.`,
     // supervisor's own modules load: the start of node and of their modules in them
     // overlaps that loading and the boot's phases (docs/benchmarks.md, end to end).
     // Nothing is shared with them yet, no key exists yet; what the run did not take
-    // is killed when it ends, however it ends.
+    // is killed when it ends, however it ends. The capture threads start once those
+    // modules are loaded (a thread's start, node's environment and its modules, then
+    // overlaps the boot's phases instead of competing with that loading); they are
+    // handed their slots and source when capture starts.
     let spares: SpareAnalyses | null = null;
+    let captureSpares: SpareCaptureThreads | null = null;
     let code: number;
     try {
       const start = analysisStart(config);
       spares = new SpareAnalyses(start.readablePaths, start.spawnsModule, start.count);
       const { supervise } = require('../supervisor/supervise') as typeof import('../supervisor/supervise');
+      const capture = require('../capture/capture') as typeof import('../capture/capture');
+      captureSpares = new capture.SpareCaptureThreads(capture.captureThreadCount(config.source));
       code = await supervise({
         config,
         board,
         sys: realSys(),
         spares,
+        captureSpares,
         firmware,
         version: productVersion(),
         signals: process,
@@ -106,6 +114,7 @@ command line, refused before any key was made or any packet read.`,
       });
     } finally {
       spares?.close();
+      captureSpares?.close();
       removeFirmwareDir(firmwareDir);
     }
     // On the box the run ends in power-off (board atExit); on a host the process ends

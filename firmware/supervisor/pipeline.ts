@@ -21,6 +21,7 @@ import { isRunning, RunState } from './lifecycle';
 import { ShardedAnalysis } from './analysis-shards';
 import type { AnalysisEvents, AnalysisHostOptions } from '../analysis/host';
 import { analysisStart, type SpareAnalyses } from '../analysis/sandbox';
+import type { SpareCaptureThreads } from '../capture/capture';
 
 export type PurposeKeys = Record<(typeof childKeyOrder)[number], SecretKey>;
 
@@ -50,6 +51,8 @@ export interface PipelineParts {
   published?: (seq: number, file: string) => void;
   /** Analysis processes forked ahead by the caller (SuperviseOptions.spares); else forked here. */
   spares?: SpareAnalyses | null;
+  /** Capture threads started ahead by the caller (SuperviseOptions.captureSpares). */
+  captureSpares?: SpareCaptureThreads | null;
 }
 
 /**
@@ -154,7 +157,7 @@ export class Pipeline {
         p.requestStop('capture failed');
         this.captureDone('failed');
       },
-    });
+    }, p.captureSpares);
     this.ledTimer = sys.every(LED_EVERY_MS, () => this.chooseRunningState());
   }
 

@@ -28,6 +28,7 @@ import { BootFailure, Run } from './lifecycle';
 import { BootPlan, checkBoot } from './boot-checks';
 import { Pipeline, PurposeKeys } from './pipeline';
 import type { SpareAnalyses } from '../analysis/sandbox';
+import type { SpareCaptureThreads } from '../capture/capture';
 
 export interface FirmwareIdentity {
   name: string;
@@ -55,6 +56,8 @@ export interface SuperviseOptions {
    * its own. They are taken when capture starts; what is not taken is killed.
    */
   spares?: SpareAnalyses | null;
+  /** Capture threads the caller started as soon as it knew the configuration (sealtap run does); else capture starts its own. */
+  captureSpares?: SpareCaptureThreads | null;
   /**
    * In-process tests only (no command line or environment reaches this): a look at
    * each segment as it is published, so a test can tamper with it.
@@ -116,6 +119,7 @@ async function runPhases(run: Run): Promise<number> {
     stopRequested: () => run.stopReason !== null,
     published: o.testHooks?.published,
     spares: o.spares,
+    captureSpares: o.captureSpares,
   });
   run.teardown.push('capture and analysis', () => pipeline.close());
   return stopRun(run, plan, channel, ring, pipeline);

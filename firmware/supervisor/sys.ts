@@ -10,7 +10,7 @@ import * as sodium from 'sodium-native';
 import { Keyring } from '../keys/keyring';
 import { SpoolRing, SpoolRingOptions } from '../spool/ring';
 import { AeadChoice, chooseSegmentAead } from '../spool/segment';
-import { Capture, CaptureEvents, CaptureOptions } from '../capture/capture';
+import { Capture, CaptureEvents, CaptureOptions, SpareCaptureThreads } from '../capture/capture';
 import { AnalysisEvents, AnalysisHost, AnalysisHostOptions } from '../analysis/host';
 import { jailProblem } from '../analysis/jail/jail';
 import { SpareAnalyses } from '../analysis/sandbox';
@@ -77,7 +77,8 @@ export interface Sys {
 
   openSpool(o: SpoolRingOptions): SpoolRing;
   openChannel(o: ChannelOptions): Channel;
-  startCapture(o: CaptureOptions, e: CaptureEvents): CaptureControl;
+  /** Capture, its threads taken from `spares` while they last (capture.ts SpareCaptureThreads). */
+  startCapture(o: CaptureOptions, e: CaptureEvents, spares?: SpareCaptureThreads | null): CaptureControl;
   startAnalysis(o: AnalysisHostOptions, e: AnalysisEvents): AnalysisControl;
   /** n analysis processes started ahead of need (sandbox.ts SpareAnalyses), or null where there are none. */
   preforkAnalysis(readablePaths: string[], spawnsModule: boolean, n: number): SpareAnalyses | null;
@@ -118,7 +119,7 @@ export const realSys: Sys = {
   sampleHealth: () => sampleHealth(),
   openSpool: (o) => SpoolRing.create(o),
   openChannel: (o) => openChannel(o),
-  startCapture: (o, e) => new Capture(o, e),
+  startCapture: (o, e, spares) => new Capture(o, e, spares),
   startAnalysis: (o, e) => new AnalysisHost(o, e),
   preforkAnalysis: (paths, spawnsModule, n) => new SpareAnalyses(paths, spawnsModule, n),
 };
