@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { allocSlotPool, touchSlotPool, releaseSlotPool, Ctl, SlotPool, SlotState, SegmentReady, CaptureDone, CaptureMessage, WrappingCounter } from './slots';
-import type { CaptureWorkerData } from './worker';
+import type { CaptureWorkerData, SpareMessage } from './worker';
 import type { Source } from '../supervisor/config';
 
 export interface CaptureEvents {
@@ -44,16 +44,22 @@ export function captureThreadCount(source: Source): number {
  * Capture threads started ahead of need (sealtap run starts them before the boot's
  * phases): a thread's start (node's environment for it, then its modules) took
  * 100-200 ms of a core after the boot, while the supervisor waited for it and the
- * other core was idle; started ahead it overlaps the boot. A spare holds nothing: it
- * is handed its slots and its source when a Capture takes it. Spares do not keep the
- * process alive, and close() ends those not taken.
+ * other core was idle; started ahead it overlaps the boot. A spare holds nothing
+ * secret: it is handed its slots and its source when a Capture takes it. Given the
+ * pool's shape, the first spare also touches the slot pool meanwhile, which took
+ * 4-9 ms of the supervisor's thread at capture start, and up to 90 where the machine
+ * had taken the memory back. Spares do not keep the process alive, and close() ends
+ * those not taken.
  */
 export class SpareCaptureThreads {
   private readonly spares: Worker[] = [];
   /** Spares that ended (or failed) before they were taken. */
   private readonly gone = new WeakSet<Worker>();
+  /** The slot pool the first spare touches, until a Capture takes it. */
+  private pool: SlotPool | null = null;
+  private toucher: Worker | null = null;
 
-  constructor(n: number) {
+  constructor(n: number, pool: { slots: number; slotBytes: number } | null = null) {
     for (let i = 0; i < n; i++) {
       const w = new Worker(WORKER_FILE, { workerData: null });
       w.unref();
@@ -62,6 +68,28 @@ export class SpareCaptureThreads {
       w.once('exit', () => this.gone.add(w));
       this.spares.push(w);
     }
+    if (pool !== null && n > 0) {
+      this.pool = allocSlotPool(pool.slots, pool.slotBytes);
+      this.toucher = this.spares[0];
+      const m: SpareMessage = { type: 'touch', pool: this.pool };
+      this.toucher.postMessage(m);
+    }
+  }
+
+  /**
+   * The pool, if it has this shape, touched or being touched (by its spare, or here if
+   * that spare ended first); null otherwise. Taken once.
+   */
+  takePool(slots: number, slotBytes: number): SlotPool | null {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool === null) return null;
+    if (pool.slots !== slots || pool.slotBytes !== slotBytes) {
+      releaseSlotPool(pool);
+      return null;
+    }
+    if (this.toucher === null || this.gone.has(this.toucher)) touchSlotPool(pool);
+    return pool;
   }
 
   /** A spare still waiting, or null (none left, or it ended before it was taken). */
@@ -80,6 +108,8 @@ export class SpareCaptureThreads {
 
   close(): void {
     for (const w of this.spares.splice(0)) void w.terminate();
+    if (this.pool !== null) releaseSlotPool(this.pool);
+    this.pool = null;
   }
 }
 
@@ -94,8 +124,10 @@ export class Capture {
 
   constructor(opts: CaptureOptions, events: CaptureEvents, spares: SpareCaptureThreads | null = null) {
     // The threads start first: touching the slots (32 MiB or more) takes less time than
-    // a thread's start, which it overlaps; they write only once it is done.
-    this.pool = allocSlotPool(opts.slots, opts.segmentBytes);
+    // a thread's start, which it overlaps; they write only once it is done. A pool made
+    // ahead is touched already, or being touched by its spare thread.
+    const made = spares?.takePool(opts.slots, opts.segmentBytes) ?? null;
+    this.pool = made ?? allocSlotPool(opts.slots, opts.segmentBytes);
     this.ctl = new Int32Array(this.pool.control);
     this.data = Buffer.from(this.pool.data);
     const threads = captureThreadCount(opts.source);
@@ -164,9 +196,12 @@ export class Capture {
           if (++exited === threads) releaseSlotPool(this.pool);
           if (!ended) fail('capture thread exited unexpectedly');
         });
-        if (spare) spare.postMessage(wd);
+        if (spare) {
+          const m: SpareMessage = { type: 'start', data: wd };
+          spare.postMessage(m);
+        }
       }
-      touchSlotPool(this.pool);
+      if (made === null) touchSlotPool(this.pool);
     } catch (e) {
       // A thread that cannot start: the pool is let go with no thread writing to it.
       void Promise.all(this.workers.map((w) => w.terminate())).finally(() => releaseSlotPool(this.pool));

@@ -5,7 +5,7 @@
 // every batch: keep it a call and a few integer updates.
 import { parentPort, workerData } from 'node:worker_threads';
 import { batchBinding, BatchStatus, CaptureHandle, RECORD_HEADER_BYTES } from './batch-binding';
-import { Ctl, SlotPool, SlotState, CaptureMessage } from './slots';
+import { Ctl, SlotPool, SlotState, CaptureMessage, touchSlotPool } from './slots';
 import type { Source } from '../supervisor/config';
 import { maxRecordsPerSegment } from '../analysis/ipc';
 
@@ -24,6 +24,9 @@ export interface CaptureWorkerData {
   /** Several live capture threads: their PACKET_FANOUT group and how many join it. */
   fanout: { group: number; members: number } | null;
 }
+
+/** What a thread started ahead of need is sent: a pool to touch, then what to capture. */
+export type SpareMessage = { type: 'touch'; pool: SlotPool } | { type: 'start'; data: CaptureWorkerData };
 
 /**
  * Packets per addon call at most. A slot's room and maxRecordsPerSegment bound a batch
@@ -306,13 +309,16 @@ function main(): void {
 }
 
 // A thread started ahead of need has its node and its modules loaded; it waits for
-// what to capture.
+// what to capture. Meanwhile it may be handed the slot pool to touch (SpareMessage).
 if (workerData) {
   configure(workerData as CaptureWorkerData);
   main();
 } else {
-  port.once('message', (d: CaptureWorkerData) => {
-    configure(d);
+  const spare = (m: SpareMessage): void => {
+    if (m.type === 'touch') return touchSlotPool(m.pool);
+    port.off('message', spare);
+    configure(m.data);
     main();
-  });
+  };
+  port.on('message', spare);
 }

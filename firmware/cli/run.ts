@@ -90,8 +90,9 @@ command line, refused before any key was made or any packet read.`,
     // Nothing is shared with them yet, no key exists yet; what the run did not take
     // is killed when it ends, however it ends. The capture threads start once those
     // modules are loaded (a thread's start, node's environment and its modules, then
-    // overlaps the boot's phases instead of competing with that loading); they are
-    // handed their slots and source when capture starts.
+    // overlaps the boot's phases instead of competing with that loading), and the
+    // first one touches the capture slots meanwhile; they are handed their slots and
+    // source when capture starts.
     let spares: SpareAnalyses | null = null;
     let captureSpares: SpareCaptureThreads | null = null;
     let code: number;
@@ -100,7 +101,12 @@ command line, refused before any key was made or any packet read.`,
       spares = new SpareAnalyses(start.readablePaths, start.spawnsModule, start.count);
       const { supervise } = require('../supervisor/supervise') as typeof import('../supervisor/supervise');
       const capture = require('../capture/capture') as typeof import('../capture/capture');
-      captureSpares = new capture.SpareCaptureThreads(capture.captureThreadCount(config.source));
+      const { captureSlots } = require('../supervisor/pipeline') as typeof import('../supervisor/pipeline');
+      const { maxBodyBytes } = require('../spool/segment') as typeof import('../spool/segment');
+      captureSpares = new capture.SpareCaptureThreads(capture.captureThreadCount(config.source), {
+        slots: captureSlots(config.source, config.spool.segmentBytes),
+        slotBytes: maxBodyBytes(config.spool.segmentBytes),
+      });
       code = await supervise({
         config,
         board,

@@ -14,7 +14,8 @@ import { parsePcap, PcapRecord } from '../lib/pcapfile';
 import { corpusFiles, corpusDir } from '../lib/corpusFiles';
 import { tempDir, repoRoot } from '../lib/run-box';
 import { countRecords } from '../../firmware/spool/pcap-records';
-import { allocSlotPool, createSlotPool, releaseSlotPool, touchSlotPool } from '../../firmware/capture/slots';
+import { createSlotPool, releaseSlotPool } from '../../firmware/capture/slots';
+import { faultsInFreshProcess, PROBE_HUGE_PAGES } from '../lib/fault-probe';
 
 interface Read { records: Array<Omit<PcapRecord, 'data'> & { data: Buffer }>; error: string | null; batches: number; fullBatches: number }
 
@@ -267,52 +268,17 @@ test('allocate reserves a file\'s blocks without writing them, and returns the e
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Minor page faults this thread has taken so far. */
-function threadMinorFaults(): number {
-  const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-}
-
-/** Faults taken writing one byte to each page of `data` (its pages already written once). */
-function faultsWritingPages(data: SharedArrayBuffer): number {
-  const bytes = new Uint8Array(data);
-  const before = threadMinorFaults();
-  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 7;
-  return threadMinorFaults() - before;
-}
-
-/** Larger than glibc's largest mmap threshold (32 MiB): always a fresh mapping, never heap memory calloc zeroed already. */
-const FRESH_BYTES = 40 << 20;
-/** Pages of FRESH_BYTES as transparent huge pages ("always") would map them: a fault each at least. */
-const FRESH_HUGE_PAGES = FRESH_BYTES / (2 << 20);
-
 test('capture slots take no copy-on-write faults after a child process starts; plain memory takes one per page or huge page', () => {
-  const pool = createSlotPool(2, FRESH_BYTES / 2);
-  const plain = new SharedArrayBuffer(FRESH_BYTES);
-  new Uint8Array(plain).fill(0);
-  // A child process: libuv forks, which write-protects the parent's private pages.
-  assert.is(spawnSync('true').status, 0);
-  faultsWritingPages(new SharedArrayBuffer(4096)); // the loop compiled, its own faults taken
-  const plainFaults = faultsWritingPages(plain);
-  const slotFaults = faultsWritingPages(pool.data);
-  releaseSlotPool(pool);
-  assert.ok(plainFaults >= FRESH_HUGE_PAGES, `the control took ${plainFaults} faults: the fork did not write-protect it, so this test shows nothing here`);
+  const { plainFaults, slotFaults } = faultsInFreshProcess('cow');
+  assert.ok(plainFaults >= PROBE_HUGE_PAGES, `the control took ${plainFaults} faults: the fork did not write-protect it, so this test shows nothing here`);
   assert.ok(slotFaults * 8 < plainFaults, `the slots took ${slotFaults} faults (plain memory ${plainFaults})`);
   assert.throws(() => batchBinding.keepFromChildren('no' as unknown as Buffer, true), /keepFromChildren\(buffer, keep\)/);
 });
 
 test('touched slots and prefaulted memory take no page fault on their first writes; untouched memory takes one per page or huge page', () => {
-  // Transparent huge pages ("always") fault once per 2 MiB, small pages once per 4 KiB.
-  faultsWritingPages(new SharedArrayBuffer(4096)); // the loop compiled, its own faults taken
-  const untouched = faultsWritingPages(new SharedArrayBuffer(FRESH_BYTES));
-  const pool = allocSlotPool(2, FRESH_BYTES / 2);
-  touchSlotPool(pool);
-  const slotFaults = faultsWritingPages(pool.data);
-  releaseSlotPool(pool);
-  const other = new SharedArrayBuffer(FRESH_BYTES);
-  assert.is(batchBinding.prefault(Buffer.from(other)), 0);
-  const prefaulted = faultsWritingPages(other);
-  assert.ok(untouched >= FRESH_HUGE_PAGES, `untouched memory took ${untouched} faults: the fault counter shows nothing here`);
+  const { untouched, slotFaults, prefaultErrno, prefaulted } = faultsInFreshProcess('touched');
+  assert.is(prefaultErrno, 0);
+  assert.ok(untouched >= PROBE_HUGE_PAGES, `untouched memory took ${untouched} faults: the fault counter shows nothing here`);
   assert.ok(slotFaults * 8 < untouched, `touched slots took ${slotFaults} faults (untouched memory ${untouched})`);
   assert.ok(prefaulted * 8 < untouched, `prefaulted memory took ${prefaulted} faults (untouched memory ${untouched})`);
   assert.is(batchBinding.prefault(Buffer.alloc(0)), 0);
