@@ -2,13 +2,15 @@
 // grows without forgetting.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EgressGuard } from '../../firmware/egress/guard';
+import { dottedQuadBytes, EgressGuard } from '../../firmware/egress/guard';
+import { someAddressIn } from '../../firmware/egress/address-text';
+import { someMacIn } from '../../firmware/egress/mac-text';
 import { AddressCollector, hashAddress, hashMac, SeenAddresses } from '../../firmware/analysis/addresses';
 import { SecretKey } from '../../firmware/keys/secret-key';
 import { PacketView } from '../../firmware/decode/packetView';
 import { decodePacket } from '../../firmware/decode/decode';
 import { build, eth, ipv4, ipv6, tcp, udp, icmp, raw as rawBytes } from '../lib/craft';
-import { parseIPv6 } from '../../firmware/anonymize/ip-text';
+import { parseIPv4, parseIPv6 } from '../../firmware/anonymize/ip-text';
 
 function key(fill: number): SecretKey {
   return SecretKey.fromBytes(Buffer.alloc(32, fill));
@@ -101,6 +103,41 @@ test('an address or MAC passed once is checked again after the guard learns it r
   g.learn(h);
   assert.not.ok(g.passesJson({ mac: '02:00:5e:10:00:01' }), 'a MAC, after it passed');
   assert.ok(g.passesJson({ endReason: 'idle', srcAddr: '10.9.8.7' }), 'plain words and other addresses still pass');
+});
+
+test('a text that is one dotted quad is read as parseIPv4 reads it, and the guard\'s verdict on any text is the scans\' verdict', () => {
+  // Texts near the dotted quad: leading zeros, 256, five parts, empty parts, signs,
+  // spaces, a prefix, a port, MAC and IPv6 spellings, random runs of digits and dots.
+  const texts = ['0.0.0.0', '255.255.255.255', '192.0.2.77', '10.9.8.7', '1.2.3.4', '01.2.3.4', '1.2.3.04', '1.2.3.256', '256.1.1.1',
+    '1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3.4', '1.2.3.4.', ' 1.2.3.4', '1.2.3.4 ', '+1.2.3.4', '1.2.3.-4', '192.0.2.77/32', '192.0.2.77:443',
+    '1000.2.3.4', '1.2.3.4444', '00.0.0.0', '0.0.0.00', '02:00:5e:10:00:01', '0200.5e10.0001', '::ffff:192.0.2.77', '192.0.2.077', '١.٢.٣.٤'];
+  let seed = 7;
+  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+  const parts = ['0', '1', '2', '3', '4', '7', '9', '10', '25', '77', '99', '100', '192', '199', '249', '255', '256', '00', '01', '099', '300', '2555', ''];
+  for (let i = 0; i < 10000; i++) {
+    const n = 3 + rnd(3);
+    const t = Array.from({ length: n }, () => parts[rnd(parts.length)]).join('.');
+    texts.push(rnd(8) === 0 ? t + '.:-x '[rnd(5)] : t);
+  }
+  const rawQuads = ['192.0.2.77', '1.2.3.4', '0.0.0.0'].map(v4);
+  const g = guardKnowing([...rawQuads, raw6]);
+  const oracle = guardKnowing([...rawQuads, raw6]);
+  const out = Buffer.alloc(4);
+  let quads = 0;
+  for (const t of texts) {
+    const want = parseIPv4(t);
+    const got = dottedQuadBytes(t, out);
+    assert.is(got, want >= 0, `is ${JSON.stringify(t)} a dotted quad`);
+    if (got) {
+      quads++;
+      assert.is(out.readUInt32BE(0), want >>> 0, `the bytes of ${t}`);
+    }
+    const scans = someAddressIn(t, (a) => oracle.isRaw(a)) || someMacIn(t, (m) => oracle.isRawMac(Buffer.from(m)));
+    assert.is(g.passesJson({ a: t }), !scans, `the verdict on ${JSON.stringify(t)}`);
+  }
+  let refused = 0;
+  for (const t of texts) if (!g.passesJson({ a: t })) refused++;
+  assert.ok(quads > 500 && refused > 5, `${quads} dotted quads among the texts, ${refused} refused`);
 });
 
 test('refuses a raw address in a nested object or list', () => {
