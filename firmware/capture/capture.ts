@@ -69,7 +69,12 @@ export class SpareCaptureThreads {
       this.spares.push(w);
     }
     if (pool !== null && n > 0) {
-      this.pool = allocSlotPool(pool.slots, pool.slotBytes);
+      try {
+        this.pool = allocSlotPool(pool.slots, pool.slotBytes);
+      } catch {
+        // The Capture makes its own, and meets the same failure where a run reports it.
+        return;
+      }
       this.toucher = this.spares[0];
       const m: SpareMessage = { type: 'touch', pool: this.pool };
       this.toucher.postMessage(m);

@@ -42,7 +42,7 @@ const WAIT_MS = 100;
 const REJECT_ALL = 'len < 1';
 
 // Set once, from workerData or, for a thread started ahead of need (SpareCaptureThreads
-// in capture.ts), from the first message; read by every function below.
+// in capture.ts), from its 'start' message; read by every function below.
 let wd!: CaptureWorkerData;
 let pool!: SlotPool;
 let slotBytes = 0;
