@@ -4,19 +4,39 @@
 // (lowercase, no leading zeros, the longest run of zero groups as "::") so that it
 // compares equal to what other Crypto-PAn implementations print.
 
-/** Parses a dotted quad ("192.0.2.1") into a u32, or returns -1. */
-export function parseIPv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4) return -1;
+/**
+ * Parses a dotted quad ("192.0.2.1") into a u32, or returns -1: four decimal numbers up
+ * to 255 joined by dots, nothing else. No leading zeros ("010" is octal to some parsers
+ * and decimal to others) unless `leadingZeros` (the receiver's IPFIX writer takes a flow
+ * record's text as it comes). A character loop: the egress guard reads every address
+ * text of the records it checks with it, often in code run too few times to be optimized.
+ */
+export function parseIPv4(text: string, leadingZeros = false): number {
+  const n = text.length;
+  if (n < 7 || n > 15) return -1;
+  let parts = 0;
   let v = 0;
-  for (const p of parts) {
-    // No leading zeros: "010" is octal to some parsers and decimal to others.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return -1;
-    const n = Number(p);
-    if (n > 255) return -1;
-    v = v * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let lead = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || parts === 4 || part > 255 || (digits > 1 && lead === 0x30 && !leadingZeros)) return -1;
+      v = v * 256 + part;
+      parts++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 3) return -1;
+      if (digits === 0) lead = c;
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else {
+      return -1;
+    }
   }
-  return v;
+  return parts === 4 ? v : -1;
 }
 
 export function formatIPv4(v: number): string {

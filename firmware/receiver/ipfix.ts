@@ -4,6 +4,7 @@
 // elements only, so that any collector (nfdump, tshark over UDP…) reads them without
 // RFC 5103 support. Messages stay under 1400 bytes so each fits one UDP datagram.
 import { FlowRecord } from '../channel/records';
+import { parseIPv4 } from '../anonymize/ip-text';
 
 export const IPFIX_VERSION = 10;
 export const TEMPLATE_SET_ID = 2;
@@ -214,30 +215,20 @@ function writeAddr(s: string, n: number, b: Buffer, o: number): boolean {
     a.copy(b, o);
     return true;
   }
-  // Dotted quad: four groups of one to three digits, each below 256 (leading zeros allowed).
-  let part = 0;
-  let digits = 0;
-  let value = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
-    if (c >= 0x30 && c <= 0x39) {
-      if (++digits > 3) return false;
-      value = value * 10 + (c - 0x30);
-      continue;
-    }
-    if (c !== 0x2e || digits === 0 || value > 255 || part > 3) return false;
-    b[o + part++] = value;
-    digits = 0;
-    value = 0;
-  }
-  return part === 4;
+  // Dotted quad, leading zeros allowed.
+  const v = parseIPv4(s, true);
+  if (v < 0) return false;
+  put32(b, o, v);
+  return true;
 }
 
 export function parseAddr(s: string, v6: boolean): Buffer | null {
   if (!v6) {
-    const p = s.split('.');
-    if (p.length !== 4 || !p.every((x) => /^\d{1,3}$/.test(x) && Number(x) < 256)) return null;
-    return Buffer.from(p.map(Number));
+    const v = parseIPv4(s, true);
+    if (v < 0) return null;
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v, 0);
+    return b;
   }
   const halves = s.split('::');
   if (halves.length > 2) return null;

@@ -12,5 +12,8 @@ export const trustedKeysDir = '/etc/sealtap/trusted';
 
 export class BundleRefused extends Error {}
 
-/** A bundle medium image (A/B slots) or a single .sfw file. */
+/**
+ * Where the analysis firmware is read from: a bundle medium (the box's bundleDevice, or a
+ * medium image file on a development host), with its A/B slots; or one .sfw file.
+ */
 export type BundleSource = { medium: string } | { file: string };

@@ -14,11 +14,7 @@ import { readTrust, Trust, TrustError } from '../bundle/trust';
 import { checkBundleContent, Wiring } from '../bundle/content';
 import { RunConfig } from './config';
 import type { FirmwareIdentity } from './supervise';
-
 import { BundleRefused, BundleSource, trustedKeysDir } from './bundle-source';
-
-export { BundleRefused, trustedKeysDir };
-export type { BundleSource };
 
 export interface BundleBoot {
   config: RunConfig;
@@ -36,11 +32,6 @@ export function readBoxTrust(dir: string): Trust {
     throw new BundleRefused((e as Error).message);
   }
 }
-
-/**
- * Where the analysis firmware is read from: a bundle medium (the box's bundleDevice, or a
- * medium image file on a development host), with its A/B slots; or one .sfw file.
- */
 
 /** A bundle that passed every check, and where it came from for the log. */
 interface Chosen {

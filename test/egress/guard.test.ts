@@ -2,7 +2,7 @@
 // grows without forgetting.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dottedQuadBytes, EgressGuard } from '../../firmware/egress/guard';
+import { EgressGuard } from '../../firmware/egress/guard';
 import { someAddressIn } from '../../firmware/egress/address-text';
 import { someMacIn } from '../../firmware/egress/mac-text';
 import { AddressCollector, hashAddress, hashMac, SeenAddresses } from '../../firmware/analysis/addresses';
@@ -105,7 +105,14 @@ test('an address or MAC passed once is checked again after the guard learns it r
   assert.ok(g.passesJson({ endReason: 'idle', srcAddr: '10.9.8.7' }), 'plain words and other addresses still pass');
 });
 
-test('a text that is one dotted quad is read as parseIPv4 reads it, and the guard\'s verdict on any text is the scans\' verdict', () => {
+/** A dotted quad as the regular expressions read one (what parseIPv4's loop must agree with); -1 when the text is not one. */
+function dottedQuadByRegex(text: string, leadingZeros: boolean): number {
+  const parts = text.split('.');
+  if (parts.length !== 4 || !parts.every((p) => (leadingZeros ? /^[0-9]{1,3}$/ : /^(0|[1-9][0-9]{0,2})$/).test(p) && Number(p) < 256)) return -1;
+  return parts.reduce((v, p) => v * 256 + Number(p), 0);
+}
+
+test('parseIPv4 reads a text that is one dotted quad as the regular expressions do, with and without leading zeros, and the guard\'s verdict on any text is the scans\' verdict', () => {
   // Texts near the dotted quad: leading zeros, 256, five parts, empty parts, signs,
   // spaces, a prefix, a port, MAC and IPv6 spellings, random runs of digits and dots.
   const texts = ['0.0.0.0', '255.255.255.255', '192.0.2.77', '10.9.8.7', '1.2.3.4', '01.2.3.4', '1.2.3.04', '1.2.3.256', '256.1.1.1',
@@ -122,16 +129,12 @@ test('a text that is one dotted quad is read as parseIPv4 reads it, and the guar
   const rawQuads = ['192.0.2.77', '1.2.3.4', '0.0.0.0'].map(v4);
   const g = guardKnowing([...rawQuads, raw6]);
   const oracle = guardKnowing([...rawQuads, raw6]);
-  const out = Buffer.alloc(4);
   let quads = 0;
   for (const t of texts) {
-    const want = parseIPv4(t);
-    const got = dottedQuadBytes(t, out);
-    assert.is(got, want >= 0, `is ${JSON.stringify(t)} a dotted quad`);
-    if (got) {
-      quads++;
-      assert.is(out.readUInt32BE(0), want >>> 0, `the bytes of ${t}`);
-    }
+    const want = dottedQuadByRegex(t, false);
+    assert.is(parseIPv4(t), want, `${JSON.stringify(t)} as a dotted quad`);
+    assert.is(parseIPv4(t, true), dottedQuadByRegex(t, true), `${JSON.stringify(t)} as a dotted quad, leading zeros allowed`);
+    if (want >= 0) quads++;
     const scans = someAddressIn(t, (a) => oracle.isRaw(a)) || someMacIn(t, (m) => oracle.isRawMac(Buffer.from(m)));
     assert.is(g.passesJson({ a: t }), !scans, `the verdict on ${JSON.stringify(t)}`);
   }
